@@ -1,0 +1,263 @@
+"""The `recdesk` command line: desk set-up, demo, users, search, doctor and audit. Loads the TUI only on demand."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from recdesk import __version__
+from recdesk.errors import DeskError
+
+EXIT_FAILED = 1  # a check ran and found a problem
+EXIT_ERROR = 2  # the command could not do what was asked
+
+
+def _home(args) -> Path:
+    from recdesk.config import default_home
+
+    return Path(args.home).expanduser() if args.home else default_home()
+
+
+def _out(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def cmd_init(args) -> int:
+    from recdesk.config import Config
+    from recdesk.desk import Desk
+
+    home = _home(args)
+    key_source = args.key_source or ("file" if args.key_file else "keyring")
+    if key_source == "file" and not args.key_file:
+        raise DeskError("--key-source file needs --key-file PATH (a new file, created 0600)")
+    config = Config(home=home, key_source=key_source,
+                    key_file=Path(args.key_file).expanduser().resolve() if args.key_file else None,
+                    database_url=args.database or "")
+    import getpass
+
+    desk, _ = Desk.create(config, args.manager or getpass.getuser(), manager_full_name=args.full_name or "")
+    desk.close()
+    where = config.effective_database_url or str(config.sqlite_path)
+    _out(f"desk created in {home}")
+    _out(f"  database: {where}")
+    _out(f"  master key: {key_source}" + (f" ({config.key_file})" if config.key_file else ""))
+    _out(f"  first manager: {args.manager or getpass.getuser()}")
+    _out("Back up the master key apart from the database: without it the records cannot be read.")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from recdesk import demo
+
+    home = Path(args.home).expanduser() if args.home else None
+    if home is None:
+        from recdesk.config import default_home
+
+        home = default_home() / "demo" if not os.environ.get("RECDESK_HOME") else default_home()
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    say(f"demo desk in {home} (synthetic patients; demo key file, not for production)")
+    progress = demo.Rate(say)
+    desk = demo.build(home, args.patients, args.seed, progress=progress)
+    desk.close()
+    say(f"demo desk ready: {args.patients:,} patients, seed {args.seed}")
+    if args.build_only:
+        return 0
+    say("The desk's screens are not built yet (the shell issue); use `recdesk --home "
+        f"{home} search smith` meanwhile.")
+    return 0
+
+
+def _open(args, *, readonly: bool = False):
+    from recdesk.desk import Desk
+
+    return Desk.open(_home(args), readonly=readonly)
+
+
+def cmd_search(args) -> int:
+    from recdesk import search
+
+    with _open(args) as desk:
+        actor = desk.local_actor()
+        hits = search.search(desk, actor, args.query, limit=args.limit)
+        rows = [h.as_row() for h in hits]
+        if args.json:
+            _out(json.dumps(rows, ensure_ascii=False))
+            return 0
+        if not rows:
+            _out(f"no patient matches {args.query!r}")
+            return 0
+        for hit, row in zip(hits, rows, strict=True):
+            name = hit.patient.display_name
+            flags = ",".join(row["flags"])
+            _out(f"{row['mrn']:>9}  {name[:34]:<34} {row['dob'] or '':<10} {row['sex']}  "
+                 f"{row['ssn_last4'] or '----'}  {hit.match:<8} {flags}")
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    from recdesk import doctor
+
+    report = doctor.run(_home(args))
+    _out(report.render())
+    return 0 if report.passed else EXIT_FAILED
+
+
+def cmd_audit_verify(args) -> int:
+    from recdesk import audit
+
+    with _open(args) as desk:
+        report = audit.verify(desk)
+    if report.intact:
+        _out(f"audit chain intact: {report.events:,} events")
+        return 0
+    _out(f"audit chain broken at seq {report.broken_seq}: {report.reason}")
+    return EXIT_FAILED
+
+
+def cmd_user_add(args) -> int:
+    from recdesk import users
+
+    keys = list(args.ssh_key or [])
+    for path in args.ssh_key_file or []:
+        try:
+            keys += [line for line in Path(path).read_text().splitlines() if line.strip()]
+        except OSError as exc:
+            raise DeskError(f"cannot read SSH key file {path}: {exc.strerror}") from None
+    with _open(args) as desk:
+        actor = desk.local_actor()
+        user = users.add(desk, actor, args.name, args.role, full_name=args.full_name or "",
+                         os_user=args.os_user, ssh_keys=keys)
+    _out(f"added {user.role} {user.name}" + (f" with {len(keys)} SSH key(s)" if keys else ""))
+    return 0
+
+
+def cmd_user_list(args) -> int:
+    from recdesk import users
+
+    with _open(args) as desk:
+        rows = users.listing(desk)
+    if args.json:
+        _out(json.dumps(rows))
+        return 0
+    for r in rows:
+        state = "disabled" if r["disabled"] else "active"
+        _out(f"{r['name']:<16} {r['role']:<10} {state:<8} {len(r['ssh_keys'])} key(s)  {r['full_name']}")
+    return 0
+
+
+def cmd_user_disable(args) -> int:
+    from recdesk import users
+
+    with _open(args) as desk:
+        users.disable(desk, desk.local_actor(), args.name)
+    _out(f"disabled {args.name}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", default=argparse.SUPPRESS,
+                        help="the desk's home folder (default: $RECDESK_HOME or the platform data dir)")
+    p = argparse.ArgumentParser(prog="recdesk", description="A keyboard-only records desk for HIM clerks.",
+                                parents=[common])
+    p.add_argument("--version", action="version", version=f"recdesk {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    init = sub.add_parser("init", parents=[common], help="create a new desk")
+    init.add_argument("--key-source", choices=["keyring", "file"], help="where the master key lives (default keyring)")
+    init.add_argument("--key-file", help="create the master key in this new file (0600)")
+    init.add_argument("--manager", help="the first manager's desk user name (default: your OS user)")
+    init.add_argument("--full-name", help="the first manager's full name")
+    init.add_argument("--database", help="postgresql://... to keep the desk in PostgreSQL (default: SQLCipher file)")
+    init.set_defaults(func=cmd_init)
+
+    demo = sub.add_parser("demo", parents=[common], help="build (or reuse) a demo desk of synthetic patients")
+    demo.add_argument("--patients", type=int, default=10_000, help="how many patients (default 10,000)")
+    demo.add_argument("--seed", type=int, default=1, help="the same seed builds the same desk (default 1)")
+    demo.add_argument("--build-only", action="store_true", help="build, then exit without opening the desk")
+    demo.set_defaults(func=cmd_demo)
+
+    search = sub.add_parser("search", parents=[common], help="find patients (name, MRN, DOB, last 4, S1234, phone)")
+    search.add_argument("query")
+    search.add_argument("--json", action="store_true", help="JSON rows: mrn,last,first,middle,dob,sex,ssn_last4,flags")
+    search.add_argument("--limit", type=int, default=50)
+    search.set_defaults(func=cmd_search)
+
+    doctor = sub.add_parser("doctor", parents=[common], help="check key, database, stored files and audit chain")
+    doctor.set_defaults(func=cmd_doctor)
+
+    audit = sub.add_parser("audit", parents=[common], help="the audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    verify = audit_sub.add_parser("verify", parents=[common], help="recompute the hash chain")
+    verify.set_defaults(func=cmd_audit_verify)
+
+    user = sub.add_parser("user", parents=[common], help="desk users and their SSH keys (managers)")
+    user_sub = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    add = user_sub.add_parser("add", parents=[common], help="add a desk user")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=["clerk", "supervisor", "manager"])
+    add.add_argument("--full-name")
+    add.add_argument("--os-user", help="the OS account that signs on as this user when run locally")
+    add.add_argument("--ssh-key", action="append", help="a public key line (repeatable)")
+    add.add_argument("--ssh-key-file", action="append", help="a .pub or authorized_keys file (repeatable)")
+    add.set_defaults(func=cmd_user_add)
+    lst = user_sub.add_parser("list", parents=[common], help="list desk users")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=cmd_user_list)
+    dis = user_sub.add_parser("disable", parents=[common], help="disable a desk user")
+    dis.add_argument("name")
+    dis.set_defaults(func=cmd_user_disable)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if not hasattr(args, "home"):
+        args.home = None
+    if not getattr(args, "func", None):
+        parser().print_help()
+        return EXIT_ERROR
+    try:
+        return args.func(args)
+    except DeskError as exc:
+        print(f"recdesk: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("recdesk: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a clerk never sees a traceback
+        return _unexpected(args, exc)
+
+
+def _unexpected(args, exc: Exception) -> int:
+    import peewee
+
+    if isinstance(exc, peewee.DatabaseError):
+        print(f"recdesk: the database reports: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}: "
+              "run `recdesk doctor`", file=sys.stderr)
+        return EXIT_ERROR
+    log = None
+    try:
+        home = _home(args)
+        if home.is_dir():
+            log = home / "logs" / "errors.log"
+            log.parent.mkdir(mode=0o700, exist_ok=True)
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(fd, "a") as f:
+                f.write("".join(traceback.format_exception(exc)))
+    except OSError:
+        log = None
+    where = f"; details in {log}" if log else ""
+    print(f"recdesk: unexpected error ({type(exc).__name__}){where}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Opening the desk's database: SQLCipher with a raw key by default, PostgreSQL by URL, read-only on request."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qsl, quote, unquote, urlparse
+
+import peewee
+from sqlcipher3 import dbapi2 as sqlcipher
+
+from recdesk.errors import DeskError, MasterKeyError
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+class SqlCipherDatabase(peewee.SqliteDatabase):
+    """SQLite encrypted by SQLCipher, keyed with a raw 32-byte key (no per-connection PBKDF2)."""
+
+    def __init__(self, path: Path, key: bytes, *, readonly: bool = False, create: bool = False,
+                 audit_only: bool = False) -> None:
+        self._key_hex = key.hex()
+        self.readonly = readonly
+        self._create = create
+        self._audit_only = audit_only
+        pragmas = [("busy_timeout", BUSY_TIMEOUT_MS), ("foreign_keys", 1), ("secure_delete", 1)]
+        if not readonly:
+            pragmas = [("journal_mode", "wal"), ("synchronous", "full"), *pragmas]
+        # IMMEDIATE: a writer takes the write lock at BEGIN, so two writers queue instead of deadlocking.
+        super().__init__(str(path), pragmas=pragmas, lock_type="IMMEDIATE", timeout=BUSY_TIMEOUT_MS / 1000)
+
+    def _connect(self):
+        path = Path(self.database)
+        if not self._create and not path.exists():
+            raise DeskError(f"database {path} is missing: restore it from backup, or run `recdesk init`")
+        if self.readonly:
+            conn = sqlcipher.connect(
+                f"file:{quote(str(path))}?mode=ro", uri=True, isolation_level=None, timeout=self._timeout
+            )
+        else:
+            conn = sqlcipher.connect(str(path), isolation_level=None, timeout=self._timeout)
+        try:
+            # Before the key: SQLCipher would otherwise log to stderr, straight into the TUI.
+            conn.execute("PRAGMA cipher_log_level = NONE")
+            conn.execute(f"PRAGMA key = \"x'{self._key_hex}'\"")
+            try:
+                # The first read proves the key before any pragma could write to the file.
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlcipher.DatabaseError:
+                raise MasterKeyError(
+                    f"cannot open {path}: wrong master key for this desk, or the file is not a recdesk "
+                    "database (or its first page is corrupt)"
+                ) from None
+            self._add_conn_hooks(conn)
+            if self._audit_only:
+                conn.set_authorizer(_audit_only_authorizer)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+
+_WRITES = {
+    sqlcipher.SQLITE_INSERT: "audit_event", sqlcipher.SQLITE_UPDATE: "audit_head", sqlcipher.SQLITE_DELETE: None,
+}
+_READS = {sqlcipher.SQLITE_SELECT, sqlcipher.SQLITE_READ, sqlcipher.SQLITE_FUNCTION, sqlcipher.SQLITE_TRANSACTION,
+          sqlcipher.SQLITE_SAVEPOINT}
+
+
+def _audit_only_authorizer(action: int, arg1, arg2, db_name, source) -> int:
+    """For a supervisor's audit connection: read anything, append to the audit chain, change nothing else."""
+    if action in _READS:
+        return sqlcipher.SQLITE_OK
+    if action in _WRITES and _WRITES[action] == arg1:
+        return sqlcipher.SQLITE_OK
+    return sqlcipher.SQLITE_DENY
+
+
+def postgres(url: str, *, readonly: bool = False) -> peewee.PostgresqlDatabase:
+    """A PostgreSQL database from a postgresql:// URL; read-only sessions get read-only transactions."""
+    parts = urlparse(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise DeskError(f"database URL must start with postgresql://, not {parts.scheme or url!r}")
+    params: dict = dict(parse_qsl(parts.query))
+    if parts.hostname:
+        params["host"] = parts.hostname
+    if parts.port:
+        params["port"] = parts.port
+    if parts.username:
+        params["user"] = unquote(parts.username)
+    if parts.password:
+        params["password"] = unquote(parts.password)
+    if readonly:
+        # Enforced by the server for every transaction of this connection, not by the UI.
+        params["options"] = (params.get("options", "") + " -c default_transaction_read_only=on").strip()
+    params.setdefault("connect_timeout", 10)
+    params.setdefault("application_name", "recdesk")
+    name = unquote(parts.path.lstrip("/")) or "recdesk"
+    return peewee.PostgresqlDatabase(name, prefer_psycopg3=True, autorollback=True, **params)
+
+
+def is_postgres(db: peewee.Database) -> bool:
+    return isinstance(db, peewee.PostgresqlDatabase)

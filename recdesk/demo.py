@@ -1,0 +1,195 @@
+"""The demo desk: a home full of realistic synthetic patients, built in resumable batches."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from recdesk import audit, reference, synthetic
+from recdesk import config as config_mod
+from recdesk.config import Config
+from recdesk.desk import Actor, Desk
+from recdesk.documents import file_document
+from recdesk.errors import DeskError
+from recdesk.models import (
+    Appointment, ChartLocation, ChartVolume, DeskInfo, Document, Encounter, Patient, Provider, Release,
+    ReleaseRequest, RetentionRule, User, new_uuid,
+)
+from recdesk.patients import PatientDetails, register_many
+
+BATCH = 1000
+DEMO_USERS = [
+    ("demo", "clerk", "Demo Clerk"),
+    ("sup", "supervisor", "Demo Supervisor"),
+    ("mgr2", "manager", "Second Manager"),
+]
+LOCATIONS = [
+    ("MAIN", "Main file room", "file_room"),
+    ("OFFSITE", "Off-site storage", "file_room"),
+    ("CARD", "Cardiology Clinic", "clinic"),
+    ("ORTHO", "Orthopedics Clinic", "clinic"),
+    ("ONC", "Oncology Clinic", "clinic"),
+    ("ED", "Emergency Department", "department"),
+    ("HIM", "HIM coding office", "department"),
+]
+Progress = Callable[[int, int], None]
+
+
+def _details(p: synthetic.SyntheticPatient, duplicate: bool) -> PatientDetails:
+    return PatientDetails(
+        mrn=p.mrn, last=p.last, first=p.first, middle=p.middle, dob=p.dob, sex=p.sex, ssn_last4=p.ssn_last4,
+        phone=p.phone, address=p.address, insurance=p.insurance, sensitive=p.sensitive, deceased=p.deceased,
+        possible_duplicate=duplicate,
+    )
+
+
+def _has_documents(index: int) -> bool:
+    # Documents for a sample only: real PDFs for every one of 100,000 patients would take an hour.
+    return index < 200 or index % 50 == 0
+
+
+def _provider(cache: dict[str, int], name: str) -> int:
+    pid = cache.get(name)
+    if pid is None:
+        pid = Provider.get_or_create(name=name)[0].id
+        cache[name] = pid
+    return pid
+
+
+def _seed_reference(desk: Desk, home: Path) -> None:
+    for code, name, kind in LOCATIONS:
+        ChartLocation.get_or_create(code=code, defaults={"name": name, "kind": kind})
+    for rule in reference.load("retention", home)["rule"]:
+        RetentionRule.get_or_create(code=rule["code"], defaults={
+            k: rule.get(k) for k in ("description", "jurisdiction", "years_after_last", "minor_until_age",
+                                     "minor_years_after_majority", "basis")})
+
+
+def _build_batch(desk: Desk, actor: Actor, seed: int, start: int, stop: int, providers: dict[str, int]) -> None:
+    people = [synthetic.patient(seed, i) for i in range(start, stop)]
+    duplicate = [
+        i > start and synthetic.is_near_duplicate_index(seed, i) for i in range(start, stop)
+    ]
+    for offset, is_dup in enumerate(duplicate):
+        if is_dup:
+            people[offset] = synthetic.near_duplicate(seed, start + offset, people[offset - 1])
+    flags = [d or (offset + 1 < len(duplicate) and duplicate[offset + 1]) for offset, d in enumerate(duplicate)]
+    ids = register_many(desk, actor, [_details(p, f) for p, f in zip(people, flags, strict=True)])
+    main = ChartLocation.get(ChartLocation.code == "MAIN")
+    rows = Patient.select().where(Patient.id.in_(ids))
+    by_id = {row.id: row for row in rows}
+    encounters, appointments, volumes = [], [], []
+    for pid, p in zip(ids, people, strict=True):
+        volumes.append({"uuid": new_uuid(), "patient": pid, "home": main.id, "current": main.id})
+        for e in p.encounters:
+            encounters.append({
+                "uuid": new_uuid(), "patient": pid, "kind": e["type"], "admit_at": e["admit"],
+                "discharge_at": e["discharge"], "service": e["service"],
+                "attending": _provider(providers, e["attending"]),
+            })
+        for a in p.appointments:
+            appointments.append({"uuid": new_uuid(), "patient": pid, "clinic": a["clinic"], "at": a["at"],
+                                 "provider": _provider(providers, a["provider"])})
+    for table, rows_ in ((Encounter, encounters), (Appointment, appointments), (ChartVolume, volumes)):
+        for i in range(0, len(rows_), 500):
+            table.insert_many(rows_[i : i + 500]).execute()
+    for offset, (pid, p) in enumerate(zip(ids, people, strict=True)):
+        index = start + offset
+        if _has_documents(index):
+            for doc in synthetic.documents(seed, index, p):
+                file_document(desk, actor, by_id[pid], synthetic.render_pdf(doc, p, desk.config.facility),
+                              doc_type=doc.doc_type, title=doc.title, pages=doc.pages,
+                              service_date=doc.service_date, source="scan",
+                              qa_state="passed" if index % 3 else "pending")
+        if index % 200 == 7:
+            _release_request(desk, actor, by_id[pid], index)
+    DeskInfo.update(demo_built=stop).execute()
+
+
+def _release_request(desk: Desk, actor: Actor, patient: Patient, index: int) -> None:
+    from recdesk import crypto
+
+    received = datetime.date(2026, 11, 26) - datetime.timedelta(days=index % 40)
+    uid = new_uuid()
+    kinds = [("patient", "The patient", "individual"), ("attorney", "Baker & Lowe LLP", "legal"),
+             ("insurer", "Blue Plains Health Plan", "payment"), ("provider", "Lakeside Family Practice", "treatment")]
+    rtype, name, purpose = kinds[index % len(kinds)]
+    req = ReleaseRequest.create(
+        uuid=uid, requester_type=rtype, requester_name_enc=crypto.seal(desk.desk_key, "release_request",
+                                                                       "requester_name", uid, name),
+        received_on=received, purpose=purpose, delivery="paper", entered_by=actor.user_id,
+        legal_type="subpoena_no_order" if rtype == "attorney" else None,
+    )
+    Release.create(request=req, patient=patient, due_on=received + datetime.timedelta(days=30),
+                   status=["received", "validating", "on_hold", "in_progress"][index % 4])
+    audit.append(desk, actor, "release.log", object=f"release_request:{uid}", patient=patient.uuid,
+                 details={"requester_type": rtype, "purpose": purpose})
+
+
+def build(home: Path, patients: int, seed: int, progress: Progress | None = None) -> Desk:
+    """Build (or resume, or reuse) the demo desk in `home` up to `patients` patients; deterministic for a seed."""
+    if patients < 1:
+        raise DeskError("--patients must be at least 1")
+    if (home / config_mod.CONFIG_NAME).exists():
+        desk = Desk.open(home)
+        if not desk.config.demo:
+            desk.close()
+            raise DeskError(f"{home} holds a real desk, not a demo: choose another --home for the demo")
+        info = DeskInfo.get()
+        if info.demo_seed != seed:
+            desk.close()
+            raise DeskError(f"the demo desk in {home} was built with --seed {info.demo_seed}: use that seed, "
+                            "or another --home")
+        actor = desk.sign_on("manager")
+    else:
+        config = Config(home=home, key_source="demo", demo=True)
+        desk, actor = Desk.create(config, "manager", manager_full_name="Demo Manager", demo_seed=seed)
+        with desk.write():
+            for name, role, full in DEMO_USERS:
+                User.create(name=name, role=role, full_name=full)
+                audit.append(desk, actor, "user.add", object=f"user:{name}", details={"role": role})
+            _seed_reference(desk, home)
+    _tidy_store(desk)
+    with desk.write():
+        DeskInfo.update(demo_target=patients).where(DeskInfo.demo_target.is_null() |
+                                                    (DeskInfo.demo_target < patients)).execute()
+    built = DeskInfo.get().demo_built
+    providers: dict[str, int] = {p.name: p.id for p in Provider.select()}
+    clerk = desk.sign_on("demo")
+    while built < patients:
+        stop = min(built + BATCH, patients)
+        with desk.write():
+            _build_batch(desk, clerk, seed, built, stop, providers)
+        built = stop
+        if progress:
+            progress(built, patients)
+    return desk
+
+
+def _tidy_store(desk: Desk) -> None:
+    """Remove what an interrupted write left: temp files and files no record points to."""
+    for part in desk.store.stale_parts():
+        part.unlink(missing_ok=True)
+    known = {d.blob for d in Document.select(Document.blob)}
+    for blob in desk.store.blob_ids() - known:
+        desk.store.delete(blob)
+
+
+class Rate:
+    """Progress lines for a long build: count, rate and time left."""
+
+    def __init__(self, write: Callable[[str], None], already: int = 0) -> None:
+        self.write = write
+        self.already = already
+        self.started = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        import humanize
+
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        rate = (done - self.already) / elapsed
+        left = (total - done) / rate if rate else 0
+        self.write(f"built {humanize.intcomma(done)} / {humanize.intcomma(total)} patients "
+                   f"({rate:,.0f}/s, about {humanize.naturaldelta(datetime.timedelta(seconds=left))} left)")

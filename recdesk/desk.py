@@ -1,0 +1,209 @@
+"""A desk: its configuration, master key, database, content store and the acting user's session."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import hmac
+import os
+import secrets
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import peewee
+
+from recdesk import audit, crypto, keys, migrations
+from recdesk import config as config_mod
+from recdesk.blindindex import BlindIndex
+from recdesk.config import Config
+from recdesk.db import SqlCipherDatabase, is_postgres, postgres
+from recdesk.errors import AccessDenied, DeskError, MasterKeyError
+from recdesk.models import MODELS, DeskInfo, Patient, User, database
+from recdesk.store import ContentStore
+
+ROLES = ("clerk", "supervisor", "manager")
+_DEK_CACHE = 4096
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a desk user and the session the audit trail attributes events to."""
+
+    user_id: int
+    user_name: str
+    role: str
+    session: str
+
+    def require(self, *roles: str) -> None:
+        if self.role not in roles:
+            raise AccessDenied(f"{self.user_name} is a {self.role}; this needs a {' or '.join(roles)}")
+
+
+def _open_database(config: Config, master: keys.MasterKey, *, readonly: bool, create: bool = False,
+                   audit_only: bool = False) -> peewee.Database:
+    url = config.effective_database_url
+    if url:
+        return postgres(url, readonly=readonly)
+    return SqlCipherDatabase(config.sqlite_path, master.sub("sqlcipher"), readonly=readonly, create=create,
+                             audit_only=audit_only)
+
+
+def _key_check(master: keys.MasterKey, desk_id: str) -> bytes:
+    return hmac.new(master.sub("key-check"), desk_id.encode(), hashlib.sha256).digest()
+
+
+class Desk:
+    """An open desk. Models are bound to its database while it is open (one desk per process)."""
+
+    def __init__(self, config: Config, master: keys.MasterKey, db: peewee.Database, *, readonly: bool) -> None:
+        self.config = config
+        self.master = master
+        self.db = db
+        self.readonly = readonly
+        self.is_postgres = is_postgres(db)
+        # A supervisor's connection cannot write; their views are still audited through a connection
+        # that may only append to the audit chain (an authorizer enforces it on SQLite).
+        self.audit_db = _open_database(config, master, readonly=False, audit_only=True) if readonly else db
+        self.store = ContentStore(config.store_path)
+        self.blind = BlindIndex.from_master(master)
+        self._deks: OrderedDict[int, bytes] = OrderedDict()
+
+    # --- opening ---------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, home: Path, *, readonly: bool = False, upgrade: bool = True) -> Desk:
+        config = config_mod.load(home)
+        master = keys.load(config)
+        db = _open_database(config, master, readonly=readonly)
+        database.initialize(db)
+        try:
+            db.connect(reuse_if_open=True)
+            try:
+                info = DeskInfo.get()
+            except (peewee.DatabaseError, DeskInfo.DoesNotExist):
+                raise DeskError("the database holds no recdesk desk (no desk_info): wrong database URL?") from None
+            if info.desk_id != config.desk_id:
+                raise DeskError(f"the database belongs to desk {info.desk_id}, not this home's {config.desk_id}")
+            if not hmac.compare_digest(bytes(info.key_check), _key_check(master, config.desk_id)):
+                raise MasterKeyError("wrong master key for this desk: the key check does not match")
+            if info.schema_version != migrations.latest():
+                if readonly or not upgrade:
+                    raise DeskError(
+                        f"this desk is at schema {info.schema_version}, recdesk needs {migrations.latest()}: "
+                        "a clerk or manager session upgrades it on open"
+                    )
+                migrations.upgrade(db, info.schema_version)
+        except BaseException:
+            db.close()
+            raise
+        return cls(config, master, db, readonly=readonly)
+
+    @classmethod
+    def create(cls, config: Config, manager_name: str, *, manager_full_name: str = "",
+               demo_seed: int | None = None) -> tuple[Desk, Actor]:
+        """A new desk: key in its source, database with the latest schema, first manager, audit genesis."""
+        if config.path.exists():
+            raise DeskError(f"a desk already exists in {config.home}: use it, or choose another --home")
+        config.desk_id = config.desk_id or secrets.token_hex(16)
+        keys.check_source(config)
+        url = config.effective_database_url
+        if not url and config.sqlite_path.exists():
+            raise DeskError(f"{config.sqlite_path} already exists without a config: move it away first")
+        config.home.mkdir(parents=True, exist_ok=True)
+        os.chmod(config.home, 0o700)
+        master = keys.create(config)
+        db = _open_database(config, master, readonly=False, create=True)
+        database.initialize(db)
+        try:
+            db.connect(reuse_if_open=True)
+            if url and DeskInfo.table_exists():
+                raise DeskError("that PostgreSQL database (schema) already holds a desk: use an empty one")
+            with db.atomic():
+                db.create_tables(MODELS)
+                DeskInfo.create(desk_id=config.desk_id, schema_version=migrations.latest(),
+                                key_check=_key_check(master, config.desk_id), demo_seed=demo_seed)
+                audit.start_chain(db)
+                user = User.create(name=manager_name, full_name=manager_full_name, role="manager",
+                                   os_user=getpass.getuser())
+                desk = cls(config, master, db, readonly=False)
+                actor = Actor(user.id, user.name, user.role, secrets.token_hex(8))
+                audit.append(desk, actor, "desk.init", object=f"desk:{config.desk_id}",
+                             details={"key_source": config.key_source, "backend": "postgresql" if url else "sqlcipher"})
+        except BaseException:
+            db.close()
+            if not url:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(str(config.sqlite_path) + suffix).unlink(missing_ok=True)
+            if config.key_source != "keyring":
+                keys._key_path(config).unlink(missing_ok=True)
+            raise
+        config.store_path.mkdir(exist_ok=True)
+        config.save()  # last: a config file means a complete desk
+        return desk, actor
+
+    def close(self) -> None:
+        if self.audit_db is not self.db:
+            self.audit_db.close()
+        self.db.close()
+
+    def __enter__(self) -> Desk:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- sessions --------------------------------------------------------------------------------
+
+    def sign_on(self, user_name: str) -> Actor:
+        """The Actor for a named desk user; unknown or disabled users are refused."""
+        user = User.get_or_none(User.name == user_name)
+        if user is None:
+            raise AccessDenied(f"{user_name!r} is not a desk user: a manager adds them with `recdesk user add`")
+        if user.disabled:
+            raise AccessDenied(f"desk user {user_name!r} is disabled: ask a manager")
+        if self.readonly and user.role != "supervisor":
+            raise AccessDenied("a read-only session is for supervisors only")
+        return Actor(user.id, user.name, user.role, secrets.token_hex(8))
+
+    def local_actor(self) -> Actor:
+        """The desk user for whoever runs the CLI here: the demo clerk in a demo desk, else the OS user's."""
+        if self.config.demo:
+            return self.sign_on("demo")
+        os_user = getpass.getuser()
+        user = User.get_or_none((User.os_user == os_user) & (User.disabled == False))  # noqa: E712
+        if user is None:
+            user = User.get_or_none(User.name == os_user)
+        if user is None:
+            raise AccessDenied(f"OS user {os_user!r} is not mapped to a desk user: ask a manager to add you")
+        return self.sign_on(user.name)
+
+    def write(self):
+        """The transaction every change runs in (BEGIN IMMEDIATE on SQLite)."""
+        if self.readonly:
+            raise AccessDenied("this session is read-only")
+        return self.db.atomic()
+
+    # --- keys ------------------------------------------------------------------------------------
+
+    def dek(self, patient: Patient) -> bytes:
+        """A patient's data key, unwrapped once and kept in a small LRU."""
+        key = self._deks.get(patient.id)
+        if key is not None:
+            self._deks.move_to_end(patient.id)
+            return key
+        if patient.dek_wrapped is None:
+            raise DeskError(f"patient {patient.uuid} has been purged: their data cannot be read")
+        key = crypto.unwrap_dek(self.master.sub("dek-wrap"), patient.uuid, patient.dek_wrapped)
+        self._deks[patient.id] = key
+        if len(self._deks) > _DEK_CACHE:
+            self._deks.popitem(last=False)
+        return key
+
+    def forget_dek(self, patient_id: int) -> None:
+        self._deks.pop(patient_id, None)
+
+    @property
+    def desk_key(self) -> bytes:
+        """The key for desk-wide encrypted fields that belong to no single patient (requesters, notes)."""
+        return self.master.sub("desk-fields")

@@ -1,0 +1,134 @@
+"""`recdesk doctor`: every check a desk's owner needs before trusting it, one line per check or failure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import peewee
+
+from recdesk import audit
+from recdesk.errors import DeskError, TamperError
+
+
+@dataclass
+class Report:
+    lines: list[tuple[bool, str]] = field(default_factory=list)
+
+    def ok(self, text: str) -> None:
+        self.lines.append((True, text))
+
+    def fail(self, text: str) -> None:
+        self.lines.append((False, text))
+
+    @property
+    def passed(self) -> bool:
+        return all(ok for ok, _ in self.lines)
+
+    def render(self) -> str:
+        return "\n".join(f"{'ok  ' if ok else 'FAIL'} {text}" for ok, text in self.lines)
+
+
+def _errors(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def run(home: Path) -> Report:
+    from recdesk.desk import Desk
+
+    report = Report()
+    try:
+        desk = Desk.open(home)
+    except (DeskError, peewee.DatabaseError) as exc:
+        report.fail(f"open: {_errors(exc)}")
+        return report
+    with desk:
+        report.ok(f"key: master key from {desk.master.source}")
+        _check_database(desk, report)
+        _check_fields(desk, report)
+        _check_blobs(desk, report)
+        try:
+            chain = audit.verify(desk)
+            if chain.intact:
+                report.ok(f"audit: chain of {chain.events:,} events verifies")
+            else:
+                report.fail(f"audit: chain broken at seq {chain.broken_seq}: {chain.reason}")
+        except (peewee.DatabaseError, TamperError) as exc:
+            report.fail(f"audit: cannot read the chain: {_errors(exc)}")
+    return report
+
+
+def _check_database(desk, report: Report) -> None:
+    db = desk.db
+    try:
+        if desk.is_postgres:
+            db.execute_sql("SELECT count(*) FROM patient").fetchone()
+            report.ok(f"database: PostgreSQL {db.server_version} reachable, schema readable")
+            return
+        bad = [row[0] for row in db.execute_sql("PRAGMA cipher_integrity_check").fetchall()]
+        for line in bad[:20]:
+            report.fail(f"database: {line}")
+        if not bad:
+            report.ok("database: SQLCipher page authentication (cipher_integrity_check) passes")
+        result = [row[0] for row in db.execute_sql("PRAGMA integrity_check").fetchall()]
+        if result == ["ok"]:
+            report.ok("database: SQLite integrity_check ok")
+        else:
+            for line in result[:20]:
+                report.fail(f"database: {line}")
+    except peewee.DatabaseError as exc:
+        report.fail(f"database: corrupt or unreadable: {_errors(exc)}")
+
+
+def _check_fields(desk, report: Report) -> None:
+    from recdesk.models import Patient
+    from recdesk.patients import decrypt
+
+    count, failures = 0, 0
+    try:
+        for row in Patient.select().where(Patient.dek_wrapped.is_null(False)).iterator():
+            try:
+                decrypt(desk, row, with_insurance=True)
+                count += 1
+            except TamperError as exc:
+                failures += 1
+                if failures <= 20:
+                    report.fail(f"fields: {exc}")
+            desk.forget_dek(row.id)
+    except peewee.DatabaseError as exc:
+        report.fail(f"fields: cannot read patients: {_errors(exc)}")
+        return
+    if not failures:
+        report.ok(f"fields: {count:,} patients' encrypted fields authenticate")
+
+
+def _check_blobs(desk, report: Report) -> None:
+    from recdesk.models import Document, Patient
+
+    count, failures = 0, 0
+    try:
+        rows = (Document.select(Document, Patient).join(Patient, peewee.JOIN.LEFT_OUTER)
+                .where(Document.status != "purged").iterator())
+        known = set()
+        for doc in rows:
+            known.add(doc.blob)
+            try:
+                key = desk.dek(doc.patient) if doc.patient_id else desk.desk_key
+                desk.store.verify(key, doc.uuid, doc.blob, doc.sha256)
+                count += 1
+            except FileNotFoundError:
+                failures += 1
+                report.fail(f"store: document {doc.uuid} has no stored file {doc.blob}")
+            except (TamperError, DeskError) as exc:
+                failures += 1
+                report.fail(f"store: document {doc.uuid}: {exc}")
+    except peewee.DatabaseError as exc:
+        report.fail(f"store: cannot read documents: {_errors(exc)}")
+        return
+    if not failures:
+        report.ok(f"store: {count:,} stored files decrypt and match their SHA-256")
+    orphans = desk.store.blob_ids() - known
+    parts = desk.store.stale_parts()
+    if orphans or parts:
+        report.ok(f"store: {len(orphans)} files without a record and {len(parts)} unfinished writes "
+                  "(left by an interrupted write; ciphertext only, never shown; `recdesk demo` tidies them)")

@@ -1,0 +1,40 @@
+"""Schema versions: a new desk is created at the latest version; an older one is upgraded step by step on open."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import peewee
+from playhouse.migrate import SchemaMigrator
+
+from recdesk.errors import DeskError
+
+BASE_VERSION = 1
+# version -> (what it changes, step). A step gets the migrator and the database and runs inside one
+# transaction with the version bump, so a desk is never left between two versions.
+Step = Callable[[SchemaMigrator, peewee.Database], None]
+MIGRATIONS: dict[int, tuple[str, Step]] = {}
+
+
+def latest() -> int:
+    return max([BASE_VERSION, *MIGRATIONS])
+
+
+def upgrade(db: peewee.Database, current: int) -> list[str]:
+    """Bring a desk from `current` to the latest version; returns what was applied."""
+    from recdesk.models import DeskInfo
+
+    target = latest()
+    if current > target:
+        raise DeskError(
+            f"this desk's schema is version {current}, newer than this recdesk ({target}): upgrade recdesk"
+        )
+    applied = []
+    migrator = SchemaMigrator.from_database(db)
+    for version in range(current + 1, target + 1):
+        description, step = MIGRATIONS[version]
+        with db.atomic():
+            step(migrator, db)
+            DeskInfo.update(schema_version=version).execute()
+        applied.append(f"{version}: {description}")
+    return applied

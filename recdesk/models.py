@@ -1,0 +1,338 @@
+"""The desk's tables. Fields ending in `_enc` hold AES-GCM ciphertexts (see crypto.py); the rest stay plain so queues sort."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+
+import peewee as pw
+
+database = pw.DatabaseProxy()
+
+
+def now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+def new_uuid() -> str:
+    return uuid.uuid4().hex
+
+
+class Enc(pw.BlobField):
+    """An AES-GCM ciphertext of one field (or NULL)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("null", True)
+        super().__init__(**kwargs)
+
+
+class Base(pw.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Record(Base):
+    """A row that carries PHI: it has a uuid that its ciphertexts are bound to."""
+
+    uuid = pw.CharField(max_length=32, unique=True, default=new_uuid)
+    created_at = pw.DateTimeField(default=now)
+
+
+# --- the desk itself -----------------------------------------------------------------------------
+
+
+class DeskInfo(Base):
+    """One row: the desk's identity, schema version and the proof that the right key is in use."""
+
+    desk_id = pw.CharField(max_length=32)
+    schema_version = pw.IntegerField()
+    key_check = pw.BlobField()
+    created_at = pw.DateTimeField(default=now)
+    demo_seed = pw.IntegerField(null=True)
+    demo_target = pw.IntegerField(null=True)
+    demo_built = pw.IntegerField(default=0)
+
+
+class User(Base):
+    """A desk user (HIPAA unique user ID): one per person, never shared."""
+
+    name = pw.CharField(max_length=64, unique=True)
+    full_name = pw.CharField(max_length=200, default="")
+    role = pw.CharField(max_length=16)  # clerk | supervisor | manager
+    os_user = pw.CharField(max_length=64, null=True, index=True)
+    disabled = pw.BooleanField(default=False)
+    created_at = pw.DateTimeField(default=now)
+    disabled_at = pw.DateTimeField(null=True)
+
+
+class SshKey(Base):
+    user = pw.ForeignKeyField(User, backref="ssh_keys", on_delete="CASCADE")
+    public_key = pw.TextField()
+    fingerprint = pw.CharField(max_length=100, unique=True)
+    added_at = pw.DateTimeField(default=now)
+
+
+# --- patients and their identifiers ---------------------------------------------------------------
+
+
+class Patient(Record):
+    """A patient. Identifiers are ciphertexts under the patient's own data key (dek_wrapped)."""
+
+    dek_wrapped = pw.BlobField(null=True)  # NULL once purged: what is left is ciphertext without a key
+    mrn_enc = Enc()
+    last_enc = Enc()
+    first_enc = Enc()
+    middle_enc = Enc()
+    dob_enc = Enc()
+    sex_enc = Enc()
+    ssn_last4_enc = Enc()
+    phone_enc = Enc()
+    address_enc = Enc()  # JSON
+    sensitive = pw.BooleanField(default=False)
+    deceased = pw.BooleanField(default=False)
+    possible_duplicate = pw.BooleanField(default=False)
+    status = pw.CharField(max_length=16, default="active", index=True)  # active | merged | purged
+    updated_at = pw.DateTimeField(default=now)
+
+
+class PatientToken(Base):
+    """Blind-index rows: (kind, truncated HMAC token) -> patient. Never a plaintext value."""
+
+    kind = pw.SmallIntegerField()
+    token = pw.IntegerField()
+    patient = pw.ForeignKeyField(Patient, on_delete="CASCADE", index=False)
+
+    class Meta:
+        primary_key = pw.CompositeKey("kind", "token", "patient")
+        without_rowid = True
+
+
+class Insurance(Record):
+    patient = pw.ForeignKeyField(Patient, backref="insurance", on_delete="CASCADE")
+    rank = pw.SmallIntegerField(default=1)
+    payer_enc = Enc()
+    member_id_enc = Enc()
+    group_enc = Enc()
+
+
+class Provider(Base):
+    """A clinician who signs documents and owns deficiencies (workforce, not PHI)."""
+
+    name = pw.CharField(max_length=200, unique=True)
+    npi = pw.CharField(max_length=10, null=True)
+    service = pw.CharField(max_length=100, default="")
+
+
+class Encounter(Record):
+    patient = pw.ForeignKeyField(Patient, backref="encounters", on_delete="CASCADE")
+    kind = pw.CharField(max_length=16)  # inpatient | outpatient | ed | surgery
+    admit_at = pw.DateTimeField(index=True)
+    discharge_at = pw.DateTimeField(null=True, index=True)
+    service = pw.CharField(max_length=100, default="")
+    attending = pw.ForeignKeyField(Provider, null=True)
+    account_enc = Enc()
+
+
+class Appointment(Record):
+    patient = pw.ForeignKeyField(Patient, backref="appointments", on_delete="CASCADE")
+    clinic = pw.CharField(max_length=100, index=True)
+    at = pw.DateTimeField(index=True)
+    provider = pw.ForeignKeyField(Provider, null=True)
+    status = pw.CharField(max_length=16, default="booked")  # booked | cancelled | rescheduled | done
+    external_id = pw.CharField(max_length=64, null=True, unique=True)
+
+
+# --- documents ------------------------------------------------------------------------------------
+
+
+class Document(Record):
+    """A scanned or generated PDF. The bytes live encrypted in the content store under `blob`."""
+
+    patient = pw.ForeignKeyField(Patient, backref="documents", null=True, on_delete="SET NULL")
+    encounter = pw.ForeignKeyField(Encounter, null=True, on_delete="SET NULL")
+    doc_type = pw.CharField(max_length=40, index=True)
+    service_date = pw.DateField(null=True)
+    pages = pw.IntegerField(default=0)
+    size = pw.BigIntegerField(default=0)
+    sha256 = pw.CharField(max_length=64, index=True)
+    blob = pw.CharField(max_length=64, unique=True)
+    title_enc = Enc()
+    source = pw.CharField(max_length=16, default="scan")  # scan | generated | import
+    status = pw.CharField(max_length=16, default="filed", index=True)  # unfiled | filed | quarantined
+    qa_state = pw.CharField(max_length=16, default="pending", index=True)  # pending | passed | failed
+    sensitive_tags = pw.CharField(max_length=200, default="")  # part2,psychotherapy,hiv,...
+    filed_by = pw.ForeignKeyField(User, null=True, backref="filed_documents")
+    filed_at = pw.DateTimeField(null=True)
+
+
+# --- release of information -------------------------------------------------------------------------
+
+
+class ReleaseRequest(Record):
+    """One request as received; it may cover several patients (one Release each)."""
+
+    requester_type = pw.CharField(max_length=24)  # patient | representative | provider | attorney | ...
+    requester_name_enc = Enc()
+    requester_address_enc = Enc()
+    received_on = pw.DateField(index=True)
+    purpose = pw.CharField(max_length=40)
+    delivery = pw.CharField(max_length=16, default="paper")  # paper | electronic | portal
+    legal_type = pw.CharField(max_length=24, null=True)  # L1 types
+    details_enc = Enc()  # JSON: scope, legal process, directive...
+    entered_by = pw.ForeignKeyField(User, null=True)
+
+
+class Release(Record):
+    request = pw.ForeignKeyField(ReleaseRequest, backref="releases", on_delete="CASCADE")
+    patient = pw.ForeignKeyField(Patient, backref="releases", on_delete="CASCADE")
+    status = pw.CharField(max_length=16, default="received", index=True)
+    hold_reason = pw.CharField(max_length=200, default="")
+    due_on = pw.DateField(index=True)
+    extended_due_on = pw.DateField(null=True)
+    packet = pw.ForeignKeyField(Document, null=True, on_delete="SET NULL")
+    closed_at = pw.DateTimeField(null=True)
+
+
+class Authorization(Record):
+    patient = pw.ForeignKeyField(Patient, backref="authorizations", on_delete="CASCADE")
+    release = pw.ForeignKeyField(Release, null=True, backref="authorizations", on_delete="SET NULL")
+    kind = pw.CharField(max_length=24, default="hipaa")  # hipaa | part2 | hiv_ny | psychotherapy
+    elements_enc = Enc()  # JSON of the 164.508 elements as captured
+    signed_on = pw.DateField(null=True)
+    expires_on = pw.DateField(null=True)
+    expiration_event_enc = Enc()
+    revoked_on = pw.DateField(null=True)
+    scan = pw.ForeignKeyField(Document, null=True, on_delete="SET NULL")
+
+
+class Disclosure(Record):
+    """What left the building: written from the packet itself, kept for the accounting (164.528)."""
+
+    patient = pw.ForeignKeyField(Patient, backref="disclosures", on_delete="CASCADE")
+    release = pw.ForeignKeyField(Release, null=True, on_delete="SET NULL")
+    disclosed_on = pw.DateField(index=True)
+    recipient_enc = Enc()
+    recipient_address_enc = Enc()
+    description_enc = Enc()
+    purpose = pw.CharField(max_length=40)
+    basis = pw.CharField(max_length=40)
+    accountable = pw.BooleanField(default=False)
+    packet_sha256 = pw.CharField(max_length=64, null=True)
+
+
+# --- paper charts ---------------------------------------------------------------------------------
+
+
+class ChartLocation(Base):
+    code = pw.CharField(max_length=32, unique=True)
+    name = pw.CharField(max_length=100)
+    kind = pw.CharField(max_length=16)  # file_room | clinic | department | person
+
+
+class ChartVolume(Record):
+    patient = pw.ForeignKeyField(Patient, backref="volumes", on_delete="CASCADE")
+    volume_no = pw.SmallIntegerField(default=1)
+    home = pw.ForeignKeyField(ChartLocation, backref="home_volumes")
+    current = pw.ForeignKeyField(ChartLocation, backref="present_volumes")
+    status = pw.CharField(max_length=16, default="in")  # in | out | missing
+    borrower = pw.CharField(max_length=100, default="")
+    due_back_on = pw.DateField(null=True)
+
+
+class ChartMovement(Base):
+    volume = pw.ForeignKeyField(ChartVolume, backref="movements", on_delete="CASCADE")
+    kind = pw.CharField(max_length=16)  # charge_out | check_in | transfer | missing | found
+    from_location = pw.ForeignKeyField(ChartLocation, null=True)
+    to_location = pw.ForeignKeyField(ChartLocation, null=True)
+    borrower = pw.CharField(max_length=100, default="")
+    due_back_on = pw.DateField(null=True)
+    by_user = pw.ForeignKeyField(User)
+    at = pw.DateTimeField(default=now, index=True)
+
+
+# --- chart completion -----------------------------------------------------------------------------
+
+
+class Deficiency(Record):
+    patient = pw.ForeignKeyField(Patient, backref="deficiencies", on_delete="CASCADE")
+    encounter = pw.ForeignKeyField(Encounter, null=True, on_delete="SET NULL")
+    document = pw.ForeignKeyField(Document, null=True, on_delete="SET NULL")
+    kind = pw.CharField(max_length=40)
+    provider = pw.ForeignKeyField(Provider, null=True, backref="deficiencies")
+    status = pw.CharField(max_length=16, default="open", index=True)  # open | closed
+    note_enc = Enc()
+    opened_by = pw.ForeignKeyField(User, null=True)
+    closed_at = pw.DateTimeField(null=True)
+
+
+# --- retention and destruction ---------------------------------------------------------------------
+
+
+class RetentionRule(Base):
+    code = pw.CharField(max_length=32, unique=True)
+    description = pw.CharField(max_length=200)
+    jurisdiction = pw.CharField(max_length=16, default="US")
+    years_after_last = pw.SmallIntegerField()
+    minor_until_age = pw.SmallIntegerField(null=True)
+    minor_years_after_majority = pw.SmallIntegerField(null=True)
+    basis = pw.CharField(max_length=200, default="")
+
+
+class LegalHold(Record):
+    patient = pw.ForeignKeyField(Patient, backref="legal_holds", on_delete="CASCADE")
+    reason_enc = Enc()
+    placed_by = pw.ForeignKeyField(User, backref="holds_placed")
+    released_at = pw.DateTimeField(null=True)
+    released_by = pw.ForeignKeyField(User, null=True, backref="holds_released")
+
+
+class PurgeBatch(Record):
+    status = pw.CharField(max_length=16, default="draft")  # draft | approved | executed | cancelled
+    rule = pw.ForeignKeyField(RetentionRule, null=True)
+    created_by = pw.ForeignKeyField(User, backref="purge_batches")
+    approved_by = pw.ForeignKeyField(User, null=True, backref="purges_approved")
+    approved_at = pw.DateTimeField(null=True)
+    executed_at = pw.DateTimeField(null=True)
+    certificate = pw.ForeignKeyField(Document, null=True, on_delete="SET NULL")
+
+
+class PurgeItem(Base):
+    batch = pw.ForeignKeyField(PurgeBatch, backref="items", on_delete="CASCADE")
+    patient = pw.ForeignKeyField(Patient, null=True, on_delete="SET NULL")
+    patient_uuid = pw.CharField(max_length=32)
+    last_encounter_on = pw.DateField(null=True)
+    eligible_on = pw.DateField()
+    outcome = pw.CharField(max_length=16, default="pending")  # pending | destroyed | skipped
+
+
+# --- audit ----------------------------------------------------------------------------------------
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained: hash = HMAC(audit key, prev_hash | fields). See audit.py."""
+
+    seq = pw.BigIntegerField(primary_key=True)
+    at = pw.DateTimeField()
+    user_name = pw.CharField(max_length=64)
+    session = pw.CharField(max_length=32)
+    action = pw.CharField(max_length=40, index=True)
+    object = pw.CharField(max_length=80, default="")
+    patient = pw.CharField(max_length=32, default="", index=True)  # patient uuid, never an identifier
+    details_enc = pw.BlobField(null=True)
+    prev_hash = pw.CharField(max_length=64)
+    hash = pw.CharField(max_length=64)
+
+
+class AuditHead(Base):
+    """One row: the last seq and hash; updating it serialises appends on every backend."""
+
+    seq = pw.BigIntegerField()
+    hash = pw.CharField(max_length=64)
+
+
+MODELS: list[type[Base]] = [
+    DeskInfo, User, SshKey, Patient, PatientToken, Insurance, Provider, Encounter, Appointment,
+    Document, ReleaseRequest, Release, Authorization, Disclosure, ChartLocation, ChartVolume,
+    ChartMovement, Deficiency, RetentionRule, LegalHold, PurgeBatch, PurgeItem, AuditEvent, AuditHead,
+]

@@ -1,0 +1,140 @@
+"""Patients: registering them (encrypted fields plus blind-index tokens) and reading them back."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from recdesk import audit, crypto
+from recdesk.blindindex import patient_terms
+from recdesk.errors import DeskError
+from recdesk.models import Insurance, Patient, PatientToken, new_uuid, now
+
+_FIELDS = ("mrn", "last", "first", "middle", "dob", "sex", "ssn_last4", "phone")
+
+
+@dataclass
+class PatientDetails:
+    """A patient as a clerk sees them, decrypted."""
+
+    mrn: str
+    last: str
+    first: str
+    middle: str = ""
+    dob: datetime.date | None = None
+    sex: str = "U"
+    ssn_last4: str = ""
+    phone: str = ""
+    address: dict = field(default_factory=dict)
+    insurance: list[dict] = field(default_factory=list)
+    sensitive: bool = False
+    deceased: bool = False
+    possible_duplicate: bool = False
+    uuid: str = ""
+    id: int = 0
+
+    @property
+    def flags(self) -> list[str]:
+        return [name for name in ("sensitive", "deceased", "possible_duplicate") if getattr(self, name)]
+
+    @property
+    def display_name(self) -> str:
+        first = f"{self.first} {self.middle}".strip()
+        return f"{self.last.upper()}, {first}"
+
+
+def _validate(p: PatientDetails) -> None:
+    if not p.last.strip() or not p.first.strip():
+        raise DeskError("a patient needs a last and a first name")
+    if not p.mrn.strip() or not p.mrn.strip().isdigit():
+        raise DeskError(f"MRN {p.mrn!r} must be digits only")
+    if p.dob is None:
+        raise DeskError("a patient needs a date of birth (YYYY-MM-DD)")
+    if p.ssn_last4 and not (len(p.ssn_last4) == 4 and p.ssn_last4.isdigit()):
+        raise DeskError(f"SSN last 4 {p.ssn_last4!r} must be exactly four digits")
+    if p.sex not in ("F", "M", "U", "X"):
+        raise DeskError(f"sex {p.sex!r} must be F, M, X or U")
+
+
+def register_many(desk, actor, patients: Iterable[PatientDetails], *, audit_action: str = "patient.register") -> list[int]:
+    """Register patients in the caller's transaction: each gets a DEK, ciphertexts, tokens and an audit event."""
+    actor.require("clerk", "manager")
+    wrap_key = desk.master.sub("dek-wrap")
+    ids = []
+    tokens: list[dict] = []
+    for p in patients:
+        _validate(p)
+        uid = p.uuid or new_uuid()
+        dek = crypto.new_key()
+        values = {
+            "mrn": p.mrn.strip(), "last": p.last.strip(), "first": p.first.strip(), "middle": p.middle.strip(),
+            "dob": p.dob.isoformat(), "sex": p.sex, "ssn_last4": p.ssn_last4, "phone": p.phone,
+        }
+        row = {f"{name}_enc": crypto.seal(dek, "patient", name, uid, values[name]) for name in _FIELDS}
+        row["address_enc"] = crypto.seal(dek, "patient", "address", uid, json.dumps(p.address, sort_keys=True))
+        stamp = now()
+        pid = Patient.insert(
+            uuid=uid, dek_wrapped=crypto.wrap_dek(wrap_key, uid, dek), sensitive=p.sensitive,
+            deceased=p.deceased, possible_duplicate=p.possible_duplicate, created_at=stamp, updated_at=stamp, **row,
+        ).execute()
+        for rank, ins in enumerate(p.insurance, start=1):
+            iuid = new_uuid()
+            Insurance.insert(
+                uuid=iuid, patient=pid, rank=rank,
+                payer_enc=crypto.seal(dek, "insurance", "payer", iuid, ins.get("payer", "")),
+                member_id_enc=crypto.seal(dek, "insurance", "member_id", iuid, ins.get("member_id", "")),
+                group_enc=crypto.seal(dek, "insurance", "group", iuid, ins.get("group", "")),
+            ).execute()
+        terms = patient_terms(values["mrn"], values["last"], values["first"], values["dob"],
+                              values["ssn_last4"], values["phone"])
+        for kind, token in {desk.blind.token(t) for t in terms}:
+            tokens.append({"kind": kind, "token": token, "patient": pid})
+        audit.append(desk, actor, audit_action, object=f"patient:{uid}", patient=uid)
+        ids.append(pid)
+    for start in range(0, len(tokens), 500):
+        PatientToken.insert_many(tokens[start : start + 500]).execute()
+    return ids
+
+
+def register(desk, actor, patient: PatientDetails) -> int:
+    with desk.write():
+        return register_many(desk, actor, [patient])[0]
+
+
+def decrypt(desk, row: Patient, *, with_insurance: bool = False) -> PatientDetails:
+    """The plaintext of one patient row (no audit: callers audit the view they make of it)."""
+    dek = desk.dek(row)
+    uid = row.uuid
+    v = {name: crypto.open_text(dek, "patient", name, uid, getattr(row, f"{name}_enc")) or "" for name in _FIELDS}
+    details = PatientDetails(
+        mrn=v["mrn"], last=v["last"], first=v["first"], middle=v["middle"],
+        dob=datetime.date.fromisoformat(v["dob"]) if v["dob"] else None, sex=v["sex"] or "U",
+        ssn_last4=v["ssn_last4"], phone=v["phone"],
+        address=json.loads(crypto.open_text(dek, "patient", "address", uid, row.address_enc) or "{}"),
+        sensitive=row.sensitive, deceased=row.deceased, possible_duplicate=row.possible_duplicate,
+        uuid=uid, id=row.id,
+    )
+    if with_insurance:
+        details.insurance = [
+            {
+                "payer": crypto.open_text(dek, "insurance", "payer", i.uuid, i.payer_enc),
+                "member_id": crypto.open_text(dek, "insurance", "member_id", i.uuid, i.member_id_enc),
+                "group": crypto.open_text(dek, "insurance", "group", i.uuid, i.group_enc),
+            }
+            for i in row.insurance.order_by(Insurance.rank)
+        ]
+    return details
+
+
+def open_chart(desk, actor, patient_uuid: str, *, purpose: str | None = None) -> PatientDetails:
+    """Open one patient's chart: decrypted demographics and insurance; the view is audited."""
+    row = Patient.get_or_none(Patient.uuid == patient_uuid)
+    if row is None or row.status == "purged":
+        raise DeskError(f"no patient {patient_uuid}: purged or never registered")
+    details = decrypt(desk, row, with_insurance=True)
+    with desk.audit_db.atomic():
+        audit.append(desk, actor, "chart.open", object=f"patient:{row.uuid}", patient=row.uuid,
+                     details={"purpose": purpose} if purpose else None)
+    return details

@@ -1,0 +1,788 @@
+"""Deterministic synthetic patients and fpdf2-rendered clinical documents for the recdesk demo desk."""
+
+from __future__ import annotations
+
+import bisect
+import datetime
+import random
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import accumulate
+from operator import itemgetter
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+# The demo desk's "today": all history is before it, all appointments after it.
+TODAY = datetime.date(2026, 11, 26)
+_TODAY_ORD = TODAY.toordinal()
+_NOW = datetime.datetime(2026, 11, 26, 12, 0)
+_DAY = datetime.timedelta(days=1)
+_MINUTE = datetime.timedelta(minutes=1)
+_YEAR_DAYS = 365.2425
+
+# MRNs are an affine bijection on [0, 10**7): the step is coprime to 10**7, so no two indexes collide.
+_MRN_SPAN = 10**7
+_MRN_BASE = 10**7
+_MRN_STEP = 3_141_593
+# Near-duplicate MRNs are 9 digits starting with 9, disjoint from the 8-digit patient MRNs.
+_DUP_MRN_SPAN = 10**8
+_DUP_MRN_BASE = 9 * 10**8
+_DUP_MRN_STEP = 27_182_819
+_SEED_SPREAD = 2_654_435_761
+
+
+class _Weighted(Generic[T]):
+    """Items with relative weights, sampled by bisecting cumulative weights built once."""
+
+    __slots__ = ("cum", "items", "total")
+
+    def __init__(self, pairs: Sequence[tuple[T, float]]) -> None:
+        self.items = tuple(item for item, _ in pairs)
+        self.cum = list(accumulate(weight for _, weight in pairs))
+        self.total = self.cum[-1]
+
+    def pick(self, rng: random.Random) -> T:
+        return self.items[bisect.bisect(self.cum, rng.random() * self.total)]
+
+
+def _names(spec: str, default: int = 2) -> _Weighted[str]:
+    """Parse "Smith 80, de la Cruz 3, Okafor" (a trailing integer is the weight) into a sampler."""
+    pairs: list[tuple[str, float]] = []
+    for raw in spec.split(","):
+        entry = " ".join(raw.split())
+        if not entry:
+            continue
+        name, _, weight = entry.rpartition(" ")
+        pairs.append((name, int(weight)) if weight.isdigit() else (entry, default))
+    return _Weighted(pairs)
+
+
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    last: _Weighted[str]
+    female: _Weighted[str]
+    male: _Weighted[str]
+
+
+def _origin(last: str, female: str, male: str) -> _Origin:
+    return _Origin(_names(last), _names(female), _names(male))
+
+
+# Weights are rough per-origin frequencies so common surnames (Smith, García, Nguyen, Lee, Patel) dominate.
+_ANGLO = _origin(
+    """Smith 90, Johnson 70, Williams 60, Brown 52, Jones 52, Miller 41, Davis 40, Wilson 27,
+    Anderson 26, Taylor 25, Thomas 25, Moore 24, Jackson 24, Martin 23, Lee 22, Thompson 21,
+    White 21, Harris 19, Clark 18, Lewis 18, Robinson 17, Walker 17, Young 16, Allen 16, King 16,
+    Wright 15, Scott 15, Hill 15, Green 14, Adams 14, Baker 14, Nelson 13, Carter 13, Mitchell 13,
+    Roberts 13, Turner 12, Phillips 12, Campbell 12, Parker 12, Evans 11, Edwards 11, Collins 11,
+    Stewart 10, Morris 10, Rogers 9, Reed 9, Cook 9, Morgan 9, Bell 9, Cooper 9, Howard 9, Ward 8,
+    Cox 8, Richardson 8, Wood 8, Watson 8, Brooks 8, Bennett 8, Gray 8, James 8, Hughes 7, Price 7,
+    Sanders 7, Myers 7, Long 7, Ross 7, Foster 7, Powell 6, Jenkins 6, Perry 6, Russell 6, Bailey 6,
+    Washington 6, Butler 6, Barnes 6, Fisher 5, Henderson 5, Coleman 5, Simmons 5, Patterson 5,
+    Jordan 5, Reynolds 5, Hamilton 5, Graham 5, Wallace 5, Cole 5, West 5, Hayes 5, Ellis 5,
+    Gibson 5, Ford 5, Marshall 5, Owens 4, Harrison 4, Smith-Jones 1, Whitfield-Brown 1""",
+    """Mary 30, Patricia 20, Jennifer 20, Linda 18, Elizabeth 18, Barbara 16, Susan 15, Jessica 15,
+    Sarah 14, Karen 14, Lisa 13, Nancy 12, Betty 10, Margaret 11, Sandra 10, Ashley 11, Kimberly 10,
+    Emily 10, Donna 9, Michelle 9, Carol 9, Amanda 9, Dorothy 8, Melissa 8, Deborah 8, Stephanie 8,
+    Rebecca 8, Sharon 7, Laura 7, Cynthia 7, Kathleen 7, Amy 7, Angela 7, Shirley 6, Anna 6,
+    Brenda 6, Pamela 6, Emma 6, Nicole 6, Helen 6, Samantha 6, Katherine 6, Christine 5, Debra 5,
+    Rachel 5, Carolyn 5, Janet 5, Catherine 5, Heather 5, Diane 5, Ruth 5, Julie 5, Olivia 5,
+    Joyce 4, Virginia 4, Victoria 4, Kelly 4, Lauren 4, Christina 4, Joan 4, Evelyn 4, Judith 4,
+    Megan 4, Andrea 4, Cheryl 4, Hannah 4, Jacqueline 4, Martha 4, Gloria 4, Teresa 4, Ann 4,
+    Sara 3, Madison 3, Frances 3, Kathryn 3, Janice 3, Jean 3, Abigail 3, Alice 3, Judy 3, Sophia 3,
+    Grace 3, Denise 3, Amber 3, Doris 3, Marilyn 3, Danielle 3, Beverly 3, Isabella 3, Theresa 3,
+    Diana 3, Natalie 3, Brittany 3, Charlotte 3, Marie 3, Kayla 3, Alexis 3, Lori 3, Ava 3, Mia 3,
+    Harper 2, Aaliyah 2, Imani 2, Keisha 2, Tamika 2, Latoya 2, Shanice 2, Zoë 1, Renée 1,
+    Mary-Kate 1, Anne-Marie 1""",
+    """James 30, Robert 28, John 28, Michael 26, David 24, William 22, Richard 18, Joseph 17,
+    Thomas 16, Christopher 15, Charles 14, Daniel 14, Matthew 13, Anthony 12, Mark 11, Donald 11,
+    Steven 10, Paul 10, Andrew 10, Joshua 10, Kenneth 9, Kevin 9, Brian 9, George 9, Timothy 8,
+    Ronald 8, Edward 8, Jason 8, Jeffrey 8, Ryan 8, Jacob 7, Gary 7, Nicholas 7, Eric 7,
+    Jonathan 7, Stephen 6, Larry 6, Justin 6, Scott 6, Brandon 6, Benjamin 6, Samuel 6, Gregory 5,
+    Alexander 5, Frank 5, Patrick 5, Raymond 5, Jack 5, Dennis 5, Jerry 5, Tyler 5, Aaron 5,
+    Henry 4, Douglas 4, Peter 4, Adam 4, Nathan 4, Zachary 4, Walter 4, Kyle 4, Harold 4, Carl 4,
+    Jeremy 4, Keith 4, Roger 4, Gerald 4, Ethan 4, Arthur 4, Terry 3, Christian 3, Sean 3,
+    Lawrence 3, Austin 3, Noah 3, Jesse 3, Albert 3, Bryan 3, Billy 3, Bruce 3, Willie 3, Jordan 3,
+    Dylan 3, Alan 3, Ralph 3, Gabriel 3, Roy 3, Wayne 3, Eugene 3, Logan 3, Randy 3, Louis 3,
+    Russell 3, Vincent 3, Philip 3, Bobby 3, Johnny 3, Bradley 3, Liam 3, Elijah 3, Oliver 3,
+    DeShawn 2, Jamal 2, Darnell 2, Tyrone 2, Malik 2, Terrell 2, D'Andre 1, Marquis 2""",
+)
+
+_ORIGINS: _Weighted[_Origin] = _Weighted(
+    [
+        (_ANGLO, 44),
+        (
+            _origin(
+                """García 30, Rodríguez 26, Martínez 24, Hernández 24, López 20, González 20,
+                Pérez 14, Sánchez 13, Ramírez 12, Torres 9, Flores 9, Rivera 9, Gómez 8, Díaz 8,
+                Cruz 6, Morales 6, Reyes 6, Gutiérrez 5, Ortiz 5, Chávez 5, Ramos 5, Ruiz 5,
+                Álvarez 5, Mendoza 5, Castillo 4, Jiménez 4, Vásquez 4, Moreno 4, Romero 4,
+                Herrera 4, Medina 4, Aguilar 4, Vargas 4, Guzmán 3, Muñoz 3, Castro 3,
+                de la Cruz 3, de León 2, Peña 2, Ibáñez 1, Garcia 6, Rodriguez 5, Hernandez 5""",
+                """María 12, Guadalupe 4, Rosa 4, Ana 5, Carmen 4, Sofía 4, Lucía 3, Valentina 3,
+                Ximena 2, Isabel 3, Gabriela 3, Mariana 3, Daniela 3, Alejandra 3, Verónica 2,
+                Yesenia 2, María José 2, Juana 2, Leticia 2, Adriana 2""",
+                """José 12, Juan 9, Luis 7, Carlos 7, Jesús 5, Miguel 5, Jorge 4, Alejandro 4,
+                Francisco 4, Antonio 4, Manuel 4, Pedro 3, Ricardo 3, Javier 3, Fernando 3,
+                Raúl 2, Andrés 2, Sebastián 2, Mateo 2, Santiago 2, Juan Carlos 2, José Luis 2""",
+            ),
+            19,
+        ),
+        (
+            _origin(
+                """Nguyen 40, Nguyễn 6, Tran 12, Trần 2, Le 8, Lê 2, Pham 7, Phạm 1, Hoang 3,
+                Huynh 4, Vo 3, Vu 3, Dang 2, Bui 2, Do 2, Ho 2, Ngo 2, Duong 2, Ly 2""",
+                """Linh, Lan, Mai, Huong, Thảo, Ngọc, Trang, Hoa, Anh, Thuy""",
+                """Minh, Tuấn, Duc, Hung, Long, Quang, Khanh, Bao, Phuc, Thanh""",
+            ),
+            2,
+        ),
+        (
+            _origin(
+                """Wang 8, Li 8, Zhang 7, Liu 6, Chen 8, Yang 4, Huang 4, Zhao 3, Wu 4, Zhou 3,
+                Xu 3, Sun 2, Ma 2, Zhu 2, Hu 2, Guo 2, Lin 4, Chan 4, Wong 5, Leung 2""",
+                """Mei, Xiu Ying, Li Na, Jing, Yan, Hui, Fang, Xin, Ying, Wen""",
+                """Wei, Jun, Hao, Lei, Jie, Tao, Ming, Qiang, Yong, Zhi Hao""",
+            ),
+            3,
+        ),
+        (
+            _origin(
+                """Kim 20, Lee 14, Park 10, Choi 5, Jung 4, Kang 3, Cho 3, Yoon 2, Jang 2, Lim 2,
+                Han 2, Shin 2""",
+                """Ji-woo, Seo-yeon, Min-ji, Eun-ji, Soo-jin, Hye-jin, Yuna, Ha-eun""",
+                """Min-jun, Ji-hoon, Seo-jun, Hyun-woo, Jae-won, Dong-hyun, Sung-min, Joon-ho""",
+            ),
+            1.5,
+        ),
+        (
+            _origin(
+                """Patel 30, Shah 8, Singh 10, Kumar 8, Sharma 6, Gupta 5, Reddy 5, Rao 4, Iyer 2,
+                Desai 3, Mehta 3, Joshi 3, Nair 2, Chopra 2, Kapoor 2, Agarwal 2, Banerjee 2,
+                Chatterjee 2, Das 2, Menon 2""",
+                """Priya, Ananya, Deepa, Kavya, Lakshmi, Meera, Pooja, Sunita, Anjali, Divya""",
+                """Arjun, Rahul, Vikram, Sanjay, Rajesh, Amit, Ravi, Anil, Suresh, Rohan""",
+            ),
+            3,
+        ),
+        (
+            _origin(
+                """Ahmed 6, Ali 6, Hassan 5, Hussein 3, Ibrahim 3, Mahmoud 3, Mohamed 4,
+                Abdullah 2, Haddad 2, Khalil 2, Nasser 2, Saleh 2, Farah 2, Al-Sayed 2, El-Amin 1,
+                Abu-Zaid 1, Mansour 2, Aziz 2""",
+                """Fatima, Aisha, Layla, Mariam, Noor, Yasmin, Zainab, Huda, Rania, Salma""",
+                """Mohammed, Ahmad, Omar, Yusuf, Khalid, Hamza, Tariq, Karim, Samir, Ibrahim""",
+            ),
+            1.5,
+        ),
+        (
+            _origin(
+                """Okafor, Adeyemi, Okonkwo, Adebayo, Eze, Nwosu, Balogun, Ogunleye, Obi, Chukwu,
+                Oyelaran, Afolabi, Ogbonna""",
+                """Chioma, Ngozi, Adaeze, Funmilayo, Folake, Amaka, Ifeoma, Oluwaseun, Temitope,
+                Yetunde""",
+                """Chinedu, Emeka, Babatunde, Chukwuemeka, Obinna, Tunde, Ifeanyi, Segun, Adewale,
+                Kunle""",
+            ),
+            1.5,
+        ),
+        (
+            _origin(
+                """Nowak 4, Kowalski 3, Wiśniewski 2, Wójcik 2, Kowalczyk 2, Kamiński 2,
+                Lewandowski 2, Zieliński 2, Szymański 2, Woźniak 2, Dąbrowski 2, Kozłowski 2,
+                Jankowski 2, Mazur 2, Krawczyk 2""",
+                """Agnieszka, Małgorzata, Katarzyna, Joanna, Zofia, Ewa, Magdalena, Beata""",
+                """Piotr, Krzysztof, Tomasz, Paweł, Łukasz, Grzegorz, Wojciech, Andrzej""",
+            ),
+            2,
+        ),
+        (
+            _origin(
+                """Müller 6, Schmidt 6, Schneider 4, Fischer 4, Weber 3, Meyer 4, Wagner 3,
+                Becker 3, Schulz 2, Hoffmann 3, Schäfer 2, Koch 2, Bauer 2, Richter 2, Klein 3,
+                Wolf 2, Schröder 2, Neumann 2, Zimmermann 2, Krüger 2, Braun 2, Hartmann 2,
+                Köhler 2, Weiß 1, Van Der Berg 2, de Vries 2, Van Dijk 2, Bakker 2, Janssen 2,
+                Visser 1, de Jong 2, Van den Heuvel 1""",
+                """Sabine, Monika, Birgit, Greta, Lena, Hannelore, Ingrid, Käthe, Anouk, Femke,
+                Sanne""",
+                """Jürgen, Klaus, Dieter, Wolfgang, Stefan, Lukas, Matthias, Uwe, Günter, Joost,
+                Pieter, Thijs""",
+            ),
+            4,
+        ),
+        (
+            _origin(
+                """Murphy 6, Kelly 5, O'Brien 5, O'Sullivan 3, Walsh 4, O'Connor 4, McCarthy 4,
+                Byrne 3, Ryan 4, O'Neill 3, Doyle 3, Gallagher 3, Quinn 3, Sullivan 4, Kennedy 3,
+                Flanagan 2, McDonald 3, Fitzgerald 3, O'Donnell 2, Brennan 2""",
+                """Siobhán, Aoife, Niamh, Saoirse, Máire, Bridget, Colleen, Erin, Maeve, Róisín""",
+                """Seán, Patrick, Liam, Cormac, Declan, Eoin, Ciarán, Brendan, Conor, Padraig""",
+            ),
+            4,
+        ),
+        (
+            _origin(
+                """Johansson, Andersson, Hansen, Johansen, Larsen, Nielsen, Jensen, Pedersen, Olsen,
+                Karlsson, Nilsson, Eriksson, Lindqvist, Øvrebø, Bjørnstad, Sørensen, Åberg,
+                Lindström, Haugen, Berg""",
+                """Ingrid, Astrid, Sigrid, Solveig, Freja, Linnéa, Åsa, Kirsten, Ingeborg, Maja""",
+                """Lars, Anders, Nils, Bjørn, Erik, Sven, Magnus, Henrik, Olav, Søren""",
+            ),
+            2,
+        ),
+        (
+            _origin(
+                """Dubois, Lefèvre, Moreau, Laurent, Girard, Bonnet, Dupont, Lambert, Fontaine,
+                Rousseau, Beaulieu, Côté, Gagnon, Bélanger, Tremblay, Lévesque, LeBlanc, D'Amour""",
+                """Amélie, Céline, Hélène, Élodie, Chloé, Margaux, Brigitte, Sylvie, Océane,
+                Geneviève""",
+                """Jean-Luc, Jean-Pierre, François, Étienne, Théo, Mathieu, Rémi, Olivier, Gaël,
+                Benoît""",
+            ),
+            2,
+        ),
+        (
+            _origin(
+                """Rossi 3, Russo 3, Ferrari 2, Esposito 3, Bianchi 2, Romano 3, Colombo 2, Ricci 2,
+                Marino 2, Greco 2, Bruno 2, Gallo 2, Conti 2, De Luca 2, D'Angelo 2, Mancini 2,
+                Costa 2, Giordano 2, Lombardi 2, Moretti 2, Di Stefano 1, DeMarco 1""",
+                """Giulia, Francesca, Chiara, Alessandra, Giovanna, Lucia, Rosa, Antonella,
+                Federica, Simona""",
+                """Giuseppe, Giovanni, Antonio, Marco, Luca, Alessandro, Francesco, Matteo,
+                Salvatore, Niccolò""",
+            ),
+            3,
+        ),
+        (
+            _origin(
+                """Papadopoulos, Pappas, Georgiou, Nikolaidis, Konstantinidis, Dimitriou, Vlachos,
+                Antoniou, Karagiannis, Christodoulou""",
+                """Eleni, Katerina, Sofia, Dimitra, Athena, Georgia, Ioanna, Despina""",
+                """Georgios, Dimitrios, Konstantinos, Nikolaos, Christos, Panagiotis, Stavros,
+                Yiannis""",
+            ),
+            1,
+        ),
+        (
+            _origin(
+                """Ivanov, Smirnov, Kuznetsov, Popov, Volkov, Sokolov, Petrov, Ivanova, Smirnova,
+                Petrova, Fedorov, Morozov""",
+                """Olga, Natalia, Svetlana, Tatiana, Irina, Anastasia, Yekaterina, Ludmila""",
+                """Dmitri, Sergei, Alexei, Vladimir, Nikolai, Mikhail, Andrei, Yuri""",
+            ),
+            1.5,
+        ),
+        (
+            _origin(
+                """Santos 4, Reyes 3, Dela Cruz 3, Bautista 2, Ocampo 2, Mendoza 2, Aquino 2,
+                Villanueva 2, Ramos 2, Castillo 2, Manalo 1, Pascual 1, Soriano 1, Magbanua 1,
+                Dimaculangan 1""",
+                """Maricel, Rowena, Jocelyn, Mylene, Analyn, Kristine, Jasmine, Rhea""",
+                """Jose, Rommel, Jericho, Arnel, Ronaldo, Jun, Mark Anthony, Reynaldo""",
+            ),
+            2,
+        ),
+        (
+            _origin(
+                """Sato, Suzuki, Takahashi, Tanaka, Watanabe, Itō, Yamamoto, Nakamura, Kobayashi,
+                Katō, Yoshida, Yamada, Sasaki, Matsumoto, Inoue""",
+                """Yuki, Haruka, Aiko, Emi, Keiko, Sakura, Yui, Naomi, Mei""",
+                """Hiroshi, Takeshi, Kenji, Haruto, Daisuke, Kenta, Shota, Sōta""",
+            ),
+            1,
+        ),
+    ]
+)
+
+
+def _pick_name(rng: random.Random, sex: str) -> tuple[str, str, str]:
+    """(first, middle, last): given names mostly share the surname's origin, as in real families."""
+    r = rng.random
+    origin = _ORIGINS.pick(rng)
+    last = origin.last.pick(rng)
+    if r() < 0.03:
+        other = origin.last.pick(rng) if r() < 0.6 else _ORIGINS.pick(rng).last.pick(rng)
+        if other != last:
+            last = f"{last}-{other}"
+    given = origin if r() < 0.7 else _ANGLO
+    if sex == "F" or (sex == "U" and r() < 0.5):
+        pool = given.female
+    else:
+        pool = given.male
+    first = pool.pick(rng)
+    middle = "" if r() < 0.3 else pool.pick(rng)
+    return first, ("" if middle == first else middle), last
+
+
+_INPATIENT_SERVICES = _Weighted(
+    [
+        ("Hospital Medicine", 30),
+        ("Cardiology", 12),
+        ("Pulmonology", 6),
+        ("Neurology", 6),
+        ("Oncology", 5),
+        ("Gastroenterology", 5),
+        ("Orthopedics", 5),
+        ("Nephrology", 3),
+    ]
+)
+_OUTPATIENT_SERVICES = _Weighted(
+    [
+        ("Family Medicine", 25),
+        ("Cardiology", 10),
+        ("Endocrinology", 7),
+        ("Dermatology", 5),
+        ("Gastroenterology", 5),
+        ("Rheumatology", 3),
+        ("Orthopedics", 6),
+        ("Oncology", 4),
+        ("Pulmonology", 4),
+        ("Neurology", 4),
+        ("Nephrology", 2),
+    ]
+)
+_SURGICAL_SERVICES = _Weighted(
+    [
+        ("General Surgery", 10),
+        ("Orthopedic Surgery", 8),
+        ("Urology", 4),
+        ("Ophthalmology", 4),
+        ("Otolaryngology", 3),
+        ("Gynecology", 3),
+        ("Vascular Surgery", 2),
+        ("Cardiothoracic Surgery", 2),
+        ("Neurosurgery", 2),
+    ]
+)
+_ENCOUNTER_TYPES = _Weighted([("outpatient", 45), ("inpatient", 22), ("ed", 25), ("surgery", 8)])
+_ENCOUNTER_COUNTS = _Weighted([(0, 12), (1, 30), (2, 22), (3, 14), (4, 10), (5, 7), (6, 5)])
+_APPOINTMENT_COUNTS = _Weighted([(0, 65), (1, 25), (2, 10)])
+
+# Hospital patients skew old, but newborns and children are a real share of any registry.
+_AGE_BANDS: _Weighted[tuple[int, int]] = _Weighted(
+    [
+        ((lo_years * 365, int((hi_years + 1) * _YEAR_DAYS) - 2), weight)
+        for lo_years, hi_years, weight in (
+            (0, 0, 4),
+            (1, 17, 14),
+            (18, 39, 22),
+            (40, 64, 32),
+            (65, 84, 23),
+            (85, 100, 5),
+        )
+    ]
+)
+
+
+def _build_roster() -> dict[str, tuple[str, ...]]:
+    """A fixed set of attendings per service, the same every run."""
+    rng = random.Random("recdesk-staff-roster")
+    services = [
+        *_INPATIENT_SERVICES.items,
+        *_OUTPATIENT_SERVICES.items,
+        *_SURGICAL_SERVICES.items,
+        "Emergency Medicine",
+        "Pediatrics",
+        "Neonatology",
+        "Obstetrics",
+        "Pediatric Surgery",
+        "Radiology",
+        "Pathology",
+    ]
+    roster: dict[str, tuple[str, ...]] = {}
+    for service in dict.fromkeys(services):
+        doctors = []
+        for _ in range(4):
+            first, _middle, last = _pick_name(rng, "F" if rng.random() < 0.5 else "M")
+            doctors.append(f"Dr. {first} {last}")
+        roster[service] = tuple(doctors)
+    return roster
+
+
+_ROSTER = _build_roster()
+
+# (city, state, zip prefix, area codes): a North Texas catchment plus some out-of-area patients.
+_LOCAL_CITIES = (
+    ("Dallas", "TX", "752", ("214", "469", "972")),
+    ("Plano", "TX", "750", ("469", "972")),
+    ("Garland", "TX", "750", ("214", "972")),
+    ("Irving", "TX", "750", ("214", "972")),
+    ("Richardson", "TX", "750", ("469", "972")),
+    ("Mesquite", "TX", "751", ("214", "972")),
+    ("McKinney", "TX", "750", ("469", "972")),
+    ("Frisco", "TX", "750", ("469", "214")),
+    ("Fort Worth", "TX", "761", ("817", "682")),
+    ("Arlington", "TX", "760", ("817", "682")),
+    ("Denton", "TX", "762", ("940",)),
+    ("Tyler", "TX", "757", ("903", "430")),
+)
+_FAR_CITIES = (
+    ("Houston", "TX", "770", ("713", "832", "281")),
+    ("Austin", "TX", "787", ("512", "737")),
+    ("San Antonio", "TX", "782", ("210", "726")),
+    ("Oklahoma City", "OK", "731", ("405",)),
+    ("Shreveport", "LA", "711", ("318",)),
+    ("Little Rock", "AR", "722", ("501",)),
+    ("Albuquerque", "NM", "871", ("505",)),
+    ("Phoenix", "AZ", "850", ("602", "480")),
+    ("Denver", "CO", "802", ("303", "720")),
+    ("Chicago", "IL", "606", ("312", "773")),
+    ("Atlanta", "GA", "303", ("404", "678")),
+)
+_STREETS = (
+    "Oak", "Maple", "Elm", "Cedar", "Pine", "Main", "Park", "Lake", "Hill", "Washington",
+    "Lincoln", "Jefferson", "Sunset", "Ridge", "Meadow", "Willow", "Pecan", "Magnolia",
+    "Bluebonnet", "Mockingbird", "Preston", "Greenville", "Live Oak", "San Jacinto", "Juniper",
+    "Hickory", "Cottonwood", "Sycamore", "Forest", "Walnut", "Church", "Mill", "Spring Valley",
+)  # fmt: skip
+_STREET_SUFFIXES = ("St", "Ave", "Dr", "Ln", "Rd", "Blvd", "Ct", "Way", "Pkwy", "Trl", "Cir", "Pl")
+
+# (payer, member-id letter prefix, digits, has a group number); Medicare uses the MBI format instead.
+_COMMERCIAL = _Weighted(
+    [
+        (("Blue Cross Blue Shield", "XOJ", 9, True), 30),
+        (("UnitedHealthcare", "", 9, True), 25),
+        (("Aetna", "W", 9, True), 18),
+        (("Cigna", "U", 8, True), 14),
+        (("Humana", "H", 8, True), 6),
+        (("Ambetter", "U7", 9, False), 4),
+        (("Tricare", "", 11, False), 3),
+    ]
+)
+_MEDICAID = ("Texas Medicaid", "", 9, False)
+_MEDIGAP = _Weighted(
+    [
+        (("AARP Medicare Supplement", "", 11, False), 4),
+        (("Blue Cross Medigap", "XOJ", 9, True), 3),
+        (("Texas Medicaid", "", 9, False), 2),
+    ]
+)
+_MBI_LETTERS = "ACDEFGHJKMNPQRTUVWXY"
+_MBI_ALNUM = "0123456789" + _MBI_LETTERS
+
+
+def _digits(rng: random.Random, n: int) -> str:
+    return str(rng.randrange(10**n)).zfill(n)
+
+
+def _mbi(rng: random.Random) -> str:
+    """A Medicare Beneficiary Identifier-shaped string (digit/letter positions follow the CMS layout)."""
+    c = rng.choice
+    return "".join(
+        (
+            c("123456789"), c(_MBI_LETTERS), c(_MBI_ALNUM), c("0123456789"),
+            c(_MBI_LETTERS), c(_MBI_ALNUM), c("0123456789"), c(_MBI_LETTERS),
+            c(_MBI_LETTERS), c("0123456789"), c("0123456789"),
+        )
+    )  # fmt: skip
+
+
+def _policy(rng: random.Random, plan: tuple[str, str, int, bool]) -> dict[str, str]:
+    payer, prefix, digits, has_group = plan
+    group = f"{rng.randrange(10000, 999999)}" if has_group else ""
+    return {"payer": payer, "member_id": prefix + _digits(rng, digits), "group": group}
+
+
+def _insurance(rng: random.Random, age: float) -> list[dict[str, str]]:
+    r = rng.random()
+    if age >= 65:
+        if r < 0.04:
+            return [_policy(rng, _COMMERCIAL.pick(rng))]
+        plans = [{"payer": "Medicare", "member_id": _mbi(rng), "group": ""}]
+        if rng.random() < 0.45:
+            plans.append(_policy(rng, _MEDIGAP.pick(rng)))
+        return plans
+    if age < 19:
+        if r < 0.05:
+            return []
+        return [_policy(rng, _MEDICAID if r < 0.48 else _COMMERCIAL.pick(rng))]
+    if r < 0.11:
+        return []
+    if r < 0.29:
+        return [_policy(rng, _MEDICAID)]
+    plans = [_policy(rng, _COMMERCIAL.pick(rng))]
+    if rng.random() < 0.08:
+        plans.append(_policy(rng, _COMMERCIAL.pick(rng)))
+    return plans
+
+
+def _address(rng: random.Random) -> tuple[dict[str, str], tuple[str, ...]]:
+    """An address plus the area codes that go with it."""
+    cities = _LOCAL_CITIES if rng.random() < 0.9 else _FAR_CITIES
+    city, state, zip_prefix, area_codes = cities[int(rng.random() * len(cities))]
+    street = (
+        f"{rng.randrange(100, 9999)} {_STREETS[int(rng.random() * len(_STREETS))]} "
+        f"{_STREET_SUFFIXES[int(rng.random() * len(_STREET_SUFFIXES))]}"
+    )
+    if rng.random() < 0.15:
+        street += f" Apt {rng.randrange(1, 40)}{'ABCD'[int(rng.random() * 4)]}"
+    zip_code = f"{zip_prefix}{rng.randrange(100):02d}"
+    return {"street": street, "city": city, "state": state, "zip": zip_code}, area_codes
+
+
+def _phone(rng: random.Random, area_codes: tuple[str, ...]) -> str:
+    # 555-0100..0199 is reserved for fiction, so no real subscriber is ever shown.
+    return f"({area_codes[int(rng.random() * len(area_codes))]}) 555-01{rng.randrange(100):02d}"
+
+
+def _pick_from(rng: random.Random, items: Sequence[T]) -> T:
+    return items[int(rng.random() * len(items))]
+
+
+def _encounter(rng: random.Random, dob_ord: int, last_ord: int, sex: str) -> dict[str, Any]:
+    r = rng.random
+    kind = _ENCOUNTER_TYPES.pick(rng)
+    # Most activity is recent (the last 8 years); the rest is spread over the whole lifetime.
+    lo = dob_ord if r() < 0.2 else max(dob_ord, last_ord - 8 * 365)
+    day = lo + int(r() * (last_ord - lo + 1))
+    age = (day - dob_ord) / _YEAR_DAYS
+    if kind == "ed":
+        service = "Emergency Medicine"
+        minute = int(r() * 1440)
+    elif kind == "surgery":
+        service = "Pediatric Surgery" if age < 16 else _SURGICAL_SERVICES.pick(rng)
+        if service == "Gynecology" and sex != "F":
+            service = "General Surgery"
+        minute = 360 + 15 * int(r() * 37)
+    elif kind == "inpatient":
+        if age < 28 / 365:
+            service = "Neonatology"
+        elif age < 18:
+            service = "Pediatrics"
+        elif sex == "F" and 16 <= age <= 45 and r() < 0.3:
+            service = "Obstetrics"
+        else:
+            service = _INPATIENT_SERVICES.pick(rng)
+        minute = int(r() * 1440)
+    else:
+        service = "Pediatrics" if age < 18 else _OUTPATIENT_SERVICES.pick(rng)
+        minute = 450 + 15 * int(r() * 37)
+    midnight = datetime.datetime.fromordinal(day)
+    admit = midnight + minute * _MINUTE
+    if admit > _NOW:
+        admit -= 12 * 60 * _MINUTE
+    if kind == "inpatient" or (kind == "surgery" and r() < 0.3):
+        stay = 1 + int(r() * (14 if kind == "inpatient" else 5))
+        discharge = admit.replace(hour=0, minute=0) + stay * _DAY + (600 + int(r() * 420)) * _MINUTE
+    else:
+        hours = {"ed": (2, 10), "outpatient": (0.5, 3), "surgery": (3, 8)}[kind]
+        length = (hours[0] + r() * (hours[1] - hours[0])) * 60 * _MINUTE
+        discharge = min(admit + length, midnight + 1439 * _MINUTE)
+    return {
+        "type": kind,
+        "admit": admit,
+        "discharge": None if discharge > _NOW else discharge,
+        "service": service,
+        "attending": _pick_from(rng, _ROSTER[service]),
+    }
+
+
+_APPOINTMENT_SLOTS = tuple(
+    datetime.datetime.combine(day, datetime.time(8 + q // 4, 15 * (q % 4)))
+    for day in (TODAY + n * _DAY for n in range(1, 15))
+    if day.weekday() < 5
+    for q in range(35)
+)
+
+
+def _appointments(rng: random.Random, count: int, age: float) -> list[dict[str, Any]]:
+    appointments = []
+    for slot in sorted(rng.sample(range(len(_APPOINTMENT_SLOTS)), count)):
+        service = "Pediatrics" if age < 18 else _OUTPATIENT_SERVICES.pick(rng)
+        appointments.append(
+            {
+                "clinic": f"{service} Clinic",
+                "at": _APPOINTMENT_SLOTS[slot],
+                "provider": _pick_from(rng, _ROSTER[service]),
+            }
+        )
+    return appointments
+
+
+@dataclass(frozen=True)
+class SyntheticPatient:
+    """One fictional person as registered at the demo desk."""
+
+    mrn: str
+    last: str
+    first: str
+    middle: str
+    dob: datetime.date
+    sex: str
+    ssn_last4: str
+    phone: str
+    address: dict[str, str]
+    insurance: list[dict[str, str]]
+    sensitive: bool
+    deceased: bool
+    encounters: list[dict[str, Any]]
+    appointments: list[dict[str, Any]]
+
+
+def _patient_mrn(seed: int, index: int) -> str:
+    if not 0 <= index < _MRN_SPAN:
+        raise ValueError(f"index must be in [0, {_MRN_SPAN}), got {index}")
+    return str(_MRN_BASE + (index * _MRN_STEP + seed * _SEED_SPREAD) % _MRN_SPAN)
+
+
+def patient(seed: int, index: int) -> SyntheticPatient:
+    """The index-th demo patient for a seed: the same (seed, index) always gives the same patient, independent of any other index (use random.Random seeded from a string f"{seed}:{index}" or a hash thereof, not a shared stream), so a build can resume at any index."""  # noqa: E501
+    mrn = _patient_mrn(seed, index)
+    rng = random.Random(f"{seed}:{index}")
+    r = rng.random
+    sex = "U" if r() < 0.01 else ("F" if r() < 0.51 else "M")
+    lo_days, hi_days = _AGE_BANDS.pick(rng)
+    age_days = lo_days + int(r() * (hi_days - lo_days + 1))
+    dob_ord = _TODAY_ORD - age_days
+    age = age_days / _YEAR_DAYS
+    first, middle, last = _pick_name(rng, sex)
+    ssn_last4 = "" if r() < 0.05 else f"{rng.randrange(1, 10000):04d}"
+    address, area_codes = _address(rng)
+    # Mobile numbers often keep an old area code, so a fifth come from anywhere.
+    phone = _phone(rng, area_codes if r() < 0.8 else _pick_from(rng, _FAR_CITIES)[3])
+    insurance = _insurance(rng, age)
+    sensitive = r() < 0.01
+    death_risk = 0.0 if age < 18 else 0.004 if age < 50 else 0.025 if age < 70 else 0.07
+    deceased = r() < death_risk
+    # A death happened sometime in the last 3 years; nothing can be recorded after it.
+    last_ord = _TODAY_ORD - 15 - int(r() * 3 * 365) if deceased else _TODAY_ORD
+    encounters = [_encounter(rng, dob_ord, last_ord, sex) for _ in range(_ENCOUNTER_COUNTS.pick(rng))]
+    encounters.sort(key=itemgetter("admit"))
+    appointments = [] if deceased else _appointments(rng, _APPOINTMENT_COUNTS.pick(rng), age)
+    return SyntheticPatient(
+        mrn=mrn,
+        last=last,
+        first=first,
+        middle=middle,
+        dob=datetime.date.fromordinal(dob_ord),
+        sex=sex,
+        ssn_last4=ssn_last4,
+        phone=phone,
+        address=address,
+        insurance=insurance,
+        sensitive=sensitive,
+        deceased=deceased,
+        encounters=encounters,
+        appointments=appointments,
+    )
+
+
+def is_near_duplicate_index(seed: int, index: int) -> bool:
+    """Whether the desk slot at index holds a duplicate registration (~0.5%); never index 0, which has no earlier patient."""  # noqa: E501
+    return index > 0 and random.Random(f"{seed}:{index}:near-duplicate").random() < 0.005
+
+
+# Characters that Unicode decomposition does not reduce to a base letter.
+_FOLD = str.maketrans(
+    {
+        "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ß": "ss", "æ": "ae",
+        "Æ": "AE", "œ": "oe", "Œ": "OE", "ı": "i", "–": "-", "—": "-", "‘": "'", "’": "'",
+        "“": '"', "”": '"', "…": "...",
+    }
+)  # fmt: skip
+
+
+def _fold(text: str) -> str:
+    """Plain-ASCII spelling, as typed on a keyboard without accents ('Øvrebø' -> 'Ovrebo')."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_FOLD))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _latin1(text: str) -> str:
+    """Text the PDF core fonts can encode: latin-1 kept as is ('García'), anything else folded ('Nguyễn' -> 'Nguyen')."""  # noqa: E501
+    if text.isascii():
+        return text
+    chars = []
+    for c in text:
+        if ord(c) > 255:
+            c = _fold(c)
+            c = c if c.isascii() else "?"
+        chars.append(c)
+    return "".join(chars)
+
+
+_NICKNAMES = {
+    "Robert": "Bob", "William": "Bill", "Richard": "Rick", "James": "Jim", "John": "Johnny",
+    "Michael": "Mike", "Joseph": "Joe", "Thomas": "Tom", "Christopher": "Chris",
+    "Charles": "Charlie", "Daniel": "Dan", "Matthew": "Matt", "Anthony": "Tony", "Steven": "Steve",
+    "Andrew": "Andy", "Joshua": "Josh", "Kenneth": "Ken", "Timothy": "Tim", "Edward": "Ed",
+    "Jeffrey": "Jeff", "Nicholas": "Nick", "Jonathan": "Jon", "Benjamin": "Ben", "Samuel": "Sam",
+    "Gregory": "Greg", "Alexander": "Alex", "Patrick": "Pat", "Raymond": "Ray", "Douglas": "Doug",
+    "Zachary": "Zach", "Lawrence": "Larry", "Gerald": "Jerry", "Philip": "Phil", "Donald": "Don",
+    "Ronald": "Ron", "Elizabeth": "Liz", "Patricia": "Patty", "Jennifer": "Jen",
+    "Margaret": "Peggy", "Katherine": "Kate", "Kimberly": "Kim", "Deborah": "Debbie",
+    "Rebecca": "Becky", "Cynthia": "Cindy", "Kathleen": "Kathy", "Pamela": "Pam",
+    "Samantha": "Sam", "Christine": "Chris", "Victoria": "Vicky", "Jacqueline": "Jackie",
+    "Susan": "Sue", "Barbara": "Barb", "Abigail": "Abby", "Francisco": "Paco", "José": "Pepe",
+    "Guadalupe": "Lupe", "Alejandro": "Alex", "Dmitri": "Dima", "Katarzyna": "Kasia",
+    "Małgorzata": "Gosia", "Wojciech": "Wojtek", "Yekaterina": "Katya", "Anastasia": "Nastya",
+    "Giuseppe": "Joe", "Giovanni": "John", "Mohammed": "Muhammad", "Babatunde": "Tunde",
+    "Chukwuemeka": "Emeka", "Konstantinos": "Gus",
+}  # fmt: skip
+_NAME_PARTICLES = frozenset({"Al", "El", "Abu"})
+
+
+def _typo(rng: random.Random, name: str) -> str:
+    """One keying error: adjacent letters swapped, a letter dropped, or a letter doubled."""
+    swaps = [i for i in range(len(name) - 1) if name[i].isalpha() and name[i + 1].isalpha() and name[i] != name[i + 1]]
+    kind = rng.random()
+    if swaps and kind < 0.4:
+        i = _pick_from(rng, swaps)
+        return name[:i] + name[i + 1] + name[i] + name[i + 2 :]
+    i = 1 + int(rng.random() * (len(name) - 1))
+    if len(name) >= 4 and kind < 0.7:
+        return name[:i] + name[i + 1 :]
+    return name[:i] + name[i] + name[i:]
+
+
+def _name_variants(first: str, middle: str, last: str) -> list[Callable[[random.Random], tuple[str, str, str]]]:
+    """The realistic ways a second registration could spell this name, each as (first, middle, last)."""
+    variants: list[Callable[[random.Random], tuple[str, str, str]]] = [
+        lambda rng: (first, middle, _typo(rng, last)),
+        lambda rng: (_typo(rng, first), middle, last),
+    ]
+    if not (first + middle + last).isascii():
+        variants.append(lambda rng: (_fold(first), _fold(middle), _fold(last)))
+    if first in _NICKNAMES:
+        variants.append(lambda rng: (_NICKNAMES[first], middle, last))
+    if middle and middle != first:
+        variants.append(lambda rng: (middle, first, last))
+    parts = last.split("-")
+    if len(parts) == 2 and parts[0] not in _NAME_PARTICLES:
+        variants.append(lambda rng: (first, middle, _pick_from(rng, parts)))
+    elif any(c in last for c in " '-"):
+        squeezed = last.replace(" ", "").replace("'", "").replace("-", "")
+        variants.append(lambda rng: (first, middle, squeezed[0].upper() + squeezed[1:]))
+    return variants
+
+
+def near_duplicate(seed: int, index: int, original: SyntheticPatient) -> SyntheticPatient:
+    """A plausible duplicate registration of `original` (same person registered twice): a new MRN (use a separate MRN range that cannot collide with patient() MRNs, e.g. 9 digits starting with 9), same dob and ssn_last4, and the name varied in one realistic way (typo, dropped accent, nickname Robert->Bob, swapped first/middle, hyphenated last name shortened to one part). Deterministic."""  # noqa: E501
+    if not 0 <= index < _DUP_MRN_SPAN:
+        raise ValueError(f"index must be in [0, {_DUP_MRN_SPAN}), got {index}")
+    mrn = str(_DUP_MRN_BASE + (index * _DUP_MRN_STEP + seed * _SEED_SPREAD) % _DUP_MRN_SPAN)
+    rng = random.Random(f"{seed}:{index}:near-duplicate-of:{original.mrn}")
+    first, middle, last = _pick_from(rng, _name_variants(original.first, original.middle, original.last))(rng)
+    age = (_TODAY_ORD - original.dob.toordinal()) / _YEAR_DAYS
+    # The duplicate was typically made at an ED or phone registration, so its own history is thin.
+    address, area_codes = _address(rng) if rng.random() < 0.3 else (original.address, ())
+    phone = _phone(rng, area_codes) if area_codes else original.phone
+    encounters = [_encounter(rng, original.dob.toordinal(), _TODAY_ORD, original.sex)] if rng.random() < 0.7 else []
+    return SyntheticPatient(
+        mrn=mrn,
+        last=last,
+        first=first,
+        middle=middle,
+        dob=original.dob,
+        sex=original.sex,
+        ssn_last4=original.ssn_last4,
+        phone=phone,
+        address=address,
+        insurance=list(original.insurance) if rng.random() < 0.5 else [],
+        sensitive=False,
+        deceased=False,
+        encounters=encounters,
+        appointments=[] if original.deceased else _appointments(rng, int(rng.random() < 0.2), age),
+    )

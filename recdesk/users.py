@@ -1,0 +1,79 @@
+"""Desk users: one per person, with a role and the SSH keys that sign them on."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+
+import peewee
+
+from recdesk import audit
+from recdesk.desk import ROLES
+from recdesk.errors import DeskError
+from recdesk.models import SshKey, User, now
+
+_NAME = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
+
+
+def fingerprint(public_key: str) -> str:
+    """OpenSSH's SHA256 fingerprint of a public key line (`ssh-ed25519 AAAA... comment`)."""
+    from cryptography.hazmat.primitives.serialization import load_ssh_public_key
+
+    line = public_key.strip()
+    parts = line.split()
+    if len(parts) < 2:
+        raise DeskError("an SSH public key looks like `ssh-ed25519 AAAA... comment`: paste the whole .pub line")
+    try:
+        load_ssh_public_key(" ".join(parts[:2]).encode())
+        blob = base64.b64decode(parts[1], validate=True)
+    except (ValueError, TypeError):
+        raise DeskError(f"not a usable SSH public key ({parts[0]} ...): paste the whole .pub line") from None
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+
+
+def add(desk, actor, name: str, role: str, *, full_name: str = "", os_user: str | None = None,
+        ssh_keys: list[str] = ()) -> User:
+    actor.require("manager")
+    if not _NAME.match(name):
+        raise DeskError(f"user name {name!r}: 2-32 characters, lower-case letters, digits, . _ -, starting with a letter")
+    if role not in ROLES:
+        raise DeskError(f"role {role!r} must be one of {', '.join(ROLES)}")
+    prints = [(key.strip(), fingerprint(key)) for key in ssh_keys]
+    with desk.write():
+        if User.select().where(User.name == name).exists():
+            raise DeskError(f"desk user {name!r} already exists")
+        try:
+            user = User.create(name=name, role=role, full_name=full_name, os_user=os_user)
+            for key, fp in prints:
+                SshKey.create(user=user, public_key=key, fingerprint=fp)
+        except peewee.IntegrityError:
+            raise DeskError("that SSH key already belongs to another desk user: each person has their own") from None
+        audit.append(desk, actor, "user.add", object=f"user:{name}",
+                     details={"role": role, "ssh_keys": [fp for _, fp in prints]})
+    return user
+
+
+def disable(desk, actor, name: str) -> None:
+    actor.require("manager")
+    with desk.write():
+        user = User.get_or_none(User.name == name)
+        if user is None:
+            raise DeskError(f"no desk user {name!r}")
+        if user.disabled:
+            raise DeskError(f"desk user {name!r} is already disabled")
+        if user.id == actor.user_id:
+            raise DeskError("you cannot disable yourself: ask another manager")
+        User.update(disabled=True, disabled_at=now()).where(User.id == user.id).execute()
+        audit.append(desk, actor, "user.disable", object=f"user:{name}")
+
+
+def listing(desk) -> list[dict]:
+    keys: dict[int, list[str]] = {}
+    for k in SshKey.select():
+        keys.setdefault(k.user_id, []).append(k.fingerprint)
+    return [
+        {"name": u.name, "role": u.role, "full_name": u.full_name, "os_user": u.os_user or "",
+         "disabled": u.disabled, "ssh_keys": keys.get(u.id, [])}
+        for u in User.select().order_by(User.name)
+    ]
