@@ -237,9 +237,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _unexpected(args, exc: Exception) -> int:
-    import peewee
+    from recdesk.db import DATABASE_ERRORS
 
-    if isinstance(exc, peewee.DatabaseError):
+    if isinstance(exc, DATABASE_ERRORS):
         print(f"recdesk: the database reports: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}: "
               "run `recdesk doctor`", file=sys.stderr)
         return EXIT_ERROR

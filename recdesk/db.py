@@ -11,6 +11,14 @@ from sqlcipher3 import dbapi2 as sqlcipher
 from recdesk.errors import DeskError, MasterKeyError
 
 BUSY_TIMEOUT_MS = 10_000
+# Peewee wraps driver errors raised while executing, but not those raised while fetching rows.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (peewee.DatabaseError, sqlcipher.DatabaseError)
+try:
+    import psycopg
+
+    DATABASE_ERRORS += (psycopg.Error,)
+except ImportError:  # PostgreSQL support is optional at run time
+    pass
 
 
 class SqlCipherDatabase(peewee.SqliteDatabase):
@@ -95,7 +103,7 @@ def postgres(url: str, *, readonly: bool = False) -> peewee.PostgresqlDatabase:
     params.setdefault("connect_timeout", 10)
     params.setdefault("application_name", "recdesk")
     name = unquote(parts.path.lstrip("/")) or "recdesk"
-    return peewee.PostgresqlDatabase(name, prefer_psycopg3=True, autorollback=True, **params)
+    return peewee.PostgresqlDatabase(name, prefer_psycopg3=True, **params)
 
 
 def is_postgres(db: peewee.Database) -> bool:

@@ -19,7 +19,7 @@ from recdesk.blindindex import BlindIndex
 from recdesk.config import Config
 from recdesk.db import SqlCipherDatabase, is_postgres, postgres
 from recdesk.errors import AccessDenied, DeskError, MasterKeyError
-from recdesk.models import MODELS, DeskInfo, Patient, User, database
+from recdesk.models import DeskInfo, Patient, User, create_schema, database
 from recdesk.store import ContentStore
 
 ROLES = ("clerk", "supervisor", "manager")
@@ -120,7 +120,7 @@ class Desk:
             if url and DeskInfo.table_exists():
                 raise DeskError("that PostgreSQL database (schema) already holds a desk: use an empty one")
             with db.atomic():
-                db.create_tables(MODELS)
+                create_schema(db)
                 DeskInfo.create(desk_id=config.desk_id, schema_version=migrations.latest(),
                                 key_check=_key_check(master, config.desk_id), demo_seed=demo_seed)
                 audit.start_chain(db)

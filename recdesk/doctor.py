@@ -8,6 +8,7 @@ from pathlib import Path
 import peewee
 
 from recdesk import audit
+from recdesk.db import DATABASE_ERRORS
 from recdesk.errors import DeskError, TamperError
 
 
@@ -39,7 +40,7 @@ def run(home: Path) -> Report:
     report = Report()
     try:
         desk = Desk.open(home)
-    except (DeskError, peewee.DatabaseError) as exc:
+    except (DeskError, *DATABASE_ERRORS) as exc:
         report.fail(f"open: {_errors(exc)}")
         return report
     with desk:
@@ -53,7 +54,7 @@ def run(home: Path) -> Report:
                 report.ok(f"audit: chain of {chain.events:,} events verifies")
             else:
                 report.fail(f"audit: chain broken at seq {chain.broken_seq}: {chain.reason}")
-        except (peewee.DatabaseError, TamperError) as exc:
+        except (TamperError, *DATABASE_ERRORS) as exc:
             report.fail(f"audit: cannot read the chain: {_errors(exc)}")
     return report
 
@@ -76,7 +77,7 @@ def _check_database(desk, report: Report) -> None:
         else:
             for line in result[:20]:
                 report.fail(f"database: {line}")
-    except peewee.DatabaseError as exc:
+    except DATABASE_ERRORS as exc:
         report.fail(f"database: corrupt or unreadable: {_errors(exc)}")
 
 
@@ -95,7 +96,7 @@ def _check_fields(desk, report: Report) -> None:
                 if failures <= 20:
                     report.fail(f"fields: {exc}")
             desk.forget_dek(row.id)
-    except peewee.DatabaseError as exc:
+    except DATABASE_ERRORS as exc:
         report.fail(f"fields: cannot read patients: {_errors(exc)}")
         return
     if not failures:
@@ -122,7 +123,7 @@ def _check_blobs(desk, report: Report) -> None:
             except (TamperError, DeskError) as exc:
                 failures += 1
                 report.fail(f"store: document {doc.uuid}: {exc}")
-    except peewee.DatabaseError as exc:
+    except DATABASE_ERRORS as exc:
         report.fail(f"store: cannot read documents: {_errors(exc)}")
         return
     if not failures:

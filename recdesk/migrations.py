@@ -31,10 +31,21 @@ def upgrade(db: peewee.Database, current: int) -> list[str]:
         )
     applied = []
     migrator = SchemaMigrator.from_database(db)
-    for version in range(current + 1, target + 1):
-        description, step = MIGRATIONS[version]
-        with db.atomic():
-            step(migrator, db)
-            DeskInfo.update(schema_version=version).execute()
-        applied.append(f"{version}: {description}")
+    sqlite = isinstance(db, peewee.SqliteDatabase)
+    if sqlite:
+        # SQLite rebuilds a table to change a column; with foreign keys on, dropping the old copy would
+        # cascade-delete every child row. Off for the rebuild, then checked before commit.
+        db.execute_sql("PRAGMA foreign_keys = OFF")
+    try:
+        for version in range(current + 1, target + 1):
+            description, step = MIGRATIONS[version]
+            with db.atomic():
+                step(migrator, db)
+                if sqlite and db.execute_sql("PRAGMA foreign_key_check").fetchall():
+                    raise DeskError(f"schema step {version} ({description}) broke foreign keys: not applied")
+                DeskInfo.update(schema_version=version).execute()
+            applied.append(f"{version}: {description}")
+    finally:
+        if sqlite:
+            db.execute_sql("PRAGMA foreign_keys = ON")
     return applied

@@ -105,7 +105,6 @@ class PatientToken(Base):
 
     class Meta:
         primary_key = pw.CompositeKey("kind", "token", "patient")
-        without_rowid = True
 
 
 class Insurance(Record):
@@ -336,3 +335,10 @@ MODELS: list[type[Base]] = [
     Document, ReleaseRequest, Release, Authorization, Disclosure, ChartLocation, ChartVolume,
     ChartMovement, Deficiency, RetentionRule, LegalHold, PurgeBatch, PurgeItem, AuditEvent, AuditHead,
 ]
+
+
+def create_schema(db: pw.Database) -> None:
+    """All tables at the latest schema, for a new desk."""
+    # SQLite stores the token index as the table itself; PostgreSQL has no WITHOUT ROWID.
+    PatientToken._meta.without_rowid = isinstance(db, pw.SqliteDatabase)
+    db.create_tables(MODELS)

@@ -531,6 +531,9 @@ def _pick_from(rng: random.Random, items: Sequence[T]) -> T:
     return items[int(rng.random() * len(items))]
 
 
+_VISIT_HOURS = {"ed": (2.0, 10.0), "outpatient": (0.5, 3.0), "surgery": (3.0, 8.0)}
+
+
 def _encounter(rng: random.Random, dob_ord: int, last_ord: int, sex: str) -> dict[str, Any]:
     r = rng.random
     kind = _ENCOUNTER_TYPES.pick(rng)
@@ -567,8 +570,8 @@ def _encounter(rng: random.Random, dob_ord: int, last_ord: int, sex: str) -> dic
         stay = 1 + int(r() * (14 if kind == "inpatient" else 5))
         discharge = admit.replace(hour=0, minute=0) + stay * _DAY + (600 + int(r() * 420)) * _MINUTE
     else:
-        hours = {"ed": (2, 10), "outpatient": (0.5, 3), "surgery": (3, 8)}[kind]
-        length = (hours[0] + r() * (hours[1] - hours[0])) * 60 * _MINUTE
+        shortest, longest = _VISIT_HOURS[kind]
+        length = (shortest + r() * (longest - shortest)) * 60 * _MINUTE
         discharge = min(admit + length, midnight + 1439 * _MINUTE)
     return {
         "type": kind,
@@ -628,7 +631,11 @@ def _patient_mrn(seed: int, index: int) -> str:
 
 
 def patient(seed: int, index: int) -> SyntheticPatient:
-    """The index-th demo patient for a seed: the same (seed, index) always gives the same patient, independent of any other index (use random.Random seeded from a string f"{seed}:{index}" or a hash thereof, not a shared stream), so a build can resume at any index."""  # noqa: E501
+    """The index-th demo patient for a seed, for 0 <= index < 10**7.
+
+    Each (seed, index) has its own random stream, so a patient never depends on which other
+    indexes were generated and a build can resume at any index.
+    """
     mrn = _patient_mrn(seed, index)
     rng = random.Random(f"{seed}:{index}")
     r = rng.random
@@ -670,7 +677,7 @@ def patient(seed: int, index: int) -> SyntheticPatient:
 
 
 def is_near_duplicate_index(seed: int, index: int) -> bool:
-    """Whether the desk slot at index holds a duplicate registration (~0.5%); never index 0, which has no earlier patient."""  # noqa: E501
+    """Whether desk slot `index` holds a duplicate registration (~0.5%); never 0, which has nothing earlier."""
     return index > 0 and random.Random(f"{seed}:{index}:near-duplicate").random() < 0.005
 
 
@@ -691,7 +698,7 @@ def _fold(text: str) -> str:
 
 
 def _latin1(text: str) -> str:
-    """Text the PDF core fonts can encode: latin-1 kept as is ('García'), anything else folded ('Nguyễn' -> 'Nguyen')."""  # noqa: E501
+    """Text a PDF core font can encode: latin-1 kept ('García'), the rest folded ('Nguyễn' -> 'Nguyen')."""
     if text.isascii():
         return text
     chars = []
@@ -731,7 +738,8 @@ def _typo(rng: random.Random, name: str) -> str:
     if swaps and kind < 0.4:
         i = _pick_from(rng, swaps)
         return name[:i] + name[i + 1] + name[i] + name[i + 2 :]
-    i = 1 + int(rng.random() * (len(name) - 1))
+    # Registrars mistype letters, not the spaces, hyphens and apostrophes they look for.
+    i = _pick_from(rng, [i for i in range(1, len(name)) if name[i].isalpha()] or [len(name) - 1])
     if len(name) >= 4 and kind < 0.7:
         return name[:i] + name[i + 1 :]
     return name[:i] + name[i] + name[i:]
@@ -759,7 +767,13 @@ def _name_variants(first: str, middle: str, last: str) -> list[Callable[[random.
 
 
 def near_duplicate(seed: int, index: int, original: SyntheticPatient) -> SyntheticPatient:
-    """A plausible duplicate registration of `original` (same person registered twice): a new MRN (use a separate MRN range that cannot collide with patient() MRNs, e.g. 9 digits starting with 9), same dob and ssn_last4, and the name varied in one realistic way (typo, dropped accent, nickname Robert->Bob, swapped first/middle, hyphenated last name shortened to one part). Deterministic."""  # noqa: E501
+    """A second registration of the same person as `original`, for desk slot `index` (< 10**8).
+
+    It gets a 9-digit MRN starting with 9 (patient() MRNs have 8 digits, so they never collide),
+    keeps dob, sex and ssn_last4, and spells the name differently in one realistic way: a typo,
+    dropped accents, a nickname, first and middle swapped, one half of a hyphenated surname, or
+    a surname with its spaces and apostrophes squeezed out.
+    """
     if not 0 <= index < _DUP_MRN_SPAN:
         raise ValueError(f"index must be in [0, {_DUP_MRN_SPAN}), got {index}")
     mrn = str(_DUP_MRN_BASE + (index * _DUP_MRN_STEP + seed * _SEED_SPREAD) % _DUP_MRN_SPAN)
@@ -767,7 +781,7 @@ def near_duplicate(seed: int, index: int, original: SyntheticPatient) -> Synthet
     first, middle, last = _pick_from(rng, _name_variants(original.first, original.middle, original.last))(rng)
     age = (_TODAY_ORD - original.dob.toordinal()) / _YEAR_DAYS
     # The duplicate was typically made at an ED or phone registration, so its own history is thin.
-    address, area_codes = _address(rng) if rng.random() < 0.3 else (original.address, ())
+    address, area_codes = _address(rng) if rng.random() < 0.3 else (dict(original.address), ())
     phone = _phone(rng, area_codes) if area_codes else original.phone
     encounters = [_encounter(rng, original.dob.toordinal(), _TODAY_ORD, original.sex)] if rng.random() < 0.7 else []
     return SyntheticPatient(
@@ -780,7 +794,7 @@ def near_duplicate(seed: int, index: int, original: SyntheticPatient) -> Synthet
         ssn_last4=original.ssn_last4,
         phone=phone,
         address=address,
-        insurance=list(original.insurance) if rng.random() < 0.5 else [],
+        insurance=[dict(plan) for plan in original.insurance] if rng.random() < 0.5 else [],
         sensitive=False,
         deceased=False,
         encounters=encounters,

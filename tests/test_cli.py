@@ -1,0 +1,129 @@
+"""The CLI as a person runs it: one-line errors, non-zero exits, nothing touched on a refused key."""
+
+import base64
+import hashlib
+import json
+import os
+
+import pytest
+
+from tests.conftest import run_cli
+
+
+def _digest(home):
+    out = {}
+    for path in sorted(home.rglob("*")):
+        if path.is_file():
+            out[str(path.relative_to(home))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+@pytest.fixture
+def home(tmp_path):
+    home = tmp_path / "desk"
+    run_cli("init", "--key-file", str(tmp_path / "master.key"), "--manager", "boss", home=home, check=True)
+    return home
+
+
+def test_init_then_user_commands(home, tmp_path):
+    assert run_cli("user", "add", "ann", "--role", "clerk", "--full-name", "Ann Clerk", home=home).returncode == 0
+    run_cli("user", "add", "sue", "--role", "supervisor", home=home, check=True)
+    listed = json.loads(run_cli("user", "list", "--json", home=home, check=True).stdout)
+    assert [(u["name"], u["role"], u["disabled"]) for u in listed] == [
+        ("ann", "clerk", False), ("boss", "manager", False), ("sue", "supervisor", False)]
+    run_cli("user", "disable", "ann", home=home, check=True)
+    listed = json.loads(run_cli("user", "list", "--json", home=home, check=True).stdout)
+    assert listed[0]["disabled"] is True
+    assert run_cli("audit", "verify", home=home).returncode == 0
+
+
+def test_init_refuses_a_second_desk_in_the_same_home(home, tmp_path):
+    result = run_cli("init", "--key-file", str(tmp_path / "other.key"), home=home)
+    assert result.returncode == 2
+    assert "already exists" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "other.key").exists()
+
+
+def test_init_with_the_default_keyring_on_a_machine_without_one_says_what_to_configure(tmp_path):
+    result = run_cli("init", home=tmp_path / "d", env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
+    assert result.returncode == 2
+    assert "key file" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert not (tmp_path / "d" / "recdesk.db").exists()
+
+
+@pytest.mark.parametrize("fault", ["wrong_key", "missing_key", "loose_permissions"])
+def test_key_faults_give_one_line_and_leave_the_desk_byte_for_byte(home, tmp_path, fault):
+    key = tmp_path / "master.key"
+    before = _digest(home)
+    if fault == "wrong_key":
+        key.write_bytes(base64.b64encode(os.urandom(32)))
+    elif fault == "missing_key":
+        key.unlink()
+    else:
+        key.chmod(0o644)
+    for args in (["search", "smith"], ["doctor"], ["audit", "verify"], ["user", "list"]):
+        result = run_cli(*args, home=home)
+        assert result.returncode != 0, args
+        assert "Traceback" not in result.stderr + result.stdout
+        message = (result.stderr or result.stdout).strip()
+        expected = {"wrong_key": "wrong master key", "missing_key": "does not exist", "loose_permissions": "chmod 600"}
+        assert expected[fault] in message
+    assert _digest(home) == before
+
+
+def test_no_desk_in_home_says_how_to_make_one(tmp_path):
+    result = run_cli("search", "smith", home=tmp_path / "empty")
+    assert result.returncode == 2
+    assert "recdesk init" in result.stderr
+
+
+def test_bad_search_input_gets_a_one_line_message(home):
+    result = run_cli("search", "s", home=home)
+    assert result.returncode == 2
+    assert "two letters" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_audit_verify_exits_1_naming_the_broken_seq(home, tmp_path):
+    from recdesk.desk import Desk
+    from recdesk.models import AuditEvent
+
+    run_cli("user", "add", "ann", "--role", "clerk", home=home, check=True)
+    with Desk.open(home):
+        AuditEvent.update(action="user.remove").where(AuditEvent.seq == 2).execute()
+    result = run_cli("audit", "verify", home=home)
+    assert result.returncode == 1
+    assert "broken at seq 2" in result.stdout
+
+
+def test_doctor_reports_a_flipped_byte_without_a_traceback(home):
+    run_cli("user", "add", "ann", "--role", "clerk", home=home, check=True)
+    db = home / "recdesk.db"
+    raw = bytearray(db.read_bytes())
+    assert len(raw) > 4096 * 4
+    raw[4096 * 3 + 100] ^= 0xFF  # a byte inside the fourth page
+    db.write_bytes(bytes(raw))
+    result = run_cli("doctor", home=home)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "FAIL" in result.stdout
+    fails = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
+    assert any("database" in line or "open" in line for line in fails)
+
+
+def test_doctor_passes_on_a_healthy_desk(home):
+    result = run_cli("doctor", home=home)
+    assert result.returncode == 0, result.stdout
+    assert "FAIL" not in result.stdout
+    assert "cipher_integrity_check" in result.stdout
+
+
+def test_init_on_postgresql(tmp_path, pg_url):
+    home = tmp_path / "pgdesk"
+    run_cli("init", "--key-file", str(tmp_path / "pg.key"), "--manager", "boss", "--database", pg_url,
+            home=home, check=True)
+    assert not (home / "recdesk.db").exists()
+    run_cli("user", "add", "ann", "--role", "clerk", home=home, check=True)
+    result = run_cli("doctor", home=home)
+    assert result.returncode == 0, result.stdout
+    assert "PostgreSQL" in result.stdout

@@ -1,0 +1,238 @@
+"""The desk on both backends: registering, searching, auditing, read-only supervisors, migrations, tampering."""
+
+import datetime
+
+import peewee
+import pytest
+
+from recdesk import audit, crypto, migrations, patients, search, users
+from recdesk.desk import Desk
+from recdesk.errors import AccessDenied, DeskError, TamperError
+from recdesk.models import AuditEvent, Patient, PatientToken, User
+
+ROSTER = [
+    ("100234", "Smith", "John", "1962-03-04", "1234"),
+    ("100235", "Smith", "Joanna", "1970-11-02", "5678"),
+    ("100236", "Smyth", "Jonas", "1981-01-30", "1111"),
+    ("72248", "O'Brien", "Siobhán", "1990-07-15", "2222"),
+    ("100238", "García-López", "José", "1955-05-05", "3333"),
+    ("100239", "Nguyễn", "Thị", "2010-09-09", ""),
+]
+
+
+def _register(desk, actor):
+    for mrn, last, first, dob, last4 in ROSTER:
+        patients.register(desk, actor, patients.PatientDetails(
+            mrn=mrn, last=last, first=first, dob=datetime.date.fromisoformat(dob), sex="F", ssn_last4=last4,
+            phone="(555) 010-" + mrn[-4:], address={"street": "1 Main St", "city": "Austin"},
+        ))
+
+
+def names(hits):
+    return [(h.patient.last, h.patient.first, h.match) for h in hits]
+
+
+@pytest.fixture
+def roster(desk_and_manager):
+    desk, actor = desk_and_manager
+    _register(desk, actor)
+    return desk, actor
+
+
+@pytest.mark.parametrize("query,expected", [
+    ("smith", [("Smith", "Joanna", "exact"), ("Smith", "John", "exact"), ("Smyth", "Jonas", "phonetic")]),
+    ("smith,jo", [("Smith", "Joanna", "exact"), ("Smith", "John", "exact"), ("Smyth", "Jonas", "phonetic")]),
+    ("smith,joh", [("Smith", "John", "exact")]),
+    ("sm", [("Smith", "Joanna", "prefix"), ("Smith", "John", "prefix"), ("Smyth", "Jonas", "prefix")]),
+    ("o'brien", [("O'Brien", "Siobhán", "exact")]),
+    ("obrien,siobhan", [("O'Brien", "Siobhán", "exact")]),
+    ("garcia", [("García-López", "José", "exact")]),
+    ("lopez,jose", [("García-López", "José", "exact")]),
+    ("nguyen", [("Nguyễn", "Thị", "exact")]),
+    ("100234", [("Smith", "John", "exact")]),
+    ("0072248", [("O'Brien", "Siobhán", "exact")]),
+    ("zzz", []),
+])
+def test_search_by_name_and_mrn(roster, query, expected):
+    desk, actor = roster
+    assert names(search.search(desk, actor, query)) == expected
+
+
+def test_search_json_row_contract(roster):
+    desk, actor = roster
+    (hit,) = search.search(desk, actor, "100234")
+    assert hit.as_row() == {"mrn": "100234", "last": "Smith", "first": "John", "middle": "", "dob": "1962-03-04",
+                            "sex": "F", "ssn_last4": "1234", "flags": []}
+
+
+def test_search_is_audited_with_the_query_encrypted(roster):
+    desk, actor = roster
+    search.search(desk, actor, "smith,jo")
+    event = AuditEvent.select().order_by(AuditEvent.seq.desc()).get()
+    assert event.action == "patient.search" and event.user_name == "boss"
+    assert b"smith" not in bytes(event.details_enc)
+    assert audit.details(desk, event)["query"] == "smith,jo"
+
+
+def test_no_identifier_is_stored_in_plaintext(roster):
+    desk, _ = roster
+    row = Patient.select().first()
+    stored = b"".join(bytes(getattr(row, f)) for f in ("mrn_enc", "last_enc", "first_enc", "dob_enc"))
+    for mrn, last, first, dob, _ in ROSTER:
+        for value in (mrn, last, first, dob):
+            assert value.encode() not in stored
+    assert PatientToken.select().count() > 6 * 10
+
+
+def test_every_registration_is_audited_and_the_chain_verifies(roster):
+    desk, _ = roster
+    assert AuditEvent.select().where(AuditEvent.action == "patient.register").count() == len(ROSTER)
+    assert audit.verify(desk).intact
+
+
+def test_ciphertext_copied_onto_another_row_is_reported_as_tampering(roster):
+    desk, _ = roster
+    a, b = list(Patient.select().order_by(Patient.id).limit(2))
+    Patient.update(last_enc=a.last_enc).where(Patient.id == b.id).execute()
+    with pytest.raises(TamperError, match="tampering"):
+        patients.decrypt(desk, Patient.get_by_id(b.id))
+
+
+@pytest.mark.parametrize("how", ["alter", "delete_middle", "delete_last"])
+def test_audit_verify_names_the_first_broken_link(roster, how):
+    desk, _ = roster
+    events = list(AuditEvent.select().order_by(AuditEvent.seq))
+    target = events[3]
+    if how == "alter":
+        AuditEvent.update(user_name="mallory").where(AuditEvent.seq == target.seq).execute()
+        expected = target.seq
+    elif how == "delete_middle":
+        AuditEvent.delete().where(AuditEvent.seq == target.seq).execute()
+        expected = target.seq
+    else:
+        AuditEvent.delete().where(AuditEvent.seq == events[-1].seq).execute()
+        expected = events[-1].seq
+    report = audit.verify(desk)
+    assert not report.intact
+    assert report.broken_seq == expected
+
+
+def test_supervisor_session_cannot_write_even_bypassing_the_services(make_config):
+    desk, actor = Desk.create(make_config(), "boss")
+    _register(desk, actor)
+    users.add(desk, actor, "sue", "supervisor")
+    home = desk.config.home
+    desk.config.save()
+    desk.close()
+    with Desk.open(home, readonly=True) as ro:
+        sup = ro.sign_on("sue")
+        with pytest.raises(peewee.DatabaseError, match="(?i)read.?only"):
+            with ro.db.atomic():
+                Patient.update(deceased=True).execute()
+        with pytest.raises(AccessDenied):
+            ro.write()
+        # The supervisor's views are still audited, through a connection that can only append to the chain.
+        hits = search.search(ro, sup, "smith")
+        assert hits
+        if not ro.is_postgres:
+            with pytest.raises(peewee.DatabaseError):
+                Patient.update(deceased=True).execute(ro.audit_db)
+        assert audit.verify(ro).intact
+        assert AuditEvent.select().order_by(AuditEvent.seq.desc()).get().user_name == "sue"
+    with Desk.open(home) as rw:
+        assert not Patient.select().where(Patient.deceased).exists()
+
+
+def test_read_only_session_refuses_non_supervisors(make_config):
+    desk, _ = Desk.create(make_config(), "boss")
+    home = desk.config.home
+    desk.close()
+    with Desk.open(home, readonly=True) as ro, pytest.raises(AccessDenied):
+        ro.sign_on("boss")
+
+
+def test_disabled_and_unknown_users_are_refused(desk_and_manager):
+    desk, actor = desk_and_manager
+    users.add(desk, actor, "ann", "clerk")
+    users.disable(desk, actor, "ann")
+    with pytest.raises(AccessDenied, match="disabled"):
+        desk.sign_on("ann")
+    with pytest.raises(AccessDenied, match="not a desk user"):
+        desk.sign_on("nobody")
+
+
+def test_clerks_cannot_manage_users(desk_and_manager):
+    desk, actor = desk_and_manager
+    users.add(desk, actor, "ann", "clerk")
+    with pytest.raises(AccessDenied):
+        users.add(desk, desk.sign_on("ann"), "bob", "clerk")
+    assert not User.select().where(User.name == "bob").exists()
+
+
+def test_ssh_key_is_stored_with_its_fingerprint(desk_and_manager):
+    desk, actor = desk_and_manager
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    line = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()
+    users.add(desk, actor, "ann", "clerk", ssh_keys=[line + " ann@thin-client"])
+    (row,) = users.listing(desk)[:1] if False else [r for r in users.listing(desk) if r["name"] == "ann"]
+    assert row["ssh_keys"] == [users.fingerprint(line)]
+    assert row["ssh_keys"][0].startswith("SHA256:")
+    with pytest.raises(DeskError, match="another desk user"):
+        users.add(desk, actor, "bob", "clerk", ssh_keys=[line])
+    with pytest.raises(DeskError, match="SSH public key"):
+        users.add(desk, actor, "cat", "clerk", ssh_keys=["ssh-ed25519 not-base64!"])
+
+
+def test_bad_patient_input_is_refused_and_nothing_is_written(desk_and_manager):
+    desk, actor = desk_and_manager
+    before = AuditEvent.select().count()
+    with pytest.raises(DeskError, match="digits"):
+        patients.register(desk, actor, patients.PatientDetails(mrn="12A", last="X", first="Y",
+                                                               dob=datetime.date(2000, 1, 1)))
+    assert Patient.select().count() == 0
+    assert AuditEvent.select().count() == before
+
+
+def test_a_desk_created_today_opens_after_tomorrows_schema_change(make_config, monkeypatch):
+    desk, actor = Desk.create(make_config(), "boss")
+    _register(desk, actor)
+    home = desk.config.home
+    desk.config.save()
+    desk.close()
+
+    def add_preferred_language(migrator, db):
+        from playhouse.migrate import migrate
+
+        migrate(migrator.add_column("patient", "preferred_language", peewee.CharField(default="")))
+
+    monkeypatch.setitem(migrations.MIGRATIONS, 2, ("patients' preferred language", add_preferred_language))
+    with pytest.raises(DeskError, match="schema 1"):
+        Desk.open(home, readonly=True)
+    with Desk.open(home) as upgraded:
+        columns = [c.name for c in upgraded.db.get_columns("patient")]
+        assert "preferred_language" in columns
+        assert upgraded.db.execute_sql("SELECT schema_version FROM desk_info").fetchone()[0] == 2
+        assert names(search.search(upgraded, upgraded.sign_on("boss"), "100234")) == [("Smith", "John", "exact")]
+
+
+def test_wrong_master_key_is_refused(make_config, tmp_path):
+    config = make_config()
+    desk, _ = Desk.create(config, "boss")
+    desk.close()
+    import base64
+    import os
+
+    config.key_file.chmod(0o600)
+    config.key_file.write_bytes(base64.b64encode(os.urandom(32)))
+    with pytest.raises(DeskError, match="wrong master key"):
+        Desk.open(config.home)
+
+
+def test_field_cipher_uses_the_patients_own_key(roster):
+    desk, _ = roster
+    a, b = list(Patient.select().order_by(Patient.id).limit(2))
+    assert desk.dek(a) != desk.dek(b)
+    with pytest.raises(TamperError):
+        crypto.open_text(desk.dek(b), "patient", "last", a.uuid, a.last_enc)
