@@ -69,8 +69,10 @@ def cmd_demo(args) -> int:
     say(f"demo desk ready: {args.patients:,} patients, seed {args.seed}")
     if args.build_only:
         return 0
-    say("The desk's screens are not built yet (the shell issue); use `recdesk --home "
-        f"{home} search smith` meanwhile.")
+    say("The desk's screens are not built yet (the shell issue). A search of this desk for 'smith,j':")
+    args.home, args.query, args.json, args.limit = str(home), "smith,j", False, 8
+    cmd_search(args)
+    say(f"Search it yourself: recdesk --home {home} search 'QUERY'  (a name, MRN, DOB, last 4, S1234, phone)")
     return 0
 
 

@@ -23,6 +23,7 @@ from recdesk.models import DeskInfo, Patient, User, create_schema, database
 from recdesk.store import ContentStore
 
 ROLES = ("clerk", "supervisor", "manager")
+HOST_KEY_NAME = "ssh_host_ed25519_key"
 _DEK_CACHE = 4096
 
 
@@ -47,6 +48,19 @@ def _open_database(config: Config, master: keys.MasterKey, *, readonly: bool, cr
         return postgres(url, readonly=readonly)
     return SqlCipherDatabase(config.sqlite_path, master.sub("sqlcipher"), readonly=readonly, create=create,
                              audit_only=audit_only)
+
+
+def _write_host_key(path: Path) -> None:
+    """The SSH front door's host key, made once with the desk so clients can pin it."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+    if path.exists():
+        return
+    pem = Ed25519PrivateKey.generate().private_bytes(Encoding.PEM, PrivateFormat.OpenSSH, NoEncryption())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
 
 
 def _key_check(master: keys.MasterKey, desk_id: str) -> bytes:
@@ -139,6 +153,7 @@ class Desk:
                 keys._key_path(config).unlink(missing_ok=True)
             raise
         config.store_path.mkdir(exist_ok=True)
+        _write_host_key(config.home / HOST_KEY_NAME)
         config.save()  # last: a config file means a complete desk
         return desk, actor
 

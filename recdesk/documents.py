@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 
 from recdesk import audit, crypto
 from recdesk.errors import DeskError
@@ -10,7 +11,7 @@ from recdesk.models import Document, Encounter, Patient, new_uuid, now
 
 
 def file_document(
-    desk, actor, patient: Patient, data: bytes, *, doc_type: str, title: str, pages: int,
+    desk, actor, patient: Patient, data: bytes | Iterable[bytes], *, doc_type: str, title: str, pages: int,
     service_date: datetime.date | None = None, encounter: Encounter | None = None, source: str = "scan",
     qa_state: str = "pending",
 ) -> Document:

@@ -1,4 +1,4 @@
-"""Deterministic synthetic patients and fpdf2-rendered clinical documents for the recdesk demo desk."""
+"""Deterministic synthetic patients and their clinical-document PDFs, for the demo desk."""
 
 from __future__ import annotations
 
@@ -12,17 +12,17 @@ from itertools import accumulate
 from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 # The demo desk's "today": all history is before it, all appointments after it.
-TODAY = datetime.date(2026, 11, 26)
-_TODAY_ORD = TODAY.toordinal()
+_TODAY = datetime.date(2026, 11, 26)
+_TODAY_ORD = _TODAY.toordinal()
 _NOW = datetime.datetime(2026, 11, 26, 12, 0)
 _DAY = datetime.timedelta(days=1)
 _MINUTE = datetime.timedelta(minutes=1)
 _YEAR_DAYS = 365.2425
 
-# MRNs are an affine bijection on [0, 10**7): the step is coprime to 10**7, so no two indexes collide.
+# MRNs: an affine bijection on [0, 10**7) (step coprime to 10**7), so indexes never collide.
 _MRN_SPAN = 10**7
 _MRN_BASE = 10**7
 _MRN_STEP = 3_141_593
@@ -33,17 +33,17 @@ _DUP_MRN_STEP = 27_182_819
 _SEED_SPREAD = 2_654_435_761
 
 
-class _Weighted(Generic[T]):
+class _Weighted(Generic[_T]):
     """Items with relative weights, sampled by bisecting cumulative weights built once."""
 
     __slots__ = ("cum", "items", "total")
 
-    def __init__(self, pairs: Sequence[tuple[T, float]]) -> None:
+    def __init__(self, pairs: Sequence[tuple[_T, float]]) -> None:
         self.items = tuple(item for item, _ in pairs)
         self.cum = list(accumulate(weight for _, weight in pairs))
         self.total = self.cum[-1]
 
-    def pick(self, rng: random.Random) -> T:
+    def pick(self, rng: random.Random) -> _T:
         return self.items[bisect.bisect(self.cum, rng.random() * self.total)]
 
 
@@ -70,7 +70,7 @@ def _origin(last: str, female: str, male: str) -> _Origin:
     return _Origin(_names(last), _names(female), _names(male))
 
 
-# Weights are rough per-origin frequencies so common surnames (Smith, García, Nguyen, Lee, Patel) dominate.
+# Weights are rough per-origin frequencies, so Smith, García, Nguyen, Lee and Patel dominate.
 _ANGLO = _origin(
     """Smith 90, Johnson 70, Williams 60, Brown 52, Jones 52, Miller 41, Davis 40, Wilson 27,
     Anderson 26, Taylor 25, Thomas 25, Moore 24, Jackson 24, Martin 23, Lee 22, Thompson 21,
@@ -439,7 +439,7 @@ _STREETS = (
 )  # fmt: skip
 _STREET_SUFFIXES = ("St", "Ave", "Dr", "Ln", "Rd", "Blvd", "Ct", "Way", "Pkwy", "Trl", "Cir", "Pl")
 
-# (payer, member-id letter prefix, digits, has a group number); Medicare uses the MBI format instead.
+# (payer, member-id prefix, digits, has a group number); Medicare uses the MBI format instead.
 _COMMERCIAL = _Weighted(
     [
         (("Blue Cross Blue Shield", "XOJ", 9, True), 30),
@@ -468,7 +468,7 @@ def _digits(rng: random.Random, n: int) -> str:
 
 
 def _mbi(rng: random.Random) -> str:
-    """A Medicare Beneficiary Identifier-shaped string (digit/letter positions follow the CMS layout)."""
+    """A string shaped like a Medicare Beneficiary Identifier (CMS digit/letter layout)."""
     c = rng.choice
     return "".join(
         (
@@ -527,7 +527,7 @@ def _phone(rng: random.Random, area_codes: tuple[str, ...]) -> str:
     return f"({area_codes[int(rng.random() * len(area_codes))]}) 555-01{rng.randrange(100):02d}"
 
 
-def _pick_from(rng: random.Random, items: Sequence[T]) -> T:
+def _pick_from(rng: random.Random, items: Sequence[_T]) -> _T:
     return items[int(rng.random() * len(items))]
 
 
@@ -564,6 +564,7 @@ def _encounter(rng: random.Random, dob_ord: int, last_ord: int, sex: str) -> dic
         minute = 450 + 15 * int(r() * 37)
     midnight = datetime.datetime.fromordinal(day)
     admit = midnight + minute * _MINUTE
+    # A visit on the desk's own day must have started by its "now" (noon).
     if admit > _NOW:
         admit -= 12 * 60 * _MINUTE
     if kind == "inpatient" or (kind == "surgery" and r() < 0.3):
@@ -571,8 +572,10 @@ def _encounter(rng: random.Random, dob_ord: int, last_ord: int, sex: str) -> dic
         discharge = admit.replace(hour=0, minute=0) + stay * _DAY + (600 + int(r() * 420)) * _MINUTE
     else:
         shortest, longest = _VISIT_HOURS[kind]
-        length = (shortest + r() * (longest - shortest)) * 60 * _MINUTE
-        discharge = min(admit + length, midnight + 1439 * _MINUTE)
+        minutes = int((shortest + r() * (longest - shortest)) * 60)
+        # Same-day visits that would run past midnight end at a random earlier time instead.
+        left_today = int((midnight + _DAY - admit) / _MINUTE) - 1
+        discharge = admit + (minutes if minutes <= left_today else int(r() * left_today)) * _MINUTE
     return {
         "type": kind,
         "admit": admit,
@@ -584,7 +587,7 @@ def _encounter(rng: random.Random, dob_ord: int, last_ord: int, sex: str) -> dic
 
 _APPOINTMENT_SLOTS = tuple(
     datetime.datetime.combine(day, datetime.time(8 + q // 4, 15 * (q % 4)))
-    for day in (TODAY + n * _DAY for n in range(1, 15))
+    for day in (_TODAY + n * _DAY for n in range(1, 15))
     if day.weekday() < 5
     for q in range(35)
 )
@@ -651,11 +654,12 @@ def patient(seed: int, index: int) -> SyntheticPatient:
     phone = _phone(rng, area_codes if r() < 0.8 else _pick_from(rng, _FAR_CITIES)[3])
     insurance = _insurance(rng, age)
     sensitive = r() < 0.01
-    death_risk = 0.0 if age < 18 else 0.004 if age < 50 else 0.025 if age < 70 else 0.07
+    death_risk = 0.0 if age < 18 else 0.004 if age < 50 else 0.025 if age < 70 else 0.06
     deceased = r() < death_risk
     # A death happened sometime in the last 3 years; nothing can be recorded after it.
     last_ord = _TODAY_ORD - 15 - int(r() * 3 * 365) if deceased else _TODAY_ORD
-    encounters = [_encounter(rng, dob_ord, last_ord, sex) for _ in range(_ENCOUNTER_COUNTS.pick(rng))]
+    count = _ENCOUNTER_COUNTS.pick(rng)
+    encounters = [_encounter(rng, dob_ord, last_ord, sex) for _ in range(count)]
     encounters.sort(key=itemgetter("admit"))
     appointments = [] if deceased else _appointments(rng, _APPOINTMENT_COUNTS.pick(rng), age)
     return SyntheticPatient(
@@ -677,7 +681,7 @@ def patient(seed: int, index: int) -> SyntheticPatient:
 
 
 def is_near_duplicate_index(seed: int, index: int) -> bool:
-    """Whether desk slot `index` holds a duplicate registration (~0.5%); never 0, which has nothing earlier."""
+    """Whether desk slot `index` holds a duplicate registration (~0.5%); never slot 0."""
     return index > 0 and random.Random(f"{seed}:{index}:near-duplicate").random() < 0.005
 
 
@@ -698,7 +702,7 @@ def _fold(text: str) -> str:
 
 
 def _latin1(text: str) -> str:
-    """Text a PDF core font can encode: latin-1 kept ('García'), the rest folded ('Nguyễn' -> 'Nguyen')."""
+    """Latin-1 text for a PDF core font: 'García' is kept, 'Nguyễn' becomes 'Nguyen'."""
     if text.isascii():
         return text
     chars = []
@@ -733,7 +737,12 @@ _NAME_PARTICLES = frozenset({"Al", "El", "Abu"})
 
 def _typo(rng: random.Random, name: str) -> str:
     """One keying error: adjacent letters swapped, a letter dropped, or a letter doubled."""
-    swaps = [i for i in range(len(name) - 1) if name[i].isalpha() and name[i + 1].isalpha() and name[i] != name[i + 1]]
+    # Only lowercase pairs, so a swap never moves a capital ('aGry', 'MCcarthy').
+    swaps = [
+        i
+        for i in range(1, len(name) - 1)
+        if name[i].islower() and name[i + 1].islower() and name[i] != name[i + 1]
+    ]
     kind = rng.random()
     if swaps and kind < 0.4:
         i = _pick_from(rng, swaps)
@@ -745,9 +754,12 @@ def _typo(rng: random.Random, name: str) -> str:
     return name[:i] + name[i] + name[i:]
 
 
-def _name_variants(first: str, middle: str, last: str) -> list[Callable[[random.Random], tuple[str, str, str]]]:
-    """The realistic ways a second registration could spell this name, each as (first, middle, last)."""
-    variants: list[Callable[[random.Random], tuple[str, str, str]]] = [
+_Variant = Callable[[random.Random], tuple[str, str, str]]
+
+
+def _name_variants(first: str, middle: str, last: str) -> list[_Variant]:
+    """The realistic ways a second registration could spell this (first, middle, last)."""
+    variants: list[_Variant] = [
         lambda rng: (first, middle, _typo(rng, last)),
         lambda rng: (_typo(rng, first), middle, last),
     ]
@@ -778,12 +790,17 @@ def near_duplicate(seed: int, index: int, original: SyntheticPatient) -> Synthet
         raise ValueError(f"index must be in [0, {_DUP_MRN_SPAN}), got {index}")
     mrn = str(_DUP_MRN_BASE + (index * _DUP_MRN_STEP + seed * _SEED_SPREAD) % _DUP_MRN_SPAN)
     rng = random.Random(f"{seed}:{index}:near-duplicate-of:{original.mrn}")
-    first, middle, last = _pick_from(rng, _name_variants(original.first, original.middle, original.last))(rng)
+    variants = _name_variants(original.first, original.middle, original.last)
+    first, middle, last = _pick_from(rng, variants)(rng)
     age = (_TODAY_ORD - original.dob.toordinal()) / _YEAR_DAYS
     # The duplicate was typically made at an ED or phone registration, so its own history is thin.
     address, area_codes = _address(rng) if rng.random() < 0.3 else (dict(original.address), ())
     phone = _phone(rng, area_codes) if area_codes else original.phone
-    encounters = [_encounter(rng, original.dob.toordinal(), _TODAY_ORD, original.sex)] if rng.random() < 0.7 else []
+    # A deceased original's death date is unknown here, so its duplicate gets no visits to misdate.
+    has_visit = rng.random() < 0.7 and not original.deceased
+    encounters = (
+        [_encounter(rng, original.dob.toordinal(), _TODAY_ORD, original.sex)] if has_visit else []
+    )
     return SyntheticPatient(
         mrn=mrn,
         last=last,
@@ -800,3 +817,634 @@ def near_duplicate(seed: int, index: int, original: SyntheticPatient) -> Synthet
         encounters=encounters,
         appointments=[] if original.deceased else _appointments(rng, int(rng.random() < 0.2), age),
     )
+
+
+@dataclass(frozen=True)
+class SyntheticDocument:
+    """One scanned-style clinical document belonging to a synthetic patient."""
+
+    doc_type: str
+    service_date: datetime.date
+    title: str
+    pages: int
+    body: list[str]
+
+
+# Per service: (diagnosis, presenting complaint, what was done about it).
+_PROBLEMS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "Hospital Medicine": (
+        ("community-acquired pneumonia", "three days of fever, productive cough and dyspnea",
+         "was treated with intravenous ceftriaxone and azithromycin, then oral therapy"),
+        ("cellulitis of the left lower extremity", "spreading redness and swelling of the left leg",
+         "received intravenous cefazolin with marked reduction in erythema"),
+        ("urinary tract infection with sepsis", "fever, confusion and dysuria",
+         "was resuscitated with intravenous fluids and treated with ceftriaxone"),
+        ("acute kidney injury", "poor oral intake and decreased urine output",
+         "was managed with volume repletion and holding of nephrotoxic medications"),
+    ),
+    "Cardiology": (
+        ("atrial fibrillation with rapid ventricular response", "palpitations and lightheadedness",
+         "achieved rate control with metoprolol and was started on apixaban"),
+        ("acute decompensated heart failure", "worsening dyspnea, orthopnea and leg swelling",
+         "was diuresed with intravenous furosemide to a net negative balance of 4 liters"),
+        ("non-ST elevation myocardial infarction", "substernal chest pressure at rest",
+         "underwent cardiac catheterization with placement of a drug-eluting stent"),
+    ),
+    "Pulmonology": (
+        ("COPD exacerbation", "increased sputum and shortness of breath",
+         "was treated with nebulized bronchodilators, prednisone and doxycycline"),
+        ("acute pulmonary embolism", "pleuritic chest pain and tachycardia",
+         "was anticoagulated with heparin and transitioned to apixaban"),
+    ),
+    "Neurology": (
+        ("acute ischemic stroke", "sudden right arm weakness and word-finding difficulty",
+         "received thrombolysis and was monitored in the stroke unit"),
+        ("new-onset seizure", "a witnessed generalized seizure at home",
+         "was loaded with levetiracetam, and an EEG and MRI were obtained"),
+    ),
+    "Oncology": (
+        ("neutropenic fever", "fever ten days after chemotherapy",
+         "was treated with cefepime until count recovery"),
+        ("cancer-related pain", "uncontrolled back pain",
+         "had analgesia optimized with palliative care input"),
+    ),
+    "Gastroenterology": (
+        ("upper gastrointestinal bleed", "black stools and lightheadedness",
+         "underwent endoscopy with clipping of a duodenal ulcer"),
+        ("acute pancreatitis", "severe epigastric pain radiating to the back",
+         "was managed with bowel rest, fluids and analgesia"),
+    ),
+    "Orthopedics": (
+        ("closed fracture of the right hip", "a fall at home with inability to bear weight",
+         "underwent operative fixation and began physical therapy on day one"),
+        ("osteoarthritis of the knee", "progressive knee pain limiting walking",
+         "received a corticosteroid injection and a home exercise program"),
+    ),
+    "Nephrology": (
+        ("hyperkalemia in chronic kidney disease", "weakness and an abnormal potassium level",
+         "was treated with insulin, dextrose and a potassium binder"),
+    ),
+    "Family Medicine": (
+        ("essential hypertension", "elevated home blood pressure readings",
+         "had the antihypertensive regimen adjusted"),
+        ("type 2 diabetes mellitus", "a routine diabetes follow-up",
+         "had metformin continued and dietary counseling provided"),
+    ),
+    "Endocrinology": (
+        ("poorly controlled type 2 diabetes mellitus", "a rising hemoglobin A1c",
+         "was started on a GLP-1 receptor agonist"),
+        ("hypothyroidism", "fatigue and weight gain", "had the levothyroxine dose increased"),
+    ),
+    "Dermatology": (
+        ("atypical nevus of the back", "a changing mole", "underwent a shave biopsy"),
+    ),
+    "Rheumatology": (
+        ("rheumatoid arthritis", "morning stiffness of the hands", "was started on methotrexate"),
+    ),
+    "Emergency Medicine": (
+        ("laceration of the left forearm", "a kitchen knife injury",
+         "had the wound irrigated and closed with sutures"),
+        ("ankle sprain", "twisting the right ankle while running",
+         "was splinted and given crutches"),
+        ("syncope", "a brief loss of consciousness while standing",
+         "had a normal ECG and orthostatic vital signs"),
+        ("abdominal pain, unspecified", "crampy lower abdominal pain",
+         "had a CT scan without acute findings"),
+    ),
+    "Pediatrics": (
+        ("bronchiolitis", "cough, wheeze and poor feeding",
+         "received supportive care with nasal suction and supplemental oxygen"),
+        ("acute otitis media", "ear pain and fever", "was started on amoxicillin"),
+        ("dehydration due to gastroenteritis", "vomiting and diarrhea",
+         "was rehydrated with intravenous fluids"),
+    ),
+    "Neonatology": (
+        ("neonatal jaundice", "yellowing of the skin on day three of life",
+         "was treated with phototherapy until bilirubin declined"),
+    ),
+    "Obstetrics": (
+        ("term pregnancy in spontaneous labor", "regular contractions",
+         "had an uncomplicated vaginal delivery of a healthy infant"),
+    ),
+}  # fmt: skip
+_PROCEDURES: dict[str, tuple[str, ...]] = {
+    "General Surgery": (
+        "laparoscopic cholecystectomy", "laparoscopic appendectomy", "inguinal hernia repair",
+    ),
+    "Orthopedic Surgery": (
+        "total knee arthroplasty", "open reduction internal fixation of the distal radius",
+    ),
+    "Urology": (
+        "cystoscopy with ureteral stent placement", "transurethral resection of the prostate",
+    ),
+    "Ophthalmology": ("cataract extraction with intraocular lens implantation",),
+    "Otolaryngology": ("tonsillectomy", "functional endoscopic sinus surgery"),
+    "Gynecology": ("laparoscopic hysterectomy", "dilation and curettage"),
+    "Vascular Surgery": ("arteriovenous fistula creation", "carotid endarterectomy"),
+    "Cardiothoracic Surgery": (
+        "coronary artery bypass grafting x3", "video-assisted thoracoscopic wedge resection",
+    ),
+    "Neurosurgery": ("lumbar microdiscectomy", "anterior cervical discectomy and fusion"),
+    "Pediatric Surgery": ("laparoscopic appendectomy", "umbilical hernia repair"),
+}  # fmt: skip
+_BEDSIDE_PROCEDURES = (
+    "blood transfusion",
+    "central venous catheter placement",
+    "lumbar puncture",
+    "procedural sedation",
+    "MRI with gadolinium contrast",
+)
+_COMORBIDITIES = (
+    "hypertension", "type 2 diabetes mellitus", "hyperlipidemia", "chronic kidney disease stage 3",
+    "hypothyroidism", "gastroesophageal reflux disease", "osteoarthritis", "asthma",
+    "obstructive sleep apnea", "depression", "atrial fibrillation", "coronary artery disease",
+)  # fmt: skip
+_CHILD_COMORBIDITIES = ("asthma", "eczema", "seasonal allergies", "a history of prematurity")
+_MEDICATIONS = (
+    "lisinopril 10 mg daily", "metformin 500 mg twice daily", "atorvastatin 40 mg nightly",
+    "levothyroxine 75 mcg daily", "amlodipine 5 mg daily", "omeprazole 20 mg daily",
+    "albuterol inhaler 2 puffs every 4 hours as needed", "sertraline 50 mg daily",
+    "apixaban 5 mg twice daily", "metoprolol succinate 50 mg daily", "furosemide 40 mg daily",
+    "acetaminophen 650 mg every 6 hours as needed", "tamsulosin 0.4 mg nightly",
+)  # fmt: skip
+_CHILD_MEDICATIONS = (
+    "acetaminophen 15 mg/kg every 6 hours as needed", "vitamin D 400 IU daily",
+    "albuterol inhaler 2 puffs every 4 hours as needed", "cetirizine 5 mg daily",
+)  # fmt: skip
+_ALLERGIES = _Weighted(
+    [
+        ("No known drug allergies.", 60),
+        ("Penicillin (rash).", 12),
+        ("Sulfa drugs (hives).", 7),
+        ("Latex (contact dermatitis).", 3),
+        ("Codeine (nausea).", 5),
+        ("Iodinated contrast (itching).", 3),
+    ]
+)
+# (panel, analytes as (name, unit, low, high, decimals)).
+_LAB_PANELS = (
+    ("Basic Metabolic Panel", (
+        ("Sodium", "mmol/L", 135, 145, 0), ("Potassium", "mmol/L", 3.5, 5.1, 1),
+        ("Chloride", "mmol/L", 98, 107, 0), ("Carbon dioxide", "mmol/L", 22, 29, 0),
+        ("BUN", "mg/dL", 7, 20, 0), ("Creatinine", "mg/dL", 0.6, 1.2, 2),
+        ("Glucose", "mg/dL", 70, 99, 0), ("Calcium", "mg/dL", 8.5, 10.2, 1),
+    )),
+    ("Complete Blood Count", (
+        ("WBC", "10^3/uL", 4.0, 11.0, 1), ("Hemoglobin", "g/dL", 12.0, 16.0, 1),
+        ("Hematocrit", "%", 36, 46, 1), ("Platelets", "10^3/uL", 150, 400, 0),
+        ("MCV", "fL", 80, 100, 0), ("RDW", "%", 11.5, 14.5, 1),
+    )),
+    ("Lipid Panel", (
+        ("Total cholesterol", "mg/dL", 125, 199, 0), ("LDL cholesterol", "mg/dL", 40, 99, 0),
+        ("HDL cholesterol", "mg/dL", 40, 80, 0), ("Triglycerides", "mg/dL", 40, 149, 0),
+    )),
+    ("Hepatic Function Panel", (
+        ("AST", "U/L", 10, 40, 0), ("ALT", "U/L", 7, 56, 0),
+        ("Alkaline phosphatase", "U/L", 44, 147, 0), ("Total bilirubin", "mg/dL", 0.1, 1.2, 1),
+        ("Albumin", "g/dL", 3.5, 5.0, 1),
+    )),
+    ("Hemoglobin A1c", (("Hemoglobin A1c", "%", 4.0, 5.6, 1),)),
+)  # fmt: skip
+# (exam, normal finding, abnormal finding).
+_IMAGING = (
+    ("Chest X-ray, 2 Views",
+     "The lungs are clear. The cardiomediastinal silhouette is within normal limits.",
+     "Patchy right lower lobe opacity with a small right pleural effusion."),
+    ("CT Head without Contrast",
+     "No intracranial hemorrhage, mass effect or midline shift.",
+     "Chronic small-vessel ischemic change without acute abnormality."),
+    ("CT Abdomen and Pelvis with Contrast",
+     "The solid organs enhance normally. No free fluid or free air.",
+     "Dilated appendix measuring 11 mm with periappendiceal fat stranding."),
+    ("Ultrasound Abdomen Complete",
+     "The liver, gallbladder, pancreas, kidneys and spleen are unremarkable.",
+     "Multiple gallstones with gallbladder wall thickening and a sonographic Murphy sign."),
+    ("MRI Lumbar Spine without Contrast",
+     "Normal vertebral body height and marrow signal.",
+     "L4-L5 disc extrusion contacting the traversing left L5 nerve root."),
+    ("X-ray Right Ankle, 3 Views",
+     "No acute fracture or dislocation. The mortise is congruent.",
+     "Soft tissue swelling over the lateral malleolus without fracture."),
+)  # fmt: skip
+_FILLER = (
+    "Vital signs were reviewed and remained within acceptable limits.",
+    "Medication reconciliation was completed with the patient and the outpatient pharmacy.",
+    "Nursing documentation was reviewed and no acute events were reported overnight.",
+    "Case management assisted with discharge planning and transportation.",
+    "Laboratory trends were reviewed and are filed in the results section of the chart.",
+    "Fall precautions and venous thromboembolism prophylaxis were continued.",
+    "Interpreter services were offered and the preferred language was documented.",
+    "Pain was assessed every shift and controlled on the current regimen.",
+    "Diet was advanced as tolerated and nutrition services provided education.",
+    "Physical therapy evaluated mobility and recommended continued home exercises.",
+)
+# Which documents each kind of encounter produces; None is a patient with no encounters.
+_DOC_TYPES: dict[str | None, _Weighted[str]] = {
+    "inpatient": _Weighted(
+        [
+            ("discharge_summary", 5),
+            ("history_and_physical", 4),
+            ("lab_result", 3),
+            ("consult_report", 3),
+            ("radiology_report", 2),
+        ]
+    ),
+    "surgery": _Weighted(
+        [("operative_report", 6), ("consent", 3), ("history_and_physical", 2), ("lab_result", 1)]
+    ),
+    "ed": _Weighted(
+        [("radiology_report", 3), ("lab_result", 3), ("correspondence", 1), ("consent", 1)]
+    ),
+    "outpatient": _Weighted(
+        [("correspondence", 3), ("consult_report", 2), ("lab_result", 3), ("radiology_report", 2)]
+    ),
+    None: _Weighted([("correspondence", 3), ("lab_result", 2), ("consent", 1)]),
+}
+_PAGE_RANGES = {
+    "discharge_summary": (2, 4),
+    "history_and_physical": (2, 3),
+    "lab_result": (1, 1),
+    "consult_report": (1, 3),
+    "operative_report": (2, 3),
+    "radiology_report": (1, 2),
+    "consent": (1, 2),
+    "correspondence": (1, 1),
+}
+_DOCUMENT_COUNTS = _Weighted([(1, 45), (2, 35), (3, 20)])
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What the text templates say about one patient at one encounter."""
+
+    name: str
+    formal: str
+    age: str
+    noun: str
+    they: str
+    child: bool
+    service: str
+    attending: str
+    start: datetime.date
+    end: datetime.date
+
+
+def _age_phrase(dob: datetime.date, on: datetime.date) -> tuple[str, int]:
+    years = on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
+    if years >= 2:
+        return f"{years}-year-old", years
+    months = (on.year - dob.year) * 12 + on.month - dob.month - (on.day < dob.day)
+    if months >= 1:
+        return f"{months}-month-old", years
+    return f"{(on - dob).days}-day-old", years
+
+
+def _context(
+    p: SyntheticPatient, service: str, attending: str, start: datetime.date, end: datetime.date
+) -> _Context:
+    age, years = _age_phrase(p.dob, start)
+    child = years < 18
+    noun, they, title = {
+        "F": ("girl" if child else "woman", "she", "Ms."),
+        "M": ("boy" if child else "man", "he", "Mr."),
+    }.get(p.sex, ("patient", "they", "Mx."))
+    formal = p.first if child else f"{title} {p.last}"
+    return _Context(
+        f"{p.first} {p.last}", formal, age, noun, they, child, service, attending, start, end
+    )
+
+
+def _problem(rng: random.Random, c: _Context, service: str = "") -> tuple[str, str, str]:
+    service = service or c.service
+    # Children get pediatric problems whichever adult-named service saw them.
+    if c.child and service not in ("Neonatology", "Emergency Medicine"):
+        service = "Pediatrics"
+    return _pick_from(rng, _PROBLEMS.get(service, _PROBLEMS["Hospital Medicine"]))
+
+
+def _history(rng: random.Random, c: _Context) -> str:
+    if not c.child:
+        return ", ".join(rng.sample(_COMORBIDITIES, 1 + int(rng.random() * 3)))
+    if rng.random() < 0.6:
+        return "no significant past medical history"
+    return _pick_from(rng, _CHILD_COMORBIDITIES)
+
+
+def _medications(rng: random.Random, c: _Context) -> str:
+    pool = _CHILD_MEDICATIONS if c.child else _MEDICATIONS
+    return "; ".join(rng.sample(pool, 1 + int(rng.random() * 4)))
+
+
+def _vitals(rng: random.Random) -> str:
+    return (
+        f"Temperature {36.4 + rng.random() * 2:.1f} C, heart rate {rng.randrange(62, 112)}, "
+        f"blood pressure {rng.randrange(102, 162)}/{rng.randrange(58, 96)}, respiratory rate "
+        f"{rng.randrange(12, 23)}, oxygen saturation {rng.randrange(92, 101)}% on room air."
+    )
+
+
+def _discharge_summary(rng: random.Random, c: _Context) -> tuple[str, list[str]]:
+    diagnosis, complaint, course = _problem(rng, c)
+    disposition = _pick_from(rng, ("Home", "Home with home health", "Skilled nursing facility"))
+    return "Discharge Summary", [
+        f"ADMISSION DATE: {c.start:%m/%d/%Y}. DISCHARGE DATE: {c.end:%m/%d/%Y}. "
+        f"SERVICE: {c.service}. ATTENDING: {c.attending}.",
+        f"PRINCIPAL DIAGNOSIS: {diagnosis.capitalize()}.",
+        f"HOSPITAL COURSE: {c.name} is a {c.age} {c.noun} with {_history(rng, c)} who presented "
+        f"with {complaint}. {c.they.capitalize()} {course}. {c.they.capitalize()} improved "
+        "steadily and at discharge was tolerating a regular diet.",
+        f"DISCHARGE MEDICATIONS: {_medications(rng, c)}.",
+        f"CONDITION AT DISCHARGE: Stable. DISPOSITION: {disposition}.",
+        f"FOLLOW-UP: {c.service} clinic in {rng.randrange(1, 5)} weeks. Return precautions were "
+        f"reviewed with {c.formal} and family, who verbalized understanding.",
+    ]
+
+
+def _history_and_physical(rng: random.Random, c: _Context) -> tuple[str, list[str]]:
+    diagnosis, complaint, course = _problem(rng, c)
+    household = _pick_from(rng, ("with family", "alone", "with a spouse"))
+    smoking = _pick_from(rng, ("Never smoker.", "Former smoker.", "Current smoker."))
+    return "History and Physical", [
+        f"DATE OF ADMISSION: {c.start:%m/%d/%Y}. SERVICE: {c.service}. ATTENDING: {c.attending}.",
+        f"CHIEF COMPLAINT: {complaint.capitalize()}.",
+        f"HISTORY OF PRESENT ILLNESS: {c.name} is a {c.age} {c.noun} with {_history(rng, c)} "
+        f"who reports {complaint}. Symptoms began {rng.randrange(1, 8)} days ago and have "
+        "progressively worsened. There has been no recent travel or sick contact.",
+        f"MEDICATIONS: {_medications(rng, c)}. ALLERGIES: {_ALLERGIES.pick(rng)}",
+        f"SOCIAL HISTORY: Lives {household}. {'' if c.child else smoking}",
+        f"PHYSICAL EXAMINATION: {_vitals(rng)} General: alert and in no acute distress. Lungs: "
+        "clear bilaterally. Heart: regular rate and rhythm without murmur. Abdomen: soft.",
+        f"ASSESSMENT AND PLAN: Working diagnosis of {diagnosis}. The expected course is that "
+        f"the patient {course.split(',')[0]}. Plan discussed with {c.formal}, who agrees.",
+    ]
+
+
+def _lab_result(rng: random.Random, c: _Context) -> tuple[str, list[str]]:
+    panel, analytes = _pick_from(rng, _LAB_PANELS)
+    verifier = _pick_from(rng, _ROSTER["Pathology"])
+    lines = [
+        f"COLLECTED: {c.start:%m/%d/%Y} {rng.randrange(5, 10):02d}:{15 * rng.randrange(4):02d}. "
+        f"SPECIMEN: Venous blood. ORDERING PROVIDER: {c.attending}.",
+    ]
+    for name, unit, low, high, decimals in analytes:
+        # Most results are normal; about one in six lands anywhere near the range, flagged.
+        spread = rng.random() * 1.6 - 0.3 if rng.random() < 0.17 else rng.random()
+        value = low + (high - low) * spread
+        flag = " H" if value > high else " L" if value < low else ""
+        lines.append(f"{name}: {value:.{decimals}f} {unit}{flag} (reference {low}-{high})")
+    lines.append(f"Results reviewed and electronically verified by {verifier}.")
+    return f"Laboratory Report: {panel}", lines
+
+
+def _consult_report(rng: random.Random, c: _Context) -> tuple[str, list[str]]:
+    consultant = _OUTPATIENT_SERVICES.pick(rng)
+    diagnosis, complaint, course = _problem(rng, c, consultant)
+    doctor = _pick_from(rng, _ROSTER[consultant])
+    return f"Consultation Report: {consultant}", [
+        f"DATE OF CONSULTATION: {c.start:%m/%d/%Y}. REQUESTED BY: {c.attending} ({c.service}). "
+        f"CONSULTANT: {doctor}.",
+        f"REASON FOR CONSULTATION: Evaluation of {complaint}.",
+        f"HISTORY: {c.name} is a {c.age} {c.noun} with {_history(rng, c)}. Current medications: "
+        f"{_medications(rng, c)}. Allergies: {_ALLERGIES.pick(rng)}",
+        f"EXAMINATION: {_vitals(rng)} The examination is otherwise notable only for findings "
+        "consistent with the presenting complaint.",
+        f"IMPRESSION: {diagnosis.capitalize()}.",
+        f"RECOMMENDATIONS: 1. The patient {course.split(',')[0]}. 2. Repeat laboratory studies "
+        f"in the morning. 3. {consultant} will follow and arrange clinic follow-up. Thank you "
+        "for this consultation.",
+    ]
+
+
+def _operative_report(rng: random.Random, c: _Context) -> tuple[str, list[str]]:
+    procedure = _pick_from(rng, _PROCEDURES.get(c.service, _PROCEDURES["General Surgery"]))
+    anesthesia = _pick_from(rng, ("General endotracheal", "Monitored anesthesia care", "Spinal"))
+    return f"Operative Report: {procedure.capitalize()}", [
+        f"DATE OF SURGERY: {c.start:%m/%d/%Y}. SURGEON: {c.attending}. ANESTHESIA: {anesthesia}.",
+        f"PROCEDURE: {procedure.capitalize()}. PREOPERATIVE AND POSTOPERATIVE DIAGNOSIS: "
+        f"Indication for {procedure}, confirmed at surgery.",
+        f"INDICATIONS: {c.name} is a {c.age} {c.noun} with {_history(rng, c)} who elected to "
+        "proceed after a discussion of risks, benefits and alternatives. Consent is on file.",
+        "DESCRIPTION OF PROCEDURE: The patient was identified in the preoperative area and "
+        "brought to the operating room. A time-out confirmed patient, procedure and site. The "
+        f"field was prepped and draped in sterile fashion. The {procedure} was performed "
+        "without difficulty. Hemostasis was confirmed and the wound was closed in layers.",
+        "FINDINGS: As expected from preoperative imaging. ESTIMATED BLOOD LOSS: "
+        f"{rng.randrange(5, 300)} mL. OPERATIVE TIME: {rng.randrange(35, 240)} minutes. "
+        "SPECIMENS: Sent to pathology.",
+        "COMPLICATIONS: None. DISPOSITION: To the post-anesthesia care unit in stable condition.",
+    ]
+
+
+def _radiology_report(rng: random.Random, c: _Context) -> tuple[str, list[str]]:
+    exam, normal, abnormal = _pick_from(rng, _IMAGING)
+    is_normal = rng.random() < 0.6
+    comparison = _pick_from(rng, ("None available.", "Prior study from last year."))
+    return f"Radiology Report: {exam}", [
+        f"EXAM: {exam}. DATE: {c.start:%m/%d/%Y}. ORDERING PROVIDER: {c.attending}.",
+        f"CLINICAL INDICATION: {c.age.capitalize()} {c.noun} with {_problem(rng, c)[1]}.",
+        f"TECHNIQUE: Standard departmental protocol. COMPARISON: {comparison}",
+        f"FINDINGS: {normal if is_normal else abnormal}",
+        f"IMPRESSION: {'No acute abnormality.' if is_normal else abnormal}",
+        f"Electronically signed by {_pick_from(rng, _ROSTER['Radiology'])}.",
+    ]
+
+
+def _consent(rng: random.Random, c: _Context) -> tuple[str, list[str]]:
+    procedure = _pick_from(rng, _PROCEDURES.get(c.service, _BEDSIDE_PROCEDURES))
+    signer = "parent or legal guardian" if c.child else "patient"
+    return f"Informed Consent: {procedure.capitalize()}", [
+        f"I, the {signer} of {c.name}, consent to {procedure}, to be performed by {c.attending} "
+        f"and associates on or about {c.start:%m/%d/%Y}.",
+        "The nature and purpose of the procedure, its expected benefits, and its risks, including "
+        "bleeding, infection, injury to nearby structures, and reactions to medication, have been "
+        "explained to me. Alternatives, including no treatment, were discussed.",
+        "I understand that no guarantee has been made about the outcome, and that additional "
+        "procedures may be needed if unexpected conditions are found.",
+        "I have had the opportunity to ask questions and all of my questions have been answered.",
+        f"Signature of {signer}: ______________________   Date: ____________",
+        f"Witness: ______________________   Interpreter used: {_pick_from(rng, ('No', 'Yes'))}",
+    ]
+
+
+def _correspondence(rng: random.Random, c: _Context) -> tuple[str, list[str]]:
+    diagnosis, complaint, course = _problem(rng, c)
+    signature = f"Sincerely, {c.attending}, {c.service}"
+    if rng.random() < 0.5:
+        return "Results Letter", [
+            f"{c.end:%B %d, %Y}",
+            f"Dear {c.formal},",
+            f"Thank you for visiting {c.service} on {c.start:%m/%d/%Y}. Your recent test results "
+            "have been reviewed and are enclosed with this letter.",
+            f"Based on these results, we will continue your current plan for {diagnosis}. Please "
+            "keep your scheduled follow-up appointment and call the clinic with any questions.",
+            signature,
+        ]
+    return "Referral Letter", [
+        f"{c.end:%B %d, %Y}",
+        f"Dear {_pick_from(rng, _ROSTER['Family Medicine'])},",
+        f"I saw your patient {c.name}, a {c.age} {c.noun}, on {c.start:%m/%d/%Y} for {complaint}.",
+        f"My assessment is {diagnosis}. The patient {course.split(',')[0]}. Current medications: "
+        f"{_medications(rng, c)}.",
+        "I would be grateful if you would continue routine monitoring. Please do not hesitate to "
+        "contact me with any questions.",
+        signature,
+    ]
+
+
+_BUILDERS: dict[str, Callable[[random.Random, _Context], tuple[str, list[str]]]] = {
+    "discharge_summary": _discharge_summary,
+    "history_and_physical": _history_and_physical,
+    "lab_result": _lab_result,
+    "consult_report": _consult_report,
+    "operative_report": _operative_report,
+    "radiology_report": _radiology_report,
+    "consent": _consent,
+    "correspondence": _correspondence,
+}
+
+
+def _document(
+    rng: random.Random, p: SyntheticPatient, encounter: dict[str, Any] | None, doc_type: str
+) -> SyntheticDocument:
+    if encounter is None:
+        # Deceased patients' paperwork predates their death; everyone else's is recent.
+        back = 3 * 365 + int(rng.random() * 365) if p.deceased else int(rng.random() * 120)
+        start = end = max(p.dob, _TODAY - back * _DAY)
+        service = "Pediatrics" if (_TODAY - p.dob).days < 18 * 365 else "Family Medicine"
+        attending = _pick_from(rng, _ROSTER[service])
+    else:
+        start = encounter["admit"].date()
+        end = (encounter["discharge"] or encounter["admit"]).date()
+        service, attending = encounter["service"], encounter["attending"]
+    if doc_type == "correspondence":
+        end = min(_TODAY, end + int(rng.random() * 8) * _DAY)
+    title, sections = _BUILDERS[doc_type](rng, _context(p, service, attending, start, end))
+    low, high = _PAGE_RANGES[doc_type]
+    pages = low + int(rng.random() * (high - low + 1))
+    name = f"{p.last.upper()}, {p.first}{' ' + p.middle if p.middle else ''}"
+    body = [
+        f"PATIENT: {name}    MRN: {p.mrn}    DOB: {p.dob:%m/%d/%Y}    SEX: {p.sex}",
+        "SYNTHETIC DEMONSTRATION RECORD - fictional patient, not for clinical use.",
+        *sections,
+    ]
+    # Multi-page documents carry interval notes so that every page has text on it.
+    heading = "PROGRESS NOTE" if doc_type == "discharge_summary" else "ADDITIONAL NOTE"
+    for k in range(1, 5 * pages - len(body) + 1):
+        body.append(f"{heading} {k}: " + " ".join(rng.sample(_FILLER, 3)))
+    service_date = end if doc_type in ("discharge_summary", "correspondence") else start
+    return SyntheticDocument(doc_type, service_date, title, pages, body)
+
+
+def documents(seed: int, index: int, p: SyntheticPatient) -> list[SyntheticDocument]:
+    """1-3 documents for patient `p` at desk slot `index`, from recent encounters, by date."""
+    rng = random.Random(f"{seed}:{index}:documents")
+    recent: list[dict[str, Any] | None] = [*p.encounters[-3:]] or [None]
+    made: set[tuple[int, str]] = set()
+    docs = []
+    for _ in range(_DOCUMENT_COUNTS.pick(rng)):
+        slot = int(rng.random() * len(recent))
+        encounter = recent[slot]
+        doc_type = _DOC_TYPES[encounter and encounter["type"]].pick(rng)
+        if doc_type == "discharge_summary" and encounter and encounter["discharge"] is None:
+            doc_type = "history_and_physical"  # still in house, so not discharged yet
+        if (slot, doc_type) not in made:
+            made.add((slot, doc_type))
+            docs.append(_document(rng, p, encounter, doc_type))
+    docs.sort(key=lambda d: d.service_date)
+    return docs
+
+
+# US Letter in millimetres; body text wraps between the margins and stops above the footer.
+_PAGE_WIDTH, _MARGIN = 215.9, 16.0
+_BODY_TOP, _BODY_BOTTOM = 47.0, 264.0
+_BODY_PT, _LINE_MM, _GAP_MM = 10.0, 4.6, 2.2
+_PT_MM = 25.4 / 72
+
+
+def _wrap(text: str, widths: dict[str, int], limit_mm: float) -> list[str]:
+    """Greedy word wrap on core-font metrics: fpdf2's multi_cell is ~20x slower at this."""
+    scale = _BODY_PT * _PT_MM / 1000
+    space = widths[" "] * scale
+    lines: list[str] = []
+    words: list[str] = []
+    width = 0.0
+    for word in text.split():
+        word_width = sum(widths[ch] for ch in word) * scale
+        if words and width + space + word_width > limit_mm:
+            lines.append(" ".join(words))
+            words, width = [word], word_width
+        else:
+            width += space + word_width if words else word_width
+            words.append(word)
+    lines.append(" ".join(words))
+    return lines
+
+
+def render_pdf(
+    doc: SyntheticDocument, p: SyntheticPatient, facility: str = "Riverside General Hospital"
+) -> bytes:
+    """The document as a PDF of exactly doc.pages pages, each headed by facility, patient and page.
+
+    fpdf2 bundles no Unicode font, so this uses core Helvetica and folds text outside latin-1 to
+    its base letters ('Nguyễn' -> 'Nguyen'). Raises ValueError if the body cannot fit the pages.
+    """
+    # fpdf2 takes ~0.3 s to import and only rendering needs it.
+    from fpdf import FPDF
+    from fpdf.fonts import CORE_FONTS_CHARWIDTHS
+
+    widths = CORE_FONTS_CHARWIDTHS["helvetica"]
+    right = _PAGE_WIDTH - _MARGIN
+    paragraphs = [_wrap(_latin1(text), widths, right - _MARGIN) for text in doc.body]
+    # Balance pages by line count: each paragraph goes to the page holding its midpoint.
+    total = sum(len(lines) for lines in paragraphs) or 1
+    per_page: list[list[list[str]]] = [[] for _ in range(doc.pages)]
+    before = 0
+    for lines in paragraphs:
+        page = int((before + len(lines) / 2) * doc.pages / total)
+        per_page[min(doc.pages - 1, page)].append(lines)
+        before += len(lines)
+    for number, chunk in enumerate(per_page, 1):
+        height = sum(len(lines) * _LINE_MM + _GAP_MM for lines in chunk) - _GAP_MM
+        if _BODY_TOP + height - _LINE_MM > _BODY_BOTTOM:
+            raise ValueError(f"{doc.title!r}: body overflows page {number} of {doc.pages}")
+
+    pdf = FPDF(unit="mm", format="letter")
+    pdf.set_auto_page_break(False)
+    pdf.set_title(_latin1(doc.title))
+    pdf.set_creator("recdesk synthetic demo data")
+    # A fixed creation date makes the bytes, and fpdf2's content-hash file ID, reproducible.
+    created = datetime.datetime.combine(doc.service_date, datetime.time(17), datetime.UTC)
+    pdf.set_creation_date(created)
+    name = _latin1(f"{p.last.upper()}, {p.first}{' ' + p.middle if p.middle else ''}")
+    patient_line = f"Patient: {name}   MRN: {p.mrn}   DOB: {p.dob:%m/%d/%Y}   Sex: {p.sex}"
+    service_line = f"Date of service: {doc.service_date:%m/%d/%Y}"
+    footer = "Synthetic demonstration document generated by recdesk - not a real patient record."
+    for number, chunk in enumerate(per_page, 1):
+        pdf.add_page()
+        pdf.set_font("helvetica", "B", 13)
+        pdf.text(_MARGIN, 17, _latin1(facility))
+        pdf.set_font("helvetica", "", 9)
+        page_line = f"Page {number} of {doc.pages}"
+        pdf.text(right - pdf.get_string_width(page_line), 17, page_line)
+        pdf.text(_MARGIN, 30.5, patient_line)
+        pdf.text(_MARGIN, 35.5, service_line)
+        pdf.set_font("helvetica", "B", 11)
+        pdf.text(_MARGIN, 24, _latin1(doc.title))
+        if p.sensitive:
+            pdf.set_font("helvetica", "B", 9)
+            pdf.set_text_color(170, 0, 0)
+            pdf.text(right - pdf.get_string_width("RESTRICTED RECORD"), 35.5, "RESTRICTED RECORD")
+            pdf.set_text_color(0)
+        pdf.line(_MARGIN, 38, right, 38)
+        pdf.set_font("helvetica", "", _BODY_PT)
+        y = _BODY_TOP
+        for lines in chunk:
+            for line in lines:
+                pdf.text(_MARGIN, y, line)
+                y += _LINE_MM
+            y += _GAP_MM
+        pdf.set_font("helvetica", "I", 7.5)
+        pdf.set_text_color(110)
+        pdf.text(_MARGIN, 272, footer)
+        pdf.set_text_color(0)
+    return bytes(pdf.output())

@@ -1,0 +1,170 @@
+"""The demo desk: deterministic, realistic, encrypted at rest, and whole after a SIGKILL."""
+
+import datetime
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from recdesk import audit, demo, synthetic
+from recdesk.desk import Desk
+from recdesk.models import Document, Patient
+from recdesk.patients import decrypt
+from tests.conftest import run_cli
+
+SEED = 7
+COUNT = 150
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("demo") / "home"
+    result = run_cli("demo", "--patients", str(COUNT), "--seed", str(SEED), "--build-only", home=home)
+    assert result.returncode == 0, result.stderr
+    assert "built 150 / 150 patients" in result.stderr
+    return home
+
+
+def _people(desk):
+    return sorted((p.mrn, p.last, p.first, p.dob) for p in (decrypt(desk, r) for r in Patient.select()))
+
+
+def test_demo_builds_the_patients_with_documents_and_a_clean_doctor(demo_home):
+    with Desk.open(demo_home) as desk:
+        assert Patient.select().count() == COUNT
+        assert Document.select().count() >= COUNT
+        assert Patient.select().where(Patient.possible_duplicate).count() in range(0, 10)
+    result = run_cli("doctor", home=demo_home)
+    assert result.returncode == 0, result.stdout
+    assert "150 patients' encrypted fields authenticate" in result.stdout
+
+
+def test_the_same_seed_builds_the_same_patients(demo_home, tmp_path):
+    desk = demo.build(tmp_path / "again", 40, SEED)
+    try:
+        again = _people(desk)
+    finally:
+        desk.close()
+    with Desk.open(demo_home) as first:
+        mrns = {p[0] for p in again}
+        assert [p for p in _people(first) if p[0] in mrns] == again
+
+
+def test_rerunning_demo_reuses_the_desk_and_a_new_seed_is_refused(demo_home):
+    assert run_cli("demo", "--patients", str(COUNT), "--seed", str(SEED), "--build-only",
+                   home=demo_home).returncode == 0
+    other = run_cli("demo", "--patients", str(COUNT), "--seed", "8", "--build-only", home=demo_home)
+    assert other.returncode == 2 and "--seed 7" in other.stderr
+
+
+def test_demo_search_finds_a_demo_patient_by_name_and_mrn(demo_home):
+    p = synthetic.patient(SEED, 3)
+    import json
+
+    rows = json.loads(run_cli("search", p.mrn, "--json", home=demo_home, check=True).stdout)
+    assert rows[0]["mrn"] == p.mrn and rows[0]["last"] == p.last
+    assert set(rows[0]) == {"mrn", "last", "first", "middle", "dob", "sex", "ssn_last4", "flags"}
+    rows = json.loads(run_cli("search", f"{p.last},{p.first}", "--json", home=demo_home, check=True).stdout)
+    assert p.mrn in [r["mrn"] for r in rows]
+
+
+def _needles(p):
+    values = {p.mrn, p.dob.isoformat(), p.dob.strftime("%m/%d/%Y"), "".join(c for c in p.phone if c.isdigit())}
+    for name in (p.last, p.first):
+        if len(name) >= 4:
+            values |= {name, name.upper(), name.lower()}
+    out = set()
+    for v in values:
+        out.add(v.encode("utf-8"))
+        out.add(v.encode("utf-16-be"))
+        try:
+            out.add(v.encode("latin-1"))
+        except UnicodeEncodeError:
+            pass
+    return out
+
+
+def test_no_plaintext_identifier_in_the_database_its_wal_or_the_store(demo_home):
+    from recdesk.patients import PatientDetails, register
+
+    extra = PatientDetails(mrn="98765432", last="Quixotic-Plaintextson", first="Zephyrine",
+                           dob=datetime.date(1944, 2, 29), phone="(512) 867-5309")
+    with Desk.open(demo_home) as desk:
+        register(desk, desk.sign_on("demo"), extra)
+        wal = demo_home / "recdesk.db-wal"
+        assert wal.exists() and wal.stat().st_size > 0  # read while the desk is open, before checkpoint
+        files = [demo_home / "recdesk.db", wal, *sorted((demo_home / "store").rglob("*"))]
+        blobs = [f.read_bytes() for f in files if f.is_file()]
+    assert len(blobs) > COUNT
+    people = [synthetic.patient(SEED, i) for i in range(COUNT)]
+    needles = set().union(*(_needles(p) for p in people))
+    needles |= {b"98765432", b"Quixotic", b"Zephyrine", b"1944-02-29", b"5128675309"}
+    found = [(f, n) for f, data in zip(files, blobs, strict=False) for n in needles if n in data]
+    assert found == []
+
+
+def test_sigkill_in_the_middle_of_a_demo_build_leaves_a_desk_that_passes_doctor(tmp_path):
+    home = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "recdesk.cli", "--home", str(home), "demo", "--patients", "2500",
+           "--seed", "3", "--build-only"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:
+        if line.startswith("built 1,000"):
+            break
+    else:
+        pytest.fail("the demo build never reported its first batch")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    doctor = run_cli("doctor", home=home)
+    assert doctor.returncode == 0, doctor.stdout
+    assert run_cli("audit", "verify", home=home).returncode == 0
+    with Desk.open(home) as desk:
+        built = Patient.select().count()
+    assert built % 1000 == 0 and 1000 <= built < 2500  # whole batches only
+    resumed = run_cli("demo", "--patients", "2500", "--seed", "3", "--build-only", home=home)
+    assert resumed.returncode == 0, resumed.stderr
+    with Desk.open(home) as desk:
+        assert Patient.select().count() == 2500
+        assert audit.verify(desk).intact
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from recdesk.desk import Desk
+    from recdesk.documents import file_document
+    from recdesk.models import Patient
+
+    def slow_pdf():
+        yield b"%PDF-1.7\\n" + b"x" * 200_000
+        print("half written", flush=True)
+        sys.stdin.readline()  # blocks until the test kills us
+        yield b"never"
+
+    desk = Desk.open(Path(sys.argv[1]))
+    clerk = desk.sign_on("demo")
+    with desk.write():
+        file_document(desk, clerk, Patient.select().first(), slow_pdf(), doc_type="lab_result",
+                      title="Killed mid-write", pages=1)
+""")
+
+
+def test_sigkill_during_a_document_write_leaves_no_visible_half_file(demo_home):
+    with Desk.open(demo_home) as desk:
+        documents_before = Document.select().count()
+        files_before = desk.store.blob_ids()
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(demo_home)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "half written"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with Desk.open(demo_home) as desk:
+        assert Document.select().count() == documents_before
+        assert desk.store.blob_ids() == files_before
+        assert len(desk.store.stale_parts()) == 1
+    doctor = run_cli("doctor", home=demo_home)
+    assert doctor.returncode == 0, doctor.stdout
+    assert "1 unfinished writes" in doctor.stdout
