@@ -14,8 +14,19 @@ from recdesk.desk import Actor, Desk
 from recdesk.documents import file_document
 from recdesk.errors import DeskError
 from recdesk.models import (
-    Appointment, ChartLocation, ChartVolume, DeskInfo, Document, Encounter, Patient, Provider, Release,
-    ReleaseRequest, RetentionRule, User, new_uuid,
+    Appointment,
+    ChartLocation,
+    ChartVolume,
+    DeskInfo,
+    Document,
+    Encounter,
+    Patient,
+    Provider,
+    Release,
+    ReleaseRequest,
+    RetentionRule,
+    User,
+    new_uuid,
 )
 from recdesk.patients import PatientDetails, register_many
 

@@ -1,4 +1,4 @@
-"""The desk's tables. Fields ending in `_enc` hold AES-GCM ciphertexts (see crypto.py); the rest stay plain so queues sort."""
+"""The desk's tables. `_enc` fields hold AES-GCM ciphertexts (crypto.py); the rest stay plain so queues sort."""
 
 from __future__ import annotations
 

@@ -58,7 +58,7 @@ def _validate(p: PatientDetails) -> None:
         raise DeskError(f"sex {p.sex!r} must be F, M, X or U")
 
 
-def register_many(desk, actor, patients: Iterable[PatientDetails], *, audit_action: str = "patient.register") -> list[int]:
+def register_many(desk, actor, patients: Iterable[PatientDetails]) -> list[int]:
     """Register patients in the caller's transaction: each gets a DEK, ciphertexts, tokens and an audit event."""
     actor.require("clerk", "manager")
     wrap_key = desk.master.sub("dek-wrap")
@@ -91,7 +91,7 @@ def register_many(desk, actor, patients: Iterable[PatientDetails], *, audit_acti
                               values["ssn_last4"], values["phone"])
         for kind, token in {desk.blind.token(t) for t in terms}:
             tokens.append({"kind": kind, "token": token, "patient": pid})
-        audit.append(desk, actor, audit_action, object=f"patient:{uid}", patient=uid)
+        audit.append(desk, actor, "patient.register", object=f"patient:{uid}", patient=uid)
         ids.append(pid)
     for start in range(0, len(tokens), 500):
         PatientToken.insert_many(tokens[start : start + 500]).execute()

@@ -93,7 +93,8 @@ def plan(query: str) -> list[Step]:
         return last in name_parts(p.last)
 
     if first:
-        steps.append(Step("exact", [Term("last_first", f"{last}|{first[:12]}")], lambda p: last_exact(p) and first_ok(p)))
+        steps.append(Step("exact", [Term("last_first", f"{last}|{first[:12]}")],
+                          lambda p: last_exact(p) and first_ok(p)))
     else:
         steps.append(Step("exact", [Term("last", last)], last_exact))
     if len(last) >= MIN_PREFIX:

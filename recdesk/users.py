@@ -36,7 +36,7 @@ def add(desk, actor, name: str, role: str, *, full_name: str = "", os_user: str 
         ssh_keys: list[str] = ()) -> User:
     actor.require("manager")
     if not _NAME.match(name):
-        raise DeskError(f"user name {name!r}: 2-32 characters, lower-case letters, digits, . _ -, starting with a letter")
+        raise DeskError(f"user name {name!r}: 2-32 lower-case letters, digits, . _ - (starting with a letter)")
     if role not in ROLES:
         raise DeskError(f"role {role!r} must be one of {', '.join(ROLES)}")
     prints = [(key.strip(), fingerprint(key)) for key in ssh_keys]

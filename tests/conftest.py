@@ -74,8 +74,8 @@ def desk_and_manager(make_config):
 def run_cli(*args: str, home: Path | None = None, env: dict | None = None, check: bool = False,
             timeout: float = 300) -> subprocess.CompletedProcess:
     """Run `recdesk` as a user would, in a subprocess."""
-    full_env = {**os.environ, **(env or {})}
-    full_env.pop("RECDESK_DB", None) if env is None or "RECDESK_DB" not in env else None
+    full_env = {k: v for k, v in os.environ.items() if k != "RECDESK_DB"}
+    full_env.update(env or {})
     cmd = [sys.executable, "-m", "recdesk.cli"]
     if home is not None:
         cmd += ["--home", str(home)]

@@ -33,7 +33,7 @@ def _people(desk):
 
 
 def test_demo_builds_the_patients_with_documents_and_a_clean_doctor(demo_home):
-    with Desk.open(demo_home) as desk:
+    with Desk.open(demo_home):
         assert Patient.select().count() == COUNT
         assert Document.select().count() >= COUNT
         assert Patient.select().where(Patient.possible_duplicate).count() in range(0, 10)
@@ -121,7 +121,7 @@ def test_sigkill_in_the_middle_of_a_demo_build_leaves_a_desk_that_passes_doctor(
     doctor = run_cli("doctor", home=home)
     assert doctor.returncode == 0, doctor.stdout
     assert run_cli("audit", "verify", home=home).returncode == 0
-    with Desk.open(home) as desk:
+    with Desk.open(home):
         built = Patient.select().count()
     assert built % 1000 == 0 and 1000 <= built < 2500  # whole batches only
     resumed = run_cli("demo", "--patients", "2500", "--seed", "3", "--build-only", home=home)
