@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 
 from recdesk import crypto
+from recdesk.db import bulk_insert
 from recdesk.models import AuditEvent, AuditHead, now
 
 GENESIS = "0" * 64
@@ -23,27 +24,47 @@ def _digest(mac_key: bytes, prev_hash: str, ev: dict) -> str:
     return hmac.new(mac_key, "\x1f".join(fields).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+@dataclass(frozen=True)
+class Event:
+    """What happened: an action on an object, about a patient (uuid) if any, with optional details."""
+
+    action: str
+    object: str = ""
+    patient: str = ""
+    details: dict | None = None
+
+
 def append(desk, actor, action: str, *, object: str = "", patient: str = "", details: dict | None = None) -> int:
     """Write one chained event inside the caller's transaction (or its own for a read-only session)."""
+    return append_many(desk, actor, [Event(action, object, patient, details)])
+
+
+def append_many(desk, actor, events: list[Event]) -> int:
+    """Chain and write several events at once (bulk registrations); returns the last seq."""
     db = desk.audit_db
+    data_key, mac_key = desk.master.sub("audit-data"), desk.master.sub("audit-mac")
     with db.atomic():
         query = AuditHead.select()
         if desk.is_postgres:
             query = query.for_update()  # the head row lock serialises appends across sessions
         head = query.execute(db)[0]
-        seq = head.seq + 1
-        payload = None
-        if details is not None:
-            text = json.dumps(details, sort_keys=True, default=str)
-            payload = crypto.seal(desk.master.sub("audit-data"), "audit_event", "details", str(seq), text)
-        ev = {
-            "seq": seq, "at": now(), "user_name": actor.user_name, "session": actor.session,
-            "action": action, "object": object, "patient": patient, "details_enc": payload,
-        }
-        ev["prev_hash"] = head.hash
-        ev["hash"] = _digest(desk.master.sub("audit-mac"), head.hash, ev)
-        AuditEvent.insert(**ev).execute(db)
-        AuditHead.update(seq=seq, hash=ev["hash"]).execute(db)
+        seq, prev, at = head.seq, head.hash, now()
+        rows = []
+        for event in events:
+            seq += 1
+            payload = None
+            if event.details is not None:
+                text = json.dumps(event.details, sort_keys=True, default=str)
+                payload = crypto.seal(data_key, "audit_event", "details", str(seq), text)
+            row = {
+                "seq": seq, "at": at, "user_name": actor.user_name, "session": actor.session,
+                "action": event.action, "object": event.object, "patient": event.patient, "details_enc": payload,
+                "prev_hash": prev,
+            }
+            row["hash"] = prev = _digest(mac_key, prev, row)
+            rows.append(row)
+        bulk_insert(AuditEvent, rows, db)
+        AuditHead.update(seq=seq, hash=prev).execute(db)
     return seq
 
 

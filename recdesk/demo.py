@@ -10,6 +10,7 @@ from pathlib import Path
 from recdesk import audit, reference, synthetic
 from recdesk import config as config_mod
 from recdesk.config import Config
+from recdesk.db import bulk_insert
 from recdesk.desk import Actor, Desk
 from recdesk.documents import file_document
 from recdesk.errors import DeskError
@@ -104,8 +105,7 @@ def _build_batch(desk: Desk, actor: Actor, seed: int, start: int, stop: int, pro
             appointments.append({"uuid": new_uuid(), "patient": pid, "clinic": a["clinic"], "at": a["at"],
                                  "provider": _provider(providers, a["provider"])})
     for table, rows_ in ((Encounter, encounters), (Appointment, appointments), (ChartVolume, volumes)):
-        for i in range(0, len(rows_), 500):
-            table.insert_many(rows_[i : i + 500]).execute()
+        bulk_insert(table, rows_)
     for offset, (pid, p) in enumerate(zip(ids, people, strict=True)):
         index = start + offset
         if _has_documents(index):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from recdesk import audit, crypto
 from recdesk.blindindex import patient_terms
+from recdesk.db import bulk_insert
 from recdesk.errors import DeskError
 from recdesk.models import Insurance, Patient, PatientToken, new_uuid, now
 
@@ -62,8 +63,8 @@ def register_many(desk, actor, patients: Iterable[PatientDetails]) -> list[int]:
     """Register patients in the caller's transaction: each gets a DEK, ciphertexts, tokens and an audit event."""
     actor.require("clerk", "manager")
     wrap_key = desk.master.sub("dek-wrap")
-    ids = []
-    tokens: list[dict] = []
+    rows, insurance, terms_by_uuid = [], [], {}
+    stamp = now()
     for p in patients:
         _validate(p)
         uid = p.uuid or new_uuid()
@@ -73,29 +74,37 @@ def register_many(desk, actor, patients: Iterable[PatientDetails]) -> list[int]:
             "dob": p.dob.isoformat(), "sex": p.sex, "ssn_last4": p.ssn_last4, "phone": p.phone,
         }
         row = {f"{name}_enc": crypto.seal(dek, "patient", name, uid, values[name]) for name in _FIELDS}
-        row["address_enc"] = crypto.seal(dek, "patient", "address", uid, json.dumps(p.address, sort_keys=True))
-        stamp = now()
-        pid = Patient.insert(
-            uuid=uid, dek_wrapped=crypto.wrap_dek(wrap_key, uid, dek), sensitive=p.sensitive,
-            deceased=p.deceased, possible_duplicate=p.possible_duplicate, created_at=stamp, updated_at=stamp, **row,
-        ).execute()
+        row.update(
+            uuid=uid, dek_wrapped=crypto.wrap_dek(wrap_key, uid, dek), sensitive=p.sensitive, deceased=p.deceased,
+            possible_duplicate=p.possible_duplicate, status="active", created_at=stamp, updated_at=stamp,
+            address_enc=crypto.seal(dek, "patient", "address", uid, json.dumps(p.address, sort_keys=True)),
+        )
+        rows.append(row)
         for rank, ins in enumerate(p.insurance, start=1):
             iuid = new_uuid()
-            Insurance.insert(
-                uuid=iuid, patient=pid, rank=rank,
-                payer_enc=crypto.seal(dek, "insurance", "payer", iuid, ins.get("payer", "")),
-                member_id_enc=crypto.seal(dek, "insurance", "member_id", iuid, ins.get("member_id", "")),
-                group_enc=crypto.seal(dek, "insurance", "group", iuid, ins.get("group", "")),
-            ).execute()
-        terms = patient_terms(values["mrn"], values["last"], values["first"], values["dob"],
-                              values["ssn_last4"], values["phone"])
-        for kind, token in {desk.blind.token(t) for t in terms}:
-            tokens.append({"kind": kind, "token": token, "patient": pid})
-        audit.append(desk, actor, "patient.register", object=f"patient:{uid}", patient=uid)
-        ids.append(pid)
-    for start in range(0, len(tokens), 500):
-        PatientToken.insert_many(tokens[start : start + 500]).execute()
-    return ids
+            insurance.append({
+                "uuid": iuid, "patient": uid, "rank": rank, "created_at": stamp,
+                "payer_enc": crypto.seal(dek, "insurance", "payer", iuid, ins.get("payer", "")),
+                "member_id_enc": crypto.seal(dek, "insurance", "member_id", iuid, ins.get("member_id", "")),
+                "group_enc": crypto.seal(dek, "insurance", "group", iuid, ins.get("group", "")),
+            })
+        terms_by_uuid[uid] = patient_terms(values["mrn"], values["last"], values["first"], values["dob"],
+                                           values["ssn_last4"], values["phone"])
+    if not rows:
+        return []
+    bulk_insert(Patient, rows)
+    ids = dict(Patient.select(Patient.uuid, Patient.id).where(Patient.uuid.in_(list(terms_by_uuid))).tuples())
+    for ins in insurance:
+        ins["patient"] = ids[ins["patient"]]
+    bulk_insert(Insurance, insurance)
+    tokens = [
+        {"kind": kind, "token": token, "patient": ids[uid]}
+        for uid, terms in terms_by_uuid.items()
+        for kind, token in {desk.blind.token(t) for t in terms}
+    ]
+    bulk_insert(PatientToken, tokens)
+    audit.append_many(desk, actor, [audit.Event("patient.register", f"patient:{uid}", uid) for uid in terms_by_uuid])
+    return [ids[row["uuid"]] for row in rows]
 
 
 def register(desk, actor, patient: PatientDetails) -> int:
