@@ -49,7 +49,7 @@ LOCATIONS = [
 Progress = Callable[[int, int], None]
 
 
-def _details(p: synthetic.SyntheticPatient, duplicate: bool) -> PatientDetails:
+def patient_details(p: synthetic.SyntheticPatient, duplicate: bool) -> PatientDetails:
     return PatientDetails(
         mrn=p.mrn, last=p.last, first=p.first, middle=p.middle, dob=p.dob, sex=p.sex, ssn_last4=p.ssn_last4,
         phone=p.phone, address=p.address, insurance=p.insurance, sensitive=p.sensitive, deceased=p.deceased,
@@ -88,7 +88,7 @@ def _build_batch(desk: Desk, actor: Actor, seed: int, start: int, stop: int, pro
         if is_dup:
             people[offset] = synthetic.near_duplicate(seed, start + offset, people[offset - 1])
     flags = [d or (offset + 1 < len(duplicate) and duplicate[offset + 1]) for offset, d in enumerate(duplicate)]
-    ids = register_many(desk, actor, [_details(p, f) for p, f in zip(people, flags, strict=True)])
+    ids = register_many(desk, actor, [patient_details(p, f) for p, f in zip(people, flags, strict=True)])
     main = ChartLocation.get(ChartLocation.code == "MAIN")
     rows = Patient.select().where(Patient.id.in_(ids))
     by_id = {row.id: row for row in rows}

@@ -120,6 +120,7 @@ class Desk:
         if config.path.exists():
             raise DeskError(f"a desk already exists in {config.home}: use it, or choose another --home")
         config.desk_id = config.desk_id or secrets.token_hex(16)
+        config.database_url = config.effective_database_url  # later commands find it without RECDESK_DB
         keys.check_source(config)
         url = config.effective_database_url
         if not url and config.sqlite_path.exists():

@@ -126,15 +126,16 @@ def decrypt(desk, row: Patient, *, with_insurance: bool = False) -> PatientDetai
         uuid=uid, id=row.id,
     )
     if with_insurance:
-        details.insurance = [
-            {
-                "payer": crypto.open_text(dek, "insurance", "payer", i.uuid, i.payer_enc),
-                "member_id": crypto.open_text(dek, "insurance", "member_id", i.uuid, i.member_id_enc),
-                "group": crypto.open_text(dek, "insurance", "group", i.uuid, i.group_enc),
-            }
-            for i in row.insurance.order_by(Insurance.rank)
-        ]
+        details.insurance = [decrypt_insurance(desk, row, i) for i in row.insurance.order_by(Insurance.rank)]
     return details
+
+
+def decrypt_insurance(desk, patient: Patient, policy: Insurance) -> dict:
+    dek = desk.dek(patient)
+    return {
+        name: crypto.open_text(dek, "insurance", name, policy.uuid, getattr(policy, f"{name}_enc"))
+        for name in ("payer", "member_id", "group")
+    }
 
 
 def open_chart(desk, actor, patient_uuid: str, *, purpose: str | None = None) -> PatientDetails:

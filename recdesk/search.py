@@ -39,6 +39,7 @@ class Step:
     match: str
     terms: list[Term]
     accept: Callable[[PatientDetails], bool]
+    whole_name: str = ""  # the typed last name: a patient whose whole last name it is sorts first
 
 
 def _parse_date(text: str) -> datetime.date | None:
@@ -94,12 +95,12 @@ def plan(query: str) -> list[Step]:
 
     if first:
         steps.append(Step("exact", [Term("last_first", f"{last}|{first[:12]}")],
-                          lambda p: last_exact(p) and first_ok(p)))
+                          lambda p: last_exact(p) and first_ok(p), last))
     else:
-        steps.append(Step("exact", [Term("last", last)], last_exact))
+        steps.append(Step("exact", [Term("last", last)], last_exact, last))
     if len(last) >= MIN_PREFIX:
         steps.append(Step("prefix", [Term("last_prefix", last[:12])],
-                          lambda p: any(part.startswith(last) for part in name_parts(p.last)) and first_ok(p)))
+                          lambda p: any(part.startswith(last) for part in name_parts(p.last)) and first_ok(p), last))
     code = soundex(last)
     if first:
         phonetic_terms = [Term("last_phonetic", f"{code}|{first[0]}")]
@@ -140,7 +141,8 @@ def find(desk, query: str, limit: int = 50) -> list[Hit]:
                 details = decrypt(desk, row)
                 if step.accept(details):
                     found.append(Hit(details, step.match))
-        found.sort(key=lambda h: (fold(h.patient.last), fold(h.patient.first), h.patient.dob or datetime.date.min))
+        found.sort(key=lambda h: (not name_key(h.patient.last).startswith(step.whole_name), fold(h.patient.last),
+                                  fold(h.patient.first), h.patient.dob or datetime.date.min))
         for hit in found:
             if len(hits) >= limit:
                 break

@@ -168,3 +168,21 @@ def test_sigkill_during_a_document_write_leaves_no_visible_half_file(demo_home):
     doctor = run_cli("doctor", home=demo_home)
     assert doctor.returncode == 0, doctor.stdout
     assert "1 unfinished writes" in doctor.stdout
+
+
+def test_demo_on_postgresql_builds_searches_and_passes_doctor(tmp_path, pg_url, monkeypatch):
+    monkeypatch.setenv("RECDESK_DB", pg_url)
+    desk = demo.build(tmp_path / "pgdemo", 60, SEED)
+    try:
+        assert desk.is_postgres
+        p = synthetic.patient(SEED, 5)
+        from recdesk.search import search
+
+        hits = search(desk, desk.sign_on("demo"), p.mrn)
+        assert [(h.patient.last, h.patient.first) for h in hits] == [(p.last, p.first)]
+    finally:
+        desk.close()
+    monkeypatch.delenv("RECDESK_DB")
+    result = run_cli("doctor", home=tmp_path / "pgdemo")
+    assert result.returncode == 0, result.stdout
+    assert "60 patients' encrypted fields authenticate" in result.stdout
