@@ -6,6 +6,7 @@ import getpass
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from recdesk.models import DeskInfo, Patient, User, create_schema, database
 from recdesk.store import ContentStore
 
 ROLES = ("clerk", "supervisor", "manager")
+_USER_NAME = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 HOST_KEY_NAME = "ssh_host_ed25519_key"
 _DEK_CACHE = 4096
 
@@ -48,6 +50,11 @@ def _open_database(config: Config, master: keys.MasterKey, *, readonly: bool, cr
         return postgres(url, readonly=readonly)
     return SqlCipherDatabase(config.sqlite_path, master.sub("sqlcipher"), readonly=readonly, create=create,
                              audit_only=audit_only)
+
+
+def check_user_name(name: str) -> None:
+    if not _USER_NAME.match(name):
+        raise DeskError(f"user name {name!r}: 2-32 lower-case letters, digits, . _ - (starting with a letter)")
 
 
 def _write_host_key(path: Path) -> None:
@@ -119,6 +126,7 @@ class Desk:
         """A new desk: key in its source, database with the latest schema, first manager, audit genesis."""
         if config.path.exists():
             raise DeskError(f"a desk already exists in {config.home}: use it, or choose another --home")
+        check_user_name(manager_name)
         config.desk_id = config.desk_id or secrets.token_hex(16)
         config.database_url = config.effective_database_url  # later commands find it without RECDESK_DB
         keys.check_source(config)
@@ -150,8 +158,7 @@ class Desk:
             if not url:
                 for suffix in ("", "-wal", "-shm"):
                     Path(str(config.sqlite_path) + suffix).unlink(missing_ok=True)
-            if config.key_source != "keyring":
-                keys._key_path(config).unlink(missing_ok=True)
+            keys.discard(config)
             raise
         config.store_path.mkdir(exist_ok=True)
         _write_host_key(config.home / HOST_KEY_NAME)

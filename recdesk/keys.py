@@ -134,6 +134,19 @@ def create(config: Config) -> MasterKey:
     return MasterKey(raw, f"{config.key_source} {path}")
 
 
+def discard(config: Config) -> None:
+    """Remove a key that `create` just made for a desk whose creation then failed."""
+    if config.key_source == "keyring":
+        import keyring.errors
+
+        try:
+            _keyring_backend().delete_password(KEYRING_SERVICE, keyring_username(config))
+        except keyring.errors.PasswordDeleteError:
+            pass
+    else:
+        _key_path(config).unlink(missing_ok=True)
+
+
 def check_source(config: Config) -> None:
     """Fail early, before anything is written, when the configured source cannot hold a key."""
     if config.key_source == "keyring":

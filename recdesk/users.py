@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 
 import peewee
 
 from recdesk import audit
-from recdesk.desk import ROLES
+from recdesk.desk import ROLES, check_user_name
 from recdesk.errors import DeskError
 from recdesk.models import SshKey, User, now
-
-_NAME = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 
 
 def fingerprint(public_key: str) -> str:
@@ -35,8 +32,7 @@ def fingerprint(public_key: str) -> str:
 def add(desk, actor, name: str, role: str, *, full_name: str = "", os_user: str | None = None,
         ssh_keys: list[str] = ()) -> User:
     actor.require("manager")
-    if not _NAME.match(name):
-        raise DeskError(f"user name {name!r}: 2-32 lower-case letters, digits, . _ - (starting with a letter)")
+    check_user_name(name)
     if role not in ROLES:
         raise DeskError(f"role {role!r} must be one of {', '.join(ROLES)}")
     prints = [(key.strip(), fingerprint(key)) for key in ssh_keys]

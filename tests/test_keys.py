@@ -106,3 +106,10 @@ def test_init_never_overwrites_an_existing_key_file(tmp_path):
     with pytest.raises(MasterKeyError, match="already exists"):
         Desk.create(Config(home=tmp_path / "d", key_source="file", key_file=path), "boss")
     assert path.read_bytes() == b"keep me"
+
+
+def test_failed_desk_creation_removes_the_key_it_just_stored(tmp_path, memory_keyring):
+    with pytest.raises(Exception, match="user name"):
+        Desk.create(Config(home=tmp_path / "d", key_source="keyring"), "Not A Name")
+    assert memory_keyring.secrets == {}
+    assert not (tmp_path / "d" / "recdesk.db").exists()
