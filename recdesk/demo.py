@@ -153,14 +153,13 @@ def build(home: Path, patients: int, seed: int, progress: Progress | None = None
             desk.close()
             raise DeskError(f"the demo desk in {home} was built with --seed {info.demo_seed}: use that seed, "
                             "or another --home")
-        actor = desk.sign_on("manager")
     else:
         config = Config(home=home, key_source="demo", demo=True)
-        desk, actor = Desk.create(config, "manager", manager_full_name="Demo Manager", demo_seed=seed)
+        desk, manager = Desk.create(config, "manager", manager_full_name="Demo Manager", demo_seed=seed)
         with desk.write():
             for name, role, full in DEMO_USERS:
                 User.create(name=name, role=role, full_name=full)
-                audit.append(desk, actor, "user.add", object=f"user:{name}", details={"role": role})
+                audit.append(desk, manager, "user.add", object=f"user:{name}", details={"role": role})
             _seed_reference(desk, home)
     _tidy_store(desk)
     with desk.write():

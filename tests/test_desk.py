@@ -236,3 +236,16 @@ def test_field_cipher_uses_the_patients_own_key(roster):
     assert desk.dek(a) != desk.dek(b)
     with pytest.raises(TamperError):
         crypto.open_text(desk.dek(b), "patient", "last", a.uuid, a.last_enc)
+
+
+def test_doctor_reports_a_moved_ciphertext_as_tampering(roster):
+    from recdesk import doctor
+
+    desk, _ = roster
+    a, b = list(Patient.select().order_by(Patient.id).limit(2))
+    Patient.update(first_enc=a.first_enc).where(Patient.id == b.id).execute()
+    desk.config.save()
+    report = doctor.run(desk.config.home)
+    assert not report.passed
+    (line,) = [text for ok, text in report.lines if not ok]
+    assert line.startswith("fields: patient.first of row " + b.uuid) and "tampering" in line
