@@ -93,7 +93,7 @@ def cmd_search(args) -> int:
             _out(json.dumps(rows, ensure_ascii=False))
             return 0
         if not rows:
-            _out(f"no patient matches {args.query!r}")
+            _out(f"no patient matches {search.clean(args.query)!r}: {search.NO_MATCH_HINT}")
             return 0
         for hit, row in zip(hits, rows, strict=True):
             name = hit.patient.display_name

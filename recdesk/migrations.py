@@ -13,7 +13,17 @@ BASE_VERSION = 1
 # version -> (what it changes, step). A step gets the migrator and the database and runs inside one
 # transaction with the version bump, so a desk is never left between two versions.
 Step = Callable[[SchemaMigrator, peewee.Database], None]
-MIGRATIONS: dict[int, tuple[str, Step]] = {}
+
+
+def _audit_by_user(migrator: SchemaMigrator, db: peewee.Database) -> None:
+    from playhouse.migrate import migrate
+
+    migrate(migrator.add_index("audit_event", ("user_name", "seq"), False))
+
+
+MIGRATIONS: dict[int, tuple[str, Step]] = {
+    2: ("index the audit trail by user, for last-patient recall and review", _audit_by_user),
+}
 
 
 def latest() -> int:

@@ -322,6 +322,9 @@ class AuditEvent(Base):
     prev_hash = pw.CharField(max_length=64)
     hash = pw.CharField(max_length=64)
 
+    class Meta:
+        indexes = ((("user_name", "seq"), False),)  # a user's recent activity: last patient, review screen
+
 
 class AuditHead(Base):
     """One row: the last seq and hash; updating it serialises appends on every backend."""

@@ -136,15 +136,3 @@ def decrypt_insurance(desk, patient: Patient, policy: Insurance) -> dict:
         name: crypto.open_text(dek, "insurance", name, policy.uuid, getattr(policy, f"{name}_enc"))
         for name in ("payer", "member_id", "group")
     }
-
-
-def open_chart(desk, actor, patient_uuid: str, *, purpose: str | None = None) -> PatientDetails:
-    """Open one patient's chart: decrypted demographics and insurance; the view is audited."""
-    row = Patient.get_or_none(Patient.uuid == patient_uuid)
-    if row is None or row.status == "purged":
-        raise DeskError(f"no patient {patient_uuid}: purged or never registered")
-    details = decrypt(desk, row, with_insurance=True)
-    with desk.audit_db.atomic():
-        audit.append(desk, actor, "chart.open", object=f"patient:{row.uuid}", patient=row.uuid,
-                     details={"purpose": purpose} if purpose else None)
-    return details

@@ -14,7 +14,6 @@ from recdesk.models import Patient, PatientToken
 from recdesk.patients import PatientDetails, decrypt
 
 MATCH_ORDER = ("exact", "prefix", "phonetic")
-_CANDIDATE_PAGE = 200
 
 
 @dataclass(frozen=True)
@@ -52,11 +51,22 @@ def _parse_date(text: str) -> datetime.date | None:
     return None
 
 
+MAX_QUERY = 80
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def clean(query: str) -> str:
+    """What a clerk meant to type: control characters (pasted or from a bad terminal) removed."""
+    return _CONTROL.sub("", query).strip()
+
+
 def plan(query: str) -> list[Step]:
     """The readings of a query, most exact first."""
-    q = query.strip()
+    q = clean(query)
     if not q:
         raise DeskError("type a name (smith,jo), an MRN, a DOB, SSN last 4, S1234 or a phone number")
+    if len(q) > MAX_QUERY:
+        raise DeskError(f"a search is at most {MAX_QUERY} characters: type a name, MRN, DOB or number")
     steps: list[Step] = []
     date = _parse_date(q)
     if date:
@@ -122,38 +132,117 @@ def _candidates(desk, terms: list[Term], after: int, limit: int) -> list[int]:
     return [row.patient_id for row in query]
 
 
+class SearchResults:
+    """The matches for one query, fetched a page at a time in rank order (exact, prefix, phonetic).
+
+    Candidates come from the blind index in patient-id order; each page is decrypted, false positives
+    are dropped, and the page is sorted by name and DOB. A list that shows only what is on screen asks
+    for the next page when the clerk scrolls to it.
+    """
+
+    def __init__(self, desk, query: str) -> None:
+        self.desk = desk
+        self.query = query
+        self.steps = plan(query)
+        self.hits: list[Hit] = []
+        self._step = 0
+        self._after = 0
+        self._seen: set[int] = set()
+
+    @property
+    def exhausted(self) -> bool:
+        return self._step >= len(self.steps)
+
+    def more(self, n: int) -> list[Hit]:
+        """At least n more hits (fewer only when none are left); they are appended to self.hits."""
+        found: list[Hit] = []
+        while len(found) < n and not self.exhausted:
+            step = self.steps[self._step]
+            ids = _candidates(self.desk, step.terms, self._after, max(2 * (n - len(found)), 40))
+            if not ids:
+                self._step, self._after = self._step + 1, 0
+                continue
+            self._after = ids[-1]
+            fresh = [i for i in ids if i not in self._seen]
+            page: list[Hit] = []
+            if fresh:
+                for row in Patient.select().where(Patient.id.in_(fresh) & (Patient.status == "active")):
+                    details = decrypt(self.desk, row)
+                    if step.accept(details):
+                        page.append(Hit(details, step.match))
+                        self._seen.add(row.id)
+            page.sort(key=lambda h: (not name_key(h.patient.last).startswith(step.whole_name),
+                                     fold(h.patient.last), fold(h.patient.first), h.patient.dob or datetime.date.min))
+            found += page
+        self.hits += found
+        return found
+
+    def estimate(self) -> int:
+        """An upper bound on the matches, from index entries alone (false positives included)."""
+        total = 0
+        for step in self.steps:
+            for term in step.terms:
+                kind, token = self.desk.blind.token(term)
+                where = (PatientToken.kind == kind) & (PatientToken.token == token)
+                total += PatientToken.select().where(where).count()
+        return total
+
+
 def find(desk, query: str, limit: int = 50) -> list[Hit]:
-    """Matches for a query, exact first, then prefix, then phonetic; false positives dropped after decryption."""
+    """Up to `limit` matches for a query, best first; false positives dropped after decryption."""
     if limit < 1:
         raise DeskError("--limit must be at least 1")
-    hits: dict[int, Hit] = {}
-    for step in plan(query):
-        found: list[Hit] = []
-        after = 0
-        while len(hits) + len(found) < limit:
-            ids = _candidates(desk, step.terms, after, _CANDIDATE_PAGE)
-            if not ids:
-                break
-            after = ids[-1]
-            fresh = [i for i in ids if i not in hits]
-            rows = Patient.select().where(Patient.id.in_(fresh) & (Patient.status == "active")) if fresh else []
-            for row in rows:
-                details = decrypt(desk, row)
-                if step.accept(details):
-                    found.append(Hit(details, step.match))
-        found.sort(key=lambda h: (not name_key(h.patient.last).startswith(step.whole_name), fold(h.patient.last),
-                                  fold(h.patient.first), h.patient.dob or datetime.date.min))
-        for hit in found:
-            if len(hits) >= limit:
-                break
-            hits.setdefault(hit.patient.id, hit)
-    return list(hits.values())
+    return SearchResults(desk, query).more(limit)[:limit]
 
 
-def search(desk, actor, query: str, limit: int = 50) -> list[Hit]:
-    """Find patients and audit the search (the query itself is PHI, so it is kept encrypted)."""
-    hits = find(desk, query, limit)
+def audit_view(desk, actor, query: str, hits: list[Hit]) -> None:
+    """Record that these patients were shown to the actor (the query itself is PHI, so it is encrypted)."""
     with desk.audit_db.atomic():
         audit.append(desk, actor, "patient.search", object="patients",
                      details={"query": query, "results": len(hits), "patients": [h.patient.uuid for h in hits]})
+
+
+def search(desk, actor, query: str, limit: int = 50) -> list[Hit]:
+    """Find patients and audit what was shown."""
+    hits = find(desk, query, limit)
+    audit_view(desk, actor, query, hits)
     return hits
+
+
+@dataclass(frozen=True)
+class IdentityWarning:
+    """Two or more results that could be the same person registered twice, or two people easily confused."""
+
+    message: str
+    patient_ids: frozenset[int]
+
+
+def identity_warnings(hits: list[Hit]) -> list[IdentityWarning]:
+    """Results that share last name and SSN last 4, or whole name and DOB: the clerk must look twice."""
+    groups: dict[tuple, list[Hit]] = {}
+    for hit in hits:
+        p = hit.patient
+        if p.ssn_last4:
+            groups.setdefault(("last4", name_key(p.last), p.ssn_last4), []).append(hit)
+        if p.dob:
+            groups.setdefault(("dob", name_key(p.last), name_key(p.first), p.dob), []).append(hit)
+    warnings = []
+    for key, group in groups.items():
+        if len(group) < 2:
+            continue
+        p = group[0].patient
+        what = (f"last name and SSN last 4 ({p.last.upper()} …{p.ssn_last4})" if key[0] == "last4"
+                else f"name and DOB ({p.display_name}, {p.dob.isoformat()})")
+        warnings.append(IdentityWarning(f"{len(group)} results share {what}: check MRNs before opening",
+                                frozenset(h.patient.id for h in group)))
+    return warnings
+
+
+def age(dob: datetime.date | None, today: datetime.date | None = None) -> int | None:
+    if dob is None:
+        return None
+    today = today or datetime.date.today()
+    return today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
+
+
+NO_MATCH_HINT = "try last,first (smith,jo), an MRN, a DOB (1962-03-04), last 4 (1234), S1234 or a phone number"

@@ -207,13 +207,15 @@ def test_a_desk_created_today_opens_after_tomorrows_schema_change(make_config, m
 
         migrate(migrator.add_column("patient", "preferred_language", peewee.CharField(default="")))
 
-    monkeypatch.setitem(migrations.MIGRATIONS, 2, ("patients' preferred language", add_preferred_language))
-    with pytest.raises(DeskError, match="schema 1"):
+    monkeypatch.setitem(migrations.MIGRATIONS, migrations.latest() + 1,
+                        ("patients' preferred language", add_preferred_language))
+    with pytest.raises(DeskError, match=f"schema {migrations.latest() - 1}"):
         Desk.open(home, readonly=True)
     with Desk.open(home) as upgraded:
         columns = [c.name for c in upgraded.db.get_columns("patient")]
         assert "preferred_language" in columns
-        assert upgraded.db.execute_sql("SELECT schema_version FROM desk_info").fetchone()[0] == 2
+        version = upgraded.db.execute_sql("SELECT schema_version FROM desk_info").fetchone()[0]
+        assert version == migrations.latest()
         assert names(search.search(upgraded, upgraded.sign_on("boss"), "100234")) == [("Smith", "John", "exact")]
 
 
@@ -249,3 +251,15 @@ def test_doctor_reports_a_moved_ciphertext_as_tampering(roster):
     assert not report.passed
     (line,) = [text for ok, text in report.lines if not ok]
     assert line.startswith("fields: patient.first of row " + b.uuid) and "tampering" in line
+
+
+def test_a_version_1_desk_is_upgraded_to_index_the_audit_trail_by_user(make_config):
+    desk, _ = Desk.create(make_config(), "boss")
+    home = desk.config.home
+    (index,) = [i for i in desk.db.get_indexes("audit_event") if i.columns == ["user_name", "seq"]]
+    desk.db.execute_sql(f'DROP INDEX "{index.name}"')
+    desk.db.execute_sql("UPDATE desk_info SET schema_version = 1")
+    desk.close()
+    with Desk.open(home) as upgraded:
+        assert [i.columns for i in upgraded.db.get_indexes("audit_event") if i.columns == ["user_name", "seq"]]
+        assert upgraded.db.execute_sql("SELECT schema_version FROM desk_info").fetchone()[0] == 2
