@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
+from peewee import JOIN
+
 from recdesk import audit, crypto, reference
 from recdesk.desk import Desk
 from recdesk.errors import DeskError
@@ -70,8 +72,7 @@ def open_chart(desk: Desk, actor, patient_uuid: str, *, purpose: str | None = No
     chart.encounters = [
         {"kind": e.kind, "admit": e.admit_at, "discharge": e.discharge_at, "service": e.service,
          "attending": e.attending.name if e.attending_id else ""}
-        for e in Encounter.select(Encounter, Provider).join(Provider, on=(Encounter.attending == Provider.id),
-                                                             join_type="LEFT OUTER")
+        for e in Encounter.select(Encounter, Provider).join(Provider, JOIN.LEFT_OUTER)
         .where(Encounter.patient == row.id).order_by(Encounter.admit_at.desc())
     ]
     labels = _doc_labels(desk)

@@ -69,11 +69,41 @@ def cmd_demo(args) -> int:
     say(f"demo desk ready: {args.patients:,} patients, seed {args.seed}")
     if args.build_only:
         return 0
-    say("The desk's screens are not built yet (the shell issue). A search of this desk for 'smith,j':")
-    args.home, args.query, args.json, args.limit = str(home), "smith,j", False, 8
-    cmd_search(args)
-    say(f"Search it yourself: recdesk --home {home} search 'QUERY'  (a name, MRN, DOB, last 4, S1234, phone)")
+    args.home = str(home)
+    return cmd_desk(args)
+
+
+def run_desk(home: Path, *, user: str | None = None) -> int:
+    """Sign on and run the TUI until sign-off; returns the exit code. Imports textual only here."""
+    from recdesk import sessions
+    from recdesk.desk import Desk
+
+    desk = Desk.open(home)
+    actor = sessions.sign_on(desk, user) if user else None
+    if actor is None:
+        actor = desk.local_actor()
+        actor = sessions.sign_on(desk, actor.user_name)
+    if actor.role == "supervisor":
+        # Reopen read-only: the supervisor's database connection itself refuses writes.
+        desk.close()
+        desk = Desk.open(home, readonly=True)
+    from screens.app import RecdeskApp
+
+    app = RecdeskApp(desk, actor)
+    try:
+        app.run(mouse=False)
+    finally:
+        reopened = Desk.open(home, readonly=actor.role == "supervisor")
+        with reopened:
+            sessions.sign_off(reopened, actor, app.sign_off_reason)
+    if app.sign_off_reason == "idle":
+        minutes = desk.config.idle_timeout // 60
+        print(f"recdesk: signed off after {minutes} minutes without a keystroke", file=sys.stderr)
     return 0
+
+
+def cmd_desk(args) -> int:
+    return run_desk(_home(args))
 
 
 def _open(args, *, readonly: bool = False):
@@ -172,6 +202,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"recdesk {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
+    desk = sub.add_parser("desk", parents=[common], help="open the desk (the default command)")
+    desk.set_defaults(func=cmd_desk)
+
     init = sub.add_parser("init", parents=[common], help="create a new desk")
     init.add_argument("--key-source", choices=["keyring", "file"], help="where the master key lives (default keyring)")
     init.add_argument("--key-file", help="create the master key in this new file (0600)")
@@ -183,7 +216,7 @@ def parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", parents=[common], help="build (or reuse) a demo desk of synthetic patients")
     demo.add_argument("--patients", type=int, default=10_000, help="how many patients (default 10,000)")
     demo.add_argument("--seed", type=int, default=1, help="the same seed builds the same desk (default 1)")
-    demo.add_argument("--build-only", action="store_true", help="build, then exit without opening the desk")
+    demo.add_argument("--build-only", action="store_true", help="build, then exit instead of opening the desk")
     demo.set_defaults(func=cmd_demo)
 
     search = sub.add_parser("search", parents=[common], help="find patients (name, MRN, DOB, last 4, S1234, phone)")
@@ -224,8 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "home"):
         args.home = None
     if not getattr(args, "func", None):
-        parser().print_help()
-        return EXIT_ERROR
+        args.func = cmd_desk
     try:
         return args.func(args)
     except DeskError as exc:

@@ -1,0 +1,149 @@
+"""The desk's Textual app: the signed-on session, the desk thread, idle logoff, help and the command palette."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from textual import events
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.timer import Timer
+
+from recdesk import sessions
+from recdesk.desk import Actor, Desk
+from recdesk.errors import DeskError
+
+T = TypeVar("T")
+
+# Actions that change the record. A supervisor's session never offers them (and could not perform
+# them: their database connection is read-only). Screens that add such actions list them here.
+CHANGING_ACTIONS: set[str] = set()
+
+
+class RecdeskApp(App[str]):
+    """One clerk's (or supervisor's) session at the desk."""
+
+    TITLE = "recdesk"
+    CSS_PATH = "recdesk.tcss"
+    COMMAND_PALETTE_BINDING = "ctrl+p"
+    BINDINGS = [
+        Binding("f1", "help", "Help", id="help"),
+        Binding("f2", "search", "Search", id="search"),
+        Binding("f10", "sign_off", "Sign off", id="sign_off"),
+        Binding("ctrl+q", "sign_off", "Sign off", show=False, id="sign_off_alt"),
+    ]
+
+    def __init__(self, desk: Desk, actor: Actor, *, idle_timeout: float | None = None) -> None:
+        super().__init__()
+        self.desk = desk
+        self.actor = actor
+        self.idle_timeout = idle_timeout if idle_timeout is not None else desk.config.idle_timeout
+        self.sign_off_reason = "quit"
+        self._desk_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="desk")
+        self._idle_timer: Timer | None = None
+        self.last_patient: str | None = None
+
+    # --- the desk thread: every database call runs on one thread, so one connection serves the session
+
+    async def desk_call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._desk_thread, functools.partial(fn, *args, **kwargs))
+
+    def desk_call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Queue work whose result the screen does not wait for (audit of what was shown)."""
+        self._desk_thread.submit(fn, *args)
+
+    # --- lifecycle
+
+    def on_mount(self) -> None:
+        self.theme = "ansi-dark"
+        keymap = self.desk.config.extra.get("keymap", {})
+        if keymap:
+            self.set_keymap({str(k): str(v) for k, v in keymap.items()})
+        self._idle_timer = self.set_timer(self.idle_timeout, self.idle_logoff)
+        from screens.search import SearchScreen
+
+        self.push_screen(SearchScreen())
+        self.run_worker(self._recall_last_patient(), group="startup")
+
+    async def _recall_last_patient(self) -> None:
+        self.last_patient = await self.desk_call(sessions.last_patient, self.desk, self.actor)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and self._idle_timer is not None:
+            self._idle_timer.reset()
+        await super().on_event(event)
+
+    def idle_logoff(self) -> None:
+        """HIPAA automatic logoff: clear every screen of PHI and end the session."""
+        self.sign_off_reason = "idle"
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.exit(result="idle")
+
+    def on_unmount(self) -> None:
+        self._desk_thread.submit(self.desk.close)
+        self._desk_thread.shutdown(wait=True)
+
+    # --- actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in CHANGING_ACTIONS and self.actor.role == "supervisor":
+            return False
+        return True
+
+    def action_help(self) -> None:
+        from screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_search(self) -> None:
+        from screens.search import SearchScreen
+
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        if isinstance(self.screen, SearchScreen):
+            self.screen.focus_prompt()
+
+    def action_sign_off(self) -> None:
+        self.sign_off_reason = "quit"
+        self.exit(result="quit")
+
+    async def open_chart(self, patient_uuid: str) -> None:
+        """Open a chart, asking for a purpose of access first when the record is restricted."""
+        from recdesk.chart import PurposeRequired, open_chart
+        from screens.chart import ChartScreen
+        from screens.purpose import PurposeDialog
+
+        try:
+            chart = await self.desk_call(open_chart, self.desk, self.actor, patient_uuid)
+        except PurposeRequired:
+            purpose = await self.push_screen_wait(PurposeDialog())
+            if purpose is None:
+                self.notify("Restricted record not opened.", timeout=4)
+                return
+            chart = await self.desk_call(open_chart, self.desk, self.actor, patient_uuid, purpose=purpose)
+        except DeskError as exc:
+            self.notify(str(exc), severity="error", timeout=6)
+            return
+        self.last_patient = patient_uuid
+        from screens.search import SearchScreen
+
+        while not isinstance(self.screen, SearchScreen) and len(self.screen_stack) > 2:
+            self.pop_screen()
+        await self.push_screen(ChartScreen(chart))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield SystemCommand("Patient search", "Find a patient by name, MRN, DOB, last 4, S1234 or phone (F2)",
+                            self.action_search)
+        if self.last_patient:
+            yield SystemCommand("Last patient", "Re-open the chart you opened last",
+                                lambda: self.run_worker(self.open_chart(self.last_patient)))
+        yield SystemCommand("Help", "Keys and help for where you are (F1)", self.action_help)
+        yield SystemCommand("Sign off", "End this session (F10)", self.action_sign_off)

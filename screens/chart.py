@@ -1,0 +1,116 @@
+"""The patient chart view: demographics, visits, documents, releases, paper charts, deficiencies, access log."""
+
+from __future__ import annotations
+
+import datetime
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+
+from recdesk.chart import Chart
+from recdesk.search import age
+from screens.results import FLAG_LABELS
+from screens.widgets import DeskHeader
+
+TABS = [
+    ("patient", "1 Patient"), ("visits", "2 Visits"), ("documents", "3 Documents"), ("releases", "4 Releases"),
+    ("paper", "5 Paper"), ("deficiencies", "6 Deficiencies"), ("access", "7 Access"),
+]
+HELP = (
+    "The chart of one patient. Keys 1-7 switch sections: 1 demographics and insurance, 2 visits,\n"
+    "3 documents (type, date, pages, QA state), 4 release requests and disclosures, 5 paper chart\n"
+    "volumes and where they are, 6 deficiencies, 7 who opened this chart. Up/Down move in a list.\n"
+    "Esc or F2 goes back to the search prompt. Opening a chart is recorded in the audit trail."
+)
+
+
+def _d(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return value.isoformat() if isinstance(value, datetime.date) else str(value)
+
+
+class ChartScreen(Screen):
+    """One patient's chart."""
+
+    SCREEN_NAME = "Chart"
+    HELP = HELP
+    BINDINGS = [
+        *[Binding(str(n), f"section('{tab_id}')", label, show=False, id=f"chart.section_{n}")
+          for n, (tab_id, label) in enumerate(TABS, start=1)],
+        Binding("escape", "back", "Back", id="chart.back"),
+    ]
+
+    def __init__(self, chart: Chart) -> None:
+        super().__init__()
+        self.chart = chart
+
+    def compose(self) -> ComposeResult:
+        p = self.chart.patient
+        yield DeskHeader(f"Chart of {p.display_name[:30]} · MRN {p.mrn}")
+        flags = "  ".join(FLAG_LABELS[f] for f in p.flags)
+        dob = f"{p.dob.isoformat()} (age {age(p.dob)})" if p.dob else "unknown"
+        yield Static(f" {p.display_name}   DOB {dob}   Sex {p.sex}   MRN {p.mrn}   {flags}", id="banner")
+        with TabbedContent(id="sections"):
+            for tab_id, label in TABS:
+                with TabPane(label, id=tab_id):
+                    if tab_id == "patient":
+                        yield Static(self._demographics(), id="demographics")
+                    else:
+                        yield DataTable(id=f"{tab_id}-table", cursor_type="row", zebra_stripes=False)
+        yield Footer()
+
+    def _demographics(self) -> str:
+        p = self.chart.patient
+        a = p.address or {}
+        lines = [
+            f"Name      {p.last}, {p.first} {p.middle}".rstrip(),
+            f"DOB       {p.dob.isoformat() if p.dob else ''}    Sex {p.sex}    SSN last 4  {p.ssn_last4 or '----'}",
+            f"Phone     {p.phone}",
+            f"Address   {a.get('street', '')}, {a.get('city', '')} {a.get('state', '')} {a.get('zip', '')}",
+            "",
+            "Insurance",
+        ]
+        lines += [f"  {i + 1}. {ins['payer']:<28} member {ins['member_id']}  group {ins['group']}"
+                  for i, ins in enumerate(p.insurance)] or ["  none on file"]
+        return "\n".join(lines)
+
+    def on_mount(self) -> None:
+        c = self.chart
+        self._fill("visits", ["Type", "Admitted", "Discharged", "Service", "Attending"],
+                   [(e["kind"], _d(e["admit"]), _d(e["discharge"]), e["service"], e["attending"])
+                    for e in c.encounters])
+        self._fill("documents", ["Type", "Date", "Pages", "QA", "Title"],
+                   [(d["type"], _d(d["date"]), str(d["pages"]), d["qa"], d["title"]) for d in c.documents])
+        self._fill("releases", ["Received", "Requester", "Purpose", "Status", "Due"],
+                   [(_d(r["received"]), r["requester"], r["purpose"], r["status"], _d(r["due"])) for r in c.releases]
+                   + [(_d(d["date"]), d["recipient"] or "", d["purpose"], "disclosed", "") for d in c.disclosures])
+        self._fill("paper", ["Vol", "Home", "Now at", "Status", "Borrower", "Due back"],
+                   [(str(v["volume"]), v["home"], v["current"], v["status"], v["borrower"], _d(v["due_back"]))
+                    for v in c.volumes])
+        self._fill("deficiencies", ["Deficiency", "Provider", "Status", "Opened"],
+                   [(d["kind"], d["provider"], d["status"], _d(d["opened"])) for d in c.deficiencies])
+        self._fill("access", ["When (UTC)", "User", "Restricted"],
+                   [(_d(a["at"]), a["user"], "yes" if a["sensitive"] else "") for a in c.access])
+
+    def _fill(self, tab_id: str, columns: list[str], rows: list[tuple]) -> None:
+        table = self.query_one(f"#{tab_id}-table", DataTable)
+        table.add_columns(*columns)
+        if rows:
+            table.add_rows(rows)
+        else:
+            table.add_row(*(["none on file"] + [""] * (len(columns) - 1)))
+
+    def action_section(self, tab_id: str) -> None:
+        self.query_one("#sections", TabbedContent).active = tab_id
+        pane = self.query_one(f"#{tab_id}")
+        tables = pane.query(DataTable)
+        if tables:
+            tables.first().focus()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

@@ -1,0 +1,39 @@
+"""F1: help for where the clerk is — what this screen is for and every key it answers to."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+
+def _key_lines(screen: Screen) -> list[str]:
+    lines = []
+    for _, active in sorted(screen.active_bindings.items()):
+        binding = active.binding
+        if not binding.description or not active.enabled:
+            continue
+        lines.append(f"  {screen.app.get_key_display(binding):<12} {binding.description}")
+    return lines
+
+
+class HelpScreen(ModalScreen[None]):
+    """Help for the screen underneath, including keys remapped in the user's keymap."""
+
+    BINDINGS = [Binding("escape,f1", "close", "Close help", id="help.close")]
+
+    def __init__(self, underneath: Screen) -> None:
+        super().__init__()
+        self.underneath = underneath
+
+    def compose(self) -> ComposeResult:
+        text = getattr(self.underneath, "HELP", "") or "No help for this screen yet."
+        keys = _key_lines(self.underneath)
+        body = f"{text}\n\nKeys here:\n" + "\n".join(keys) + "\n\nCtrl+P lists every command. Esc closes this help."
+        with VerticalScroll(id="help-box"):
+            yield Static(body, id="help-text")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,97 @@
+"""The search results list: a Line-API view that renders only the rows on screen and asks for more on demand."""
+
+from __future__ import annotations
+
+import datetime
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from recdesk.search import Hit, age
+
+FLAG_LABELS = {"sensitive": "RESTRICTED", "deceased": "DECEASED", "possible_duplicate": "DUP?"}
+
+
+def row_text(hit: Hit, warned: bool, today: datetime.date) -> str:
+    """One result as a clerk reads it: name, DOB with age, sex, MRN, flags (fits 80 columns)."""
+    p = hit.patient
+    mark = "!" if warned else ("~" if hit.match == "phonetic" else " ")
+    dob = f"{p.dob.isoformat()} ({age(p.dob, today)})" if p.dob else "?"
+    flags = " ".join(FLAG_LABELS[f] for f in p.flags)
+    return f"{mark} {p.display_name[:29]:<29} {dob:<16} {p.sex:<1} {p.mrn:>9}  {flags}"
+
+
+class ResultsList(ScrollView, can_focus=False):
+    """Rows of hits; the screen keeps the prompt focused and moves the highlight with arrows and pages."""
+
+    highlighted: reactive[int] = reactive(0)
+
+    class NeedMore(Message):
+        """The highlight or the view is near the end of what has been fetched."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.hits: list[Hit] = []
+        self.warned: frozenset[int] = frozenset()
+        self.exhausted = True
+        self._today = datetime.date.today()
+
+    def show(self, hits: list[Hit], warned: frozenset[int], exhausted: bool) -> None:
+        self.hits = hits
+        self.warned = warned
+        self.exhausted = exhausted
+        self.virtual_size = Size(self.size.width, len(hits))
+        self.highlighted = 0
+        self.scroll_to(y=0, animate=False)
+        self.refresh()
+
+    def extend(self, hits: list[Hit], warned: frozenset[int], exhausted: bool) -> None:
+        self.hits = self.hits + hits
+        self.warned = warned
+        self.exhausted = exhausted
+        self.virtual_size = Size(self.size.width, len(self.hits))
+        self.refresh()
+
+    @property
+    def current(self) -> Hit | None:
+        return self.hits[self.highlighted] if 0 <= self.highlighted < len(self.hits) else None
+
+    def move(self, delta: int) -> None:
+        if not self.hits:
+            return
+        self.highlighted = max(0, min(len(self.hits) - 1, self.highlighted + delta))
+        self.scroll_to_region_for(self.highlighted)
+        if not self.exhausted and self.highlighted >= len(self.hits) - self.size.height:
+            self.post_message(self.NeedMore())
+
+    def scroll_to_region_for(self, index: int) -> None:
+        top = round(self.scroll_offset.y)
+        height = max(self.size.height, 1)
+        if index < top:
+            self.scroll_to(y=index, animate=False)
+        elif index >= top + height:
+            self.scroll_to(y=index - height + 1, animate=False)
+
+    def watch_highlighted(self, old: int, new: int) -> None:
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        index = round(self.scroll_offset.y) + y
+        width = self.size.width
+        if index >= len(self.hits):
+            return Strip.blank(width, self.rich_style)
+        hit = self.hits[index]
+        text = row_text(hit, hit.patient.id in self.warned, self._today)[:width].ljust(width)
+        style = self.rich_style
+        if index == self.highlighted:
+            style = style + Style(reverse=True)
+        elif hit.patient.id in self.warned:
+            style = style + self.get_component_rich_style("results--warned")
+        return Strip([Segment(text, style)], width)
+
+    COMPONENT_CLASSES = {"results--warned"}

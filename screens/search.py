@@ -1,0 +1,158 @@
+"""The patient search screen: one VistA-style prompt, results as you type, Enter opens the chart."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from recdesk import search
+from recdesk.errors import DeskError
+from screens.results import ResultsList
+from screens.widgets import DeskHeader
+
+PAGE = 40
+HELP = (
+    "Type any identifier; results follow as you type.\n"
+    "  smith   smith,jo   o'brien   garcía        a name (last,first)\n"
+    "  100234                                     an MRN\n"
+    "  1962-03-04   3/4/1962   03041962           a date of birth\n"
+    "  1234   S1234   (512) 555-0142              SSN last 4, initial + last 4, phone\n"
+    "Up/Down and PgUp/PgDn pick a row; Enter opens the chart. Enter on an empty prompt re-opens the\n"
+    "last patient you opened. ! marks rows that share last name + SSN last 4 or name + DOB: check the\n"
+    "MRN. ~ marks sound-alike matches (did you mean)."
+)
+
+
+class SearchScreen(Screen):
+    """Find a patient."""
+
+    SCREEN_NAME = "Patient search"
+    HELP = HELP
+    BINDINGS = [
+        Binding("down", "move(1)", "Next", show=False, id="search.next"),
+        Binding("up", "move(-1)", "Previous", show=False, id="search.previous"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="search.page_down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="search.page_up"),
+        Binding("enter", "open", "Open chart", id="search.open", priority=True),
+        Binding("escape", "clear", "Clear", id="search.clear"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._results: search.SearchResults | None = None
+        self._generation = 0
+
+    def compose(self) -> ComposeResult:
+        yield DeskHeader(self.SCREEN_NAME)
+        prompt = Input(placeholder="name (smith,jo)  MRN  DOB  last 4  S1234  phone", id="prompt")
+        prompt.cursor_blink = False
+        yield prompt
+        yield Static("Type to search. Enter on an empty prompt re-opens your last patient. F1 help.", id="status")
+        yield ResultsList(id="results")
+        yield Footer()
+
+    def focus_prompt(self) -> None:
+        self.query_one("#prompt", Input).focus()
+
+    def on_mount(self) -> None:
+        self.focus_prompt()
+
+    @property
+    def results(self) -> ResultsList:
+        return self.query_one("#results", ResultsList)
+
+    def status(self, text: str, *, warning: bool = False) -> None:
+        status = self.query_one("#status", Static)
+        status.set_class(warning, "warning")
+        status.update(text)
+
+    # --- typing
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._generation += 1
+        query = search.clean(event.value)
+        if not query:
+            self._results = None
+            self.results.show([], frozenset(), True)
+            self.status("Type to search. Enter on an empty prompt re-opens your last patient. F1 help.")
+            return
+        self.run_worker(self._lookup(query, self._generation), exclusive=True, group="search")
+
+    async def _lookup(self, query: str, generation: int) -> None:
+        app = self.app
+        try:
+            results, hits = await app.desk_call(self._first_page, app.desk, query)
+        except DeskError as exc:
+            if generation == self._generation:
+                self._results = None
+                self.results.show([], frozenset(), True)
+                self.status(str(exc), warning=True)
+            return
+        if generation != self._generation:
+            return  # the clerk has typed on; a newer search is coming
+        self._results = results
+        self._show(hits, fresh=True)
+        app.desk_call_soon(search.audit_view, app.desk, app.actor, query, hits)
+
+    @staticmethod
+    def _first_page(desk, query: str) -> tuple[search.SearchResults, list[search.Hit]]:
+        results = search.SearchResults(desk, query)
+        return results, results.more(PAGE)
+
+    def _show(self, hits: list[search.Hit], *, fresh: bool) -> None:
+        results = self._results
+        assert results is not None
+        warnings = search.identity_warnings(results.hits)
+        warned = frozenset().union(*(w.patient_ids for w in warnings)) if warnings else frozenset()
+        if fresh:
+            self.results.show(results.hits, warned, results.exhausted)
+        else:
+            self.results.extend(hits, warned, results.exhausted)
+        if not results.hits:
+            self.status(f"No patient matches {results.query!r}: {search.NO_MATCH_HINT}", warning=True)
+        elif warnings:
+            self.status("! " + warnings[0].message, warning=True)
+        else:
+            more = "" if results.exhausted else "+ (scroll for more)"
+            self.status(f"{len(results.hits)}{more} matches. Up/Down to pick, Enter to open.")
+
+    async def on_results_list_need_more(self, _: ResultsList.NeedMore) -> None:
+        results = self._results
+        if results is None or results.exhausted:
+            return
+        generation = self._generation
+        app = self.app
+        hits = await app.desk_call(results.more, PAGE)
+        if generation == self._generation:
+            self._show(hits, fresh=False)
+            app.desk_call_soon(search.audit_view, app.desk, app.actor, results.query, hits)
+
+    # --- keys
+
+    def action_move(self, delta: int) -> None:
+        self.results.move(delta)
+
+    def action_page(self, direction: int) -> None:
+        self.results.move(direction * max(self.results.size.height - 1, 1))
+
+    def action_clear(self) -> None:
+        self.query_one("#prompt", Input).value = ""
+
+    async def action_open(self) -> None:
+        app = self.app
+        if not self.query_one("#prompt", Input).value.strip():
+            if app.last_patient is None:
+                self.status("No last patient yet: type a name, MRN, DOB, last 4, S1234 or phone.", warning=True)
+                return
+            await app.open_chart(app.last_patient)
+            return
+        query = search.clean(self.query_one("#prompt", Input).value)
+        if self._results is None or self._results.query != query:
+            # Enter arrived before the results for what was typed (a fast typist, a barcode wand).
+            await self._lookup(query, self._generation)
+        hit = self.results.current
+        if hit is None:
+            return
+        await app.open_chart(hit.patient.uuid)
