@@ -115,7 +115,11 @@ class RecdeskApp(App[str]):
         self.sign_off_reason = "quit"
         self.exit(result="quit")
 
-    async def open_chart(self, patient_uuid: str) -> None:
+    def request_chart(self, patient_uuid: str) -> None:
+        """Open a chart in a worker (the purpose dialog waits for the clerk's answer there)."""
+        self.run_worker(self._open_chart(patient_uuid), group="chart", exclusive=True)
+
+    async def _open_chart(self, patient_uuid: str) -> None:
         """Open a chart, asking for a purpose of access first when the record is restricted."""
         from recdesk.chart import PurposeRequired, open_chart
         from screens.chart import ChartScreen
@@ -144,6 +148,6 @@ class RecdeskApp(App[str]):
                             self.action_search)
         if self.last_patient:
             yield SystemCommand("Last patient", "Re-open the chart you opened last",
-                                lambda: self.run_worker(self.open_chart(self.last_patient)))
+                                lambda: self.request_chart(self.last_patient))
         yield SystemCommand("Help", "Keys and help for where you are (F1)", self.action_help)
         yield SystemCommand("Sign off", "End this session (F10)", self.action_sign_off)

@@ -146,7 +146,7 @@ class SearchScreen(Screen):
             if app.last_patient is None:
                 self.status("No last patient yet: type a name, MRN, DOB, last 4, S1234 or phone.", warning=True)
                 return
-            await app.open_chart(app.last_patient)
+            app.request_chart(app.last_patient)
             return
         query = search.clean(self.query_one("#prompt", Input).value)
         if self._results is None or self._results.query != query:
@@ -155,4 +155,4 @@ class SearchScreen(Screen):
         hit = self.results.current
         if hit is None:
             return
-        await app.open_chart(hit.patient.uuid)
+        app.request_chart(hit.patient.uuid)

@@ -1,0 +1,187 @@
+"""The desk at 80x24 with the keyboard only (Textual run_test + Pilot)."""
+
+import datetime
+
+import pytest
+
+from recdesk import sessions, users
+from recdesk.models import AuditEvent
+from recdesk.patients import PatientDetails, register
+from screens.app import CHANGING_ACTIONS, RecdeskApp
+from screens.chart import ChartScreen
+from screens.help import HelpScreen
+from screens.purpose import PurposeDialog
+from screens.search import SearchScreen
+
+SIZE = (80, 24)
+
+
+@pytest.fixture
+def backend():
+    return "sqlite"  # the screens are backend-blind; the services are tested on both
+
+
+@pytest.fixture
+def clinic(desk_and_manager):
+    desk, manager = desk_and_manager
+    users.add(desk, manager, "ann", "clerk")
+    users.add(desk, manager, "sue", "supervisor")
+    for p in [
+        PatientDetails(mrn="100234", last="Smith", first="John", dob=datetime.date(1962, 3, 4), sex="M",
+                       ssn_last4="1234"),
+        PatientDetails(mrn="100299", last="Smith", first="Jon", dob=datetime.date(1971, 5, 6), sex="M",
+                       ssn_last4="1234"),
+        PatientDetails(mrn="300400", last="O'Brien", first="Siobhán", dob=datetime.date(2015, 6, 30), sex="F",
+                       sensitive=True),
+    ]:
+        register(desk, manager, p)
+    return desk
+
+
+def app_for(desk, user="ann", **kwargs):
+    return RecdeskApp(desk, sessions.sign_on(desk, user), **kwargs)
+
+
+async def settle(app, pilot):
+    """Wait until no search or chart lookup is running (a dialog waiting for the clerk counts as settled)."""
+    for _ in range(500):
+        busy = [w for w in app.workers if w.is_running and not isinstance(app.screen, PurposeDialog)]
+        if not busy:
+            break
+        await pilot.pause(0.01)
+    await pilot.pause()
+
+
+async def type_query(app, pilot, text):
+    await pilot.press(*text)
+    await settle(app, pilot)
+    return app.screen.query_one("#results")
+
+
+async def test_type_a_name_see_the_patient_and_open_the_chart(clinic):
+    app = app_for(clinic)
+    async with app.run_test(size=SIZE) as pilot:
+        results = await type_query(app, pilot, "smith,joh")
+        assert [h.patient.mrn for h in results.hits] == ["100234"]
+        assert "SMITH, John" in results.render_line(0).text
+        assert "1962-03-04" in results.render_line(0).text
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ChartScreen)
+        assert app.screen.chart.patient.mrn == "100234"
+        await pilot.press("3")
+        assert app.screen.query_one("#sections").active == "documents"
+        await pilot.press("escape")
+        assert isinstance(app.screen, SearchScreen)
+    assert AuditEvent.select().where(AuditEvent.action == "chart.open").count() == 1
+    assert AuditEvent.select().where(AuditEvent.action == "patient.search").count() >= 1
+
+
+async def test_arrows_pick_a_row_and_shared_last4_is_warned(clinic):
+    app = app_for(clinic)
+    async with app.run_test(size=SIZE) as pilot:
+        results = await type_query(app, pilot, "smith")
+        assert "share last name and SSN last 4" in str(app.screen.query_one("#status").render())
+        assert results.render_line(0).text.startswith("!")
+        await pilot.press("down", "enter")
+        await settle(app, pilot)
+        assert app.screen.chart.patient.first == "Jon"
+
+
+async def test_enter_on_an_empty_prompt_reopens_the_last_patient(clinic):
+    app = app_for(clinic)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_query(app, pilot, "100299")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("escape", "escape")  # back to search, clear the prompt
+    again = app_for(clinic)  # a new session remembers too
+    async with again.run_test(size=SIZE) as pilot:
+        await settle(again, pilot)
+        await pilot.press("enter")
+        await settle(again, pilot)
+        assert isinstance(again.screen, ChartScreen)
+        assert again.screen.chart.patient.mrn == "100299"
+
+
+async def test_a_restricted_record_asks_a_purpose_and_enter_means_no(clinic):
+    app = app_for(clinic)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_query(app, pilot, "obrien")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PurposeDialog)
+        await pilot.press("enter")  # the default: No, go back
+        await settle(app, pilot)
+        assert isinstance(app.screen, SearchScreen)
+        assert not AuditEvent.select().where(AuditEvent.action == "chart.open.sensitive").exists()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("down", "down", "enter")  # Release of information request
+        await settle(app, pilot)
+        assert isinstance(app.screen, ChartScreen)
+    from recdesk.chart import sensitive_access_queue
+
+    (queued,) = sensitive_access_queue(clinic)
+    assert (queued["user"], queued["purpose"]) == ("ann", "release")
+
+
+async def test_no_match_says_what_to_try(clinic):
+    app = app_for(clinic)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_query(app, pilot, "zzzz")
+        status = str(app.screen.query_one("#status").render())
+        assert "No patient matches" in status and "last,first" in status
+
+
+async def test_idle_logoff_clears_phi_and_ends_the_session(clinic):
+    app = app_for(clinic, idle_timeout=0.3)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_query(app, pilot, "100234")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ChartScreen)
+        for _ in range(200):  # wait for the logoff itself, not for a fixed time
+            if app.return_value is not None:
+                break
+            await pilot.pause(0.02)
+        assert app.return_value == "idle"
+        assert app.sign_off_reason == "idle"
+        assert not any(isinstance(s, ChartScreen | SearchScreen) for s in app.screen_stack)
+
+
+async def test_f1_shows_help_with_the_keys_of_this_screen(clinic):
+    app = app_for(clinic)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        text = str(app.screen.query_one("#help-text").render())
+        assert "S1234" in text and "Open chart" in text and "Sign off" in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, SearchScreen)
+
+
+async def test_keymap_in_config_remaps_a_binding_by_id(clinic):
+    clinic.config.extra["keymap"] = {"sign_off": "f9"}
+    app = app_for(clinic)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f9")
+        await pilot.pause()
+    assert app.return_value == "quit"
+
+
+async def test_palette_offers_screens_for_this_role(clinic):
+    app = app_for(clinic)
+    async with app.run_test(size=SIZE):
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Patient search" in titles and "Sign off" in titles
+
+
+async def test_supervisor_session_offers_no_changing_action(clinic, monkeypatch):
+    monkeypatch.setattr("screens.app.CHANGING_ACTIONS", CHANGING_ACTIONS | {"search"})
+    app = app_for(clinic, user="sue")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        shown = {b.binding.action for b in app.screen.active_bindings.values() if b.enabled}
+        assert "search" not in shown
+        assert "sign_off" in shown
