@@ -93,12 +93,15 @@ def run_desk(home: Path, *, user: str | None = None) -> int:
     try:
         app.run(mouse=False)
     finally:
-        reopened = Desk.open(home, readonly=actor.role == "supervisor")
-        with reopened:
-            sessions.sign_off(reopened, actor, app.sign_off_reason)
+        with desk:  # the app closed its own thread's connection; this thread's is still open
+            sessions.sign_off(desk, actor, app.sign_off_reason)
     if app.sign_off_reason == "idle":
-        minutes = desk.config.idle_timeout // 60
-        print(f"recdesk: signed off after {minutes} minutes without a keystroke", file=sys.stderr)
+        import datetime
+
+        import humanize
+
+        idle = humanize.naturaldelta(datetime.timedelta(seconds=desk.config.idle_timeout))
+        print(f"recdesk: signed off after {idle} without a keystroke", file=sys.stderr)
     return 0
 
 

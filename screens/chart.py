@@ -15,7 +15,7 @@ from screens.results import FLAG_LABELS
 from screens.widgets import DeskHeader
 
 TABS = [
-    ("patient", "1 Patient"), ("visits", "2 Visits"), ("documents", "3 Documents"), ("releases", "4 Releases"),
+    ("patient", "1 Patient"), ("visits", "2 Visits"), ("documents", "3 Docs"), ("releases", "4 Releases"),
     ("paper", "5 Paper"), ("deficiencies", "6 Deficiencies"), ("access", "7 Access"),
 ]
 HELP = (
