@@ -177,16 +177,6 @@ class SearchResults:
         self.hits += found
         return found
 
-    def estimate(self) -> int:
-        """An upper bound on the matches, from index entries alone (false positives included)."""
-        total = 0
-        for step in self.steps:
-            for term in step.terms:
-                kind, token = self.desk.blind.token(term)
-                where = (PatientToken.kind == kind) & (PatientToken.token == token)
-                total += PatientToken.select().where(where).count()
-        return total
-
 
 def find(desk, query: str, limit: int = 50) -> list[Hit]:
     """Up to `limit` matches for a query, best first; false positives dropped after decryption."""

@@ -91,7 +91,6 @@ def test_results_page_on_demand_without_repeats(desk_and_manager):
         results.more(15)
     assert len(results.hits) == 120
     assert len({h.patient.id for h in results.hits}) == 120
-    assert results.estimate() >= 120
 
 
 def test_identity_warnings_name_shared_last4_and_shared_name_dob(clerk_desk):
