@@ -73,16 +73,21 @@ def cmd_demo(args) -> int:
     return cmd_desk(args)
 
 
-def run_desk(home: Path, *, user: str | None = None) -> int:
+def run_desk(home: Path) -> int:
     """Sign on and run the TUI until sign-off; returns the exit code. Imports textual only here."""
     from recdesk import sessions
     from recdesk.desk import Desk
 
     desk = Desk.open(home)
-    actor = sessions.sign_on(desk, user) if user else None
-    if actor is None:
-        actor = desk.local_actor()
-        actor = sessions.sign_on(desk, actor.user_name)
+    ticket = os.environ.pop("RECDESK_TICKET", None)
+    if ticket:
+        from recdesk import tickets
+
+        t = tickets.verify(desk.master, ticket)
+        actor = sessions.sign_on(desk, t.user, via="ssh", address=t.address, key_fingerprint=t.key_fingerprint,
+                                 session=t.session)
+    else:
+        actor = sessions.sign_on(desk, desk.local_actor().user_name)
     if actor.role == "supervisor":
         # Reopen read-only: the supervisor's database connection itself refuses writes.
         desk.close()
@@ -133,6 +138,23 @@ def cmd_search(args) -> int:
             flags = ",".join(row["flags"])
             _out(f"{row['mrn']:>9}  {name[:34]:<34} {row['dob'] or '':<10} {row['sex']}  "
                  f"{row['ssn_last4'] or '----'}  {hit.match:<8} {flags}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import asyncio
+
+    from recdesk import serve
+
+    def ready(port: int) -> None:
+        print(f"recdesk: serving the desk in {_home(args)} on ssh://{args.host}:{port} (Ctrl+C stops)", flush=True)
+
+    try:
+        asyncio.run(serve.serve(_home(args), args.host, args.port, ready=ready))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise DeskError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     return 0
 
 
@@ -227,6 +249,11 @@ def parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="JSON rows: mrn,last,first,middle,dob,sex,ssn_last4,flags")
     search.add_argument("--limit", type=int, default=50)
     search.set_defaults(func=cmd_search)
+
+    serve = sub.add_parser("serve", parents=[common], help="the SSH front door: clerks connect with their SSH key")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=2222, help="port (default 2222; 0 picks a free one)")
+    serve.set_defaults(func=cmd_serve)
 
     doctor = sub.add_parser("doctor", parents=[common], help="check key, database, stored files and audit chain")
     doctor.set_defaults(func=cmd_doctor)

@@ -178,7 +178,7 @@ class Desk:
 
     # --- sessions --------------------------------------------------------------------------------
 
-    def sign_on(self, user_name: str) -> Actor:
+    def sign_on(self, user_name: str, session: str | None = None) -> Actor:
         """The Actor for a named desk user; unknown or disabled users are refused."""
         user = User.get_or_none(User.name == user_name)
         if user is None:
@@ -187,7 +187,7 @@ class Desk:
             raise AccessDenied(f"desk user {user_name!r} is disabled: ask a manager")
         if self.readonly and user.role != "supervisor":
             raise AccessDenied("a read-only session is for supervisors only")
-        return Actor(user.id, user.name, user.role, secrets.token_hex(8))
+        return Actor(user.id, user.name, user.role, session or secrets.token_hex(8))
 
     def local_actor(self) -> Actor:
         """The desk user for whoever runs the CLI here: the demo clerk in a demo desk, else the OS user's."""

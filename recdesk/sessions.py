@@ -9,9 +9,10 @@ from recdesk.models import AuditEvent
 CHART_OPENS = ("chart.open", "chart.open.sensitive")
 
 
-def sign_on(desk: Desk, user_name: str, *, via: str = "local", address: str = "", key_fingerprint: str = "") -> Actor:
+def sign_on(desk: Desk, user_name: str, *, via: str = "local", address: str = "", key_fingerprint: str = "",
+            session: str | None = None) -> Actor:
     """Sign a desk user on (refusing unknown and disabled users) and audit it."""
-    actor = desk.sign_on(user_name)
+    actor = desk.sign_on(user_name, session)
     details = {"via": via, "role": actor.role}
     if address:
         details["address"] = address

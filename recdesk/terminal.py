@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import resource
 import select
 import signal
 import struct
@@ -16,7 +17,8 @@ class PtyProcess:
     """A child on a pty: write keys to it, read what it draws, resize it, end it."""
 
     def __init__(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None, rows: int = 24,
-                 cols: int = 80, cwd: str | None = None) -> None:
+                 cols: int = 80, cwd: str | None = None,
+                 limits: Mapping[int, tuple[int, int]] | None = None) -> None:
         master, slave = os.openpty()
         _set_size(slave, rows, cols)
         pid = os.fork()
@@ -31,6 +33,8 @@ class PtyProcess:
                     os.close(slave)
                 if cwd:
                     os.chdir(cwd)
+                for which, (soft, hard) in (limits or {}).items():
+                    resource.setrlimit(which, (soft, hard))
                 os.execvpe(argv[0], list(argv), dict(env if env is not None else os.environ))
             finally:
                 os._exit(127)
@@ -85,13 +89,17 @@ class PtyProcess:
         _set_size(self.fd, rows, cols)
         os.kill(self.pid, signal.SIGWINCH)
 
-    def wait(self, timeout: float = 10.0) -> int:
-        deadline = time.monotonic() + timeout
-        while self.returncode is None:
+    def poll(self) -> int | None:
+        """The exit code if the child has ended (reaping it), else None."""
+        if self.returncode is None:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
                 self.returncode = os.waitstatus_to_exitcode(status)
-                break
+        return self.returncode
+
+    def wait(self, timeout: float = 10.0) -> int:
+        deadline = time.monotonic() + timeout
+        while self.poll() is None:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"process {self.pid} still running after {timeout} s")
             self.read(0.05)  # keep draining so the child never blocks on a full pty
@@ -107,7 +115,10 @@ class PtyProcess:
 
     def close(self) -> None:
         self.kill()
-        os.close(self.fd)
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
 
     def __enter__(self) -> PtyProcess:
         return self
