@@ -21,6 +21,9 @@ session would, and measures:
    (utime + stime from /proc/PID/stat; budget <= 0.5 %).
 5. peak RSS: VmHWM of the desk process just before sign-off. Budget <= 60 MB (10^6 bytes).
 
+The minimal app's last run also stays idle for the same time, so its idle CPU and peak RSS are shown beside
+the desk's (no budget): what Textual itself costs on this machine.
+
 Then it signs off with F10 and checks that the desk exits 0. Without --home it builds (or resumes, or
 reuses) a demo desk of N patients (default 10,000, seed 1) in bench-data/desk-<N>; --home uses an
 existing demo desk as it is. The report exits 0 whether budgets pass or not; 2 if the harness failed.
@@ -270,6 +273,15 @@ def desk_session(p: PtyProcess, args, typing_people, latency_people) -> Session:
     return session
 
 
+def minimal_session(p: PtyProcess, args) -> Session:
+    """The minimal app's idle cost and memory, for comparison (no budget)."""
+    session = Session()
+    say(f"  idle {args.idle:g} s ...")
+    measure_idle(p, session, args.idle)
+    session.rss_mb = peak_rss_kib(p.pid) * 1024 / 1e6
+    return session
+
+
 # --- the desk ------------------------------------------------------------------------------------------
 
 
@@ -348,7 +360,7 @@ def verdict(ok: bool) -> str:
 
 
 def report(desk_runs: list[tuple[float, int]], minimal_runs: list[tuple[float, int]], session: Session,
-           exit_codes: list[int], args, home: Path, built: int) -> None:
+           minimal: Session, exit_codes: list[int], args, home: Path, built: int) -> None:
     desk_s = statistics.median(t for t, _ in desk_runs)
     minimal_s = statistics.median(t for t, _ in minimal_runs)
     ratio = desk_s / minimal_s
@@ -371,8 +383,11 @@ def report(desk_runs: list[tuple[float, int]], minimal_runs: list[tuple[float, i
          verdict(session.idle_bytes <= IDLE_BYTES_BUDGET)),
         (f"idle {args.idle:g} s: CPU of the desk", f"{session.idle_cpu_pct:.2f} %", f"<= {IDLE_CPU_BUDGET_PCT} %",
          verdict(session.idle_cpu_pct <= IDLE_CPU_BUDGET_PCT)),
+        ("  minimal app idle: bytes / CPU (no budget)", f"{minimal.idle_bytes:,} B / {minimal.idle_cpu_pct:.2f} %", "",
+         ""),
         ("peak RSS of the desk (VmHWM)", f"{session.rss_mb:.1f} MB", f"<= {RSS_BUDGET_MB:g} MB",
          verdict(session.rss_mb <= RSS_BUDGET_MB)),
+        ("  minimal app peak RSS (no budget)", f"{minimal.rss_mb:.1f} MB", "", ""),
         ("exit code after F10 (every run)", ",".join(map(str, exit_codes)), "0",
          verdict(all(code == 0 for code in exit_codes))),
     ]
@@ -436,13 +451,16 @@ def main(argv: list[str] | None = None) -> int:
         desk_runs: list[tuple[float, int]] = []
         minimal_runs: list[tuple[float, int]] = []
         exit_codes: list[int] = []
-        session = None
+        session = minimal = None
         for run in range(1, args.runs + 1):
-            seconds, paint, code, _ = run_once(minimal_argv, MINIMAL_MARKER, f"minimal run {run}")
+            last = run == args.runs
+            then = (lambda p: minimal_session(p, args)) if last else None
+            seconds, paint, code, result = run_once(minimal_argv, MINIMAL_MARKER, f"minimal run {run}", then=then)
             minimal_runs.append((seconds, paint))
             if code:
                 say(f"minimal app exited {code}")
-            last = run == args.runs
+            if last:
+                minimal = result
             then = (lambda p: desk_session(p, args, typing_people, latency_people)) if last else None
             seconds, paint, code, result = run_once(desk_argv, DESK_MARKER, f"recdesk run {run}", then=then)
             desk_runs.append((seconds, paint))
@@ -452,8 +470,8 @@ def main(argv: list[str] | None = None) -> int:
     except (TimeoutError, EOFError, OSError) as exc:
         say(f"tui.py: {type(exc).__name__}: {exc}")
         return 2
-    assert isinstance(session, Session)
-    report(desk_runs, minimal_runs, session, exit_codes, args, home, built)
+    assert isinstance(session, Session) and isinstance(minimal, Session)
+    report(desk_runs, minimal_runs, session, minimal, exit_codes, args, home, built)
     return 0
 
 

@@ -30,7 +30,7 @@ def _keypair(path):
 
 
 @pytest.fixture
-def door(desk_and_manager, tmp_path):
+def door(desk_and_manager, tmp_path, request):
     desk, manager = desk_and_manager
     keys = {name: _keypair(tmp_path / name) for name in ("ann", "dan", "eve")}
     users.add(desk, manager, "ann", "clerk", ssh_keys=[(tmp_path / "ann.pub").read_text()])
@@ -40,7 +40,7 @@ def door(desk_and_manager, tmp_path):
                                            dob=datetime.date(1962, 3, 4), sex="F"))
     home = desk.config.home
     with open(home / "config.toml", "a") as f:
-        f.write("\n[serve]\nmax_sessions_per_user = 25\n")
+        f.write(f"\n[serve]\nmax_sessions_per_user = {getattr(request, 'param', 25)}\n")
     server = subprocess.Popen([sys.executable, "-m", "recdesk.cli", "--home", str(home), "serve", "--port", "0"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = server.stdout.readline()
@@ -159,3 +159,15 @@ def test_a_killed_session_process_or_client_leaves_no_orphan(door):
     wait_for(lambda: desk_processes(door["home"]) == [])
     offs = [a for a in audit_actions(door["home"]) if a[1] == "session.sign_off"]
     assert offs == [("sshd", "session.sign_off"), ("sshd", "session.sign_off")]
+
+
+@pytest.mark.parametrize("door", [1], indirect=True)
+def test_sessions_beyond_the_per_user_cap_are_refused(door):
+    env = {**os.environ, "TERM": "xterm-256color"}
+    with PtyProcess(ssh_args(door), env=env) as first:
+        first.read_until(b"Patient search", timeout=60)
+        with PtyProcess(ssh_args(door), env=env) as second:
+            second.read_until(b"too many sessions", timeout=30)
+            assert second.wait(timeout=30) == 1
+        first.write(F10)
+        assert first.wait(timeout=30) == 0
