@@ -209,7 +209,7 @@ def first_paint(p: PtyProcess, started: float, marker: bytes) -> tuple[float, in
 
 
 class Session:
-    """What one run of the desk measured after its first paint."""
+    """What one run measured after its first paint."""
 
     def __init__(self) -> None:
         self.idle_bytes = 0

@@ -5,24 +5,36 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import peewee
-from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import SchemaMigrator, migrate
 
 from recdesk.errors import DeskError
 
 BASE_VERSION = 1
 # version -> (what it changes, step). A step gets the migrator and the database and runs inside one
-# transaction with the version bump, so a desk is never left between two versions.
+# transaction with the version bump, so a desk is never left between two versions. Steps check before
+# they change, so a step meeting a table that already has its change does nothing.
 Step = Callable[[SchemaMigrator, peewee.Database], None]
 
 
 def _audit_by_user(migrator: SchemaMigrator, db: peewee.Database) -> None:
-    from playhouse.migrate import migrate
+    if not any(i.columns == ["user_name", "seq"] for i in db.get_indexes("audit_event")):
+        migrate(migrator.add_index("audit_event", ("user_name", "seq"), False))
 
-    migrate(migrator.add_index("audit_event", ("user_name", "seq"), False))
+
+def _intake(migrator: SchemaMigrator, db: peewee.Database) -> None:
+    from recdesk.models import Document, DocumentMove
+
+    have = {c.name for c in db.get_columns("document")}
+    for name in ("name_enc", "received_at", "quarantine_reason", "qa_by", "qa_at", "qa_reason", "legible"):
+        field = Document._meta.fields[name]
+        if field.column_name not in have:
+            migrate(migrator.add_column("document", field.column_name, field))
+    db.create_tables([DocumentMove], safe=True)
 
 
 MIGRATIONS: dict[int, tuple[str, Step]] = {
     2: ("index the audit trail by user, for last-patient recall and review", _audit_by_user),
+    3: ("document intake: file names, receipt, quarantine, QA; misfile history", _intake),
 }
 
 

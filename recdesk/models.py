@@ -163,6 +163,29 @@ class Document(Record):
     sensitive_tags = pw.CharField(max_length=200, default="")  # part2,psychotherapy,hiv,...
     filed_by = pw.ForeignKeyField(User, null=True, backref="filed_documents")
     filed_at = pw.DateTimeField(null=True)
+    # intake (schema 3)
+    name_enc = Enc()  # the file name as received: scanners and faxes put names and MRNs in it
+    received_at = pw.DateTimeField(null=True)
+    quarantine_reason = pw.CharField(max_length=200, default="")
+    qa_by = pw.ForeignKeyField(User, null=True, backref="qa_documents")
+    qa_at = pw.DateTimeField(null=True)
+    qa_reason = pw.CharField(max_length=200, default="")
+    legible = pw.BooleanField(null=True)
+
+
+class DocumentMove(Base):
+    """A misfile correction or re-index: where the document was, where it went, who moved it and why."""
+
+    document = pw.ForeignKeyField(Document, backref="moves", on_delete="CASCADE")
+    at = pw.DateTimeField(default=now)
+    by_user = pw.ForeignKeyField(User)
+    from_patient = pw.ForeignKeyField(Patient, null=True, on_delete="SET NULL", backref="+")
+    to_patient = pw.ForeignKeyField(Patient, null=True, on_delete="SET NULL", backref="+")
+    from_type = pw.CharField(max_length=40)
+    to_type = pw.CharField(max_length=40)
+    from_date = pw.DateField(null=True)
+    to_date = pw.DateField(null=True)
+    reason_enc = Enc()  # under the desk key: it must outlive either patient's key
 
 
 # --- release of information -------------------------------------------------------------------------
@@ -335,7 +358,7 @@ class AuditHead(Base):
 
 MODELS: list[type[Base]] = [
     DeskInfo, User, SshKey, Patient, PatientToken, Insurance, Provider, Encounter, Appointment,
-    Document, ReleaseRequest, Release, Authorization, Disclosure, ChartLocation, ChartVolume,
+    Document, DocumentMove, ReleaseRequest, Release, Authorization, Disclosure, ChartLocation, ChartVolume,
     ChartMovement, Deficiency, RetentionRule, LegalHold, PurgeBatch, PurgeItem, AuditEvent, AuditHead,
 ]
 

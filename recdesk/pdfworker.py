@@ -1,0 +1,130 @@
+"""PDF parsing in a separate, resource-limited process, so a hostile file cannot take the desk down."""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import resource
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+MEMORY_LIMIT = 1 << 30  # bytes of address space for the parser process
+CPU_LIMIT = 120  # seconds of CPU for the parser process, in all
+TIME_LIMIT = 30.0  # wall seconds for one file
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What the desk learns from a PDF: its pages and the text of the first ones (for suggestions)."""
+
+    pages: int
+    text: str
+
+
+class Rejected(Exception):
+    """The file cannot be filed: the reason says why, in words a clerk can act on."""
+
+
+def _limit_worker() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    resource.setrlimit(resource.RLIMIT_CPU, (CPU_LIMIT, CPU_LIMIT))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _parse(data: bytes, max_pages: int, text_pages: int) -> Parsed | str:
+    """Runs in the worker. Returns Parsed, or a reason string for a file that must be quarantined."""
+    import logging
+
+    logging.getLogger("pypdf").setLevel(logging.CRITICAL)
+    if not data.lstrip()[:5].startswith(b"%PDF-"):
+        return "not a PDF (no %PDF- header)"
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError, PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            try:
+                if not reader.decrypt(""):
+                    return "password-protected: ask the sender for an unprotected copy"
+            except (FileNotDecryptedError, NotImplementedError):
+                return "password-protected: ask the sender for an unprotected copy"
+        pages = len(reader.pages)
+        if pages == 0:
+            return "has no pages"
+        if pages > max_pages:
+            return f"has {pages} pages, more than the limit of {max_pages}: split it or raise [intake] max_pages"
+        texts = []
+        for page in list(reader.pages)[:text_pages]:
+            texts.append(page.extract_text() or "")
+        return Parsed(pages, "\f".join(texts))
+    except RecursionError:
+        return "hostile or broken PDF: objects nested too deeply"
+    except MemoryError:
+        return "hostile PDF: it needs more memory than any real document (decompression bomb?)"
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
+        return f"damaged or truncated PDF ({type(exc).__name__}: {str(exc)[:80]})"
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a reason to quarantine, never a crash
+        return f"unreadable PDF ({type(exc).__name__}: {str(exc)[:80]})"
+
+
+def _page_text(data: bytes, index: int) -> str:
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(data), strict=False)
+    if reader.is_encrypted:
+        reader.decrypt("")
+    return reader.pages[index].extract_text() or ""
+
+
+class PdfWorker:
+    """One parser process, restarted after a file kills it or runs out of time."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_limit_worker)
+        return self._pool
+
+    def _restart(self) -> None:
+        if self._pool is not None:
+            for process in list(getattr(self._pool, "_processes", {}).values()):
+                process.kill()
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def _call(self, fn, *args, timeout: float = TIME_LIMIT):
+        future = self._executor().submit(fn, *args)
+        try:
+            return future.result(timeout=timeout)
+        except FutureTimeout:
+            self._restart()
+            raise Rejected(f"parsing took longer than {timeout:.0f} s: hostile or broken PDF") from None
+        except BrokenProcessPool:
+            self._restart()
+            raise Rejected("the parser ran out of memory or was killed: hostile PDF (decompression bomb?)") from None
+
+    def parse(self, data: bytes, *, max_pages: int = 2000, text_pages: int = 3) -> Parsed:
+        result = self._call(_parse, data, max_pages, text_pages)
+        if isinstance(result, str):
+            raise Rejected(result)
+        return result
+
+    def page_text(self, data: bytes, index: int) -> str:
+        return self._call(_page_text, data, index)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def __enter__(self) -> PdfWorker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
