@@ -158,6 +158,71 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def _write_out(path: str, data: bytes) -> None:
+    """Write an export (PHI) to a new file readable by its owner only, or to stdout with '-'."""
+    if path == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise DeskError(f"{path} already exists: choose a new file name") from None
+    except OSError as exc:
+        raise DeskError(f"cannot write {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def cmd_intake_scan(args) -> int:
+    from recdesk import intake
+
+    def progress(done: int, total: int) -> None:
+        print(f"scanned {done:,} / {total:,}", file=sys.stderr, flush=True)
+
+    with _open(args) as desk:
+        actor = desk.local_actor()
+        report = intake.scan(desk, actor, Path(args.directory) if args.directory else None, progress=progress)
+    _out(f"{len(report.received)} received for indexing, {len(report.quarantined)} quarantined, "
+         f"{report.duplicates} duplicates of documents already on the desk"
+         + (f", {report.returned} returned to the inbox from an interrupted scan" if report.returned else ""))
+    for uid, reason in report.quarantined:
+        _out(f"  quarantined {uid}: {reason}")
+    return 0
+
+
+def cmd_intake_coversheet(args) -> int:
+    from recdesk import intake
+
+    with _open(args) as desk:
+        data = intake.coversheet(desk, desk.local_actor(), args.mrn)
+    _write_out(args.output, data)
+    return 0
+
+
+def cmd_intake_export(args) -> int:
+    from recdesk import intake
+
+    with _open(args) as desk:
+        data = intake.document_bytes(desk, desk.local_actor(), args.document)
+    _write_out(args.output, data)
+    return 0
+
+
+def cmd_intake_status(args) -> int:
+    from recdesk import intake
+
+    with _open(args) as desk:
+        counts = intake.counts(desk)
+    if args.json:
+        _out(json.dumps(counts))
+        return 0
+    _out(f"unfiled {counts['unfiled']}  QA pending {counts['qa_pending']}  quarantined {counts['quarantined']}")
+    for name, c in sorted(counts["clerks"].items()):
+        _out(f"  {name:<16} indexed {c['indexed']:>6}  QA'd {c['qa_done']:>6}  failed {c['qa_failed']:>6}")
+    return 0
+
+
 def cmd_doctor(args) -> int:
     from recdesk import doctor
 
@@ -254,6 +319,23 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=2222, help="port (default 2222; 0 picks a free one)")
     serve.set_defaults(func=cmd_serve)
+
+    intake = sub.add_parser("intake", parents=[common], help="scanned documents: inbox, cover sheets, queues")
+    intake_sub = intake.add_subparsers(dest="intake_command", metavar="ACTION", required=True)
+    scan = intake_sub.add_parser("scan", parents=[common], help="take in every file in the inbox (or DIR)")
+    scan.add_argument("directory", nargs="?", help="a folder to scan instead of <home>/inbox")
+    scan.set_defaults(func=cmd_intake_scan)
+    cover = intake_sub.add_parser("coversheet", parents=[common], help="a PDF cover sheet for a patient's batch")
+    cover.add_argument("mrn")
+    cover.add_argument("-o", "--output", required=True, help="a new PDF file (0600), or - for stdout")
+    cover.set_defaults(func=cmd_intake_coversheet)
+    export = intake_sub.add_parser("export", parents=[common], help="a document's original bytes (e.g. quarantined)")
+    export.add_argument("document", help="the document id")
+    export.add_argument("-o", "--output", required=True, help="a new file (0600), or - for stdout")
+    export.set_defaults(func=cmd_intake_export)
+    status = intake_sub.add_parser("status", parents=[common], help="queue counts and each clerk's work")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_intake_status)
 
     doctor = sub.add_parser("doctor", parents=[common], help="check key, database, stored files and audit chain")
     doctor.set_defaults(func=cmd_doctor)

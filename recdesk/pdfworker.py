@@ -40,8 +40,10 @@ def _parse(data: bytes, max_pages: int, text_pages: int) -> Parsed | str:
     logging.getLogger("pypdf").setLevel(logging.CRITICAL)
     if not data.lstrip()[:5].startswith(b"%PDF-"):
         return "not a PDF (no %PDF- header)"
+    if b"%%EOF" not in data[-2048:]:
+        return "truncated: the file ends before the PDF does (rescan or ask for it again)"
     from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PdfReadError
+    from pypdf.errors import FileNotDecryptedError, LimitReachedError, PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
@@ -56,13 +58,20 @@ def _parse(data: bytes, max_pages: int, text_pages: int) -> Parsed | str:
             return "has no pages"
         if pages > max_pages:
             return f"has {pages} pages, more than the limit of {max_pages}: split it or raise [intake] max_pages"
-        texts = []
-        for page in list(reader.pages)[:text_pages]:
-            texts.append(page.extract_text() or "")
+        # Resolve every object and inflate every page's content: nesting and bombs show here, in the
+        # limited worker, not later in the desk (pypdf's text extraction would hide them).
+        for generation in reader.xref.values():
+            for number in list(generation):
+                reader.get_object(number)
+        for page in reader.pages:
+            contents = page.get_contents()
+            if contents is not None:
+                contents.get_data()
+        texts = [page.extract_text() or "" for page in list(reader.pages)[:text_pages]]
         return Parsed(pages, "\f".join(texts))
     except RecursionError:
         return "hostile or broken PDF: objects nested too deeply"
-    except MemoryError:
+    except (MemoryError, LimitReachedError):
         return "hostile PDF: it needs more memory than any real document (decompression bomb?)"
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
         return f"damaged or truncated PDF ({type(exc).__name__}: {str(exc)[:80]})"

@@ -1,0 +1,307 @@
+"""Document intake: good PDFs from several producers file normally; bad ones are quarantined, never lost."""
+
+import datetime
+import hashlib
+import io
+import os
+import signal
+import subprocess
+import sys
+import zlib
+
+import pytest
+from fpdf import FPDF
+from pypdf import PdfWriter
+
+from recdesk import intake, users
+from recdesk.errors import AccessDenied, DeskError
+from recdesk.models import AuditEvent, Document, DocumentMove, Patient
+from recdesk.patients import PatientDetails, register
+from recdesk.pdfworker import PdfWorker
+
+
+@pytest.fixture(scope="module")
+def worker():
+    with PdfWorker() as w:
+        yield w
+
+
+def text_pdf(pages=1, text="Lab result", producer="fpdf2") -> bytes:
+    pdf = FPDF()
+    pdf.set_producer(producer)
+    pdf.set_font("Helvetica", size=12)
+    for i in range(pages):
+        pdf.add_page()
+        pdf.text(20, 20, f"{text} page {i + 1}")
+    return bytes(pdf.output())
+
+
+def image_pdf() -> bytes:
+    from PIL import Image
+
+    image = Image.new("RGB", (300, 200), (200, 30, 30))
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.image(image, x=10, y=10, w=100)
+    return bytes(pdf.output())
+
+
+def pypdf_pdf(pages=2, rotate=0, password=None) -> bytes:
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(612, 792)
+    if rotate:
+        for page in writer.pages:
+            page.rotate(rotate)
+    if password:
+        writer.encrypt(password, algorithm="AES-256")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def form_pdf() -> bytes:
+    writer = PdfWriter(clone_from=io.BytesIO(text_pdf(1, "Consent form")))
+    from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject, TextStringObject
+
+    field = DictionaryObject({
+        NameObject("/FT"): NameObject("/Tx"), NameObject("/T"): TextStringObject("signature"),
+        NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Widget"),
+        NameObject("/Rect"): ArrayObject([NumberObject(50), NumberObject(50), NumberObject(200), NumberObject(70)]),
+        NameObject("/V"): TextStringObject("Signed"),
+    })
+    ref = writer._add_object(field)
+    writer.pages[0][NameObject("/Annots")] = ArrayObject([ref])
+    writer._root_object[NameObject("/AcroForm")] = DictionaryObject({NameObject("/Fields"): ArrayObject([ref])})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def bomb_pdf() -> bytes:
+    """A one-page PDF whose content stream inflates to 200 MB of zeros."""
+    packer = zlib.compressobj(9)
+    stream = b"".join(packer.compress(b"\0" * (1 << 20)) for _ in range(200)) + packer.flush()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    return _assemble(objects)
+
+
+def nested_pdf() -> bytes:
+    deep = b"[" * 50_000 + b"]" * 50_000
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R /Deep 4 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+        deep,
+    ]
+    return _assemble(objects)
+
+
+def _assemble(objects: list[bytes]) -> bytes:
+    out = io.BytesIO()
+    out.write(b"%PDF-1.7\n")
+    offsets = []
+    for n, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % n + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for off in offsets:
+        out.write(b"%010d 00000 n \n" % off)
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
+    return out.getvalue()
+
+
+@pytest.fixture
+def clinic(desk_and_manager):
+    desk, manager = desk_and_manager
+    users.add(desk, manager, "ann", "clerk")
+    users.add(desk, manager, "bob", "clerk")
+    a = register(desk, manager, PatientDetails(mrn="100234", last="Avery", first="Ann", dob=datetime.date(1960, 1, 1)))
+    b = register(desk, manager, PatientDetails(mrn="200345", last="Baker", first="Bo", dob=datetime.date(1970, 2, 2)))
+    (desk.config.home / "inbox").mkdir()
+    return desk, desk.sign_on("ann"), desk.sign_on("bob"), Patient.get_by_id(a).uuid, Patient.get_by_id(b).uuid
+
+
+def drop(desk, name: str, data: bytes) -> None:
+    (desk.config.home / "inbox" / name).write_bytes(data)
+
+
+GOOD = {
+    "fpdf-text.pdf": lambda: text_pdf(3, "Consult report", producer="fpdf2"),
+    "image.pdf": image_pdf,
+    "rotated.pdf": lambda: pypdf_pdf(2, rotate=90),
+    "form.pdf": form_pdf,
+    "owner-only-encrypted.pdf": lambda: pypdf_pdf(1, password=""),
+}
+BAD = {
+    "empty.pdf": (lambda: b"", "not a PDF"),
+    "garbage.pdf": (lambda: os.urandom(5000), "not a PDF"),
+    "truncated.pdf": (lambda: text_pdf(3)[:-400], "truncated"),
+    "locked.pdf": (lambda: pypdf_pdf(1, password="s3cret"), "password-protected"),
+    "bomb.pdf": (bomb_pdf, "hostile"),
+    "nested.pdf": (nested_pdf, "nested"),
+}
+
+
+def test_good_pdfs_from_several_producers_are_received(clinic, worker):
+    desk, ann, *_ = clinic
+    for name, make in GOOD.items():
+        drop(desk, name, make())
+    report = intake.scan(desk, ann, worker=worker)
+    assert len(report.received) == len(GOOD) and report.quarantined == []
+    assert list((desk.config.home / "inbox").iterdir()) == [desk.config.home / "inbox" / ".claimed"]
+    pages = sorted(d.pages for d in Document.select())
+    assert pages == sorted([3, 1, 2, 1, 1])
+    names = {intake.original_name(desk, d) for d in Document.select()}
+    assert names == set(GOOD)
+
+
+def test_bad_files_are_quarantined_with_a_reason_and_never_lost(clinic, worker):
+    desk, ann, *_ = clinic
+    originals = {name: make() for name, (make, _) in BAD.items()}
+    for name, data in originals.items():
+        drop(desk, name, data)
+    report = intake.scan(desk, ann, worker=worker)
+    assert report.received == []
+    reasons = {intake.original_name(desk, Document.get(Document.uuid == uid)): why for uid, why in report.quarantined}
+    for name, (_, expected) in BAD.items():
+        assert expected in reasons[name], (name, reasons[name])
+    for doc in intake.quarantine(desk):
+        name = intake.original_name(desk, doc)
+        assert intake.document_bytes(desk, ann, doc.uuid) == originals[name]  # the bytes are kept, encrypted
+        assert (desk.config.home / "quarantine" / f"{doc.uuid}.reason").read_text().count("reason:") == 1
+
+
+def test_page_limit_is_configurable(clinic, worker):
+    desk, ann, *_ = clinic
+    desk.config.extra["intake"] = {"max_pages": 5}
+    drop(desk, "long.pdf", text_pdf(6))
+    (uid, reason), = intake.scan(desk, ann, worker=worker).quarantined
+    assert "6 pages" in reason and "limit of 5" in reason
+
+
+def test_a_1500_page_outside_record_files_normally(clinic, worker):
+    desk, ann, bob, a, _ = clinic
+    drop(desk, "outside.pdf", pypdf_pdf(1500))
+    (uid,) = intake.scan(desk, ann, worker=worker).received
+    doc = intake.file_to_patient(desk, ann, uid, a, "outside_records", datetime.date(2025, 5, 1))
+    assert (doc.pages, doc.status, doc.qa_state) == (1500, "filed", "pending")
+
+
+def test_duplicates_are_recognised_and_not_filed_twice(clinic, worker):
+    desk, ann, *_ = clinic
+    data = text_pdf(1, "Discharge summary")
+    drop(desk, "a.pdf", data)
+    intake.scan(desk, ann, worker=worker)
+    drop(desk, "a-again.pdf", data)
+    report = intake.scan(desk, ann, worker=worker)
+    assert report.duplicates == 1 and report.received == []
+    assert Document.select().count() == 1
+
+
+def test_filing_rekeys_to_the_patient_and_qa_by_another_clerk(clinic, worker):
+    desk, ann, bob, a, _ = clinic
+    drop(desk, "lab.pdf", text_pdf(1, "Lab result"))
+    (uid,) = intake.scan(desk, ann, worker=worker).received
+    unfiled_blob = Document.get(Document.uuid == uid).blob
+    with pytest.raises(DeskError, match="not on the list"):
+        intake.file_to_patient(desk, ann, uid, a, "recipe", None)
+    with pytest.raises(DeskError, match="future"):
+        intake.file_to_patient(desk, ann, uid, a, "lab_result", datetime.date.today() + datetime.timedelta(days=2))
+    doc = intake.file_to_patient(desk, ann, uid, a, "lab_result", datetime.date(2026, 11, 20))
+    assert doc.blob != unfiled_blob and not desk.store.path(unfiled_blob).exists()
+    assert desk.store.read(desk.dek(doc.patient), uid, doc.blob, doc.sha256).startswith(b"%PDF")
+    assert not intake.cleared_for_shredding(doc)
+    with pytest.raises(AccessDenied, match="other than"):
+        intake.record_qa(desk, ann, uid, passed=True)
+    assert [d.uuid for d in intake.qa_queue(desk, ann)] == []
+    assert [d.uuid for d in intake.qa_queue(desk, bob)] == [uid]
+    intake.record_qa(desk, bob, uid, passed=True, legible=True)
+    assert intake.cleared_for_shredding(Document.get(Document.uuid == uid))
+
+
+def test_qa_fail_returns_the_document_to_its_indexer(clinic, worker):
+    desk, ann, bob, a, _ = clinic
+    drop(desk, "first.pdf", text_pdf(1, "first"))
+    drop(desk, "second.pdf", text_pdf(1, "second"))
+    first, second = intake.scan(desk, ann, worker=worker).received
+    intake.file_to_patient(desk, ann, second, a, "consult_report", datetime.date(2026, 11, 1))
+    with pytest.raises(DeskError, match="say why"):
+        intake.record_qa(desk, bob, second, passed=False)
+    intake.record_qa(desk, bob, second, passed=False, legible=False, reason="illegible")
+    doc = Document.get(Document.uuid == second)
+    assert (doc.status, doc.qa_state, doc.qa_reason) == ("unfiled", "failed", "illegible")
+    assert [d.uuid for d in intake.index_queue(desk, ann)][0] == second  # back at the top of ann's queue
+    assert intake.counts(desk)["clerks"]["bob"] == {"indexed": 0, "qa_done": 1, "qa_failed": 1}
+
+
+def test_misfile_move_rekeys_and_keeps_history(clinic, worker):
+    desk, ann, bob, a, b = clinic
+    drop(desk, "op.pdf", text_pdf(2, "Operative report"))
+    (uid,) = intake.scan(desk, ann, worker=worker).received
+    intake.file_to_patient(desk, ann, uid, a, "operative_report", datetime.date(2026, 10, 1))
+    intake.record_qa(desk, bob, uid, passed=True)
+    before = Document.get(Document.uuid == uid)
+    with pytest.raises(DeskError, match="reason"):
+        intake.move(desk, ann, uid, patient_uuid=b, reason=" ")
+    moved = intake.move(desk, ann, uid, patient_uuid=b, reason="wrong patient: MRN on page 2 is Baker's")
+    assert moved.patient.uuid == b and moved.qa_state == "pending"
+    assert not desk.store.path(before.blob).exists()
+    assert desk.store.read(desk.dek(moved.patient), uid, moved.blob, moved.sha256).startswith(b"%PDF")
+    (entry,) = intake.history(desk, uid)
+    assert entry["from_patient"] == before.patient_id and entry["to_patient"] == moved.patient_id
+    assert DocumentMove.select().count() == 1
+    actions = [e.action for e in AuditEvent.select().where(AuditEvent.object == f"document:{uid}")]
+    assert actions[-2:] == ["document.move_out", "document.move_in"]
+
+
+def test_a_cover_sheet_makes_the_batch_behind_it_suggest_its_patient(clinic, worker):
+    desk, ann, *_ = clinic
+    sheet = intake.coversheet(desk, ann, "100234")
+    writer = PdfWriter(clone_from=io.BytesIO(sheet))
+    writer.append(io.BytesIO(text_pdf(2, "Outside lab results")))
+    batch = io.BytesIO()
+    writer.write(batch)
+    drop(desk, "batch.pdf", batch.getvalue())
+    (uid,) = intake.scan(desk, ann, worker=worker).received
+    text = worker.page_text(intake.document_bytes(desk, ann, uid), 0)
+    assert intake.suggested_mrn(text) == "100234"
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_killed_mid_scan_every_file_is_in_the_inbox_or_filed_never_both(clinic):
+    desk, ann, *_ = clinic
+    inbox = desk.config.home / "inbox"
+    originals = {_sha(data): data for data in (text_pdf(1 + i % 3, f"document {i}") for i in range(40))}
+    for n, data in enumerate(originals.values()):
+        (inbox / f"scan{n:03}.pdf").write_bytes(data)
+    proc = subprocess.Popen([sys.executable, "-m", "recdesk.cli", "--home", str(desk.config.home), "intake", "scan"],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    for line in proc.stderr:
+        if line.startswith("scanned 10 /"):
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    def where():
+        in_inbox = {_sha(p.read_bytes()) for p in inbox.iterdir() if p.is_file()}
+        on_record = {d.sha256 for d in Document.select()}
+        return in_inbox, on_record
+
+    intake.recover(desk)  # what the next scan does first
+    in_inbox, on_record = where()
+    assert in_inbox & on_record == set()
+    assert in_inbox | on_record == set(originals)
+    assert 10 <= len(on_record) < 40
+    intake.scan(desk, ann)
+    in_inbox, on_record = where()
+    assert in_inbox == set() and on_record == set(originals)
