@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import multiprocessing
+import os
 import resource
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
@@ -28,6 +31,10 @@ class Rejected(Exception):
 
 
 def _limit_worker() -> None:
+    # The parser must never write into the clerk's terminal (pypdf warns on stderr).
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     resource.setrlimit(resource.RLIMIT_CPU, (CPU_LIMIT, CPU_LIMIT))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -88,6 +95,18 @@ def _page_text(data: bytes, index: int) -> str:
     return reader.pages[index].extract_text() or ""
 
 
+@contextlib.contextmanager
+def _real_stdio():
+    """Starting a process needs stdio with file descriptors; a running TUI has replaced them with captures."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout = sys.__stdout__ or open(os.devnull, "w")  # noqa: SIM115 - restored below
+    sys.stderr = sys.__stderr__ or open(os.devnull, "w")  # noqa: SIM115
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
 class PdfWorker:
     """One parser process, restarted after a file kills it or runs out of time."""
 
@@ -96,8 +115,11 @@ class PdfWorker:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_limit_worker)
+            with _real_stdio():
+                pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                           initializer=_limit_worker)
+                pool.submit(int).result()  # start the process now, while stdio are real file descriptors
+            self._pool = pool
         return self._pool
 
     def _restart(self) -> None:

@@ -41,7 +41,7 @@ class Step:
     whole_name: str = ""  # the typed last name: a patient whose whole last name it is sorts first
 
 
-def _parse_date(text: str) -> datetime.date | None:
+def parse_date(text: str) -> datetime.date | None:
     text = text.strip()
     for fmt in ("%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y", "%m%d%Y", "%m/%d/%y"):
         try:
@@ -68,7 +68,7 @@ def plan(query: str) -> list[Step]:
     if len(q) > MAX_QUERY:
         raise DeskError(f"a search is at most {MAX_QUERY} characters: type a name, MRN, DOB or number")
     steps: list[Step] = []
-    date = _parse_date(q)
+    date = parse_date(q)
     if date:
         iso = date.isoformat()
         steps.append(Step("exact", [Term("dob", iso)], lambda p, d=date: p.dob == d))

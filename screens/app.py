@@ -22,7 +22,9 @@ T = TypeVar("T")
 
 # Actions that change the record. A supervisor's session never offers them (and could not perform
 # them: their database connection is read-only). Screens that add such actions list them here.
-CHANGING_ACTIONS: set[str] = set()
+CHANGING_ACTIONS: set[str] = {
+    "intake", "qa", "scan", "pick_patient", "pick_type", "pick_date", "file", "qa_pass", "qa_fail", "move",
+}
 
 
 class RecdeskApp(App[str]):
@@ -34,6 +36,8 @@ class RecdeskApp(App[str]):
     BINDINGS = [
         Binding("f1", "help", "Help", id="help"),
         Binding("f2", "search", "Search", id="search"),
+        Binding("f3", "intake", "Intake", id="intake"),
+        Binding("f4", "qa", "QA", id="qa"),
         Binding("f10", "sign_off", "Sign off", id="sign_off"),
         Binding("ctrl+q", "sign_off", "Sign off", show=False, id="sign_off_alt"),
     ]
@@ -87,6 +91,8 @@ class RecdeskApp(App[str]):
         self.exit(result="idle")
 
     def on_unmount(self) -> None:
+        if "pdf_worker" in self.__dict__:
+            self._desk_thread.submit(self.pdf_worker.close)
         self._desk_thread.submit(self.desk.close)
         self._desk_thread.shutdown(wait=True)
 
@@ -110,6 +116,30 @@ class RecdeskApp(App[str]):
             self.pop_screen()
         if isinstance(self.screen, SearchScreen):
             self.screen.focus_prompt()
+
+    @functools.cached_property
+    def pdf_worker(self):
+        """The limited parser process for page text, started on first use."""
+        from recdesk.pdfworker import PdfWorker
+
+        return PdfWorker()
+
+    def _go(self, screen_type) -> None:
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        self.push_screen(screen_type())
+
+    def action_intake(self) -> None:
+        from screens.intake import IntakeScreen
+
+        if not isinstance(self.screen, IntakeScreen):
+            self._go(IntakeScreen)
+
+    def action_qa(self) -> None:
+        from screens.qa import QAScreen
+
+        if not isinstance(self.screen, QAScreen):
+            self._go(QAScreen)
 
     def action_sign_off(self) -> None:
         self.sign_off_reason = "quit"
@@ -149,5 +179,8 @@ class RecdeskApp(App[str]):
         if self.last_patient:
             yield SystemCommand("Last patient", "Re-open the chart you opened last",
                                 lambda: self.request_chart(self.last_patient))
+        if self.actor.role != "supervisor":
+            yield SystemCommand("Intake", "Index scanned documents from the inbox (F3)", self.action_intake)
+            yield SystemCommand("QA", "Check filed documents before their paper is shredded (F4)", self.action_qa)
         yield SystemCommand("Help", "Keys and help for where you are (F1)", self.action_help)
         yield SystemCommand("Sign off", "End this session (F10)", self.action_sign_off)

@@ -6,13 +6,12 @@ import datetime
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from recdesk.chart import Chart
 from recdesk.search import age
 from screens.results import FLAG_LABELS
-from screens.widgets import DeskHeader
+from screens.widgets import DeskHeader, DeskScreen
 
 TABS = [
     ("patient", "1 Patient"), ("visits", "2 Visits"), ("documents", "3 Docs"), ("releases", "4 Releases"),
@@ -34,7 +33,7 @@ def _d(value) -> str:
     return value.isoformat() if isinstance(value, datetime.date) else str(value)
 
 
-class ChartScreen(Screen):
+class ChartScreen(DeskScreen):
     """One patient's chart."""
 
     SCREEN_NAME = "Chart"
@@ -43,6 +42,7 @@ class ChartScreen(Screen):
         *[Binding(str(n), f"section('{tab_id}')", label, show=False, id=f"chart.section_{n}")
           for n, (tab_id, label) in enumerate(TABS, start=1)],
         Binding("escape", "back", "Back", id="chart.back"),
+        Binding("m", "move", "Correct misfile", id="chart.move"),
     ]
 
     def __init__(self, chart: Chart) -> None:
@@ -114,3 +114,48 @@ class ChartScreen(Screen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    def action_move(self) -> None:
+        """Correct a misfiled document: another patient, type or date, with a reason (documents section)."""
+        if self.query_one("#sections", TabbedContent).active != "documents" or not self.chart.documents:
+            self.notify("Go to 3 Docs and pick the document to correct.", severity="warning")
+            return
+        row = self.query_one("#documents-table", DataTable).cursor_row
+        self.run_worker(self._move(self.chart.documents[row]), group="move", exclusive=True)
+
+    async def _move(self, document: dict) -> None:
+        from recdesk import intake
+        from recdesk.errors import DeskError
+        from screens.pickers import ChoiceDialog, PatientPicker, TextDialog
+
+        app = self.app
+        what = await app.push_screen_wait(ChoiceDialog(f"Correct {document['type']} of {_d(document['date'])}:", [
+            ("patient", "Move it to another patient"), ("type", "Change its document type"),
+            ("date", "Change its date of service")]))
+        change: dict = {}
+        if what == "patient":
+            patient = await app.push_screen_wait(PatientPicker())
+            if patient is not None:
+                change["patient_uuid"] = patient.uuid
+        elif what == "type":
+            types = intake.document_types(app.desk)
+            code = await app.push_screen_wait(ChoiceDialog("New document type:", sorted(types.items(),
+                                                                                       key=lambda t: t[1])))
+            if code is not None:
+                change["doc_type"] = code
+        elif what == "date":
+            answer = await app.push_screen_wait(TextDialog("New date of service:", kind="date"))
+            if answer is not None:
+                change["service_date"] = datetime.date.fromisoformat(answer)
+        if not change:
+            return
+        reason = await app.push_screen_wait(TextDialog("Reason (kept in the document's history):"))
+        if reason is None:
+            return
+        try:
+            await app.desk_call(intake.move, app.desk, app.actor, document["uuid"], reason=reason, **change)
+        except DeskError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.notify("Corrected; the document waits for QA again.")
+        app.request_chart(self.chart.patient.uuid)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from recdesk import search
 from recdesk.errors import DeskError
 from screens.results import ResultsList
-from screens.widgets import DeskHeader
+from screens.widgets import DeskHeader, DeskScreen
 
 PAGE = 40
 HELP = (
@@ -25,7 +24,7 @@ HELP = (
 )
 
 
-class SearchScreen(Screen):
+class SearchScreen(DeskScreen):
     """Find a patient."""
 
     SCREEN_NAME = "Patient search"
@@ -140,6 +139,12 @@ class SearchScreen(Screen):
     def action_clear(self) -> None:
         self.query_one("#prompt", Input).value = ""
 
+    async def ensure_results(self) -> None:
+        """Make sure the list shows the results for what is typed now (Enter may outrun a fast typist)."""
+        query = search.clean(self.query_one("#prompt", Input).value)
+        if query and (self._results is None or self._results.query != query):
+            await self._lookup(query, self._generation)
+
     async def action_open(self) -> None:
         app = self.app
         if not self.query_one("#prompt", Input).value.strip():
@@ -148,10 +153,7 @@ class SearchScreen(Screen):
                 return
             app.request_chart(app.last_patient)
             return
-        query = search.clean(self.query_one("#prompt", Input).value)
-        if self._results is None or self._results.query != query:
-            # Enter arrived before the results for what was typed (a fast typist, a barcode wand).
-            await self._lookup(query, self._generation)
+        await self.ensure_results()
         hit = self.results.current
         if hit is None:
             return

@@ -3,13 +3,15 @@
 import datetime
 
 import pytest
+from textual.screen import ModalScreen
 
 from recdesk import sessions, users
 from recdesk.models import AuditEvent
 from recdesk.patients import PatientDetails, register
-from screens.app import CHANGING_ACTIONS, RecdeskApp
+from screens.app import RecdeskApp
 from screens.chart import ChartScreen
 from screens.help import HelpScreen
+from screens.pickers import PatientPicker
 from screens.purpose import PurposeDialog
 from screens.search import SearchScreen
 
@@ -42,10 +44,14 @@ def app_for(desk, user="ann", **kwargs):
     return RecdeskApp(desk, sessions.sign_on(desk, user), **kwargs)
 
 
+DIALOG_GROUPS = {"chart", "pick", "move", "qa"}
+
+
 async def settle(app, pilot):
-    """Wait until no search or chart lookup is running (a dialog waiting for the clerk counts as settled)."""
-    for _ in range(500):
-        busy = [w for w in app.workers if w.is_running and not isinstance(app.screen, PurposeDialog)]
+    """Wait until nothing is running but workers that wait for the clerk to answer a dialog."""
+    for _ in range(1000):
+        waiting = isinstance(app.screen, ModalScreen | PatientPicker)
+        busy = [w for w in app.workers if w.is_running and not (waiting and w.group in DIALOG_GROUPS)]
         if not busy:
             break
         await pilot.pause(0.01)
@@ -135,13 +141,10 @@ async def test_no_match_says_what_to_try(clinic):
 
 
 async def test_idle_logoff_clears_phi_and_ends_the_session(clinic):
-    app = app_for(clinic, idle_timeout=0.3)
+    app = app_for(clinic, idle_timeout=1.0)
     async with app.run_test(size=SIZE) as pilot:
-        await type_query(app, pilot, "100234")
-        await pilot.press("enter")
-        await settle(app, pilot)
-        assert isinstance(app.screen, ChartScreen)
-        for _ in range(200):  # wait for the logoff itself, not for a fixed time
+        await pilot.press(*"100234", "enter")  # a chart on screen, then no more keys
+        for _ in range(500):  # wait for the logoff itself, not for a fixed time
             if app.return_value is not None:
                 break
             await pilot.pause(0.02)
@@ -177,11 +180,84 @@ async def test_palette_offers_screens_for_this_role(clinic):
         assert "Patient search" in titles and "Sign off" in titles
 
 
-async def test_supervisor_session_offers_no_changing_action(clinic, monkeypatch):
-    monkeypatch.setattr("screens.app.CHANGING_ACTIONS", CHANGING_ACTIONS | {"search"})
-    app = app_for(clinic, user="sue")
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        shown = {b.binding.action for b in app.screen.active_bindings.values() if b.enabled}
-        assert "search" not in shown
-        assert "sign_off" in shown
+def offered(app):
+    return {b.binding.action for b in app.screen.active_bindings.values() if b.enabled}
+
+
+async def test_supervisor_session_offers_no_changing_action(clinic):
+    clerk, supervisor = app_for(clinic), app_for(clinic, user="sue")
+    async with clerk.run_test(size=SIZE) as pilot:
+        assert {"intake", "qa"} <= offered(clerk)
+        await type_query(clerk, pilot, "100234")
+        await pilot.press("enter")
+        await settle(clerk, pilot)
+        assert "move" in offered(clerk)
+    async with supervisor.run_test(size=SIZE) as pilot:
+        await settle(supervisor, pilot)
+        assert not {"intake", "qa"} & offered(supervisor)
+        assert "sign_off" in offered(supervisor)
+        titles = [c.title for c in supervisor.get_system_commands(supervisor.screen)]
+        assert "Intake" not in titles and "QA" not in titles
+        await pilot.press("f3", "f4")  # the keys do nothing for a supervisor
+        assert isinstance(supervisor.screen, SearchScreen)
+        await type_query(supervisor, pilot, "100234")
+        await pilot.press("enter")
+        await settle(supervisor, pilot)
+        assert isinstance(supervisor.screen, ChartScreen)
+        assert "move" not in offered(supervisor)
+
+
+async def test_a_clerk_clears_the_inbox_qa_passes_and_a_misfile_is_fixed_with_keys_only(clinic):
+    from recdesk import intake
+    from recdesk.models import Document
+
+    users.add(clinic, clinic.sign_on("boss"), "bob", "clerk")
+    inbox = clinic.config.home / "inbox"
+    inbox.mkdir()
+    (inbox / "batch.pdf").write_bytes(intake.coversheet(clinic, clinic.sign_on("boss"), "100234"))
+    ann = app_for(clinic)
+    async with ann.run_test(size=SIZE) as pilot:
+        await pilot.press("f3")
+        await settle(ann, pilot)
+        await pilot.press("s")  # scan the inbox
+        await settle(ann, pilot)
+        assert "suggests MRN 100234" in str(ann.screen.query_one("#choice").render())
+        await pilot.press("p")  # the picker opens with the suggested MRN typed
+        await settle(ann, pilot)
+        await pilot.press("enter")
+        await settle(ann, pilot)
+        await pilot.press("t", "down", "down", "enter")  # third type on the list: Consent
+        await settle(ann, pilot)
+        await pilot.press("d", *"11/20/2026", "enter")
+        await settle(ann, pilot)
+        await pilot.press("f")
+        await settle(ann, pilot)
+    (doc,) = Document.select()
+    assert (doc.status, doc.doc_type, doc.service_date.isoformat()) == ("filed", "consent", "2026-11-20")
+
+    bob = app_for(clinic, user="bob")
+    async with bob.run_test(size=SIZE) as pilot:
+        await pilot.press("f4")
+        await settle(bob, pilot)
+        await pilot.press("a")
+        await settle(bob, pilot)
+    assert intake.cleared_for_shredding(Document.get_by_id(doc.id))
+
+    fixer = app_for(clinic)
+    async with fixer.run_test(size=SIZE) as pilot:
+        await type_query(fixer, pilot, "100234")
+        await pilot.press("enter")
+        await settle(fixer, pilot)
+        await pilot.press("3", "m")
+        await settle(fixer, pilot)
+        await pilot.press("enter")  # move it to another patient
+        await settle(fixer, pilot)
+        await pilot.press(*"100299")
+        await settle(fixer, pilot)
+        await pilot.press("enter")
+        await settle(fixer, pilot)
+        await pilot.press(*"wrong patient", "enter")
+        await settle(fixer, pilot)
+    moved = Document.get_by_id(doc.id)
+    assert moved.patient.id != doc.patient.id and moved.qa_state == "pending"
+    assert len(intake.history(clinic, doc.uuid)) == 1
