@@ -90,6 +90,9 @@ def recover(desk: Desk) -> int:
     return returned
 
 
+BATCH = 50  # files committed together: one disk flush and one transaction per batch
+
+
 def scan(desk: Desk, actor, directory: Path | None = None, *, worker: PdfWorker | None = None,
          progress: Callable[[int, int], None] | None = None) -> ScanReport:
     """Take every file in the inbox (or `directory`) in as an unfiled or quarantined document."""
@@ -104,59 +107,78 @@ def scan(desk: Desk, actor, directory: Path | None = None, *, worker: PdfWorker 
     own_worker = worker is None
     worker = worker or PdfWorker()
     try:
-        for done, path in enumerate(files, start=1):
-            claimed = claimed_dir / path.name
-            os.replace(path, claimed)
-            _take_in(desk, actor, claimed, path.name, worker, report)
+        for start in range(0, len(files), BATCH):
+            batch = files[start : start + BATCH]
+            claimed = []
+            for path in batch:
+                os.replace(path, claimed_dir / path.name)
+                claimed.append(claimed_dir / path.name)
+            _take_in(desk, actor, claimed, worker, report)
             if progress:
-                progress(done, len(files))
+                progress(start + len(batch), len(files))
     finally:
         if own_worker:
             worker.close()
     return report
 
 
-def _take_in(desk: Desk, actor, claimed: Path, name: str, worker: PdfWorker, report: ScanReport) -> None:
-    data = claimed.read_bytes()
-    sha = hashlib.sha256(data).hexdigest()
-    existing = Document.get_or_none(Document.sha256 == sha)
-    if existing is not None:
-        with desk.write():
-            audit.append(desk, actor, "intake.duplicate", object=f"document:{existing.uuid}",
-                         patient=existing.patient.uuid if existing.patient_id else "")
-        claimed.unlink()
-        report.duplicates += 1
-        return
+def _take_in(desk: Desk, actor, claimed: list[Path], worker: PdfWorker, report: ScanReport) -> None:
+    """Store and record one batch of claimed files, then (and only then) remove them."""
+    datas = [path.read_bytes() for path in claimed]
+    shas = [hashlib.sha256(data).hexdigest() for data in datas]
+    on_record = {d.sha256: d for d in Document.select().where(Document.sha256.in_(shas))}
+    fresh = [i for i, sha in enumerate(shas) if sha not in on_record and sha not in shas[:i]]
+    parsed = dict(zip(fresh, worker.parse_many([datas[i] for i in fresh], max_pages=max_pages(desk)), strict=True))
+    stored: dict[int, tuple[str, object]] = {}
+    quarantined: list[tuple[str, str]] = []
     try:
-        parsed = worker.parse(data, max_pages=max_pages(desk))
-        pages, reason = parsed.pages, ""
-    except Rejected as exc:
-        pages, reason = 0, str(exc)
-    uid = new_uuid()
-    stored = desk.store.put(desk.desk_key, uid, data)
-    try:
+        for i in fresh:
+            uid = new_uuid()
+            stored[i] = (uid, desk.store.put(desk.desk_key, uid, datas[i], sync=False))
+        desk.store.sync()  # every file is on disk before any row says it is
+        events = []
         with desk.write():
-            Document.create(
-                uuid=uid, doc_type=UNCLASSIFIED, pages=pages, size=stored.size, sha256=stored.sha256,
-                blob=stored.blob, source="scan", status="quarantined" if reason else "unfiled",
-                qa_state="pending", received_at=now(), quarantine_reason=reason[:200],
-                name_enc=crypto.seal(desk.desk_key, "document", "name", uid, name),
-            )
-            audit.append(desk, actor, "intake.quarantine" if reason else "intake.receive", object=f"document:{uid}",
-                         details={"pages": pages, "reason": reason} if reason else {"pages": pages})
+            for i, sha in enumerate(shas):
+                if i not in stored:
+                    existing = on_record.get(sha)
+                    events.append(audit.Event("intake.duplicate", f"document:{existing.uuid}" if existing else "",
+                                              existing.patient.uuid if existing and existing.patient_id else ""))
+                    report.duplicates += 1
+                    continue
+                uid, blob = stored[i]
+                result = parsed[i]
+                reason = str(result) if isinstance(result, Rejected) else ""
+                pages = 0 if reason else result.pages
+                Document.create(
+                    uuid=uid, doc_type=UNCLASSIFIED, pages=pages, size=blob.size, sha256=blob.sha256,
+                    blob=blob.blob, source="scan", status="quarantined" if reason else "unfiled",
+                    qa_state="pending", received_at=now(), quarantine_reason=reason[:200],
+                    name_enc=crypto.seal(desk.desk_key, "document", "name", uid, claimed[i].name),
+                )
+                events.append(audit.Event("intake.quarantine" if reason else "intake.receive", f"document:{uid}",
+                                          details={"pages": pages, "reason": reason} if reason else {"pages": pages}))
+                if reason:
+                    quarantined.append((uid, reason))
+                else:
+                    report.received.append(uid)
+            audit.append_many(desk, actor, events)
     except BaseException:
-        desk.store.delete(stored.blob)
+        for _, blob in stored.values():
+            desk.store.delete(blob.blob)
         raise
-    if reason:
-        quarantine_dir(desk).mkdir(exist_ok=True)
-        # The reason, not the bytes: those stay encrypted in the store (the file name may hold PHI too).
-        (quarantine_dir(desk) / f"{uid}.reason").write_text(
-            f"document {uid}\nreceived {now().isoformat(timespec='seconds')} UTC\nreason: {reason}\n"
-            f"recover the original with: recdesk intake export {uid} -o FILE\n")
-        report.quarantined.append((uid, reason))
-    else:
-        report.received.append(uid)
-    claimed.unlink()
+    for uid, reason in quarantined:
+        _write_reason(desk, uid, reason)
+    report.quarantined += quarantined
+    for path in claimed:
+        path.unlink()
+
+
+def _write_reason(desk: Desk, uid: str, reason: str) -> None:
+    quarantine_dir(desk).mkdir(exist_ok=True)
+    # The reason, not the bytes: those stay encrypted in the store (the file name may hold PHI too).
+    (quarantine_dir(desk) / f"{uid}.reason").write_text(
+        f"document {uid}\nreceived {now().isoformat(timespec='seconds')} UTC\nreason: {reason}\n"
+        f"recover the original with: recdesk intake export {uid} -o FILE\n")
 
 
 # --- reading a document back ----------------------------------------------------------------------

@@ -140,11 +140,38 @@ class PdfWorker:
             self._restart()
             raise Rejected("the parser ran out of memory or was killed: hostile PDF (decompression bomb?)") from None
 
-    def parse(self, data: bytes, *, max_pages: int = 2000, text_pages: int = 3) -> Parsed:
+    def parse(self, data: bytes, *, max_pages: int = 2000, text_pages: int = 0) -> Parsed:
         result = self._call(_parse, data, max_pages, text_pages)
         if isinstance(result, str):
             raise Rejected(result)
         return result
+
+    def parse_many(self, datas: list[bytes], *, max_pages: int = 2000) -> list[Parsed | Rejected]:
+        """Parse several files, queued to the worker at once so the caller's work overlaps the parsing.
+
+        A file that hangs or kills the worker is rejected alone: the worker restarts and the files
+        after it are queued again.
+        """
+        results: list[Parsed | Rejected] = []
+        while len(results) < len(datas):
+            start = len(results)
+            futures = [self._executor().submit(_parse, data, max_pages, 0) for data in datas[start:]]
+            for future in futures:
+                try:
+                    result = future.result(timeout=TIME_LIMIT)
+                except FutureTimeout:
+                    results.append(Rejected(f"parsing took longer than {TIME_LIMIT:.0f} s: hostile or broken PDF"))
+                except BrokenProcessPool:
+                    results.append(Rejected("the parser ran out of memory or was killed: hostile PDF "
+                                            "(decompression bomb?)"))
+                else:
+                    results.append(Rejected(result) if isinstance(result, str) else result)
+                    continue
+                for rest in futures:
+                    rest.cancel()
+                self._restart()
+                break
+        return results
 
     def page_text(self, data: bytes, index: int) -> str:
         return self._call(_page_text, data, index)
