@@ -157,8 +157,12 @@ def test_a_killed_session_process_or_client_leaves_no_orphan(door):
         assert len(desk_processes(door["home"])) == 1
         ssh.kill()  # the clerk's thin client dies
     wait_for(lambda: desk_processes(door["home"]) == [])
-    offs = [a for a in audit_actions(door["home"]) if a[1] == "session.sign_off"]
-    assert offs == [("sshd", "session.sign_off"), ("sshd", "session.sign_off")]
+
+    def server_signed_both_off():
+        return [a for a in audit_actions(door["home"]) if a[1] == "session.sign_off"] == [
+            ("sshd", "session.sign_off"), ("sshd", "session.sign_off")]
+
+    wait_for(server_signed_both_off)  # the server writes it just after the process is gone
 
 
 @pytest.mark.parametrize("door", [1], indirect=True)
