@@ -72,6 +72,11 @@ class Config:
             lines.append(f"file = {_quote(str(self.key_file))}")
         lines += ["", "[database]", "# empty: the embedded SQLCipher file recdesk.db in this home"]
         lines.append(f"url = {_quote(self.database_url)}")
+        for section, values in self.extra.items():
+            if section in ("desk", "keys", "database") or not isinstance(values, dict):
+                continue
+            lines += ["", f"[{section}]"]
+            lines += [f"{_quote(str(k)) if not str(k).isidentifier() else k} = {_value(v)}" for k, v in values.items()]
         return "\n".join(lines) + "\n"
 
     def save(self) -> None:
@@ -79,6 +84,14 @@ class Config:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(self.to_toml(), encoding="utf-8")
         os.replace(tmp, self.path)
+
+
+def _value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return _quote(str(value))
 
 
 def _quote(value: str) -> str:

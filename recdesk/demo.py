@@ -154,7 +154,8 @@ def build(home: Path, patients: int, seed: int, progress: Progress | None = None
             raise DeskError(f"the demo desk in {home} was built with --seed {info.demo_seed}: use that seed, "
                             "or another --home")
     else:
-        config = Config(home=home, key_source="demo", demo=True)
+        # One demo clerk plays every part, so QA by the same clerk is allowed here (never in production).
+        config = Config(home=home, key_source="demo", demo=True, extra={"intake": {"qa_by_other_clerk": False}})
         desk, manager = Desk.create(config, "manager", manager_full_name="Demo Manager", demo_seed=seed)
         with desk.write():
             for name, role, full in DEMO_USERS:
@@ -162,6 +163,7 @@ def build(home: Path, patients: int, seed: int, progress: Progress | None = None
                 audit.append(desk, manager, "user.add", object=f"user:{name}", details={"role": role})
             _seed_reference(desk, home)
     _tidy_store(desk)
+    _fill_inbox(desk, seed, patients)
     with desk.write():
         DeskInfo.update(demo_target=patients).where(DeskInfo.demo_target.is_null() |
                                                     (DeskInfo.demo_target < patients)).execute()
@@ -176,6 +178,31 @@ def build(home: Path, patients: int, seed: int, progress: Progress | None = None
         if progress:
             progress(built, patients)
     return desk
+
+
+INBOX_DOCUMENTS = 50
+
+
+SENDERS = ("Lakeside Family Practice", "Northgate Imaging Center", "St. Brendan's Hospital", "Valley Lab Services")
+
+
+def _fill_inbox(desk: Desk, seed: int, patients: int) -> None:
+    """A scanner's worth of work for the intake screen: outside records for demo patients, and two bad files."""
+    inbox = desk.config.home / "inbox"
+    if inbox.exists():
+        return
+    staging = desk.config.home / ".inbox-building"
+    staging.mkdir(exist_ok=True)
+    for n in range(INBOX_DOCUMENTS - 2):
+        index = (10 + n * 7) % patients
+        p = synthetic.patient(seed, index)
+        doc = synthetic.documents(seed, index, p)[0]
+        sender = SENDERS[n % len(SENDERS)]
+        (staging / f"scan-{n + 1:03}.pdf").write_bytes(synthetic.render_pdf(doc, p, f"{sender} #{n + 1}"))
+    good = synthetic.render_pdf(doc, p, "Fax server")
+    (staging / "scan-049.pdf").write_bytes(good[: len(good) // 2])  # a transfer cut short
+    (staging / "scan-050.pdf").write_bytes(b"FAX TRANSMISSION REPORT: line busy, retry later\n")
+    staging.rename(inbox)  # the inbox appears whole or not at all
 
 
 def _tidy_store(desk: Desk) -> None:
