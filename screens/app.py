@@ -59,8 +59,16 @@ class RecdeskApp(App[str]):
         return await loop.run_in_executor(self._desk_thread, functools.partial(fn, *args, **kwargs))
 
     def desk_call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Queue work whose result the screen does not wait for (audit of what was shown)."""
-        self._desk_thread.submit(fn, *args)
+        """Queue work whose result the screen does not wait for (audit of what was shown); failures are shown."""
+        future = self._desk_thread.submit(fn, *args)
+
+        def report(done) -> None:
+            exc = done.exception()
+            if exc is not None and self.is_running:
+                self.call_from_thread(self.notify, f"Could not record this view in the audit trail: {exc}",
+                                      severity="error", timeout=10)
+
+        future.add_done_callback(report)
 
     # --- lifecycle
 
