@@ -125,7 +125,7 @@ def cmd_search(args) -> int:
 
     with _open(args) as desk:
         actor = desk.local_actor()
-        hits = search.search(desk, actor, args.query, limit=args.limit)
+        hits = search.search(desk, actor, args.query, limit=args.limit, complete=True)
         rows = [h.as_row() for h in hits]
         if args.json:
             _out(json.dumps(rows, ensure_ascii=False))

@@ -12,6 +12,7 @@ from screens.results import ResultsList
 from screens.widgets import DeskHeader, DeskScreen
 
 PAGE = 40
+SCREENFUL = 18
 HELP = (
     "Type any identifier; results follow as you type.\n"
     "  smith   smith,jo   o'brien   garcía        a name (last,first)\n"
@@ -98,7 +99,12 @@ class SearchScreen(DeskScreen):
     @staticmethod
     def _first_page(desk, query: str) -> tuple[search.SearchResults, list[search.Hit]]:
         results = search.SearchResults(desk, query)
-        return results, results.more(PAGE)
+        results.more(PAGE)
+        for _ in range(2):  # a broad query may need another page of candidates to fill the screen
+            if len(results.hits) >= SCREENFUL or results.exhausted:
+                break
+            results.more(PAGE)
+        return results, list(results.hits)
 
     def _show(self, hits: list[search.Hit], *, fresh: bool) -> None:
         results = self._results
