@@ -31,6 +31,16 @@ class Rejected(Exception):
 
 
 def _limit_worker() -> None:
+    # Die with the desk process: a killed scan or session must not leave a parser behind (Linux).
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() == 1:
+        os._exit(1)
     # The parser must never write into the clerk's terminal (pypdf warns on stderr).
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):

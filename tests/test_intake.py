@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import zlib
 
 import pytest
@@ -274,6 +275,12 @@ def test_a_cover_sheet_makes_the_batch_behind_it_suggest_its_patient(clinic, wor
     assert intake.suggested_mrn(text) == "100234"
 
 
+def _orphan_parsers() -> list[int]:
+    out = subprocess.run(["ps", "-eo", "pid,ppid,args"], capture_output=True, text=True).stdout.splitlines()[1:]
+    return [int(line.split()[0]) for line in out
+            if line.split()[1] == "1" and "multiprocessing.spawn import spawn_main" in line]
+
+
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -291,6 +298,11 @@ def test_killed_mid_scan_every_file_is_in_the_inbox_or_filed_never_both(clinic):
             break
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    for _ in range(200):  # its parser process dies with it, not left behind as an orphan
+        if not _orphan_parsers():
+            break
+        time.sleep(0.02)
+    assert _orphan_parsers() == []
 
     def where():
         in_inbox = {_sha(p.read_bytes()) for p in inbox.iterdir() if p.is_file()}
