@@ -73,8 +73,20 @@ def cmd_demo(args) -> int:
     return cmd_desk(args)
 
 
+def _without_postgres_driver(home: Path) -> None:
+    """A session on a SQLCipher desk never loads the PostgreSQL driver (peewee would: ~90 ms, ~10 MB each)."""
+    from recdesk import config as config_mod
+
+    try:
+        if not config_mod.load(home).effective_database_url and "peewee" not in sys.modules:
+            sys.modules.setdefault("psycopg", None)  # type: ignore[arg-type]
+    except DeskError:
+        pass  # Desk.open says what is wrong
+
+
 def run_desk(home: Path) -> int:
     """Sign on and run the TUI until sign-off; returns the exit code. Imports textual only here."""
+    _without_postgres_driver(home)
     from recdesk import sessions
     from recdesk.desk import Desk
 

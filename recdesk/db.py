@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlparse
 
@@ -13,12 +14,8 @@ from recdesk.errors import DeskError, MasterKeyError
 BUSY_TIMEOUT_MS = 10_000
 # Peewee wraps driver errors raised while executing, but not those raised while fetching rows.
 DATABASE_ERRORS: tuple[type[Exception], ...] = (peewee.DatabaseError, sqlcipher.DatabaseError)
-try:
-    import psycopg
-
-    DATABASE_ERRORS += (psycopg.Error,)
-except ImportError:  # PostgreSQL support is optional at run time
-    pass
+if sys.modules.get("psycopg") is not None:  # loaded by peewee when a PostgreSQL desk may be opened
+    DATABASE_ERRORS += (sys.modules["psycopg"].Error,)
 
 
 class SqlCipherDatabase(peewee.SqliteDatabase):

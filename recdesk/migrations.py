@@ -17,8 +17,8 @@ Step = Callable[[SchemaMigrator, peewee.Database], None]
 
 
 def _audit_by_user(migrator: SchemaMigrator, db: peewee.Database) -> None:
-    if not any(i.columns == ["user_name", "seq"] for i in db.get_indexes("audit_event")):
-        migrate(migrator.add_index("audit_event", ("user_name", "seq"), False))
+    if not any(i.columns == ["user_name", "action", "seq"] for i in db.get_indexes("audit_event")):
+        migrate(migrator.add_index("audit_event", ("user_name", "action", "seq"), False))
 
 
 def _intake(migrator: SchemaMigrator, db: peewee.Database) -> None:

@@ -346,7 +346,7 @@ class AuditEvent(Base):
     hash = pw.CharField(max_length=64)
 
     class Meta:
-        indexes = ((("user_name", "seq"), False),)  # a user's recent activity: last patient, review screen
+        indexes = ((("user_name", "action", "seq"), False),)  # a user's latest event of a kind: last patient
 
 
 class AuditHead(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import secrets
@@ -147,7 +148,8 @@ class ContentStore:
         """Flush every file and folder of the store's filesystem to disk: one barrier for a batch of puts."""
         fd = os.open(self.root, os.O_RDONLY)
         try:
-            if _libc is not None and _libc.syncfs(fd) == 0:
+            libc = _libc()
+            if libc is not None and libc.syncfs(fd) == 0:
                 return
             os.sync()
         finally:
@@ -164,18 +166,16 @@ class ContentStore:
         return {p.name for p in self.root.glob("[0-9a-f][0-9a-f]/*") if p.is_file()}
 
 
-def _load_libc():
+@functools.cache
+def _libc():
+    """The C library, for syncfs(2) (Linux); None elsewhere."""
     import ctypes
-    import ctypes.util
 
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc = ctypes.CDLL(None, use_errno=True)
         return libc if hasattr(libc, "syncfs") else None
     except OSError:
         return None
-
-
-_libc = _load_libc()
 
 
 def _fsync_dir(path: Path) -> None:

@@ -42,10 +42,13 @@ class ResultsList(ScrollView, can_focus=False):
         self._today = datetime.date.today()
 
     def show(self, hits: list[Hit], warned: frozenset[int], exhausted: bool) -> None:
+        same = ([h.patient.id for h in hits] == [h.patient.id for h in self.hits] and warned == self.warned)
         self.hits = hits
         self.warned = warned
         self.exhausted = exhausted
-        self.virtual_size = Size(self.size.width, len(hits))
+        if same:
+            return  # typing on without changing the matches: nothing to repaint, nothing to send
+        self.virtual_size = Size(0, len(hits))  # never wider than the view: no horizontal scrollbar
         self.highlighted = 0
         self.scroll_to(y=0, animate=False)
         self.refresh()
@@ -54,7 +57,7 @@ class ResultsList(ScrollView, can_focus=False):
         self.hits = self.hits + hits
         self.warned = warned
         self.exhausted = exhausted
-        self.virtual_size = Size(self.size.width, len(self.hits))
+        self.virtual_size = Size(0, len(self.hits))
         self.refresh()
 
     @property

@@ -261,7 +261,7 @@ def test_a_version_1_desk_is_upgraded_step_by_step(make_config):
     _register(desk, actor)
     home = desk.config.home
     # Take the desk back to schema 1: no audit index by user, no intake columns, no move history.
-    (index,) = [i for i in desk.db.get_indexes("audit_event") if i.columns == ["user_name", "seq"]]
+    (index,) = [i for i in desk.db.get_indexes("audit_event") if i.columns == ["user_name", "action", "seq"]]
     desk.db.execute_sql(f'DROP INDEX "{index.name}"')
     for column in INTAKE_COLUMNS:
         if column != "qa_by_id" or desk.is_postgres:  # SQLite cannot drop a foreign-key column
@@ -270,7 +270,8 @@ def test_a_version_1_desk_is_upgraded_step_by_step(make_config):
     desk.db.execute_sql("UPDATE desk_info SET schema_version = 1")
     desk.close()
     with Desk.open(home) as upgraded:
-        assert [i.columns for i in upgraded.db.get_indexes("audit_event") if i.columns == ["user_name", "seq"]]
+        indexes = [i.columns for i in upgraded.db.get_indexes("audit_event")]
+        assert ["user_name", "action", "seq"] in indexes
         assert set(INTAKE_COLUMNS) <= {c.name for c in upgraded.db.get_columns("document")}
         assert "document_move" in upgraded.db.get_tables()
         assert upgraded.db.execute_sql("SELECT schema_version FROM desk_info").fetchone()[0] == 3
