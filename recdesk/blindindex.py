@@ -21,7 +21,11 @@ KINDS: dict[str, tuple[int, int]] = {
     "initial_ssn4": (8, 20),
     "phone": (9, 24),
     "last_dob": (10, 24),
+    "last_prefix_first": (11, 24),
 }
+# Which kinds each version of the index added; a desk records the version its tokens are at.
+INDEX_VERSION = 2
+KINDS_SINCE = {2: ("last_prefix_first",)}
 MIN_PREFIX = 2
 MAX_PREFIX = 12
 
@@ -102,6 +106,10 @@ def patient_terms(
         for n in range(1, min(len(first_key), MAX_PREFIX) + 1):
             terms.append(Term("last_first", f"{part}|{first_key[:n]}"))
     terms += [Term("last_prefix", p) for p in sorted(seen_prefixes)]
+    if first_key:
+        # "smi,jo": a prefix of the last name with the first initial, so the prefix step does not have
+        # to decrypt every Smith* to find the Jo*s among them.
+        terms += [Term("last_prefix_first", f"{p}|{first_key[0]}") for p in sorted(seen_prefixes)]
     if ssn_last4:
         terms.append(Term("ssn4", ssn_last4))
         if parts:

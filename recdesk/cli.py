@@ -235,6 +235,19 @@ def cmd_intake_status(args) -> int:
     return 0
 
 
+def cmd_reindex(args) -> int:
+    from recdesk import patients
+
+    def progress(done: int, total: int) -> None:
+        print(f"indexed {done:,} / {total:,} patients", file=sys.stderr, flush=True)
+
+    with _open(args) as desk:
+        before = desk.index_version
+        done = patients.reindex(desk, desk.local_actor(), progress=progress)
+        _out(f"blind index at version {desk.index_version} (was {before}); {done:,} patients indexed")
+    return 0
+
+
 def cmd_doctor(args) -> int:
     from recdesk import doctor
 
@@ -348,6 +361,9 @@ def parser() -> argparse.ArgumentParser:
     status = intake_sub.add_parser("status", parents=[common], help="queue counts and each clerk's work")
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=cmd_intake_status)
+
+    reindex = sub.add_parser("reindex", parents=[common], help="add search-index kinds a newer recdesk brings")
+    reindex.set_defaults(func=cmd_reindex)
 
     doctor = sub.add_parser("doctor", parents=[common], help="check key, database, stored files and audit chain")
     doctor.set_defaults(func=cmd_doctor)

@@ -107,7 +107,8 @@ def is_postgres(db: peewee.Database) -> bool:
     return isinstance(db, peewee.PostgresqlDatabase)
 
 
-def bulk_insert(model: type[peewee.Model], rows: list[dict], db: peewee.Database | None = None) -> None:
+def bulk_insert(model: type[peewee.Model], rows: list[dict], db: peewee.Database | None = None, *,
+                skip_existing: bool = False) -> None:
     """Insert many rows in one prepared statement, in the caller's transaction.
 
     Peewee builds SQL per row; for imports and registrations that dominates, so this binds the values of
@@ -122,6 +123,8 @@ def bulk_insert(model: type[peewee.Model], rows: list[dict], db: peewee.Database
     columns = ", ".join(f'"{f.column_name}"' for f in fields)
     marks = ", ".join([db.param] * len(fields))
     sql = f'INSERT INTO "{model._meta.table_name}" ({columns}) VALUES ({marks})'
+    if skip_existing:  # rows whose key is already there are left as they are (re-running a reindex)
+        sql += " ON CONFLICT DO NOTHING"
 
     def value(row: dict, name: str):
         if name in row:

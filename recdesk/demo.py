@@ -177,6 +177,11 @@ def build(home: Path, patients: int, seed: int, progress: Progress | None = None
         built = stop
         if progress:
             progress(built, patients)
+    from recdesk.blindindex import INDEX_VERSION
+    from recdesk.patients import reindex
+
+    if desk.index_version < INDEX_VERSION:
+        reindex(desk, desk.sign_on("manager"))
     return desk
 
 

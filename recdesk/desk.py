@@ -16,7 +16,7 @@ import peewee
 
 from recdesk import audit, crypto, keys, migrations
 from recdesk import config as config_mod
-from recdesk.blindindex import BlindIndex
+from recdesk.blindindex import INDEX_VERSION, BlindIndex
 from recdesk.config import Config
 from recdesk.db import SqlCipherDatabase, is_postgres, postgres
 from recdesk.errors import AccessDenied, DeskError, MasterKeyError
@@ -88,6 +88,7 @@ class Desk:
         self.audit_db = _open_database(config, master, readonly=False, audit_only=True) if readonly else db
         self.store = ContentStore(config.store_path)
         self.blind = BlindIndex.from_master(master)
+        self.index_version = DeskInfo.select(DeskInfo.index_version).scalar() or 1
         self._deks: OrderedDict[int, bytes] = OrderedDict()
 
     # --- opening ---------------------------------------------------------------------------------
@@ -145,7 +146,8 @@ class Desk:
             with db.atomic():
                 create_schema(db)
                 DeskInfo.create(desk_id=config.desk_id, schema_version=migrations.latest(),
-                                key_check=_key_check(master, config.desk_id), demo_seed=demo_seed)
+                                key_check=_key_check(master, config.desk_id), demo_seed=demo_seed,
+                                index_version=INDEX_VERSION)
                 audit.start_chain(db)
                 user = User.create(name=manager_name, full_name=manager_full_name, role="manager",
                                    os_user=getpass.getuser())

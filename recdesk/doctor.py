@@ -45,6 +45,11 @@ def run(home: Path) -> Report:
         return report
     with desk:
         report.ok(f"key: master key from {desk.master.source}")
+        from recdesk.blindindex import INDEX_VERSION
+
+        if desk.index_version < INDEX_VERSION:
+            report.ok(f"index: search tokens at version {desk.index_version} of {INDEX_VERSION}: run `recdesk reindex` "
+                      "(search works meanwhile, broad name searches more slowly)")
         _check_database(desk, report)
         _check_fields(desk, report)
         _check_blobs(desk, report)

@@ -32,9 +32,17 @@ def _intake(migrator: SchemaMigrator, db: peewee.Database) -> None:
     db.create_tables([DocumentMove], safe=True)
 
 
+def _index_version(migrator: SchemaMigrator, db: peewee.Database) -> None:
+    from recdesk.models import DeskInfo
+
+    if "index_version" not in {c.name for c in db.get_columns("desk_info")}:
+        migrate(migrator.add_column("desk_info", "index_version", DeskInfo.index_version))
+
+
 MIGRATIONS: dict[int, tuple[str, Step]] = {
     2: ("index the audit trail by user, for last-patient recall and review", _audit_by_user),
     3: ("document intake: file names, receipt, quarantine, QA; misfile history", _intake),
+    4: ("record the blind-index version (new kinds need `recdesk reindex`)", _index_version),
 }
 
 

@@ -52,6 +52,7 @@ class DeskInfo(Base):
     demo_seed = pw.IntegerField(null=True)
     demo_target = pw.IntegerField(null=True)
     demo_built = pw.IntegerField(default=0)
+    index_version = pw.IntegerField(default=1)  # blind-index kinds present (blindindex.INDEX_VERSION)
 
 
 class User(Base):

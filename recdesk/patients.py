@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from recdesk import audit, crypto
-from recdesk.blindindex import patient_terms
+from recdesk.blindindex import INDEX_VERSION, KINDS_SINCE, patient_terms
 from recdesk.db import bulk_insert
 from recdesk.errors import DeskError
-from recdesk.models import Insurance, Patient, PatientToken, new_uuid, now
+from recdesk.models import DeskInfo, Insurance, Patient, PatientToken, new_uuid, now
 
 _FIELDS = ("mrn", "last", "first", "middle", "dob", "sex", "ssn_last4", "phone")
 
@@ -136,3 +136,40 @@ def decrypt_insurance(desk, patient: Patient, policy: Insurance) -> dict:
         name: crypto.open_text(dek, "insurance", name, policy.uuid, getattr(policy, f"{name}_enc"))
         for name in ("payer", "member_id", "group")
     }
+
+
+def reindex(desk, actor, progress=None) -> int:
+    """Add the blind-index kinds this recdesk has and the desk's tokens lack; returns patients indexed.
+
+    Safe to interrupt and run again: batches commit on their own and tokens already there are kept.
+    """
+    actor.require("manager")
+    kinds = {k for v in range(desk.index_version + 1, INDEX_VERSION + 1) for k in KINDS_SINCE.get(v, ())}
+    done = 0
+    if kinds:
+        total = Patient.select().where(Patient.dek_wrapped.is_null(False)).count()
+        last_id = 0
+        while True:
+            rows = list(Patient.select().where((Patient.id > last_id) & Patient.dek_wrapped.is_null(False))
+                        .order_by(Patient.id).limit(1000))
+            if not rows:
+                break
+            tokens = []
+            for row in rows:
+                p = decrypt(desk, row)
+                terms = patient_terms(p.mrn, p.last, p.first, p.dob.isoformat() if p.dob else "", p.ssn_last4,
+                                      p.phone)
+                tokens += [{"kind": kind, "token": token, "patient": row.id}
+                           for kind, token in {desk.blind.token(t) for t in terms if t.kind in kinds}]
+                desk.forget_dek(row.id)
+            with desk.write():
+                bulk_insert(PatientToken, tokens, skip_existing=True)
+            last_id, done = rows[-1].id, done + len(rows)
+            if progress:
+                progress(done, total)
+    with desk.write():
+        DeskInfo.update(index_version=INDEX_VERSION).execute()
+        audit.append(desk, actor, "desk.reindex", object="patients",
+                     details={"kinds": sorted(kinds), "patients": done, "index_version": INDEX_VERSION})
+    desk.index_version = INDEX_VERSION
+    return done

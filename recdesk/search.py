@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from recdesk import audit
-from recdesk.blindindex import MIN_PREFIX, Term, digits, fold, mrn_key, name_key, name_parts, soundex
+from recdesk.blindindex import INDEX_VERSION, MIN_PREFIX, Term, digits, fold, mrn_key, name_key, name_parts, soundex
 from recdesk.errors import DeskError
 from recdesk.models import Patient, PatientToken
 from recdesk.patients import PatientDetails, decrypt
@@ -60,8 +60,8 @@ def clean(query: str) -> str:
     return _CONTROL.sub("", query).strip()
 
 
-def plan(query: str) -> list[Step]:
-    """The readings of a query, most exact first."""
+def plan(query: str, index_version: int = INDEX_VERSION) -> list[Step]:
+    """The readings of a query, most exact first (using the index kinds the desk's tokens have)."""
     q = clean(query)
     if not q:
         raise DeskError("type a name (smith,jo), an MRN, a DOB, SSN last 4, S1234 or a phone number")
@@ -109,7 +109,9 @@ def plan(query: str) -> list[Step]:
     else:
         steps.append(Step("exact", [Term("last", last)], last_exact, last))
     if len(last) >= MIN_PREFIX:
-        steps.append(Step("prefix", [Term("last_prefix", last[:12])],
+        prefix_term = (Term("last_prefix_first", f"{last[:12]}|{first[0]}") if first and index_version >= 2
+                       else Term("last_prefix", last[:12]))
+        steps.append(Step("prefix", [prefix_term],
                           lambda p: any(part.startswith(last) for part in name_parts(p.last)) and first_ok(p), last))
     code = soundex(last)
     if first:
@@ -146,7 +148,7 @@ class SearchResults:
     def __init__(self, desk, query: str) -> None:
         self.desk = desk
         self.query = query
-        self.steps = plan(query)
+        self.steps = plan(query, desk.index_version)
         self.hits: list[Hit] = []
         self._step = 0
         self._after = 0

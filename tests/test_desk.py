@@ -274,5 +274,24 @@ def test_a_version_1_desk_is_upgraded_step_by_step(make_config):
         assert ["user_name", "action", "seq"] in indexes
         assert set(INTAKE_COLUMNS) <= {c.name for c in upgraded.db.get_columns("document")}
         assert "document_move" in upgraded.db.get_tables()
-        assert upgraded.db.execute_sql("SELECT schema_version FROM desk_info").fetchone()[0] == 3
+        assert upgraded.db.execute_sql("SELECT schema_version FROM desk_info").fetchone()[0] == migrations.latest()
         assert names(search.search(upgraded, upgraded.sign_on("boss"), "100234")) == [("Smith", "John", "exact")]
+
+
+def test_reindex_brings_an_older_search_index_up_to_date(roster):
+    from recdesk.blindindex import INDEX_VERSION, KINDS
+    from recdesk.models import DeskInfo
+
+    desk, actor = roster
+    kind = KINDS["last_prefix_first"][0]
+    expected = names(search.find(desk, "smi,jo"))
+    # A desk from before this kind existed: its tokens lack it, and the desk says so.
+    PatientToken.delete().where(PatientToken.kind == kind).execute()
+    DeskInfo.update(index_version=1).execute()
+    desk.index_version = 1
+    assert names(search.find(desk, "smi,jo")) == expected  # the older reading still finds them
+    assert patients.reindex(desk, actor) == len(ROSTER)
+    assert desk.index_version == INDEX_VERSION == DeskInfo.get().index_version
+    assert PatientToken.select().where(PatientToken.kind == kind).count() >= len(ROSTER) - 1
+    assert names(search.find(desk, "smi,jo")) == expected
+    assert patients.reindex(desk, actor) == 0  # nothing left to add
