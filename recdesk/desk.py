@@ -102,7 +102,8 @@ class Desk:
         try:
             db.connect(reuse_if_open=True)
             try:
-                info = DeskInfo.get()
+                # Only the columns every schema version has: a newer recdesk opens an older desk to upgrade it.
+                info = DeskInfo.select(DeskInfo.desk_id, DeskInfo.schema_version, DeskInfo.key_check).get()
             except (peewee.DatabaseError, DeskInfo.DoesNotExist):
                 raise DeskError("the database holds no recdesk desk (no desk_info): wrong database URL?") from None
             if info.desk_id != config.desk_id:

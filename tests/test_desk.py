@@ -267,6 +267,7 @@ def test_a_version_1_desk_is_upgraded_step_by_step(make_config):
         if column != "qa_by_id" or desk.is_postgres:  # SQLite cannot drop a foreign-key column
             desk.db.execute_sql(f'ALTER TABLE "document" DROP COLUMN "{column}"')
     desk.db.execute_sql('DROP TABLE "document_move"')
+    desk.db.execute_sql('ALTER TABLE "desk_info" DROP COLUMN "index_version"')
     desk.db.execute_sql("UPDATE desk_info SET schema_version = 1")
     desk.close()
     with Desk.open(home) as upgraded:
