@@ -6,7 +6,6 @@ import datetime
 
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -27,7 +26,11 @@ def row_text(hit: Hit, warned: bool, today: datetime.date) -> str:
 
 
 class ResultsList(ScrollView, can_focus=False):
-    """Rows of hits; the screen keeps the prompt focused and moves the highlight with arrows and pages."""
+    """Rows of hits; the screen keeps the prompt focused and moves the highlight with arrows and pages.
+
+    It scrolls itself (`top`) and draws no scrollbar: a key that changes the results repaints the rows
+    and nothing else, which keeps an SSH link to a thin client quiet.
+    """
 
     highlighted: reactive[int] = reactive(0)
 
@@ -39,6 +42,7 @@ class ResultsList(ScrollView, can_focus=False):
         self.hits: list[Hit] = []
         self.warned: frozenset[int] = frozenset()
         self.exhausted = True
+        self.top = 0
         self._today = datetime.date.today()
 
     def show(self, hits: list[Hit], warned: frozenset[int], exhausted: bool) -> None:
@@ -48,43 +52,43 @@ class ResultsList(ScrollView, can_focus=False):
         self.exhausted = exhausted
         if same:
             return  # typing on without changing the matches: nothing to repaint, nothing to send
-        self.virtual_size = Size(0, len(hits))  # never wider than the view: no horizontal scrollbar
+        self.top = 0
         self.highlighted = 0
-        self.scroll_to(y=0, animate=False)
         self.refresh()
 
     def extend(self, hits: list[Hit], warned: frozenset[int], exhausted: bool) -> None:
         self.hits = self.hits + hits
         self.warned = warned
         self.exhausted = exhausted
-        self.virtual_size = Size(0, len(self.hits))
         self.refresh()
 
     @property
     def current(self) -> Hit | None:
         return self.hits[self.highlighted] if 0 <= self.highlighted < len(self.hits) else None
 
+    @property
+    def window(self) -> tuple[int, int]:
+        """The 1-based first and last row on screen."""
+        return self.top + 1, min(self.top + max(self.size.height, 1), len(self.hits))
+
     def move(self, delta: int) -> None:
         if not self.hits:
             return
         self.highlighted = max(0, min(len(self.hits) - 1, self.highlighted + delta))
-        self.scroll_to_region_for(self.highlighted)
-        if not self.exhausted and self.highlighted >= len(self.hits) - self.size.height:
-            self.post_message(self.NeedMore())
-
-    def scroll_to_region_for(self, index: int) -> None:
-        top = round(self.scroll_offset.y)
         height = max(self.size.height, 1)
-        if index < top:
-            self.scroll_to(y=index, animate=False)
-        elif index >= top + height:
-            self.scroll_to(y=index - height + 1, animate=False)
+        if self.highlighted < self.top:
+            self.top = self.highlighted
+        elif self.highlighted >= self.top + height:
+            self.top = self.highlighted - height + 1
+        self.refresh()
+        if not self.exhausted and self.highlighted >= len(self.hits) - height:
+            self.post_message(self.NeedMore())
 
     def watch_highlighted(self, old: int, new: int) -> None:
         self.refresh()
 
     def render_line(self, y: int) -> Strip:
-        index = round(self.scroll_offset.y) + y
+        index = self.top + y
         width = self.size.width
         if index >= len(self.hits):
             return Strip.blank(width, self.rich_style)

@@ -120,8 +120,7 @@ class SearchScreen(DeskScreen):
         elif warnings:
             self.status("! " + warnings[0].message, warning=True)
         else:
-            more = "" if results.exhausted else "+ (scroll for more)"
-            self.status(f"{len(results.hits)}{more} matches. Up/Down to pick, Enter to open.")
+            self.show_position()
 
     async def on_results_list_need_more(self, _: ResultsList.NeedMore) -> None:
         results = self._results
@@ -134,13 +133,23 @@ class SearchScreen(DeskScreen):
             self._show(hits, fresh=False)
             app.desk_call_soon(search.audit_view, app.desk, app.actor, results.query, hits)
 
+    def show_position(self) -> None:
+        results = self._results
+        if results is None or not results.hits:
+            return
+        first, last = self.results.window
+        more = "" if results.exhausted else "+"
+        self.status(f"{len(results.hits)}{more} matches, rows {first}-{last}. Up/Down/PgDn to pick, Enter to open.")
+
     # --- keys
 
     def action_move(self, delta: int) -> None:
         self.results.move(delta)
+        self.show_position()
 
     def action_page(self, direction: int) -> None:
         self.results.move(direction * max(self.results.size.height - 1, 1))
+        self.show_position()
 
     def action_clear(self) -> None:
         self.query_one("#prompt", Input).value = ""
