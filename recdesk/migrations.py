@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import peewee
-from playhouse.migrate import SchemaMigrator, migrate
+
+if TYPE_CHECKING:  # playhouse.migrate loads only when a desk is upgraded, not at every start
+    from playhouse.migrate import SchemaMigrator
 
 from recdesk.errors import DeskError
 
@@ -13,15 +16,19 @@ BASE_VERSION = 1
 # version -> (what it changes, step). A step gets the migrator and the database and runs inside one
 # transaction with the version bump, so a desk is never left between two versions. Steps check before
 # they change, so a step meeting a table that already has its change does nothing.
-Step = Callable[[SchemaMigrator, peewee.Database], None]
+Step = Callable[["SchemaMigrator", peewee.Database], None]
 
 
 def _audit_by_user(migrator: SchemaMigrator, db: peewee.Database) -> None:
+    from playhouse.migrate import migrate
+
     if not any(i.columns == ["user_name", "action", "seq"] for i in db.get_indexes("audit_event")):
         migrate(migrator.add_index("audit_event", ("user_name", "action", "seq"), False))
 
 
 def _intake(migrator: SchemaMigrator, db: peewee.Database) -> None:
+    from playhouse.migrate import migrate
+
     from recdesk.models import Document, DocumentMove
 
     have = {c.name for c in db.get_columns("document")}
@@ -33,6 +40,8 @@ def _intake(migrator: SchemaMigrator, db: peewee.Database) -> None:
 
 
 def _index_version(migrator: SchemaMigrator, db: peewee.Database) -> None:
+    from playhouse.migrate import migrate
+
     from recdesk.models import DeskInfo
 
     if "index_version" not in {c.name for c in db.get_columns("desk_info")}:
@@ -76,6 +85,8 @@ def upgrade(db: peewee.Database, current: int) -> list[str]:
             f"this desk's schema is version {current}, newer than this recdesk ({target}): upgrade recdesk"
         )
     applied = []
+    from playhouse.migrate import SchemaMigrator
+
     migrator = SchemaMigrator.from_database(db)
     sqlite = isinstance(db, peewee.SqliteDatabase)
     if sqlite:
