@@ -107,6 +107,7 @@ def run_desk(home: Path) -> int:
     from screens.app import RecdeskApp
 
     app = RecdeskApp(desk, actor)
+    desk.close()  # this thread's connection; the app works on its own desk thread, and sign-off reconnects
     try:
         app.run(mouse=False)
     finally:

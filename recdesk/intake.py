@@ -203,11 +203,21 @@ def original_name(desk: Desk, doc: Document) -> str:
 
 
 _MRN = re.compile(r"\bMRN[\s:#.]*0*(\d{4,10})\b", re.IGNORECASE)
+_DOB = re.compile(r"\b(?:DOB|D\.O\.B\.|Date of birth)[\s:]*(\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{2}-\d{2})", re.IGNORECASE)
 
 
 def suggested_mrn(text: str) -> str | None:
     """An MRN printed on the page (a cover sheet prints `MRN: 12345678`), never filed automatically."""
     match = _MRN.search(text)
+    return match.group(1) if match else None
+
+
+def suggested_query(text: str) -> str | None:
+    """What to search for the page's patient: its MRN, else its date of birth (the clerk then picks the name)."""
+    mrn = suggested_mrn(text)
+    if mrn:
+        return mrn
+    match = _DOB.search(text)
     return match.group(1) if match else None
 
 
@@ -300,6 +310,16 @@ def record_qa(desk: Desk, actor, doc_uuid: str, *, passed: bool, legible: bool =
         audit.append(desk, actor, "document.qa_pass" if passed else "document.qa_fail", object=f"document:{doc.uuid}",
                      patient=doc.patient.uuid if doc.patient_id else "",
                      details={"legible": legible, "reason": reason.strip()})
+
+
+def encounters_of(desk: Desk, patient_uuid: str) -> list[tuple[str, str]]:
+    """A patient's encounters, newest first, as (uuid, label) for the indexer to choose from."""
+    patient = _patient(patient_uuid)
+    return [
+        (e.uuid, f"{e.kind} {e.admit_at:%Y-%m-%d}" + (f" to {e.discharge_at:%Y-%m-%d}" if e.discharge_at else "")
+         + (f", {e.service}" if e.service else ""))
+        for e in Encounter.select().where(Encounter.patient == patient.id).order_by(Encounter.admit_at.desc())
+    ]
 
 
 def cleared_for_shredding(doc: Document) -> bool:

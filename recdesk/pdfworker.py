@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import resource
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
@@ -118,17 +119,21 @@ def _real_stdio():
 
 
 class PdfWorker:
-    """One parser process, restarted after a file kills it or runs out of time."""
+    """Parser processes (one per core, at most two), restarted after a file kills one or runs out of time."""
 
-    def __init__(self) -> None:
+    def __init__(self, processes: int | None = None) -> None:
+        self.processes = processes or min(2, os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             with _real_stdio():
-                pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                pool = ProcessPoolExecutor(max_workers=self.processes, mp_context=multiprocessing.get_context("spawn"),
                                            initializer=_limit_worker)
-                pool.submit(int).result()  # start the process now, while stdio are real file descriptors
+                # Start every process now, while stdio are real file descriptors: a pool spawns another
+                # process whenever none is idle, so each of these keeps one busy until all have started.
+                for future in [pool.submit(time.sleep, 0.2) for _ in range(self.processes)]:
+                    future.result()
             self._pool = pool
         return self._pool
 

@@ -23,7 +23,8 @@ T = TypeVar("T")
 # Actions that change the record. A supervisor's session never offers them (and could not perform
 # them: their database connection is read-only). Screens that add such actions list them here.
 CHANGING_ACTIONS: set[str] = {
-    "intake", "qa", "scan", "pick_patient", "pick_type", "pick_date", "file", "qa_pass", "qa_fail", "move",
+    "intake", "qa", "scan", "pick_patient", "pick_type", "pick_date", "pick_encounter", "file", "qa_pass", "qa_fail",
+    "move",
 }
 
 

@@ -21,6 +21,7 @@ HELP = (
     "The chart of one patient. Keys 1-7 switch sections: 1 demographics and insurance, 2 visits,\n"
     "3 documents (type, date, pages, QA state), 4 release requests and disclosures, 5 paper chart\n"
     "volumes and where they are, 6 deficiencies, 7 who opened this chart. Up/Down move in a list.\n"
+    "M corrects a misfiled document (in 3 Docs). C prints a cover sheet for scanning this patient's papers.\n"
     "Esc or F2 goes back to the search prompt. Opening a chart is recorded in the audit trail."
 )
 
@@ -43,6 +44,7 @@ class ChartScreen(DeskScreen):
           for n, (tab_id, label) in enumerate(TABS, start=1)],
         Binding("escape", "back", "Back", id="chart.back"),
         Binding("m", "move", "Correct misfile", id="chart.move"),
+        Binding("c", "coversheet", "Cover sheet", id="chart.coversheet"),
     ]
 
     def __init__(self, chart: Chart) -> None:
@@ -114,6 +116,23 @@ class ChartScreen(DeskScreen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    async def action_coversheet(self) -> None:
+        """Print a cover sheet for this patient: a batch scanned behind it is suggested to them at intake."""
+        from recdesk import intake, printing
+        from recdesk.errors import DeskError
+
+        app = self.app
+
+        def make_and_print(desk, actor, mrn: str) -> str:
+            return printing.send(desk, intake.coversheet(desk, actor, mrn), f"coversheet-{mrn}")
+
+        try:
+            where = await app.desk_call(make_and_print, app.desk, app.actor, self.chart.patient.mrn)
+        except DeskError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.notify(f"Cover sheet {where}.", timeout=8)
 
     def action_move(self) -> None:
         """Correct a misfiled document: another patient, type or date, with a reason (documents section)."""

@@ -20,10 +20,14 @@ HELP = (
     "Scanned documents waiting to be filed, oldest first; those QA sent back to you come first.\n"
     "Up/Down pick a document; Left/Right turn its pages. S scans the inbox now.\n"
     "P picks the patient (the search prompt; a suggested MRN from the page is typed for you),\n"
-    "T the document type, D the date of service. F files it (it then waits for QA) and moves on.\n"
+    "T the document type, D the date of service, E the encounter (optional). F files it (it then waits\n"
+    "for QA) and moves on.\n"
     "Quarantined files are listed last with their reason: their bytes are kept, encrypted;\n"
     "`recdesk intake export ID -o FILE` gets one back."
 )
+
+
+NO_ENCOUNTER = "none"
 
 
 class IntakeScreen(DeskScreen):
@@ -34,6 +38,7 @@ class IntakeScreen(DeskScreen):
         Binding("p", "pick_patient", "Patient", id="intake.patient"),
         Binding("t", "pick_type", "Type", id="intake.type"),
         Binding("d", "pick_date", "Date", id="intake.date"),
+        Binding("e", "pick_encounter", "Encounter", id="intake.encounter"),
         Binding("f", "file", "File it", id="intake.file"),
         Binding("left", "turn(-1)", "Prev page", show=False, id="intake.previous_page"),
         Binding("right", "turn(1)", "Next page", show=False, id="intake.next_page"),
@@ -95,18 +100,20 @@ class IntakeScreen(DeskScreen):
                 f"Quarantined: {doc.quarantine_reason}")
             return
         await pages.show(doc.uuid, doc.pages)
-        self.choice["suggested"] = intake.suggested_mrn(pages.text)
+        self.choice["suggested"] = intake.suggested_query(pages.text)
         self.show_choice()
 
     def show_choice(self) -> None:
         patient: PatientDetails | None = self.choice.get("patient")  # type: ignore[assignment]
         parts = [
             f"Patient: {patient.display_name} MRN {patient.mrn}" if patient else
-            (f"Patient: ? (P; page suggests MRN {self.choice['suggested']})" if self.choice.get("suggested")
+            (f"Patient: ? (P; page suggests {self.choice['suggested']})" if self.choice.get("suggested")
              else "Patient: ? (P)"),
             f"Type: {self.choice.get('type_label', '? (T)')}",
             f"Date: {self.choice.get('date', '? (D)')}",
         ]
+        if "encounter_label" in self.choice:
+            parts.append(f"Encounter: {self.choice['encounter_label']}")
         self.query_one("#choice", Static).update("   ".join(parts) + ("   F files it" if self.ready else ""))
 
     @property
@@ -138,6 +145,8 @@ class IntakeScreen(DeskScreen):
         patient = await self.app.push_screen_wait(PatientPicker(str(self.choice.get("suggested") or "")))
         if patient is not None:
             self.choice["patient"] = patient
+            self.choice.pop("encounter", None)  # an encounter belongs to the patient picked before
+            self.choice.pop("encounter_label", None)
             self.show_choice()
 
     def action_pick_type(self) -> None:
@@ -163,6 +172,24 @@ class IntakeScreen(DeskScreen):
             self.choice["date"] = answer
             self.show_choice()
 
+    def action_pick_encounter(self) -> None:
+        if self.current is None or self.current.status == "quarantined":
+            return
+        if "patient" not in self.choice:
+            self.notify("Pick the patient (P) first: the encounter is one of theirs.", severity="warning")
+            return
+        self.run_worker(self._pick_encounter(), group="pick", exclusive=True)
+
+    async def _pick_encounter(self) -> None:
+        app = self.app
+        encounters = await app.desk_call(intake.encounters_of, app.desk, self.choice["patient"].uuid)
+        choices = [(NO_ENCOUNTER, "No encounter (not tied to a visit)"), *encounters]
+        uid = await app.push_screen_wait(ChoiceDialog("Encounter:", choices, self.choice.get("encounter")))
+        if uid is not None:
+            self.choice["encounter"] = None if uid == NO_ENCOUNTER else uid
+            self.choice["encounter_label"] = dict(choices)[uid]
+            self.show_choice()
+
     async def action_file(self) -> None:
         doc = self.current
         if doc is None or doc.status == "quarantined":
@@ -174,7 +201,8 @@ class IntakeScreen(DeskScreen):
         row = self.query_one("#queue", DataTable).cursor_row
         try:
             await app.desk_call(intake.file_to_patient, app.desk, app.actor, doc.uuid, self.choice["patient"].uuid,
-                                self.choice["type"], datetime.date.fromisoformat(self.choice["date"]))
+                                self.choice["type"], datetime.date.fromisoformat(self.choice["date"]),
+                                self.choice.get("encounter"))
         except DeskError as exc:
             self.notify(str(exc), severity="error")
             return

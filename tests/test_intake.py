@@ -273,6 +273,7 @@ def test_a_cover_sheet_makes_the_batch_behind_it_suggest_its_patient(clinic, wor
     (uid,) = intake.scan(desk, ann, worker=worker).received
     text = worker.page_text(intake.document_bytes(desk, ann, uid), 0)
     assert intake.suggested_mrn(text) == "100234"
+    assert intake.suggested_query("Referral for Ann Avery, DOB: 1/1/1960, no MRN given") == "1/1/1960"
 
 
 def _orphan_parsers() -> list[int]:
@@ -317,3 +318,21 @@ def test_killed_mid_scan_every_file_is_in_the_inbox_or_filed_never_both(clinic):
     intake.scan(desk, ann)
     in_inbox, on_record = where()
     assert in_inbox == set() and on_record == set(originals)
+
+
+def test_printing_pipes_to_the_site_command_or_saves_owner_only(clinic, tmp_path):
+    from recdesk import printing
+
+    desk, ann, *_ = clinic
+    sheet = intake.coversheet(desk, ann, "200345")
+    saved = printing.send(desk, sheet, "coversheet-200345")
+    (path,) = (desk.config.home / "printouts").iterdir()
+    assert str(path) in saved and path.read_bytes() == sheet and path.stat().st_mode & 0o777 == 0o600
+    spool = tmp_path / "spooled.pdf"
+    desk.config.extra["print"] = {"command": f"sh -c 'cat > {spool}'"}
+    assert printing.send(desk, sheet, "again").startswith("sent to sh")
+    assert spool.read_bytes() == sheet
+    desk.config.extra["print"] = {"command": "false"}
+    with pytest.raises(DeskError, match="refused the job"):
+        printing.send(desk, sheet, "again")
+    assert AuditEvent.select().where(AuditEvent.action == "patient.coversheet").count() == 1

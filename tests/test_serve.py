@@ -3,6 +3,7 @@
 import datetime
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -114,9 +115,30 @@ def test_commands_shells_and_file_transfer_are_refused(door):
         assert sftp.returncode != 0
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_forwarding_of_every_kind_is_refused(door):
-    local = ssh_run(door, extra=("-W", "127.0.0.1:22"))
-    assert local.returncode != 0
+    stdio = ssh_run(door, extra=("-W", "127.0.0.1:22"))
+    assert stdio.returncode != 0
+    port = _free_port()
+    tunnel = subprocess.Popen(ssh_args(door, "ann", "ann", "-N", "-L", f"{port}:127.0.0.1:{door['port']}"),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def listening():
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", port)) == 0
+
+        wait_for(listening)  # the client's end of -L is up; the server must refuse what comes through it
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.settimeout(10)
+            assert s.recv(100) == b""  # closed at once: no SSH banner from the server behind the tunnel
+    finally:
+        tunnel.terminate()
+        tunnel.wait(timeout=10)
     remote = ssh_run(door, extra=("-N", "-o", "ExitOnForwardFailure=yes", "-R", "0:127.0.0.1:22"))
     assert remote.returncode != 0 and "forwarding failed" in remote.stderr
 

@@ -221,7 +221,7 @@ async def test_a_clerk_clears_the_inbox_qa_passes_and_a_misfile_is_fixed_with_ke
         await settle(ann, pilot)
         await pilot.press("s")  # scan the inbox
         await settle(ann, pilot)
-        assert "suggests MRN 100234" in str(ann.screen.query_one("#choice").render())
+        assert "suggests 100234" in str(ann.screen.query_one("#choice").render())
         await pilot.press("p")  # the picker opens with the suggested MRN typed
         await settle(ann, pilot)
         await pilot.press("enter")
@@ -230,6 +230,9 @@ async def test_a_clerk_clears_the_inbox_qa_passes_and_a_misfile_is_fixed_with_ke
         await settle(ann, pilot)
         await pilot.press("d", *"11/20/2026", "enter")
         await settle(ann, pilot)
+        await pilot.press("e", "enter")  # no encounter: this outside record is not tied to a visit
+        await settle(ann, pilot)
+        assert "Encounter: No encounter" in str(ann.screen.query_one("#choice").render())
         await pilot.press("f")
         await settle(ann, pilot)
     (doc,) = Document.select()
@@ -248,6 +251,10 @@ async def test_a_clerk_clears_the_inbox_qa_passes_and_a_misfile_is_fixed_with_ke
         await type_query(fixer, pilot, "100234")
         await pilot.press("enter")
         await settle(fixer, pilot)
+        await pilot.press("c")  # print a cover sheet for the next batch (no printer set: the print folder)
+        await settle(fixer, pilot)
+        (printed,) = (clinic.config.home / "printouts").iterdir()
+        assert printed.read_bytes().startswith(b"%PDF") and printed.stat().st_mode & 0o777 == 0o600
         await pilot.press("3", "m")
         await settle(fixer, pilot)
         await pilot.press("enter")  # move it to another patient
