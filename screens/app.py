@@ -44,7 +44,9 @@ class RecdeskApp(App[str]):
     ]
 
     def __init__(self, desk: Desk, actor: Actor, *, idle_timeout: float | None = None) -> None:
-        super().__init__()
+        # Native ANSI colours from the start: the terminal's own palette (16 colours, TERM=linux), and
+        # with NO_COLOR Textual then drops colours instead of mapping them to greys (black on black).
+        super().__init__(ansi_color=True)
         self.desk = desk
         self.actor = actor
         self.idle_timeout = idle_timeout if idle_timeout is not None else desk.config.idle_timeout
