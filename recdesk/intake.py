@@ -7,6 +7,7 @@ the next scan: a claimed file whose bytes are on record is removed, any other go
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import os
@@ -238,10 +239,25 @@ def _patient(patient_uuid: str) -> Patient:
     return patient
 
 
-def _rekey(desk: Desk, doc: Document, new_key: bytes) -> str:
-    """Store the document's bytes again under another key; returns the new blob id (old one kept until commit)."""
-    data = desk.store.read(_key(desk, doc), doc.uuid, doc.blob, doc.sha256)
-    return desk.store.put(new_key, doc.uuid, data).blob
+@contextlib.contextmanager
+def _stored_for(desk: Desk, doc: Document, patient: Patient):
+    """The document's bytes under `patient`'s key for the block (re-encrypted if it belongs to someone else).
+
+    The old file is removed only after the block commits; if the block fails, the new one is removed.
+    """
+    old = doc.blob
+    new = old
+    if doc.patient_id != patient.id:
+        data = desk.store.read(_key(desk, doc), doc.uuid, doc.blob, doc.sha256)
+        new = desk.store.put(desk.dek(patient), doc.uuid, data).blob
+    try:
+        yield new
+    except BaseException:
+        if new != old:
+            desk.store.delete(new)
+        raise
+    if new != old:
+        desk.store.delete(old)
 
 
 def _check_type(desk: Desk, doc_type: str) -> None:
@@ -270,23 +286,14 @@ def file_to_patient(desk: Desk, actor, doc_uuid: str, patient_uuid: str, doc_typ
         encounter = Encounter.get_or_none((Encounter.uuid == encounter_uuid) & (Encounter.patient == patient.id))
         if encounter is None:
             raise DeskError("that encounter is not one of this patient's")
-    old_blob = doc.blob
-    new_blob = _rekey(desk, doc, desk.dek(patient)) if doc.patient_id != patient.id else old_blob
-    try:
-        with desk.write():
-            Document.update(
-                patient=patient.id, encounter=encounter.id if encounter else None, doc_type=doc_type,
-                service_date=service_date, blob=new_blob, status="filed", qa_state="pending", filed_by=actor.user_id,
-                filed_at=now(), qa_by=None, qa_at=None,
-            ).where(Document.id == doc.id).execute()
-            audit.append(desk, actor, "document.file", object=f"document:{doc.uuid}", patient=patient.uuid,
-                         details={"doc_type": doc_type, "service_date": service_date, "pages": doc.pages})
-    except BaseException:
-        if new_blob != old_blob:
-            desk.store.delete(new_blob)
-        raise
-    if new_blob != old_blob:
-        desk.store.delete(old_blob)
+    with _stored_for(desk, doc, patient) as blob, desk.write():
+        Document.update(
+            patient=patient.id, encounter=encounter.id if encounter else None, doc_type=doc_type,
+            service_date=service_date, blob=blob, status="filed", qa_state="pending", filed_by=actor.user_id,
+            filed_at=now(), qa_by=None, qa_at=None,
+        ).where(Document.id == doc.id).execute()
+        audit.append(desk, actor, "document.file", object=f"document:{doc.uuid}", patient=patient.uuid,
+                     details={"doc_type": doc_type, "service_date": service_date, "pages": doc.pages})
     return _get(doc_uuid)
 
 
@@ -343,31 +350,23 @@ def move(desk: Desk, actor, doc_uuid: str, *, reason: str, patient_uuid: str | N
     _check_date(new_date)
     if target.id == doc.patient_id and new_type == doc.doc_type and new_date == doc.service_date:
         raise DeskError("nothing to change: pick another patient, type or date")
-    old_blob = doc.blob
-    new_blob = _rekey(desk, doc, desk.dek(target)) if target.id != doc.patient_id else old_blob
-    try:
-        with desk.write():
-            DocumentMove.create(
-                document=doc.id, by_user=actor.user_id, from_patient=doc.patient_id, to_patient=target.id,
-                from_type=doc.doc_type, to_type=new_type, from_date=doc.service_date, to_date=new_date,
-                reason_enc=crypto.seal(desk.desk_key, "document_move", "reason", doc.uuid + str(now()), reason),
-            )
-            Document.update(patient=target.id, doc_type=new_type, service_date=new_date, blob=new_blob,
-                            encounter=None if target.id != doc.patient_id else doc.encounter_id,
-                            qa_state="pending", qa_by=None, qa_at=None).where(Document.id == doc.id).execute()
-            details = {"reason": reason, "from_type": doc.doc_type, "to_type": new_type,
-                       "from_date": doc.service_date, "to_date": new_date}
-            audit.append(desk, actor, "document.move_out", object=f"document:{doc.uuid}", patient=doc.patient.uuid,
-                         details={**details, "to_patient": target.uuid})
-            if target.id != doc.patient_id:
-                audit.append(desk, actor, "document.move_in", object=f"document:{doc.uuid}", patient=target.uuid,
-                             details={**details, "from_patient": doc.patient.uuid})
-    except BaseException:
-        if new_blob != old_blob:
-            desk.store.delete(new_blob)
-        raise
-    if new_blob != old_blob:
-        desk.store.delete(old_blob)
+    stamp = now()
+    with _stored_for(desk, doc, target) as blob, desk.write():
+        DocumentMove.create(
+            document=doc.id, at=stamp, by_user=actor.user_id, from_patient=doc.patient_id, to_patient=target.id,
+            from_type=doc.doc_type, to_type=new_type, from_date=doc.service_date, to_date=new_date,
+            reason_enc=crypto.seal(desk.desk_key, "document_move", "reason", _move_ref(doc, stamp), reason),
+        )
+        Document.update(patient=target.id, doc_type=new_type, service_date=new_date, blob=blob,
+                        encounter=None if target.id != doc.patient_id else doc.encounter_id,
+                        qa_state="pending", qa_by=None, qa_at=None).where(Document.id == doc.id).execute()
+        details = {"reason": reason, "from_type": doc.doc_type, "to_type": new_type,
+                   "from_date": doc.service_date, "to_date": new_date}
+        audit.append(desk, actor, "document.move_out", object=f"document:{doc.uuid}", patient=doc.patient.uuid,
+                     details={**details, "to_patient": target.uuid})
+        if target.id != doc.patient_id:
+            audit.append(desk, actor, "document.move_in", object=f"document:{doc.uuid}", patient=target.uuid,
+                         details={**details, "from_patient": doc.patient.uuid})
     return _get(doc_uuid)
 
 
@@ -408,11 +407,18 @@ def counts(desk: Desk) -> dict:
     }
 
 
+def _move_ref(doc: Document, at: datetime.datetime) -> str:
+    # A move's reason is bound to its document and moment (the row has no uuid of its own).
+    return f"{doc.uuid}@{at.isoformat()}"
+
+
 def history(desk: Desk, doc_uuid: str) -> list[dict]:
+    """Every correction of a document, oldest first, with its reason."""
     doc = _get(doc_uuid)
     return [
         {"at": m.at, "by": m.by_user.name, "from_patient": m.from_patient_id, "to_patient": m.to_patient_id,
-         "from_type": m.from_type, "to_type": m.to_type, "from_date": m.from_date, "to_date": m.to_date}
+         "from_type": m.from_type, "to_type": m.to_type, "from_date": m.from_date, "to_date": m.to_date,
+         "reason": crypto.open_text(desk.desk_key, "document_move", "reason", _move_ref(doc, m.at), m.reason_enc)}
         for m in DocumentMove.select().where(DocumentMove.document == doc.id).order_by(DocumentMove.at)
     ]
 

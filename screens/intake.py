@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import datetime
 
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from recdesk import intake
 from recdesk.errors import DeskError
 from recdesk.models import Document
 from recdesk.patients import PatientDetails
 from screens.pickers import ChoiceDialog, PatientPicker, TextDialog
-from screens.widgets import DeskHeader, DeskScreen, DocumentPages
+from screens.widgets import DocumentPages, DocumentQueueScreen
 
 HELP = (
     "Scanned documents waiting to be filed, oldest first; those QA sent back to you come first.\n"
@@ -30,7 +28,7 @@ HELP = (
 NO_ENCOUNTER = "none"
 
 
-class IntakeScreen(DeskScreen):
+class IntakeScreen(DocumentQueueScreen):
     SCREEN_NAME = "Intake: index scanned documents"
     HELP = HELP
     BINDINGS = [
@@ -40,28 +38,13 @@ class IntakeScreen(DeskScreen):
         Binding("d", "pick_date", "Date", id="intake.date"),
         Binding("e", "pick_encounter", "Encounter", id="intake.encounter"),
         Binding("f", "file", "File it", id="intake.file"),
-        Binding("left", "turn(-1)", "Prev page", show=False, id="intake.previous_page"),
-        Binding("right", "turn(1)", "Next page", show=False, id="intake.next_page"),
     ]
+    COLUMNS = ("Received", "Pages", "State")
 
     def __init__(self) -> None:
         super().__init__()
         self.docs: list[Document] = []
         self.choice: dict[str, object] = {}
-
-    def compose(self) -> ComposeResult:
-        yield DeskHeader(self.SCREEN_NAME)
-        yield DataTable(id="queue", cursor_type="row")
-        yield Static("", id="choice")
-        with VerticalScroll(id="page-box"):
-            yield DocumentPages(id="page")
-        yield Footer()
-
-    async def on_mount(self) -> None:
-        table = self.query_one("#queue", DataTable)
-        table.add_columns("Received", "Pages", "State")
-        table.focus()
-        await self.reload()
 
     async def reload(self, keep: int = 0) -> None:
         app = self.app
@@ -122,9 +105,6 @@ class IntakeScreen(DeskScreen):
 
     async def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         await self.select(event.cursor_row)
-
-    async def action_turn(self, delta: int) -> None:
-        await self.query_one("#page", DocumentPages).turn(delta)
 
     async def action_scan(self) -> None:
         app = self.app

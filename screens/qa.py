@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from recdesk import intake
 from recdesk.errors import DeskError
 from recdesk.patients import decrypt
 from screens.pickers import ChoiceDialog
-from screens.widgets import DeskHeader, DeskScreen, DocumentPages
+from screens.widgets import DocumentPages, DocumentQueueScreen
 
 HELP = (
     "Filed documents waiting for QA (not the ones you indexed, when the desk requires another clerk).\n"
@@ -32,33 +30,18 @@ def _load(desk, actor) -> list[dict]:
     return rows
 
 
-class QAScreen(DeskScreen):
+class QAScreen(DocumentQueueScreen):
     SCREEN_NAME = "QA: check filed documents"
     HELP = HELP
     BINDINGS = [
         Binding("a", "qa_pass", "Pass", id="qa.pass"),
         Binding("x", "qa_fail", "Fail", id="qa.fail"),
-        Binding("left", "turn(-1)", "Prev page", show=False, id="qa.previous_page"),
-        Binding("right", "turn(1)", "Next page", show=False, id="qa.next_page"),
     ]
+    COLUMNS = ("Patient", "Type", "Date", "Pages", "Indexed by")
 
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[dict] = []
-
-    def compose(self) -> ComposeResult:
-        yield DeskHeader(self.SCREEN_NAME)
-        yield DataTable(id="queue", cursor_type="row")
-        yield Static("", id="choice")
-        with VerticalScroll(id="page-box"):
-            yield DocumentPages(id="page")
-        yield Footer()
-
-    async def on_mount(self) -> None:
-        table = self.query_one("#queue", DataTable)
-        table.add_columns("Patient", "Type", "Date", "Pages", "Indexed by")
-        table.focus()
-        await self.reload()
 
     async def reload(self, keep: int = 0) -> None:
         self.rows = await self.app.desk_call(_load, self.app.desk, self.app.actor)
@@ -83,9 +66,6 @@ class QAScreen(DeskScreen):
 
     async def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
         await self.select()
-
-    async def action_turn(self, delta: int) -> None:
-        await self.query_one("#page", DocumentPages).turn(delta)
 
     async def _record(self, passed: bool, reason: str = "") -> None:
         r = self.current

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Static
+from textual.widgets import DataTable, Footer, Static
 
 
 class DeskScreen(Screen):
@@ -61,3 +64,33 @@ class DocumentPages(Static):
         self.text = text
         body = text.strip() or "(no text on this page: a scan image)"
         self.update(f"── page {self.page + 1} of {self.pages} ──\n{body}")
+
+
+class DocumentQueueScreen(DeskScreen):
+    """A queue of documents above the pages of the one picked: the shape of the intake and QA screens."""
+
+    COLUMNS: tuple[str, ...] = ()
+    BINDINGS = [
+        Binding("left", "turn(-1)", "Prev page", show=False, id="queue.previous_page"),
+        Binding("right", "turn(1)", "Next page", show=False, id="queue.next_page"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield DeskHeader(self.SCREEN_NAME)
+        yield DataTable(id="queue", cursor_type="row")
+        yield Static("", id="choice")
+        with VerticalScroll(id="page-box"):
+            yield DocumentPages(id="page")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        table = self.query_one("#queue", DataTable)
+        table.add_columns(*self.COLUMNS)
+        table.focus()
+        await self.reload()
+
+    async def reload(self, keep: int = 0) -> None:
+        raise NotImplementedError
+
+    async def action_turn(self, delta: int) -> None:
+        await self.query_one("#page", DocumentPages).turn(delta)

@@ -257,6 +257,7 @@ def test_misfile_move_rekeys_and_keeps_history(clinic, worker):
     assert desk.store.read(desk.dek(moved.patient), uid, moved.blob, moved.sha256).startswith(b"%PDF")
     (entry,) = intake.history(desk, uid)
     assert entry["from_patient"] == before.patient_id and entry["to_patient"] == moved.patient_id
+    assert entry["reason"] == "wrong patient: MRN on page 2 is Baker's"
     assert DocumentMove.select().count() == 1
     actions = [e.action for e in AuditEvent.select().where(AuditEvent.object == f"document:{uid}")]
     assert actions[-2:] == ["document.move_out", "document.move_in"]
