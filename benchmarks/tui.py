@@ -39,7 +39,6 @@ import math
 import os
 import platform
 import random
-import select
 import signal
 import statistics
 import sys
@@ -117,28 +116,16 @@ def child_env() -> dict[str, str]:
 def drain(p: PtyProcess, quiet: float = QUIET, timeout: float = TIMEOUT) -> tuple[int, float | None]:
     """Read until the child has written nothing for `quiet` s: (bytes read, perf_counter of the last byte)."""
     got, last = 0, None
-    started = time.perf_counter()
-    deadline = started + timeout
-    mark = started
-    while True:
-        now = time.perf_counter()
-        left = mark + quiet - now
-        if left <= 0:
-            return got, last
-        if now >= deadline:
+    deadline = time.perf_counter() + timeout
+    mark = time.perf_counter()
+    while (left := mark + quiet - time.perf_counter()) > 0:
+        if time.perf_counter() >= deadline:
             raise TimeoutError(f"still writing after {timeout} s")
-        ready, _, _ = select.select([p.fd], [], [], min(left, deadline - now))
-        if not ready:
-            continue
-        try:
-            data = os.read(p.fd, 65536)
-        except OSError:
-            data = b""
-        if not data:
-            raise EOFError(f"the process ended; last output: {bytes(p.output[-300:])!r}")
-        p.output += data
-        got += len(data)
-        last = mark = time.perf_counter()
+        data = p.read_some(min(left, deadline - time.perf_counter()))
+        if data:
+            got += len(data)
+            last = mark = time.perf_counter()
+    return got, last
 
 
 def read_for(p: PtyProcess, seconds: float) -> int:
@@ -146,16 +133,7 @@ def read_for(p: PtyProcess, seconds: float) -> int:
     got = 0
     deadline = time.perf_counter() + seconds
     while (left := deadline - time.perf_counter()) > 0:
-        ready, _, _ = select.select([p.fd], [], [], left)
-        if ready:
-            try:
-                data = os.read(p.fd, 65536)
-            except OSError:
-                data = b""
-            if not data:
-                raise EOFError("the process ended while idle")
-            p.output += data
-            got += len(data)
+        got += len(p.read_some(left))
     return got
 
 
@@ -172,15 +150,7 @@ def read_until_any(p: PtyProcess, markers: Sequence[bytes], timeout: float = TIM
         if left <= 0:
             raise TimeoutError(f"none of {list(markers)!r} appeared within {timeout} s; "
                                f"last output: {seen[-300:]!r}")
-        ready, _, _ = select.select([p.fd], [], [], left)
-        if ready:
-            try:
-                data = os.read(p.fd, 65536)
-            except OSError:
-                data = b""
-            if not data:
-                raise EOFError(f"the process ended before {list(markers)!r} appeared")
-            p.output += data
+        p.read_some(left)
 
 
 def times_until(p: PtyProcess, first: bytes, then: bytes, timeout: float = TIMEOUT) -> tuple[float, float]:
@@ -197,15 +167,7 @@ def times_until(p: PtyProcess, first: bytes, then: bytes, timeout: float = TIMEO
             return seen[first], seen[then]
         if now >= deadline:
             raise TimeoutError(f"{[m for m in (first, then) if m not in seen]!r} did not appear within {timeout} s")
-        ready, _, _ = select.select([p.fd], [], [], deadline - now)
-        if ready:
-            try:
-                data = os.read(p.fd, 65536)
-            except OSError:
-                data = b""
-            if not data:
-                raise EOFError(f"the process ended before {then!r} appeared")
-            p.output += data
+        p.read_some(deadline - now)
 
 
 def cpu_seconds(pid: int) -> float:

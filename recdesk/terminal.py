@@ -66,6 +66,20 @@ class PtyProcess:
         self.output += out
         return out
 
+    def read_some(self, timeout: float) -> bytes:
+        """One read of whatever is there within `timeout` s (b'' if nothing came); EOFError once the child is gone."""
+        ready, _, _ = select.select([self.fd], [], [], max(timeout, 0))
+        if not ready:
+            return b""
+        try:
+            data = os.read(self.fd, 65536)
+        except OSError:
+            data = b""
+        if not data:
+            raise EOFError(f"the process ended; last output: {bytes(self.output[-300:])!r}")
+        self.output += data
+        return data
+
     def read_until(self, marker: bytes, timeout: float = 10.0) -> bytes:
         """Read until `marker` appears in the output since this call began; raise TimeoutError if it never does."""
         start = len(self.output)
@@ -74,15 +88,7 @@ class PtyProcess:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError(f"{marker!r} did not appear within {timeout} s")
-            ready, _, _ = select.select([self.fd], [], [], left)
-            if ready:
-                try:
-                    data = os.read(self.fd, 65536)
-                except OSError:
-                    data = b""
-                if not data:
-                    raise EOFError(f"the process ended before {marker!r} appeared")
-                self.output += data
+            self.read_some(left)
         return bytes(self.output[start:])
 
     def resize(self, rows: int, cols: int) -> None:
