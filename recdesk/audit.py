@@ -48,7 +48,9 @@ def append_many(desk, actor, events: list[Event]) -> int:
         if desk.is_postgres:
             query = query.for_update()  # the head row lock serialises appends across sessions
         head = query.execute(db)[0]
-        seq, prev, at = head.seq, head.hash, now()
+        seq, at = head.seq, now()
+        last = AuditEvent.select(AuditEvent.hash).where(AuditEvent.seq == seq).execute(db)
+        prev = last[0].hash if seq else GENESIS
         rows = []
         for event in events:
             seq += 1
@@ -64,12 +66,18 @@ def append_many(desk, actor, events: list[Event]) -> int:
             row["hash"] = prev = _digest(mac_key, prev, row)
             rows.append(row)
         bulk_insert(AuditEvent, rows, db)
-        AuditHead.update(seq=seq, hash=prev).execute(db)
+        AuditHead.update(seq=seq, hash=_head_seal(mac_key, seq, prev)).execute(db)
     return seq
 
 
-def start_chain(db) -> None:
-    AuditHead.insert(seq=0, hash=GENESIS).execute(db)
+def _head_seal(mac_key: bytes, seq: int, last_hash: str) -> str:
+    # The head is sealed with the key, not a copy of the last hash: cutting events off the end and
+    # pointing the head at an earlier event (whose hash is in the table for anyone to read) is detected.
+    return hmac.new(mac_key, f"head\x1f{seq}\x1f{last_hash}".encode(), hashlib.sha256).hexdigest()
+
+
+def start_chain(db, mac_key: bytes) -> None:
+    AuditHead.insert(seq=0, hash=_head_seal(mac_key, 0, GENESIS)).execute(db)
 
 
 @dataclass(frozen=True)
@@ -86,14 +94,19 @@ class ChainReport:
 def verify(desk, batch: int = 5000) -> ChainReport:
     """Recompute the chain; the first event whose seq, link or hash is wrong is named."""
     mac_key = desk.master.sub("audit-mac")
+    # The head first: every event up to its seq was committed with it; later appends are not ours to judge.
+    head = AuditHead.get()
+    outside = AuditEvent.select(AuditEvent.seq).where(AuditEvent.seq < 1).order_by(AuditEvent.seq).first()
+    if outside is not None:
+        return ChainReport(0, outside.seq, "an event numbered outside the chain was inserted")
     prev_hash, expected_seq, count = GENESIS, 1, 0
     last_seq = 0
     fields = [AuditEvent.seq, AuditEvent.at, AuditEvent.user_name, AuditEvent.session, AuditEvent.action,
               AuditEvent.object, AuditEvent.patient, AuditEvent.details_enc, AuditEvent.prev_hash, AuditEvent.hash]
     while True:
         rows = list(
-            AuditEvent.select(*fields).where(AuditEvent.seq > last_seq).order_by(AuditEvent.seq)
-            .limit(batch).dicts()
+            AuditEvent.select(*fields).where((AuditEvent.seq > last_seq) & (AuditEvent.seq <= head.seq))
+            .order_by(AuditEvent.seq).limit(batch).dicts()
         )
         if not rows:
             break
@@ -106,10 +119,12 @@ def verify(desk, batch: int = 5000) -> ChainReport:
                 return ChainReport(count, ev["seq"], "its contents do not match its hash (altered)")
             prev_hash, expected_seq, count = ev["hash"], expected_seq + 1, count + 1
         last_seq = rows[-1]["seq"]
-    head = AuditHead.get()
-    if head.seq != count or head.hash != prev_hash:
+    if head.seq != count:
         return ChainReport(count, count + 1, f"the chain ends at {count} but the head says {head.seq} "
                            "(events deleted from the end)")
+    if not hmac.compare_digest(head.hash, _head_seal(mac_key, head.seq, prev_hash)):
+        return ChainReport(count, count + 1, "the head does not seal the last event: events were cut off the end "
+                           "and the head rewritten")
     return ChainReport(count, None, "intact")
 
 

@@ -37,15 +37,15 @@ def cmd_init(args) -> int:
     config = Config(home=home, key_source=key_source,
                     key_file=Path(args.key_file).expanduser().resolve() if args.key_file else None,
                     database_url=args.database or "")
-    import getpass
+    from recdesk.desk import os_user_name
 
-    desk, _ = Desk.create(config, args.manager or getpass.getuser(), manager_full_name=args.full_name or "")
+    desk, _ = Desk.create(config, args.manager or os_user_name(), manager_full_name=args.full_name or "")
     desk.close()
     where = config.effective_database_url or str(config.sqlite_path)
     _out(f"desk created in {home}")
     _out(f"  database: {where}")
     _out(f"  master key: {key_source}" + (f" ({config.key_file})" if config.key_file else ""))
-    _out(f"  first manager: {args.manager or getpass.getuser()}")
+    _out(f"  first manager: {args.manager or os_user_name()}")
     _out("Back up the master key apart from the database: without it the records cannot be read.")
     return 0
 
@@ -426,7 +426,8 @@ def _unexpected(args, exc: Exception) -> int:
             log.parent.mkdir(mode=0o700, exist_ok=True)
             fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             with os.fdopen(fd, "a") as f:
-                f.write("".join(traceback.format_exception(exc)))
+                # Where it failed, not what the message said: messages can carry file or patient names.
+                f.write(f"{type(exc).__name__} (message withheld)\n" + "".join(traceback.format_tb(exc.__traceback__)))
     except OSError:
         log = None
     where = f"; details in {log}" if log else ""

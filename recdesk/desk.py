@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import hmac
 import os
+import pwd
 import re
 import secrets
 from collections import OrderedDict
@@ -50,6 +50,11 @@ def _open_database(config: Config, master: keys.MasterKey, *, readonly: bool, cr
         return postgres(url, readonly=readonly)
     return SqlCipherDatabase(config.sqlite_path, master.sub("sqlcipher"), readonly=readonly, create=create,
                              audit_only=audit_only)
+
+
+def os_user_name() -> str:
+    """The OS account running this process, from the kernel (getpass would believe $LOGNAME and $USER)."""
+    return pwd.getpwuid(os.getuid()).pw_name
 
 
 def check_user_name(name: str) -> None:
@@ -149,9 +154,9 @@ class Desk:
                 DeskInfo.create(desk_id=config.desk_id, schema_version=migrations.latest(),
                                 key_check=_key_check(master, config.desk_id), demo_seed=demo_seed,
                                 index_version=INDEX_VERSION)
-                audit.start_chain(db)
+                audit.start_chain(db, master.sub("audit-mac"))
                 user = User.create(name=manager_name, full_name=manager_full_name, role="manager",
-                                   os_user=getpass.getuser())
+                                   os_user=os_user_name())
                 desk = cls(config, master, db, readonly=False)
                 actor = Actor(user.id, user.name, user.role, secrets.token_hex(8))
                 audit.append(desk, actor, "desk.init", object=f"desk:{config.desk_id}",
@@ -196,7 +201,7 @@ class Desk:
         """The desk user for whoever runs the CLI here: the demo clerk in a demo desk, else the OS user's."""
         if self.config.demo:
             return self.sign_on("demo")
-        os_user = getpass.getuser()
+        os_user = os_user_name()
         user = User.get_or_none((User.os_user == os_user) & (User.disabled == False))  # noqa: E712
         if user is None:
             user = User.get_or_none(User.name == os_user)

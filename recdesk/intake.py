@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import fcntl
 import hashlib
 import os
 import re
@@ -76,19 +77,37 @@ def _free_name(directory: Path, name: str) -> Path:
     return target
 
 
-def recover(desk: Desk) -> int:
-    """Finish what a killed scan left in inbox/.claimed; returns how many files went back to the inbox."""
-    claimed = inbox(desk) / CLAIMED
+def recover(desk: Desk, box: Path | None = None) -> int:
+    """Finish what a killed scan left in <box>/.claimed; returns how many files went back to the box."""
+    box = box or inbox(desk)
+    claimed = box / CLAIMED
     if not claimed.is_dir():
         return 0
+    with _scan_lock(box):
+        return _recover(box)
+
+
+def _recover(box: Path) -> int:
     returned = 0
-    for path in sorted(p for p in claimed.iterdir() if p.is_file()):
+    for path in sorted(p for p in (box / CLAIMED).iterdir() if p.is_file() and not p.name.startswith(".")):
         if Document.select().where(Document.sha256 == _sha256(path)).exists():
             path.unlink()  # committed before the kill: the document has it
         else:
-            os.replace(path, _free_name(inbox(desk), path.name))
+            os.replace(path, _free_name(box, path.name))
             returned += 1
     return returned
+
+
+@contextlib.contextmanager
+def _scan_lock(box: Path):
+    """One scan of a folder at a time, across processes (the lock goes with the process if it dies)."""
+    (box / CLAIMED).mkdir(exist_ok=True)
+    with open(box / CLAIMED / ".lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DeskError(f"another scan of {box} is running: wait for it to finish") from None
+        yield
 
 
 BATCH = 50  # files committed together: one disk flush and one transaction per batch
@@ -101,31 +120,32 @@ def scan(desk: Desk, actor, directory: Path | None = None, *, worker: PdfWorker 
     box = directory or inbox(desk)
     if not box.is_dir():
         raise DeskError(f"inbox {box} does not exist: create it or set [intake] inbox in config.toml")
-    report = ScanReport(returned=recover(desk) if directory is None else 0)
     claimed_dir = box / CLAIMED
-    claimed_dir.mkdir(exist_ok=True)
-    files = sorted(p for p in box.iterdir() if p.is_file() and not p.name.startswith("."))
     own_worker = worker is None
     worker = worker or PdfWorker()
     try:
-        for start in range(0, len(files), BATCH):
-            batch = files[start : start + BATCH]
-            claimed = []
-            for path in batch:
-                os.replace(path, claimed_dir / path.name)
-                claimed.append(claimed_dir / path.name)
-            _take_in(desk, actor, claimed, worker, report)
-            if progress:
-                progress(start + len(batch), len(files))
+        with _scan_lock(box):
+            report = ScanReport(returned=_recover(box))
+            files = sorted(p for p in box.iterdir() if p.is_file() and not p.name.startswith("."))
+            for start in range(0, len(files), BATCH):
+                batch = files[start : start + BATCH]
+                claimed = []
+                for path in batch:
+                    target = _free_name(claimed_dir, path.name)
+                    os.replace(path, target)
+                    claimed.append((target, path.name))
+                _take_in(desk, actor, claimed, worker, report)
+                if progress:
+                    progress(start + len(batch), len(files))
     finally:
         if own_worker:
             worker.close()
     return report
 
 
-def _take_in(desk: Desk, actor, claimed: list[Path], worker: PdfWorker, report: ScanReport) -> None:
-    """Store and record one batch of claimed files, then (and only then) remove them."""
-    datas = [path.read_bytes() for path in claimed]
+def _take_in(desk: Desk, actor, claimed: list[tuple[Path, str]], worker: PdfWorker, report: ScanReport) -> None:
+    """Store and record one batch of claimed files (path, name as received), then (and only then) remove them."""
+    datas = [path.read_bytes() for path, _ in claimed]
     shas = [hashlib.sha256(data).hexdigest() for data in datas]
     on_record = {d.sha256: d for d in Document.select().where(Document.sha256.in_(shas))}
     fresh = [i for i, sha in enumerate(shas) if sha not in on_record and sha not in shas[:i]]
@@ -154,7 +174,7 @@ def _take_in(desk: Desk, actor, claimed: list[Path], worker: PdfWorker, report: 
                     uuid=uid, doc_type=UNCLASSIFIED, pages=pages, size=blob.size, sha256=blob.sha256,
                     blob=blob.blob, source="scan", status="quarantined" if reason else "unfiled",
                     qa_state="pending", received_at=now(), quarantine_reason=reason[:200],
-                    name_enc=crypto.seal(desk.desk_key, "document", "name", uid, claimed[i].name),
+                    name_enc=crypto.seal(desk.desk_key, "document", "name", uid, claimed[i][1]),
                 )
                 events.append(audit.Event("intake.quarantine" if reason else "intake.receive", f"document:{uid}",
                                           details={"pages": pages, "reason": reason} if reason else {"pages": pages}))
@@ -170,7 +190,7 @@ def _take_in(desk: Desk, actor, claimed: list[Path], worker: PdfWorker, report: 
     for uid, reason in quarantined:
         _write_reason(desk, uid, reason)
     report.quarantined += quarantined
-    for path in claimed:
+    for path, _ in claimed:
         path.unlink()
 
 
@@ -287,11 +307,9 @@ def file_to_patient(desk: Desk, actor, doc_uuid: str, patient_uuid: str, doc_typ
         if encounter is None:
             raise DeskError("that encounter is not one of this patient's")
     with _stored_for(desk, doc, patient) as blob, desk.write():
-        Document.update(
-            patient=patient.id, encounter=encounter.id if encounter else None, doc_type=doc_type,
-            service_date=service_date, blob=blob, status="filed", qa_state="pending", filed_by=actor.user_id,
-            filed_at=now(), qa_by=None, qa_at=None,
-        ).where(Document.id == doc.id).execute()
+        _update_unchanged(doc, patient=patient.id, encounter=encounter.id if encounter else None, doc_type=doc_type,
+                          service_date=service_date, blob=blob, status="filed", qa_state="pending",
+                          filed_by=actor.user_id, filed_at=now(), qa_by=None, qa_at=None)
         audit.append(desk, actor, "document.file", object=f"document:{doc.uuid}", patient=patient.uuid,
                      details={"doc_type": doc_type, "service_date": service_date, "pages": doc.pages})
     return _get(doc_uuid)
@@ -310,13 +328,20 @@ def record_qa(desk: Desk, actor, doc_uuid: str, *, passed: bool, legible: bool =
     if not passed and not reason.strip():
         raise DeskError("say why it fails QA (illegible, wrong patient, wrong type, wrong date, ...)")
     with desk.write():
-        Document.update(
-            qa_state="passed" if passed else "failed", qa_by=actor.user_id, qa_at=now(), legible=legible,
-            qa_reason=reason.strip()[:200], status="filed" if passed else "unfiled",
-        ).where(Document.id == doc.id).execute()
+        _update_unchanged(doc, qa_state="passed" if passed else "failed", qa_by=actor.user_id, qa_at=now(),
+                          legible=legible, qa_reason=reason.strip()[:200], status="filed" if passed else "unfiled")
         audit.append(desk, actor, "document.qa_pass" if passed else "document.qa_fail", object=f"document:{doc.uuid}",
                      patient=doc.patient.uuid if doc.patient_id else "",
                      details={"legible": legible, "reason": reason.strip()})
+
+
+def _update_unchanged(doc: Document, **changes) -> None:
+    """Apply changes only if the document is still as it was read: two clerks on one document never
+    both win (the second is told to look again), and a row never points at a file a move removed."""
+    unchanged = ((Document.id == doc.id) & (Document.blob == doc.blob) & (Document.status == doc.status)
+                 & (Document.qa_state == doc.qa_state))
+    if Document.update(**changes).where(unchanged).execute() != 1:
+        raise DeskError("someone else changed this document just now: look at it again and redo your change")
 
 
 def encounters_of(desk: Desk, patient_uuid: str) -> list[tuple[str, str]]:
@@ -357,9 +382,9 @@ def move(desk: Desk, actor, doc_uuid: str, *, reason: str, patient_uuid: str | N
             from_type=doc.doc_type, to_type=new_type, from_date=doc.service_date, to_date=new_date,
             reason_enc=crypto.seal(desk.desk_key, "document_move", "reason", _move_ref(doc, stamp), reason),
         )
-        Document.update(patient=target.id, doc_type=new_type, service_date=new_date, blob=blob,
-                        encounter=None if target.id != doc.patient_id else doc.encounter_id,
-                        qa_state="pending", qa_by=None, qa_at=None).where(Document.id == doc.id).execute()
+        _update_unchanged(doc, patient=target.id, doc_type=new_type, service_date=new_date, blob=blob,
+                          encounter=None if target.id != doc.patient_id else doc.encounter_id,
+                          qa_state="pending", qa_by=None, qa_at=None)
         details = {"reason": reason, "from_type": doc.doc_type, "to_type": new_type,
                    "from_date": doc.service_date, "to_date": new_date}
         audit.append(desk, actor, "document.move_out", object=f"document:{doc.uuid}", patient=doc.patient.uuid,

@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,10 +52,16 @@ class FrontDoor:
 
     def __post_init__(self) -> None:
         self.actor = Actor(0, "sshd", "system", secrets.token_hex(8))
+        # Audit writes wait for the database's write lock: on their own thread, never on the event loop
+        # that carries every clerk's keystrokes.
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="serve-audit")
 
-    def record(self, action: str, **details) -> None:
+    def _record(self, action: str, details: dict) -> None:
         with self.desk.write():
             audit.append(self.desk, self.actor, action, object="ssh", details=details)
+
+    async def record(self, action: str, **details) -> None:
+        await asyncio.get_running_loop().run_in_executor(self.writer, self._record, action, details)
 
     def failure_delay(self, address: str) -> float:
         recent = [t for t in self.failures[address] if t > time.monotonic() - 600]
@@ -104,7 +111,7 @@ class DeskSSHServer(asyncssh.SSHServer):
             reason = "desk user disabled"
         if reason:
             self.door.failures[self.address].append(time.monotonic())
-            self.door.record("session.refused", username=username, address=self.address, key=fingerprint,
+            await self.door.record("session.refused", username=username, address=self.address, key=fingerprint,
                              reason=reason)
             return False
         self.user, self.fingerprint = username, fingerprint
@@ -134,14 +141,14 @@ async def run_session(door: FrontDoor, process: asyncssh.SSHServerProcess) -> No
     user = server.user
     if process.command is not None or process.subsystem is not None:
         what = f"command {process.command!r}" if process.command is not None else f"subsystem {process.subsystem}"
-        door.record("session.refused", username=user, address=server.address, reason=f"asked for {what}")
+        await door.record("session.refused", username=user, address=server.address, reason=f"asked for {what}")
         return _refuse(process, "this server offers the desk only: no commands, shells or file transfer")
     term = process.get_terminal_type()
     if term is None:
-        door.record("session.refused", username=user, address=server.address, reason="no terminal requested")
+        await door.record("session.refused", username=user, address=server.address, reason="no terminal requested")
         return _refuse(process, "the desk needs a terminal: connect with plain `ssh` (or `ssh -t`)")
     if sum(door.sessions.values()) >= door.max_sessions or door.sessions[user] >= door.max_sessions_per_user:
-        door.record("session.refused", username=user, address=server.address, reason="too many sessions")
+        await door.record("session.refused", username=user, address=server.address, reason="too many sessions")
         return _refuse(process, "too many sessions open: close one and try again")
     cols, rows, _, _ = process.get_terminal_size()
     session = secrets.token_hex(8)
@@ -159,9 +166,13 @@ async def run_session(door: FrontDoor, process: asyncssh.SSHServerProcess) -> No
     loop = asyncio.get_running_loop()
     ended = asyncio.Event()
 
+    os.set_blocking(child.fd, False)  # a desk that stops reading must not stall the server's loop
+
     def from_desk() -> None:
         try:
             data = os.read(child.fd, 65536)
+        except BlockingIOError:
+            return
         except OSError:
             data = b""
         if data:
@@ -183,7 +194,7 @@ async def run_session(door: FrontDoor, process: asyncssh.SSHServerProcess) -> No
                 continue
             if not data:
                 return
-            os.write(child.fd, data)
+            await _write_all(loop, child.fd, data)
 
     reader = asyncio.ensure_future(from_client())
     try:
@@ -197,8 +208,23 @@ async def run_session(door: FrontDoor, process: asyncssh.SSHServerProcess) -> No
         door.sessions[user] -= 1
     if code != 0:
         # The desk process did not sign itself off: the client went away or the process was killed.
-        door.record("session.sign_off", username=user, session=session, reason=f"disconnect (exit {code})")
+        await door.record("session.sign_off", username=user, session=session, reason=f"disconnect (exit {code})")
     process.exit(0 if code == 0 else 1)
+
+
+async def _write_all(loop: asyncio.AbstractEventLoop, fd: int, data: bytes) -> None:
+    """Write to the desk's pty without blocking: wait for room when the desk is slow to read."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:
+            room = loop.create_future()
+            loop.add_writer(fd, room.set_result, None)
+            try:
+                await room
+            finally:
+                loop.remove_writer(fd)
 
 
 async def _end(child: PtyProcess) -> int:
@@ -246,12 +272,12 @@ async def serve(home: Path, host: str, port: int, *, ready=None) -> None:
         keepalive_count_max=KEEPALIVE_COUNT_MAX,
     )
     listening = server.sockets[0].getsockname()[1]
-    door.record("serve.start", host=host, port=listening)
+    await door.record("serve.start", host=host, port=listening)
     if ready:
         ready(listening)
     try:
         await asyncio.Event().wait()
     finally:
         server.close()
-        door.record("serve.stop", host=host, port=listening)
+        await door.record("serve.stop", host=host, port=listening)
         desk.close()

@@ -106,6 +106,8 @@ class ContentStore:
         """Decrypt a stored file chunk by chunk; any change, truncation or move raises TamperError."""
         path = self.path(blob)
         aead = AESGCM(key)
+        if not path.exists():
+            raise TamperError(f"stored file {blob} is missing: restore the store from backup")
         with open(path, "rb") as f:
             header = f.read(_HEADER.size)
             if len(header) != _HEADER.size or header[:4] != MAGIC:

@@ -37,7 +37,7 @@ def mint(master, user: str, session: str, address: str, key_fingerprint: str) ->
 def verify(master, ticket: str) -> Ticket:
     encoded, _, mac = ticket.partition(".")
     expected = hmac.new(master.sub("session-ticket"), encoded.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(mac, expected):
+    if not hmac.compare_digest(mac.encode(errors="replace"), expected.encode()):
         raise AccessDenied("the session ticket is not valid for this desk: sign on through `recdesk serve`")
     data = Ticket(**json.loads(base64.urlsafe_b64decode(encoded)))
     if data.expires < time.time():

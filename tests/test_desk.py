@@ -98,12 +98,22 @@ def test_ciphertext_copied_onto_another_row_is_reported_as_tampering(roster):
         patients.decrypt(desk, Patient.get_by_id(b.id))
 
 
-@pytest.mark.parametrize("how", ["alter", "delete_middle", "delete_last"])
+@pytest.mark.parametrize("how", ["alter", "delete_middle", "delete_last", "cut_and_repoint_head", "insert_outside"])
 def test_audit_verify_names_the_first_broken_link(roster, how):
+    from recdesk.models import AuditHead
+
     desk, _ = roster
     events = list(AuditEvent.select().order_by(AuditEvent.seq))
     target = events[3]
-    if how == "alter":
+    if how == "cut_and_repoint_head":  # no key needed: the earlier event's hash is in the table
+        AuditEvent.delete().where(AuditEvent.seq == events[-1].seq).execute()
+        AuditHead.update(seq=events[-2].seq, hash=events[-2].hash).execute()
+        expected = events[-1].seq
+    elif how == "insert_outside":
+        AuditEvent.insert(seq=0, at=events[0].at, user_name="mallory", session="x", action="chart.open.sensitive",
+                          object="", patient="", prev_hash="", hash="").execute()
+        expected = 0
+    elif how == "alter":
         AuditEvent.update(user_name="mallory").where(AuditEvent.seq == target.seq).execute()
         expected = target.seq
     elif how == "delete_middle":
