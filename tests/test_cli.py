@@ -127,3 +127,21 @@ def test_init_on_postgresql(tmp_path, pg_url):
     result = run_cli("doctor", home=home)
     assert result.returncode == 0, result.stdout
     assert "PostgreSQL" in result.stdout
+
+
+def test_the_desk_user_comes_from_the_os_account_not_the_environment(home):
+    from recdesk.desk import Desk
+    from recdesk.models import AuditEvent
+
+    run_cli("user", "add", "ann", "--role", "clerk", "--os-user", "ann", home=home, check=True)
+    result = run_cli("search", "smith", home=home, env={"LOGNAME": "ann", "USER": "ann", "LNAME": "ann"})
+    assert result.returncode == 0
+    with Desk.open(home):
+        last = AuditEvent.select().order_by(AuditEvent.seq.desc()).get()
+    assert (last.action, last.user_name) == ("patient.search", "boss")
+
+
+def test_a_forged_session_ticket_is_refused_in_one_line(home):
+    result = run_cli("desk", home=home, env={"RECDESK_TICKET": "abc.é"})
+    assert result.returncode == 2
+    assert "session ticket is not valid" in result.stderr and "Traceback" not in result.stderr

@@ -337,3 +337,25 @@ def test_printing_pipes_to_the_site_command_or_saves_owner_only(clinic, tmp_path
     with pytest.raises(DeskError, match="refused the job"):
         printing.send(desk, sheet, "again")
     assert AuditEvent.select().where(AuditEvent.action == "patient.coversheet").count() == 1
+
+
+def test_two_clerks_on_one_document_never_both_win(clinic, worker):
+    desk, ann, bob, a, b = clinic
+    drop(desk, "x.pdf", text_pdf(1, "x"))
+    (uid,) = intake.scan(desk, ann, worker=worker).received
+    intake.file_to_patient(desk, ann, uid, a, "lab_result", datetime.date(2026, 11, 1))
+    as_ann_saw_it = Document.get(Document.uuid == uid)
+    intake.move(desk, bob, uid, patient_uuid=b, reason="wrong patient")  # bob is quicker
+    with pytest.raises(DeskError, match="someone else changed"):
+        intake._update_unchanged(as_ann_saw_it, doc_type="consult_report")
+    doc = Document.get(Document.uuid == uid)
+    assert desk.store.read(desk.dek(doc.patient), uid, doc.blob, doc.sha256).startswith(b"%PDF")
+
+
+def test_a_second_scan_of_the_same_inbox_waits_its_turn(clinic, worker):
+    desk, ann, *_ = clinic
+    drop(desk, "y.pdf", text_pdf(1, "y"))
+    with intake._scan_lock(desk.config.home / "inbox"), pytest.raises(DeskError, match="another scan"):
+        intake.scan(desk, ann, worker=worker)
+    assert (desk.config.home / "inbox" / "y.pdf").exists()
+    assert len(intake.scan(desk, ann, worker=worker).received) == 1
