@@ -249,6 +249,29 @@ def cmd_reindex(args) -> int:
     return 0
 
 
+def cmd_pull_list(args) -> int:
+    import datetime
+
+    from recdesk import pulllist
+
+    try:
+        start = datetime.date.fromisoformat(args.date) if args.date else datetime.date.today() + datetime.timedelta(1)
+    except ValueError:
+        raise DeskError(f"--date {args.date!r} is not a date: use YYYY-MM-DD") from None
+    if args.days < 1:
+        raise DeskError("--days must be at least 1")
+    with _open(args) as desk:
+        items = pulllist.build(desk, desk.local_actor(), start, args.days)
+    if args.json:
+        _out(json.dumps([i.as_row() for i in items]))
+        return 0
+    _out(f"pull list {start.isoformat()}" + (f" + {args.days - 1} days" if args.days > 1 else "")
+         + f": {len(items)} charts in shelf order")
+    for i in items:
+        _out(f"  {i.shelf:<12} {i.mrn:>9}  {i.name[:28]:<28} {i.clinic[:22]:<22} {i.time[11:]}  {i.status}")
+    return 0
+
+
 def cmd_doctor(args) -> int:
     from recdesk import doctor
 
@@ -362,6 +385,12 @@ def parser() -> argparse.ArgumentParser:
     status = intake_sub.add_parser("status", parents=[common], help="queue counts and each clerk's work")
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=cmd_intake_status)
+
+    pull = sub.add_parser("pull-list", parents=[common], help="paper charts to pull for upcoming appointments")
+    pull.add_argument("--date", help="first day, YYYY-MM-DD (default: tomorrow)")
+    pull.add_argument("--days", type=int, default=1, help="how many days from --date (default 1)")
+    pull.add_argument("--json", action="store_true", help="JSON rows: mrn, shelf, clinic, time, status")
+    pull.set_defaults(func=cmd_pull_list)
 
     reindex = sub.add_parser("reindex", parents=[common], help="add search-index kinds a newer recdesk brings")
     reindex.set_defaults(func=cmd_reindex)
