@@ -436,6 +436,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("recdesk: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `recdesk search smith | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # noqa: BLE001 - a clerk never sees a traceback
         return _unexpected(args, exc)
 
