@@ -48,10 +48,27 @@ def _index_version(migrator: SchemaMigrator, db: peewee.Database) -> None:
         migrate(migrator.add_column("desk_info", "index_version", DeskInfo.index_version))
 
 
+def _workflows(migrator: SchemaMigrator, db: peewee.Database) -> None:
+    from playhouse.migrate import migrate
+
+    from recdesk.models import AssemblyItem, Deficiency, PullItem, Release, ReleaseEvent
+
+    for model, names in ((Release, ("extension_notice_on", "fee_json", "packet_password_enc", "closed_by")),
+                         (Deficiency, ("closed_by",))):
+        table = model._meta.table_name
+        have = {c.name for c in db.get_columns(table)}
+        for name in names:
+            field = model._meta.fields[name]
+            if field.column_name not in have:
+                migrate(migrator.add_column(table, field.column_name, field))
+    db.create_tables([ReleaseEvent, PullItem, AssemblyItem], safe=True)
+
+
 MIGRATIONS: dict[int, tuple[str, Step]] = {
     2: ("index the audit trail by user, for last-patient recall and review", _audit_by_user),
     3: ("document intake: file names, receipt, quarantine, QA; misfile history", _intake),
     4: ("record the blind-index version (new kinds need `recdesk reindex`)", _index_version),
+    5: ("release workflow history and fees; pull-list picking; chart assembly", _workflows),
 }
 
 

@@ -215,6 +215,22 @@ class Release(Record):
     extended_due_on = pw.DateField(null=True)
     packet = pw.ForeignKeyField(Document, null=True, on_delete="SET NULL")
     closed_at = pw.DateTimeField(null=True)
+    extension_notice_on = pw.DateField(null=True)  # R1/D3: the one extension, noticed inside the first period
+    fee_json = pw.TextField(default="")  # R3 estimate: {"lines": [...], "total_cents": n, "estimated_on": date}
+    packet_password_enc = Enc()  # under the desk key: read to the requester by phone, never sent with the packet
+    closed_by = pw.ForeignKeyField(User, null=True, backref="+")
+
+
+class ReleaseEvent(Base):
+    """The history of one release: each status change, letter, estimate and note, in order."""
+
+    release = pw.ForeignKeyField(Release, backref="events", on_delete="CASCADE")
+    at = pw.DateTimeField(default=now)
+    kind = pw.CharField(max_length=16)  # status | letter | fee | note | packet
+    status = pw.CharField(max_length=16, default="")  # the status after this event
+    by_user = pw.ForeignKeyField(User, null=True, backref="+")
+    document = pw.ForeignKeyField(Document, null=True, on_delete="SET NULL", backref="+")
+    note_enc = Enc()  # under the desk key
 
 
 class Authorization(Record):
@@ -274,6 +290,16 @@ class ChartMovement(Base):
     at = pw.DateTimeField(default=now, index=True)
 
 
+class PullItem(Base):
+    """Pick-mode state of one appointment on a pull list: pulled, or not fillable and why."""
+
+    appointment = pw.ForeignKeyField(Appointment, unique=True, backref="+", on_delete="CASCADE")
+    status = pw.CharField(max_length=16)  # pulled | not_fillable
+    reason = pw.CharField(max_length=100, default="")
+    by_user = pw.ForeignKeyField(User, backref="+")
+    at = pw.DateTimeField(default=now)
+
+
 # --- chart completion -----------------------------------------------------------------------------
 
 
@@ -287,6 +313,20 @@ class Deficiency(Record):
     note_enc = Enc()
     opened_by = pw.ForeignKeyField(User, null=True)
     closed_at = pw.DateTimeField(null=True)
+    closed_by = pw.ForeignKeyField(User, null=True, backref="+")
+
+
+class AssemblyItem(Base):
+    """A filed document attached to one checklist item of an encounter's chart (chart assembly)."""
+
+    encounter = pw.ForeignKeyField(Encounter, backref="assembly", on_delete="CASCADE")
+    item = pw.CharField(max_length=40)  # checklist item code (data/checklists.toml)
+    document = pw.ForeignKeyField(Document, on_delete="CASCADE", backref="+")
+    by_user = pw.ForeignKeyField(User, backref="+")
+    at = pw.DateTimeField(default=now)
+
+    class Meta:
+        indexes = ((("encounter", "item", "document"), True),)
 
 
 # --- retention and destruction ---------------------------------------------------------------------
@@ -359,8 +399,8 @@ class AuditHead(Base):
 
 MODELS: list[type[Base]] = [
     DeskInfo, User, SshKey, Patient, PatientToken, Insurance, Provider, Encounter, Appointment,
-    Document, DocumentMove, ReleaseRequest, Release, Authorization, Disclosure, ChartLocation, ChartVolume,
-    ChartMovement, Deficiency, RetentionRule, LegalHold, PurgeBatch, PurgeItem, AuditEvent, AuditHead,
+    Document, DocumentMove, ReleaseRequest, Release, ReleaseEvent, Authorization, Disclosure, ChartLocation, ChartVolume,
+    ChartMovement, PullItem, Deficiency, AssemblyItem, RetentionRule, LegalHold, PurgeBatch, PurgeItem, AuditEvent, AuditHead,
 ]
 
 

@@ -278,13 +278,18 @@ def test_a_version_1_desk_is_upgraded_step_by_step(make_config):
             desk.db.execute_sql(f'ALTER TABLE "document" DROP COLUMN "{column}"')
     desk.db.execute_sql('DROP TABLE "document_move"')
     desk.db.execute_sql('ALTER TABLE "desk_info" DROP COLUMN "index_version"')
+    for table in ("release_event", "pull_item", "assembly_item"):
+        desk.db.execute_sql(f'DROP TABLE "{table}"')
+    for column in ("extension_notice_on", "fee_json", "packet_password_enc"):
+        desk.db.execute_sql(f'ALTER TABLE "release" DROP COLUMN "{column}"')
     desk.db.execute_sql("UPDATE desk_info SET schema_version = 1")
     desk.close()
     with Desk.open(home) as upgraded:
         indexes = [i.columns for i in upgraded.db.get_indexes("audit_event")]
         assert ["user_name", "action", "seq"] in indexes
         assert set(INTAKE_COLUMNS) <= {c.name for c in upgraded.db.get_columns("document")}
-        assert "document_move" in upgraded.db.get_tables()
+        assert {"document_move", "release_event", "pull_item", "assembly_item"} <= set(upgraded.db.get_tables())
+        assert "fee_json" in {c.name for c in upgraded.db.get_columns("release")}
         assert upgraded.db.execute_sql("SELECT schema_version FROM desk_info").fetchone()[0] == migrations.latest()
         assert names(search.search(upgraded, upgraded.sign_on("boss"), "100234")) == [("Smith", "John", "exact")]
 
