@@ -272,6 +272,29 @@ def cmd_pull_list(args) -> int:
     return 0
 
 
+def _read_json(source: str):
+    """A JSON document from a file or `-` (stdin); DeskError with one line when it cannot be read."""
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DeskError(f"cannot read {source}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DeskError(f"{'stdin' if source == '-' else source} is not JSON (line {exc.lineno}, column {exc.colno}: "
+                        f"{exc.msg}): fix the file") from None
+
+
+def cmd_roi_check(args) -> int:
+    from recdesk import roirules
+
+    home = _home(args)
+    verdict = roirules.check_json(_read_json(args.file), home=home if home.is_dir() else None,
+                                  state=(args.state or "").upper())
+    _out(json.dumps(verdict, ensure_ascii=False, indent=None if args.compact else 2))
+    return 0
+
+
 def cmd_doctor(args) -> int:
     from recdesk import doctor
 
@@ -391,6 +414,15 @@ def parser() -> argparse.ArgumentParser:
     pull.add_argument("--days", type=int, default=1, help="how many days from --date (default 1)")
     pull.add_argument("--json", action="store_true", help="JSON rows: mrn, shelf, clinic, time, status")
     pull.set_defaults(func=cmd_pull_list)
+
+    roi = sub.add_parser("roi", parents=[common], help="release of information: requests, checks, packets")
+    roi_sub = roi.add_subparsers(dest="roi_command", metavar="ROI_COMMAND", required=True)
+    check = roi_sub.add_parser("check", parents=[common],
+                               help="the validator's verdict on one request (JSON in, JSON out; see README)")
+    check.add_argument("file", metavar="FILE|-", help="the request as JSON, or - for stdin")
+    check.add_argument("--state", help="apply a state's stricter rules (R5), e.g. CA")
+    check.add_argument("--compact", action="store_true", help="one line of JSON")
+    check.set_defaults(func=cmd_roi_check)
 
     reindex = sub.add_parser("reindex", parents=[common], help="add search-index kinds a newer recdesk brings")
     reindex.set_defaults(func=cmd_reindex)

@@ -72,14 +72,15 @@ def desk_and_manager(make_config):
 
 
 def run_cli(*args: str, home: Path | None = None, env: dict | None = None, check: bool = False,
-            timeout: float = 300) -> subprocess.CompletedProcess:
+            timeout: float = 300, input: str | None = None) -> subprocess.CompletedProcess:
     """Run `recdesk` as a user would, in a subprocess."""
     full_env = {k: v for k, v in os.environ.items() if k != "RECDESK_DB"}
     full_env.update(env or {})
     cmd = [sys.executable, "-m", "recdesk.cli"]
     if home is not None:
         cmd += ["--home", str(home)]
-    result = subprocess.run(cmd + list(args), capture_output=True, text=True, env=full_env, timeout=timeout)
+    result = subprocess.run(cmd + list(args), capture_output=True, text=True, env=full_env, timeout=timeout,
+                            input=input)
     if check and result.returncode != 0:
         raise AssertionError(f"recdesk {' '.join(args)} exited {result.returncode}: {result.stderr}")
     return result
