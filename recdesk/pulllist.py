@@ -1,14 +1,30 @@
-"""Pull lists: the paper charts to fetch for upcoming appointments, in shelf order."""
+"""Pull lists: the paper charts to fetch for upcoming appointments, in shelf order, and pick mode.
+
+Pick mode walks the list in shelf order: one keystroke (or a barcode wand typing the MRN) per chart marks
+it pulled and charges it out to the clinic, due back some days after the appointment ([pull_list]
+due_back_days, default 1); a chart that cannot be found is marked not fillable with a reason. The pick state
+of each appointment is kept in the pull_item table, so a list reopened later (or by another clerk) shows it.
+"""
 
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import asdict, dataclass
 
-from recdesk import audit, filing
+import peewee
+
+from recdesk import audit, filing, models, tracking
+from recdesk.blindindex import digits, mrn_key
 from recdesk.desk import Desk
+from recdesk.errors import AccessDenied, DeskError
 from recdesk.models import Appointment, ChartVolume, Patient
 from recdesk.patients import decrypt
+
+PICK_STATES = ("pending", "pulled", "not_fillable")
+NOT_FILLABLE_REASONS = ("not on the shelf", "flagged missing", "out to another borrower", "with release of information",
+                        "no paper chart", "in use elsewhere in HIM")
+REASON_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -28,28 +44,311 @@ class PullItem:
 
 
 def filing_order(desk: Desk) -> str:
-    return str(desk.config.extra.get("filing", {}).get("order", "terminal"))
+    return tracking.filing_order(desk)
+
+
+def due_back_days(desk: Desk) -> int:
+    """Days after the appointment a pulled chart is due back in the file room ([pull_list] due_back_days)."""
+    return int(desk.config.extra.get("pull_list", {}).get("due_back_days", 1))
+
+
+def _appointments(start: datetime.date, days: int, statuses: tuple[str, ...] = ("booked",)) -> list[Appointment]:
+    if days < 1:
+        raise DeskError("--days must be at least 1")
+    first = datetime.datetime.combine(start, datetime.time.min)
+    until = first + datetime.timedelta(days=days)
+    return list(
+        Appointment.select(Appointment, Patient).join(Patient)
+        .where((Appointment.at >= first) & (Appointment.at < until) & Appointment.status.in_(statuses)
+               & (Patient.status == "active"))
+    )
+
+
+def _volumes(appointments: list[Appointment]) -> dict[int, ChartVolume]:
+    volumes: dict[int, ChartVolume] = {}
+    ids = list({a.patient_id for a in appointments})
+    for start in range(0, len(ids), 500):
+        for v in (ChartVolume.select().where(ChartVolume.patient.in_(ids[start : start + 500]))
+                  .order_by(ChartVolume.volume_no.desc())):
+            volumes[v.patient_id] = v  # the lowest volume wins: volume 1, as tracking.volume_for
+    return volumes
 
 
 def build(desk: Desk, actor, start: datetime.date, days: int = 1) -> list[PullItem]:
     """Charts for booked appointments from `start` for `days` days (cancelled ones drop off), in shelf order."""
     order = filing_order(desk)
-    first = datetime.datetime.combine(start, datetime.time.min)
-    until = first + datetime.timedelta(days=days)
-    appointments = list(
-        Appointment.select(Appointment, Patient).join(Patient)
-        .where((Appointment.at >= first) & (Appointment.at < until) & (Appointment.status == "booked")
-               & (Patient.status == "active"))
-    )
-    volumes = {v.patient_id: v.status for v in ChartVolume.select().where(
-        ChartVolume.patient.in_([a.patient_id for a in appointments]) & (ChartVolume.volume_no == 1))}
+    appointments = _appointments(start, days)
+    volumes = _volumes(appointments)
     items = []
     for a in appointments:
         p = decrypt(desk, a.patient)
+        v = volumes.get(a.patient_id)
         items.append(PullItem(p.mrn, filing.shelf(p.mrn, order), a.clinic, a.at.isoformat(timespec="minutes"),
-                              volumes.get(a.patient_id, "none"), p.display_name))
+                              v.status if v else "none", p.display_name))
     items.sort(key=lambda i: (filing.sort_key(i.mrn, order), i.time))
     with desk.audit_db.atomic():
         audit.append(desk, actor, "pull_list.print", object="pull_list",
                      details={"from": start.isoformat(), "days": days, "charts": len(items)})
     return items
+
+
+# --- pick mode ------------------------------------------------------------------------------------
+
+
+@dataclass
+class PickItem:
+    """One appointment's chart on a pick list, with its pick state (pending | pulled | not_fillable)."""
+
+    appointment_id: int
+    external_id: str | None
+    patient_id: int
+    patient_uuid: str
+    mrn: str
+    shelf: str
+    clinic: str
+    at: datetime.datetime
+    chart: str  # the chart volume's state when last seen: in | out | missing | none
+    state: str = "pending"
+    reason: str = ""
+    name: str = ""
+    note: str = ""  # after a pick: "already with CARD", "goes on from CARD" (not kept)
+
+    @property
+    def time(self) -> str:
+        return self.at.isoformat(timespec="minutes")
+
+
+@dataclass(frozen=True)
+class Tally:
+    pulled: int
+    not_fillable: int
+    pending: int
+    total: int
+
+    @property
+    def fill_rate(self) -> float | None:
+        """Charts pulled out of charts wanted (None for an empty list)."""
+        return self.pulled / self.total if self.total else None
+
+    def __str__(self) -> str:
+        rate = f"{self.fill_rate:.0%}" if self.fill_rate is not None else "-"
+        return (f"{self.pulled} pulled, {self.not_fillable} not fillable, {self.pending} to go "
+                f"of {self.total} ({rate} filled)")
+
+
+@dataclass
+class PickList:
+    """The charts for booked appointments from `start` for `days` days, in shelf order, with pick states."""
+
+    start: datetime.date
+    days: int
+    items: list[PickItem]
+
+    def tally(self) -> Tally:
+        counts = {s: 0 for s in PICK_STATES}
+        for item in self.items:
+            counts[item.state] += 1
+        return Tally(counts["pulled"], counts["not_fillable"], counts["pending"], len(self.items))
+
+    @property
+    def fill_rate(self) -> float | None:
+        return self.tally().fill_rate
+
+    def next_pending(self, after: PickItem | None = None) -> PickItem | None:
+        """The next chart still to pull in shelf order (after `after`, wrapping round), or None when done."""
+        start = self.items.index(after) + 1 if after is not None and after in self.items else 0
+        for item in self.items[start:] + self.items[:start]:
+            if item.state == "pending":
+                return item
+        return None
+
+    def for_mrn(self, mrn: str) -> list[PickItem]:
+        key = mrn_key(mrn)
+        return [i for i in self.items if mrn_key(i.mrn) == key]
+
+
+def pick_list(desk: Desk, actor, start: datetime.date, days: int = 1) -> PickList:
+    """The pick list for a day (or `days` days) with the pick state kept so far; the view is audited."""
+    order = filing_order(desk)
+    appointments = _appointments(start, days)
+    volumes = _volumes(appointments)
+    states = {}
+    ids = [a.id for a in appointments]
+    for first in range(0, len(ids), 500):
+        for row in models.PullItem.select().where(models.PullItem.appointment.in_(ids[first : first + 500])):
+            states[row.appointment_id] = row
+    items = []
+    for a in appointments:
+        p = decrypt(desk, a.patient)
+        v, s = volumes.get(a.patient_id), states.get(a.id)
+        items.append(PickItem(a.id, a.external_id, a.patient_id, a.patient.uuid, p.mrn, filing.shelf(p.mrn, order),
+                              a.clinic, a.at, v.status if v else "none", s.status if s else "pending",
+                              s.reason if s else "", p.display_name))
+    items.sort(key=lambda i: (filing.sort_key(i.mrn, order), i.at, i.appointment_id))
+    with desk.audit_db.atomic():
+        audit.append(desk, actor, "pull_list.open", object="pull_list",
+                     details={"from": start.isoformat(), "days": days, "charts": len(items),
+                              "patients": sorted({i.patient_uuid for i in items})})
+    return PickList(start, days, items)
+
+
+def _appointment_as_listed(item: PickItem) -> Appointment:
+    a = Appointment.get_or_none(Appointment.id == item.appointment_id)
+    if a is None or a.status != "booked" or a.at != item.at:
+        what = "cancelled" if a is None or a.status == "cancelled" else "changed"
+        raise DeskError(f"the appointment for {item.shelf} was {what} since the list was opened: reopen the list")
+    return a
+
+
+def _set_state(actor, item: PickItem, status: str, reason: str = "") -> None:
+    """Record the pick state, only over the state the list showed (two clerks never both pick one chart)."""
+    row = {"status": status, "reason": reason, "by_user": actor.user_id, "at": models.now()}
+    if item.state == "pending":
+        try:
+            with models.database.atomic():
+                models.PullItem.create(appointment=item.appointment_id, **row)
+            return
+        except peewee.IntegrityError:
+            pass
+    elif models.PullItem.update(**row).where((models.PullItem.appointment == item.appointment_id)
+                                             & (models.PullItem.status == item.state)).execute() == 1:
+        return
+    raise DeskError(f"someone else picked {item.shelf} just now: reopen the list")
+
+
+def pick(desk: Desk, actor, item: PickItem, borrower: str | None = None) -> PickItem:
+    """Mark the chart pulled and charge it out to the clinic (or `borrower`), due back after the appointment."""
+    actor.require(*tracking.CHANGERS)
+    if item.state == "pulled":
+        raise DeskError(f"{item.shelf} is already pulled for {item.clinic}")
+    due = max(item.at.date() + datetime.timedelta(days=due_back_days(desk)), datetime.date.today())
+    with desk.write():
+        _appointment_as_listed(item)
+        volume = tracking.volume_for(desk, item.patient_id, create=True, actor=actor)
+        to = tracking.clinic_location(desk, actor, borrower or item.clinic)
+        chart = tracking.label(desk, volume)
+        note = ""
+        if volume.status == "out":
+            holder = tracking._where(volume.current_id)
+            if holder.id == to.id:
+                note = f"already with {holder.code}"
+            elif _pulled_same_day(item):
+                note = f"goes on from {holder.code}"  # two visits in a day: the first clinic passes it on
+            else:
+                raise DeskError(f"chart {chart} is {tracking._describe(volume)}: get it back or mark it not "
+                                "fillable")
+        if volume.status == "missing":
+            raise DeskError(f"chart {chart} is flagged missing: check it in if you hold it, else mark it not "
+                            "fillable")
+        if not note:
+            tracking._charge_out(desk, actor, volume, to, due, details={"appointment": item.appointment_id})
+        _set_state(actor, item, "pulled")
+        audit.append(desk, actor, "pull_list.pick", object=f"appointment:{item.appointment_id}",
+                     patient=item.patient_uuid, details={"clinic": item.clinic, "to": to.code, "note": note})
+    item.state, item.reason, item.chart, item.note = "pulled", "", "out", note
+    return item
+
+
+def _pulled_same_day(item: PickItem) -> bool:
+    """Is the chart out because it was pulled for this patient's other appointment that day?"""
+    first = datetime.datetime.combine(item.at.date(), datetime.time.min)
+    return (models.PullItem.select().join(Appointment)
+            .where((Appointment.patient == item.patient_id) & (Appointment.id != item.appointment_id)
+                   & (Appointment.at >= first) & (Appointment.at < first + datetime.timedelta(days=1))
+                   & (Appointment.status == "booked") & (models.PullItem.status == "pulled")).exists())
+
+
+def not_fillable(desk: Desk, actor, item: PickItem, reason: str) -> PickItem:
+    """The chart cannot be pulled: say why (one of NOT_FILLABLE_REASONS or your own words, no names)."""
+    actor.require(*tracking.CHANGERS)
+    reason = re.sub(r"[\x00-\x1f\x7f-\x9f]", "", reason or "").strip()
+    if not reason:
+        raise DeskError("say why it cannot be pulled: " + ", ".join(NOT_FILLABLE_REASONS))
+    if len(reason) > REASON_LIMIT:
+        raise DeskError(f"a reason is at most {REASON_LIMIT} characters")
+    if item.state == "pulled":
+        raise DeskError(f"{item.shelf} is already pulled: check the chart in if it came back")
+    if item.state == "not_fillable" and item.reason == reason:
+        raise DeskError(f"{item.shelf} is already marked not fillable ({reason})")
+    with desk.write():
+        _appointment_as_listed(item)
+        _set_state(actor, item, "not_fillable", reason)
+        audit.append(desk, actor, "pull_list.not_fillable", object=f"appointment:{item.appointment_id}",
+                     patient=item.patient_uuid, details={"reason": reason})
+    item.state, item.reason = "not_fillable", reason
+    return item
+
+
+@dataclass(frozen=True)
+class PickResult:
+    """What one wand scan (or typed MRN) did: ok with the item pulled, or a message and nothing changed."""
+
+    ok: bool
+    message: str
+    item: PickItem | None = None
+
+
+_WAND = re.compile(r"^\**(?:MRN)?[\s:#]*0*(\d+)\**$", re.IGNORECASE)
+
+
+def read_wand(typed: str) -> str | None:
+    """The MRN in what a wand or a clerk typed: '0072248\\n', ' 72248 ', '*MRN72248*' (a cover-sheet barcode)."""
+    match = _WAND.match((typed or "").strip().replace(" ", ""))
+    return match.group(1) if match else None
+
+
+def pick_by_mrn(desk: Desk, actor, picklist: PickList, typed: str) -> PickResult:
+    """Pull the chart whose MRN was typed or scanned: the first item still to pull for it, in shelf order."""
+    actor.require(*tracking.CHANGERS)
+    mrn = read_wand(typed)
+    shown = re.sub(r"[\x00-\x1f\x7f-\x9f]", "", typed or "").strip()[:20]
+    if mrn is None:
+        return PickResult(False, f"{shown!r} is not an MRN: scan the chart label again or type its digits")
+    items = picklist.for_mrn(mrn)
+    if not items:
+        return PickResult(False, f"MRN {digits(shown)} is not on this pull list: check the label, put the chart aside")
+    pending = [i for i in items if i.state != "pulled"]
+    if not pending:
+        return PickResult(False, f"{items[0].shelf} is already pulled for {items[0].clinic}", items[0])
+    item = pending[0]
+    try:
+        pick(desk, actor, item)
+    except AccessDenied:
+        raise
+    except DeskError as exc:
+        return PickResult(False, str(exc), item)
+    note = f", {item.note}" if item.note else ""
+    return PickResult(True, f"{item.shelf} pulled for {item.clinic} {item.at:%H:%M}{note} ({picklist.tally()})", item)
+
+
+def pick_scanned(desk: Desk, actor, picklist: PickList, text: str) -> list[PickResult]:
+    """Several scans that arrived together (a wand is faster than the screen): one result per line."""
+    return [pick_by_mrn(desk, actor, picklist, line) for line in re.split(r"[\r\n]+", text or "") if line.strip()]
+
+
+# --- fill rate ------------------------------------------------------------------------------------
+
+
+def fill_rate(desk: Desk, start: datetime.date, end: datetime.date) -> list[dict]:
+    """Per day from `start` to `end` (inclusive): charts wanted, pulled, not fillable, still pending, fill rate.
+
+    Wanted = booked or done appointments of active patients (cancelled ones never count); the rate is
+    pulled / wanted. Counts only: no patient data.
+    """
+    if end < start:
+        raise DeskError(f"the range ends ({end.isoformat()}) before it starts ({start.isoformat()})")
+    appointments = _appointments(start, (end - start).days + 1, ("booked", "done"))
+    states = dict(models.PullItem.select(models.PullItem.appointment, models.PullItem.status)
+                  .join(Appointment).where((Appointment.at >= datetime.datetime.combine(start, datetime.time.min))
+                                           & (Appointment.at < datetime.datetime.combine(
+                                               end + datetime.timedelta(days=1), datetime.time.min))).tuples())
+    days: dict[datetime.date, dict] = {}
+    for a in appointments:
+        day = days.setdefault(a.at.date(), {"date": a.at.date(), "wanted": 0, "pulled": 0, "not_fillable": 0,
+                                            "pending": 0})
+        day["wanted"] += 1
+        day[states.get(a.id, "pending")] += 1
+    rows = [days[d] for d in sorted(days)]
+    for row in rows:
+        row["fill_rate"] = row["pulled"] / row["wanted"] if row["wanted"] else None
+    return rows

@@ -1,0 +1,485 @@
+"""Paper chart tracking: moves with history and audit, check-in warnings, appointment import, pick mode, reports."""
+
+import datetime
+import subprocess
+import sys
+
+import pytest
+
+from recdesk import appointments, audit, chart_reports, pulllist, tracking, users
+from recdesk.desk import Desk
+from recdesk.errors import AccessDenied, DeskError
+from recdesk.models import (
+    Appointment,
+    AuditEvent,
+    ChartLocation,
+    ChartMovement,
+    ChartVolume,
+    Patient,
+    PullItem,
+    Release,
+    ReleaseRequest,
+)
+from recdesk.patients import PatientDetails, register
+
+TODAY = datetime.date.today()
+TOMORROW = TODAY + datetime.timedelta(days=1)
+# MRN -> shelf address (terminal digit): 123456 56-34-12, 72248 48-22-07, 993412 12-34-99, 660034 34-00-66
+MRNS = ("123456", "72248", "993412", "660034")
+
+
+@pytest.fixture
+def desk_room(desk_and_manager):
+    """A desk with a clerk, a supervisor, four patients, the MAIN and OFFSITE file rooms and two clinics."""
+    desk, manager = desk_and_manager
+    users.add(desk, manager, "ann", "clerk")
+    users.add(desk, manager, "sue", "supervisor")
+    ids = {mrn: register(desk, manager, PatientDetails(mrn=mrn, last=f"Doe{n}", first="Jo",
+                                                       dob=datetime.date(1970, 1, 1 + n)))
+           for n, mrn in enumerate(MRNS)}
+    ann = desk.sign_on("ann")
+    tracking.default_file_room(desk)
+    tracking.ensure_location(desk, ann, "OFFSITE", "Off-site storage", "file_room")
+    tracking.ensure_location(desk, ann, "CARD", "Cardiology Clinic", "clinic")
+    tracking.ensure_location(desk, ann, "ortho", "Orthopedics Clinic", "clinic")
+    return desk, ann, desk.sign_on("sue"), ids
+
+
+def actions(since: int) -> list[str]:
+    return [e.action for e in AuditEvent.select().where(AuditEvent.seq > since).order_by(AuditEvent.seq)]
+
+
+def head() -> int:
+    return AuditEvent.select().count()
+
+
+# --- moves ----------------------------------------------------------------------------------------
+
+
+def test_locations_and_a_first_volume_homed_in_main(desk_room):
+    desk, ann, _, ids = desk_room
+    assert [(loc.code, loc.kind) for loc in tracking.locations(desk, "file_room")] == [("MAIN", "file_room"),
+                                                                                      ("OFFSITE", "file_room")]
+    assert tracking.ensure_location(desk, ann, "card").name == "Cardiology Clinic"  # there already: as it is
+    with pytest.raises(DeskError, match="kind"):
+        tracking.ensure_location(desk, ann, "LAB", "Lab", "closet")
+    assert tracking.volume_for(desk, ids["123456"], create=False) is None
+    before = head()
+    volume = tracking.volume_for(desk, ids["123456"], actor=ann)
+    assert (volume.volume_no, volume.home.code, volume.current.code, volume.status) == (1, "MAIN", "MAIN", "in")
+    assert tracking.volume_for(desk, ids["123456"]).id == volume.id
+    assert tracking.label(desk, volume) == "56-34-12"
+    assert actions(before) == ["chart.volume_add"]
+
+
+def test_charge_out_transfer_check_in_and_missing_with_history_and_audit(desk_room):
+    desk, ann, sue, ids = desk_room
+    due = TODAY + datetime.timedelta(days=3)
+    before = head()
+    volume = tracking.charge_out(desk, ann, Patient.get_by_id(ids["123456"]), "Cardiology Clinic", due,
+                                 person="Dr. Patel")
+    assert (volume.status, volume.current.code, volume.borrower, volume.due_back_on) == ("out", "CARD", "Dr. Patel",
+                                                                                        due)
+    with pytest.raises(DeskError, match=r"^chart 56-34-12 is already out to CARD \(Dr. Patel\), due back"):
+        tracking.charge_out(desk, ann, volume, "ORTHO", due)
+    volume = tracking.transfer(desk, ann, volume, "ORTHO", "Nurse Kim")
+    assert (volume.status, volume.current.code, volume.borrower, volume.due_back_on) == ("out", "ORTHO", "Nurse Kim",
+                                                                                        due)
+    with pytest.raises(DeskError, match="check it in to MAIN instead"):
+        tracking.transfer(desk, ann, volume, "MAIN")
+    result = tracking.check_in(desk, ann, volume)
+    assert (result.volume.status, result.location, result.warnings) == ("in", "MAIN", [])
+    assert result.volume.borrower == "" and result.volume.due_back_on is None
+    with pytest.raises(DeskError, match=r"^chart 56-34-12 is already in MAIN$"):
+        tracking.check_in(desk, ann, result.volume)
+    volume = tracking.transfer(desk, ann, result.volume, "OFFSITE")  # a filed chart goes to off-site storage
+    assert (volume.status, volume.current.code) == ("in", "OFFSITE")
+    with pytest.raises(DeskError, match="where you looked"):
+        tracking.mark_missing(desk, ann, volume, "  ")
+    volume = tracking.mark_missing(desk, ann, volume, "not on shelf 56-34, not in the sort bins")
+    assert (volume.status, volume.current.code) == ("missing", "OFFSITE")  # last known place kept
+    with pytest.raises(DeskError, match="already flagged missing"):
+        tracking.mark_missing(desk, ann, volume, "again")
+    with pytest.raises(DeskError, match="flagged missing: check it in when it is found"):
+        tracking.charge_out(desk, ann, volume, "CARD", due)
+    found = tracking.check_in(desk, ann, volume)
+    assert found.volume.status == "in" and found.warnings == ["chart 56-34-12 was flagged missing: it is found now"]
+
+    rows = tracking.history(desk, sue, found.volume)  # a supervisor may look
+    assert [(m.kind, m.from_location, m.to_location, m.borrower, m.by) for m in rows] == [
+        ("charge_out", "MAIN", "CARD", "Dr. Patel", "ann"), ("transfer", "CARD", "ORTHO", "Nurse Kim", "ann"),
+        ("check_in", "ORTHO", "MAIN", "", "ann"), ("transfer", "MAIN", "OFFSITE", "", "ann"),
+        ("missing", "OFFSITE", "", "", "ann"), ("found", "OFFSITE", "MAIN", "", "ann")]
+    assert rows[0].due_back_on == due and rows[4].note == "not on shelf 56-34, not in the sort bins"
+    assert actions(before) == ["chart.volume_add", "chart.charge_out", "chart.transfer", "chart.check_in",
+                               "chart.transfer", "chart.missing", "chart.found", "chart.history"]
+    events = list(AuditEvent.select().where(AuditEvent.seq > before))
+    assert {e.patient for e in events} == {Patient.get_by_id(ids["123456"]).uuid}
+    assert {e.object for e in events} == {f"chart_volume:{volume.uuid}"}
+    assert audit.details(desk, events[1])["movement"] == ChartMovement.select().order_by(ChartMovement.id).first().id
+    assert audit.verify(desk).intact
+
+
+def test_impossible_moves_are_refused_with_one_line(desk_room):
+    desk, ann, _, ids = desk_room
+    volume = tracking.volume_for(desk, ids["72248"])
+    with pytest.raises(DeskError, match="MAIN is a file room: charge charts out to a clinic"):
+        tracking.charge_out(desk, ann, volume, "MAIN", TOMORROW)
+    with pytest.raises(DeskError, match="is before today"):
+        tracking.charge_out(desk, ann, volume, "CARD", TODAY - datetime.timedelta(days=1))
+    with pytest.raises(DeskError, match="no location 'NOWHERE'"):
+        tracking.charge_out(desk, ann, volume, "NOWHERE", TOMORROW)
+    with pytest.raises(DeskError, match="charge it out to CARD"):
+        tracking.transfer(desk, ann, volume, "CARD")
+    with pytest.raises(DeskError, match="CARD is a clinic: charts are checked in to a file room"):
+        tracking.check_in(desk, ann, volume, "CARD")
+    volume = tracking.charge_out(desk, ann, volume, "CARD", TOMORROW)
+    with pytest.raises(DeskError, match=r"^chart 48-22-07 is already out to CARD, due back"):
+        tracking.transfer(desk, ann, volume, "CARD")
+    assert ChartMovement.select().count() == 1
+
+
+def test_a_stale_chart_is_never_moved_twice(desk_room):
+    desk, ann, _, ids = desk_room
+    tracking.ensure_location(desk, ann, "ED", "Emergency Department", "department")
+    as_read = tracking.volume_for(desk, ids["993412"])
+    tracking.charge_out(desk, ann, as_read, "ED", TOMORROW)  # another clerk was quicker
+    with pytest.raises(DeskError, match="someone else moved chart 12-34-99 just now"):
+        tracking.mark_missing(desk, ann, as_read, "looked everywhere")
+    assert ChartVolume.get_by_id(as_read.id).status == "out"
+    assert ChartMovement.select().count() == 1
+    assert actions(0).count("chart.missing") == 0
+
+
+# --- check-in warnings ----------------------------------------------------------------------------
+
+
+def _out(desk, ann, pid, due=TOMORROW):
+    return tracking.charge_out(desk, ann, pid, "CARD", due)
+
+
+def test_check_in_warns_of_a_chart_in_the_wrong_file_room(desk_room):
+    desk, ann, _, ids = desk_room
+    result = tracking.check_in(desk, ann, _out(desk, ann, ids["123456"]), "offsite")
+    assert result.warnings == ["chart 56-34-12 belongs in MAIN (Main file room), not OFFSITE: send it home"]
+    assert (result.volume.status, result.volume.current.code) == ("in", "OFFSITE")
+    assert tracking.check_in(desk, ann, result.volume).warnings == []  # home again, nothing to say
+
+
+def test_check_in_warns_of_an_open_release_request(desk_room):
+    desk, ann, _, ids = desk_room
+    request = ReleaseRequest.create(requester_type="attorney", received_on=TODAY, purpose="legal")
+    release = Release.create(request=request, patient=ids["123456"], due_on=TODAY + datetime.timedelta(days=30),
+                             status="in_progress")
+    result = tracking.check_in(desk, ann, _out(desk, ann, ids["123456"]))
+    assert result.warnings == [f"a release-of-information request is open for this patient (in_progress, due "
+                               f"{release.due_on.isoformat()}): take the chart to ROI"]
+    Release.update(status="released").execute()
+    assert tracking.check_in(desk, ann, _out(desk, ann, ids["123456"])).warnings == []
+
+
+def test_check_in_warns_of_an_overdue_chart(desk_room):
+    desk, ann, _, ids = desk_room
+    volume = _out(desk, ann, ids["123456"])
+    late = datetime.datetime.combine(TOMORROW + datetime.timedelta(days=3), datetime.time(10))
+    result = tracking.check_in(desk, ann, volume, when=late)
+    assert result.warnings == [f"it came back late from CARD: due back on {TOMORROW.isoformat()} (3 days overdue)"]
+
+
+def test_check_in_warns_when_an_upcoming_appointment_wants_the_chart(desk_room):
+    desk, ann, _, ids = desk_room
+    at = datetime.datetime.combine(TOMORROW, datetime.time(9, 30))
+    Appointment.create(patient=ids["123456"], clinic="Oncology Clinic", at=at)
+    Appointment.create(patient=ids["123456"], clinic="Neurology Clinic", at=at, status="cancelled")
+    Appointment.create(patient=ids["123456"], clinic="Far Clinic", at=at + datetime.timedelta(days=60))
+    result = tracking.check_in(desk, ann, _out(desk, ann, ids["123456"]))
+    assert result.warnings == [f"wanted for Oncology Clinic on {TOMORROW.isoformat()} 09:30: "
+                               "put it with that pull, not on the shelf"]
+    assert result.volume.status == "in"  # warned, and still checked in
+
+
+# --- appointment import ---------------------------------------------------------------------------
+
+
+def _csv(*lines: str) -> str:
+    return "\n".join(["appointment_id,mrn,clinic,date,time,provider,status", *lines]) + "\n"
+
+
+def test_import_adds_cancels_and_reschedules_and_the_pull_list_follows(desk_room):
+    desk, ann, _, _ = desk_room
+    day, later = TOMORROW.isoformat(), (TOMORROW + datetime.timedelta(days=2)).isoformat()
+    before = head()
+    report = appointments.import_csv(desk, ann, _csv(
+        f"A1,123456,Cardiology Clinic,{day},09:00,Dr. Patel,booked",
+        f"A2,0072248,Cardiology Clinic,{day},10:00,,",
+        f"A3,993412,Orthopedics Clinic,{day},08:00,Dr. Lee,BOOKED",
+        f"A4,660034,Cardiology Clinic,{day},11:00,,booked",
+    ))
+    assert (report.added, report.rejects, report.ok) == (4, [], True)
+    assert [i.mrn for i in pulllist.build(desk, ann, TOMORROW)] == ["993412", "660034", "72248", "123456"]
+    assert Appointment.get(Appointment.external_id == "A1").provider.name == "Dr. Patel"
+
+    again = appointments.import_csv(desk, ann, _csv(
+        f"A1,123456,Cardiology Clinic,{day},09:00,Dr. Patel,cancelled",
+        f"A2,72248,Cardiology Clinic,{later},14:30,,rescheduled",
+        f"A3,993412,Orthopedics Clinic,{day},08:45,Dr. Lee,rescheduled",
+        f"A4,660034,Cardiology Clinic,{day},11:00,,booked",
+    ))
+    assert (again.cancelled, again.rescheduled, again.unchanged, again.added) == (1, 2, 1, 0)
+    assert again.summary() == "4 lines: 0 added, 2 rescheduled, 1 cancelled, 0 updated, 1 unchanged, 0 rejected"
+    assert [(i.mrn, i.time[11:]) for i in pulllist.build(desk, ann, TOMORROW)] == [("993412", "08:45"),
+                                                                                ("660034", "11:00")]
+    moved = pulllist.build(desk, ann, TOMORROW + datetime.timedelta(days=2))
+    assert [(i.mrn, i.time) for i in moved] == [("72248", f"{later}T14:30")]
+    assert Appointment.get(Appointment.external_id == "A2").status == "booked"  # rescheduled = booked, new time
+    assert Appointment.get(Appointment.external_id == "A1").status == "cancelled"
+
+    events = [e for e in AuditEvent.select().where(AuditEvent.seq > before) if e.action == "appointments.import"]
+    assert len(events) == 2 and all(e.patient == "" for e in events)
+    assert audit.details(desk, events[1]) == {"rows": 4, "added": 0, "rescheduled": 2, "cancelled": 1,
+                                              "updated": 0, "unchanged": 1, "rejected": 0}
+
+
+def test_import_rejects_bad_lines_by_number_and_writes_only_the_good_ones(desk_room, tmp_path):
+    desk, ann, _, _ = desk_room
+    day = TOMORROW.isoformat()
+    path = tmp_path / "feed.csv"
+    path.write_bytes(("\ufeff" + _csv(
+        f"B1,123456,Cardiology Clinic,{day},09:00,,",
+        f"B2,555555,Cardiology Clinic,{day},09:15,,",  # nobody has this MRN
+        "B3,72248,Cardiology Clinic,27/11/2026,09:30,,",
+        f"B4,72248,Cardiology Clinic,{day},9.30,,",
+        f"B5,72248,Cardiology Clinic,{day},09:45,,maybe",
+        f"B6,72248,,{day},09:45,,",
+        "",
+        f"B7,ABC,Cardiology Clinic,{day},10:00,,",
+        f"B8,993412,Cardiology Clinic,{day},10:15",
+        f"B9,993412,Cardiology Clinic,{day},10:30,,booked",
+    )).encode())
+    report = appointments.import_csv(desk, ann, path)
+    assert [str(r) for r in report.rejects] == [
+        "line 3: no patient with MRN 555555 on this desk",
+        "line 4: date '27/11/2026' is not a date YYYY-MM-DD",
+        "line 5: time '9.30' is not a time HH:MM (24-hour)",
+        "line 6: status 'maybe' must be one of booked, cancelled, rescheduled, done",
+        "line 7: clinic is empty",
+        "line 9: mrn must be digits only",
+        "line 10: 5 fields, the header has 7",
+    ]
+    assert (report.rows, report.added) == (9, 2)
+    assert sorted(a.external_id for a in Appointment.select()) == ["B1", "B9"]
+
+
+def test_a_bad_header_imports_nothing(desk_room):
+    desk, ann, _, _ = desk_room
+    report = appointments.import_csv(desk, ann, f"appointment_id,mrn,clinic,date,tme,statsu\n"
+                                                f"C1,123456,Cardiology Clinic,{TOMORROW.isoformat()},09:00,booked\n")
+    assert len(report.rejects) == 1 and report.rejects[0].line == 1
+    assert "missing time" in report.rejects[0].reason and "unknown tme, statsu" in report.rejects[0].reason
+    assert Appointment.select().count() == 0
+    empty = appointments.import_csv(desk, ann, "\n\n,\n")
+    assert [r.line for r in empty.rejects] == [1] and "empty" in empty.rejects[0].reason
+    with pytest.raises(DeskError, match="no file"):
+        appointments.import_csv(desk, ann, "missing.csv")
+
+
+def test_patients_are_found_by_exact_mrn_through_the_blind_index(desk_room):
+    desk, _, _, ids = desk_room
+    found = appointments.patients_by_mrn(desk, ["0072248", "123456", "12345", "999999"])
+    assert {k: p.id for k, p in found.items()} == {"72248": ids["72248"], "123456": ids["123456"]}
+
+
+# --- pick mode ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clinic_tomorrow(desk_room):
+    desk, ann, sue, ids = desk_room
+    day = TOMORROW.isoformat()
+    appointments.import_csv(desk, ann, _csv(
+        f"P1,123456,Cardiology Clinic,{day},09:00,,",
+        f"P2,72248,Cardiology Clinic,{day},10:00,,",
+        f"P3,993412,Dermatology Clinic,{day},08:00,,",
+        f"P4,660034,Cardiology Clinic,{day},11:00,,",
+        f"P5,660034,Cardiology Clinic,{TODAY.isoformat()},07:00,,",  # today: not on tomorrow's list
+    ))
+    for mrn in MRNS[:3]:  # 660034 has no paper chart on record yet
+        tracking.volume_for(desk, ids[mrn])
+    return desk, ann, sue, ids
+
+
+def test_pick_walks_the_list_in_shelf_order_and_charges_charts_out(clinic_tomorrow):
+    desk, ann, _, ids = clinic_tomorrow
+    picks = pulllist.pick_list(desk, ann, TOMORROW)
+    assert [(i.shelf, i.external_id, i.state, i.chart) for i in picks.items] == [
+        ("12-34-99", "P3", "pending", "in"), ("34-00-66", "P4", "pending", "none"),
+        ("48-22-07", "P2", "pending", "in"), ("56-34-12", "P1", "pending", "in")]
+    first = picks.next_pending()
+    pulllist.pick(desk, ann, first)  # one keystroke
+    assert (first.state, picks.next_pending().shelf) == ("pulled", "34-00-66")
+    volume = tracking.volume_for(desk, ids["993412"])
+    due = TOMORROW + datetime.timedelta(days=pulllist.due_back_days(desk))
+    assert (volume.status, volume.current.name, volume.current.kind, volume.due_back_on) == (
+        "out", "Dermatology Clinic", "clinic", due)  # a clinic new to the desk is added as a location
+    pulllist.pick(desk, ann, picks.next_pending())  # no paper chart on record: volume 1 is opened and charged out
+    assert tracking.volume_for(desk, ids["660034"], create=False).current.code == "CARD"
+    with pytest.raises(DeskError, match="already pulled"):
+        pulllist.pick(desk, ann, first)
+    assert str(picks.tally()) == "2 pulled, 0 not fillable, 2 to go of 4 (50% filled)"
+    reopened = pulllist.pick_list(desk, ann, TOMORROW)  # the state is kept
+    assert [i.state for i in reopened.items] == ["pulled", "pulled", "pending", "pending"]
+    assert PullItem.select().count() == 2
+
+
+def test_a_barcode_wand_picks_several_charts_in_a_row(clinic_tomorrow):
+    desk, ann, _, _ = clinic_tomorrow
+    picks = pulllist.pick_list(desk, ann, TOMORROW)
+    before = (head(), ChartMovement.select().count())
+    wrong = pulllist.pick_by_mrn(desk, ann, picks, "555555\n")
+    assert not wrong.ok and wrong.message == "MRN 555555 is not on this pull list: check the label, put the chart aside"
+    garbage = pulllist.pick_by_mrn(desk, ann, picks, "12AB\n")
+    assert not garbage.ok and "is not an MRN" in garbage.message
+    assert (head(), ChartMovement.select().count()) == before  # nothing changed
+    results = [pulllist.pick_by_mrn(desk, ann, picks, typed)
+               for typed in ("0072248\n", " 123456 \r\n", "*MRN993412*")]
+    assert [r.ok for r in results] == [True, True, True]
+    assert results[0].message == ("48-22-07 pulled for Cardiology Clinic 10:00 "
+                                  "(1 pulled, 0 not fillable, 3 to go of 4 (25% filled))")
+    again = pulllist.pick_by_mrn(desk, ann, picks, "72248")
+    assert not again.ok and again.message == "48-22-07 is already pulled for Cardiology Clinic"
+    burst = pulllist.pick_scanned(desk, ann, picks, "660034\n\n555555\n")
+    assert [r.ok for r in burst] == [True, False]
+    assert picks.tally() == pulllist.Tally(pulled=4, not_fillable=0, pending=0, total=4)
+    assert picks.fill_rate == 1.0 and picks.next_pending() is None
+    assert ChartVolume.select().where(ChartVolume.status == "out").count() == 4
+
+
+def test_two_visits_in_a_day_share_one_pulled_chart(clinic_tomorrow):
+    desk, ann, _, _ = clinic_tomorrow
+    appointments.import_csv(desk, ann, _csv(f"P6,123456,Orthopedics Clinic,{TOMORROW.isoformat()},14:00,,"))
+    picks = pulllist.pick_list(desk, ann, TOMORROW)
+    assert [(i.shelf, i.time[11:]) for i in picks.for_mrn("123456")] == [("56-34-12", "09:00"), ("56-34-12", "14:00")]
+    first, second = (pulllist.pick_by_mrn(desk, ann, picks, "123456\n") for _ in range(2))
+    assert first.ok and first.item.external_id == "P1"
+    assert second.ok and second.item.external_id == "P6" and ", goes on from CARD (" in second.message
+    assert ChartMovement.select().count() == 1 and PullItem.select().count() == 2
+    assert not pulllist.pick_by_mrn(desk, ann, picks, "123456").ok  # both pulled now
+
+
+def test_a_chart_that_cannot_be_found_is_not_fillable_with_a_reason(clinic_tomorrow):
+    desk, ann, _, ids = clinic_tomorrow
+    tracking.charge_out(desk, ann, tracking.volume_for(desk, ids["72248"]), "ORTHO", TOMORROW)
+    picks = pulllist.pick_list(desk, ann, TOMORROW)
+    item = picks.for_mrn("72248")[0]
+    refused = pulllist.pick_by_mrn(desk, ann, picks, "72248")
+    assert not refused.ok and refused.message.startswith("chart 48-22-07 is out to ORTHO")
+    assert item.state == "pending" and PullItem.select().count() == 0
+    with pytest.raises(DeskError, match="say why"):
+        pulllist.not_fillable(desk, ann, item, " ")
+    pulllist.not_fillable(desk, ann, item, "out to another borrower")
+    row = PullItem.get()
+    assert (row.status, row.reason, row.by_user.name) == ("not_fillable", "out to another borrower", "ann")
+    assert picks.tally() == pulllist.Tally(pulled=0, not_fillable=1, pending=3, total=4)
+    tracking.check_in(desk, ann, tracking.volume_for(desk, ids["72248"]))  # it came back after all
+    pulllist.pick(desk, ann, item)
+    assert PullItem.get().status == "pulled" and picks.tally().not_fillable == 0
+    with pytest.raises(DeskError, match="already pulled"):
+        pulllist.not_fillable(desk, ann, item, "not on the shelf")
+
+
+def test_a_cancellation_after_the_list_was_opened_is_caught(clinic_tomorrow):
+    desk, ann, _, _ = clinic_tomorrow
+    picks = pulllist.pick_list(desk, ann, TOMORROW)
+    appointments.import_csv(desk, ann, _csv(f"P1,123456,Cardiology Clinic,{TOMORROW.isoformat()},09:00,,cancelled"))
+    with pytest.raises(DeskError, match="was cancelled since the list was opened"):
+        pulllist.pick(desk, ann, picks.for_mrn("123456")[0])
+    assert ChartMovement.select().count() == 0 and PullItem.select().count() == 0
+    assert [i.mrn for i in pulllist.pick_list(desk, ann, TOMORROW).items] == ["993412", "660034", "72248"]
+
+
+def test_supervisors_change_nothing(clinic_tomorrow):
+    desk, ann, sue, ids = clinic_tomorrow
+    volume = tracking.volume_for(desk, ids["123456"])
+    picks = pulllist.pick_list(desk, sue, TOMORROW)  # a supervisor may look at the list
+    before = (head(), ChartMovement.select().count(), PullItem.select().count(), Appointment.select().count())
+    for attempt in (
+        lambda: tracking.charge_out(desk, sue, volume, "CARD", TOMORROW),
+        lambda: tracking.transfer(desk, sue, volume, "OFFSITE"),
+        lambda: tracking.mark_missing(desk, sue, volume, "gone"),
+        lambda: tracking.volume_for(desk, ids["660034"], actor=sue),
+        lambda: tracking.ensure_location(desk, sue, "NEW", "New clinic"),
+        lambda: appointments.import_csv(desk, sue, _csv(f"S1,123456,Cardiology Clinic,{TOMORROW},09:00,,")),
+        lambda: pulllist.pick(desk, sue, picks.items[0]),
+        lambda: pulllist.pick_by_mrn(desk, sue, picks, "123456"),
+        lambda: pulllist.not_fillable(desk, sue, picks.items[0], "not on the shelf"),
+    ):
+        with pytest.raises(AccessDenied, match="sue is a supervisor"):
+            attempt()
+    assert (head(), ChartMovement.select().count(), PullItem.select().count(), Appointment.select().count()) == before
+    tracking.charge_out(desk, ann, volume, "CARD", TOMORROW)
+    with pytest.raises(AccessDenied, match="sue is a supervisor"):
+        tracking.check_in(desk, sue, ChartVolume.get_by_id(volume.id))
+    assert ChartVolume.get_by_id(volume.id).status == "out"
+    assert [i.state for i in picks.items] == ["pending"] * 4
+
+
+def test_a_read_only_supervisor_session_looks_and_is_audited(clinic_tomorrow):
+    desk, ann, _, ids = clinic_tomorrow
+    volume = tracking.charge_out(desk, ann, ids["123456"], "CARD", TOMORROW)
+    home = desk.config.home
+    desk.close()
+    with Desk.open(home, readonly=True) as ro:
+        sue = ro.sign_on("sue")
+        before = head()
+        assert len(pulllist.pick_list(ro, sue, TOMORROW).items) == 4
+        assert [m.kind for m in tracking.history(ro, sue, ChartVolume.get_by_id(volume.id))] == ["charge_out"]
+        assert chart_reports.overdue(ro, sue, today=TOMORROW + datetime.timedelta(days=1))[0]["shelf"] == "56-34-12"
+        with pytest.raises(AccessDenied):
+            tracking.check_in(ro, ro.sign_on("sue"), ChartVolume.get_by_id(volume.id))
+        assert [e.user_name for e in AuditEvent.select().where(AuditEvent.seq > before)] == ["sue"] * 3
+        assert audit.verify(ro).intact
+
+
+# --- reports --------------------------------------------------------------------------------------
+
+
+def test_reports_overdue_missing_by_borrower_and_fill_rate(clinic_tomorrow):
+    desk, ann, sue, ids = clinic_tomorrow
+    picks = pulllist.pick_list(desk, ann, TOMORROW)
+    pulllist.pick_by_mrn(desk, ann, picks, "993412")
+    pulllist.pick_by_mrn(desk, ann, picks, "123456")
+    pulllist.not_fillable(desk, ann, picks.for_mrn("72248")[0], "not on the shelf")
+    tracking.mark_missing(desk, ann, tracking.volume_for(desk, ids["72248"]), "searched the file room")
+    later = TOMORROW + datetime.timedelta(days=5)
+
+    before = head()
+    overdue = chart_reports.overdue(desk, sue, today=later)
+    assert [(r["shelf"], r["location"], r["days_overdue"]) for r in overdue] == [
+        ("12-34-99", "DERMATOLOGY-CLINIC", 4), ("56-34-12", "CARD", 4)]
+    assert chart_reports.overdue(desk, sue) == []
+    missing = chart_reports.missing(desk, sue)
+    assert [(r["mrn"], r["shelf"], r["location"]) for r in missing] == [("72248", "48-22-07", "MAIN")]
+    assert "name" not in missing[0] and "last" not in missing[0]
+    report_events = list(AuditEvent.select().where((AuditEvent.seq > before) & (AuditEvent.action == "chart.report")))
+    assert len(report_events) == 3 and report_events[0].user_name == "sue"
+    assert set(audit.details(desk, report_events[0])["patients"]) == {Patient.get_by_id(ids[m]).uuid
+                                                                      for m in ("993412", "123456")}
+    assert chart_reports.by_borrower(desk, sue, today=later) == [
+        {"location": "CARD", "name": "Cardiology Clinic", "kind": "clinic", "person": "", "charts": 1, "overdue": 1},
+        {"location": "DERMATOLOGY-CLINIC", "name": "Dermatology Clinic", "kind": "clinic", "person": "",
+         "charts": 1, "overdue": 1}]
+    rate = chart_reports.fill_rate(desk, sue, TODAY, TOMORROW)
+    assert rate["days"] == [
+        {"date": TODAY, "wanted": 1, "pulled": 0, "not_fillable": 0, "pending": 1, "fill_rate": 0.0},
+        {"date": TOMORROW, "wanted": 4, "pulled": 2, "not_fillable": 1, "pending": 1, "fill_rate": 0.5}]
+    assert rate["total"] == {"wanted": 5, "pulled": 2, "not_fillable": 1, "pending": 2, "fill_rate": 0.4}
+    with pytest.raises(DeskError, match="before it starts"):
+        chart_reports.fill_rate(desk, sue, TOMORROW, TODAY)
+    assert ChartLocation.get(ChartLocation.code == "DERMATOLOGY-CLINIC").kind == "clinic"
+
+
+def test_tracking_modules_leave_textual_unimported():
+    code = ("import sys, recdesk.tracking, recdesk.appointments, recdesk.pulllist, recdesk.chart_reports; "
+            "print('textual' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
