@@ -295,6 +295,38 @@ def cmd_roi_check(args) -> int:
     return 0
 
 
+def cmd_roi_import(args) -> int:
+    from recdesk import roi
+
+    with _open(args) as desk:
+        actor = desk.local_actor()
+        for release in roi.import_file(desk, actor, args.file):
+            v = roi.view(desk, release)
+            line = f"{release.uuid[:8].upper()}  MRN {v.mrn}  {release.status.replace('_', ' ')}  due {v.due}"
+            if release.status == "on_hold":
+                line += "  (" + "; ".join(f"{p.code} {p.field}" for p in v.verdict.problems) + ")"
+            _out(line)
+    return 0
+
+
+def cmd_roi_list(args) -> int:
+    from recdesk import roi
+
+    with _open(args) as desk:
+        views = roi.queue(desk, desk.local_actor(), include_closed=args.all)
+        if args.json:
+            _out(json.dumps([{"release": v.release.uuid, "mrn": v.mrn, "status": v.status, "due": v.due.isoformat(),
+                              "received": v.request.received_on.isoformat(), "aging": v.bucket,
+                              "problems": [p.code for p in v.verdict.problems]} for v in views]))
+            return 0
+        if not views:
+            _out("no open requests")
+        for v in views:
+            _out(f"{v.release.uuid[:8].upper()}  {v.mrn:>9}  {v.status.replace('_', ' '):<11}  due {v.due}  "
+                 f"{v.bucket:<12}  {v.requester_name[:30]}")
+    return 0
+
+
 def cmd_doctor(args) -> int:
     from recdesk import doctor
 
@@ -423,6 +455,13 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--state", help="apply a state's stricter rules (R5), e.g. CA")
     check.add_argument("--compact", action="store_true", help="one line of JSON")
     check.set_defaults(func=cmd_roi_check)
+    imp = roi_sub.add_parser("import", parents=[common], help="log a request from a JSON file (README: format)")
+    imp.add_argument("file")
+    imp.set_defaults(func=cmd_roi_import)
+    lst = roi_sub.add_parser("list", parents=[common], help="open requests, most urgent first")
+    lst.add_argument("--all", action="store_true", help="include released, denied and withdrawn")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=cmd_roi_list)
 
     reindex = sub.add_parser("reindex", parents=[common], help="add search-index kinds a newer recdesk brings")
     reindex.set_defaults(func=cmd_reindex)

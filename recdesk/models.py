@@ -398,9 +398,10 @@ class AuditHead(Base):
 
 
 MODELS: list[type[Base]] = [
-    DeskInfo, User, SshKey, Patient, PatientToken, Insurance, Provider, Encounter, Appointment,
-    Document, DocumentMove, ReleaseRequest, Release, ReleaseEvent, Authorization, Disclosure, ChartLocation, ChartVolume,
-    ChartMovement, PullItem, Deficiency, AssemblyItem, RetentionRule, LegalHold, PurgeBatch, PurgeItem, AuditEvent, AuditHead,
+    DeskInfo, User, SshKey, Patient, PatientToken, Insurance, Provider, Encounter, Appointment, Document,
+    DocumentMove, ReleaseRequest, Release, ReleaseEvent, Authorization, Disclosure, ChartLocation, ChartVolume,
+    ChartMovement, PullItem, Deficiency, AssemblyItem, RetentionRule, LegalHold, PurgeBatch, PurgeItem, AuditEvent,
+    AuditHead,
 ]
 
 

@@ -1,0 +1,296 @@
+"""The request log end to end at the service level: log, hold, fix, packet, QA, release, disclosure, accounting."""
+
+import datetime
+import hashlib
+import io
+import json
+
+import pytest
+from fpdf import FPDF
+from pypdf import PdfReader
+
+from recdesk import documents, roi, users
+from recdesk.errors import AccessDenied, DeskError
+from recdesk.models import AuditEvent, Disclosure, Document, Patient, Release, ReleaseRequest
+from recdesk.patients import PatientDetails, register
+from tests.conftest import run_cli
+
+TODAY = datetime.date.today()
+
+
+def pdf(pages: int, label: str) -> bytes:
+    doc = FPDF()
+    doc.set_font("Helvetica", size=14)
+    for n in range(1, pages + 1):
+        doc.add_page()
+        doc.cell(0, 10, f"{label} page {n}")
+    return bytes(doc.output())
+
+
+def complete_authorization(**changes) -> dict:
+    auth = {
+        "description": "Discharge summaries 2025", "discloser": "General Hospital", "recipient": "Dewey LLP",
+        "purposes": ["legal claim"], "expiration": {"date": (TODAY + datetime.timedelta(days=200)).isoformat()},
+        "signed_on": (TODAY - datetime.timedelta(days=10)).isoformat(), "signature": "/s/ Ann Avery",
+        "signer": "patient", "statements": {"revocation": True, "conditioning": True, "redisclosure": True},
+    }
+    auth.update(changes)
+    return auth
+
+
+def form(**changes) -> roi.RequestForm:
+    request = {"received": (TODAY - datetime.timedelta(days=3)).isoformat(), "requester_type": "attorney",
+               "requester_name": "Dewey LLP", "purpose": "legal",
+               "scope": {"from": "2025-01-01", "to": "2025-12-31", "doc_types": None, "categories": []}}
+    f = roi.RequestForm(request=request, authorization=complete_authorization(), patients=["100234"],
+                        requester_address="1 Court St\nAustin TX 78701", delivery="paper")
+    for key, value in changes.items():
+        setattr(f, key, value)
+    return f
+
+
+@pytest.fixture
+def office(desk_and_manager):
+    desk, manager = desk_and_manager
+    users.add(desk, manager, "ann", "clerk", full_name="Ann Clerk")
+    users.add(desk, manager, "bob", "clerk")
+    users.add(desk, manager, "sue", "supervisor")
+    a = register(desk, manager, PatientDetails(mrn="100234", last="Avery", first="Ann", dob=datetime.date(1960, 1, 1)))
+    b = register(desk, manager, PatientDetails(mrn="200345", last="Baker", first="Bo", dob=datetime.date(1970, 2, 2)))
+    ann = desk.sign_on("ann")
+    patient = Patient.get_by_id(a)
+    with desk.write():
+        docs = {
+            "summary": documents.file_document(desk, ann, patient, pdf(3, "Discharge summary"),
+                                               doc_type="discharge_summary", title="Discharge summary", pages=3,
+                                               service_date=datetime.date(2025, 3, 1), qa_state="passed"),
+            "labs": documents.file_document(desk, ann, patient, pdf(4, "Lab result"), doc_type="lab_result",
+                                            title="Lab results", pages=4, service_date=datetime.date(2025, 5, 2),
+                                            qa_state="passed"),
+            "old": documents.file_document(desk, ann, patient, pdf(2, "Old note"), doc_type="progress_note",
+                                           title="Progress note 2019", pages=2,
+                                           service_date=datetime.date(2019, 1, 1), qa_state="passed"),
+        }
+    return desk, ann, desk.sign_on("bob"), desk.sign_on("sue"), patient, Patient.get_by_id(b), docs
+
+
+def events(action: str) -> int:
+    return AuditEvent.select().where(AuditEvent.action == action).count()
+
+
+def test_an_incomplete_authorization_holds_the_request_and_drafts_the_deficiency_letter(office):
+    desk, ann, *_ = office
+    (release,) = roi.log_request(desk, ann, form(authorization=complete_authorization(signature="",
+                                                                                      statements={})))
+    assert release.status == "on_hold"
+    assert "A1 authorization.signature" in release.hold_reason
+    letters = [e for e in roi.history(desk, release) if e["kind"] == "letter"]
+    assert [e["note"] for e in letters] == ["deficiency"]
+    letter = Document.get(Document.uuid == letters[0]["document"])
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(documents.read_document(desk, ann, letter))).pages)
+    assert "signature" in text and "right to revoke" in text and "Dewey LLP" in text
+    # The corrected authorization arrives: the release goes on.
+    verdict = roi.update_authorization(desk, ann, release.uuid, complete_authorization())
+    assert verdict.releasable and Release.get_by_id(release.id).status == "in_progress"
+    statuses = [e["status"] for e in roi.history(desk, release) if e["kind"] == "status"]
+    assert statuses == ["received", "validating", "on_hold", "in_progress"]
+
+
+def test_requester_and_authorization_are_never_stored_in_the_clear(office):
+    desk, ann, *_ = office
+    roi.log_request(desk, ann, form())
+    desk.db.execute_sql("PRAGMA wal_checkpoint(FULL)") if not desk.is_postgres else None
+    if not desk.is_postgres:
+        raw = desk.config.sqlite_path.read_bytes()
+        assert b"Dewey" not in raw and b"Court St" not in raw and b"Ann Avery" not in raw
+
+
+def test_one_request_for_two_patients_makes_two_releases_and_an_unknown_mrn_writes_nothing(office):
+    desk, ann, *_ = office
+    releases = roi.log_request(desk, ann, form(patients=["100234", "200345"]))
+    assert len(releases) == 2 and len({r.patient_id for r in releases}) == 2
+    before = (ReleaseRequest.select().count(), Release.select().count())
+    with pytest.raises(DeskError, match="no patient with MRN 999999"):
+        roi.log_request(desk, ann, form(patients=["100234", "999999"]))
+    assert (ReleaseRequest.select().count(), Release.select().count()) == before
+
+
+def test_a_supervisor_cannot_log_a_request(office):
+    desk, _, _, sue, *_ = office
+    with pytest.raises(AccessDenied):
+        roi.log_request(desk, sue, form())
+
+
+def _pages_text(data: bytes, password: str | None = None) -> list[str]:
+    reader = PdfReader(io.BytesIO(data))
+    if password is not None:
+        assert reader.is_encrypted
+        assert reader.decrypt(password)
+    return [p.extract_text() for p in reader.pages]
+
+
+def test_packet_release_and_disclosure_for_electronic_delivery(office):
+    desk, ann, bob, _, patient, _, docs = office
+    (release,) = roi.log_request(desk, ann, form(delivery="electronic"))
+    assert release.status == "in_progress"
+    cands = {c.uuid: c for c in roi.candidates(desk, ann, release.uuid)}
+    assert cands[docs["summary"].uuid].flags == []
+    assert [f.code for f in cands[docs["old"].uuid].flags] == ["A8"]  # outside 2025
+    with pytest.raises(DeskError, match="flagged"):
+        roi.build_packet(desk, ann, release.uuid, [docs["summary"].uuid, docs["old"].uuid])
+    packet_doc = roi.build_packet(desk, ann, release.uuid, [docs["summary"].uuid, docs["labs"].uuid],
+                                  pages={docs["labs"].uuid: [1, 3]})
+    release = Release.get_by_id(release.id)
+    assert release.status == "qa"
+    data = documents.read_document(desk, ann, packet_doc)
+    with pytest.raises(Exception):  # noqa: B017 - no password, no pages
+        PdfReader(io.BytesIO(data)).pages[0].extract_text()
+    password = roi.packet_password(desk, ann, release.uuid)
+    texts = _pages_text(data, password)
+    added = 1 + 1  # cover letter + the general redisclosure notice
+    assert len(texts) == 3 + 2 + added == packet_doc.pages
+    for n, text in enumerate(texts, start=1):
+        assert f"{n:06d}" in text and "CONFIDENTIAL" in text
+    assert "Lab result page 3" in texts[1 + 3 + 1] and "Lab result page 2" not in "".join(texts)
+    with pytest.raises(DeskError, match="passed QA"):
+        roi.release_packet(desk, ann, release.uuid)
+    roi.qa_packet(desk, bob, release.uuid, passed=True)
+    disclosure = roi.release_packet(desk, ann, release.uuid)
+    assert Release.get_by_id(release.id).status == "released"
+    assert disclosure.packet_sha256 == hashlib.sha256(data).hexdigest() == packet_doc.sha256
+    (row,) = roi.disclosures(desk, patient)
+    assert row.recipient == "Dewey LLP" and "Austin TX" in row.address
+    assert docs["summary"].uuid[:8] in row.description and docs["labs"].uuid[:8] in row.description
+    assert "pages 1,3" in row.description and "pages 1-3" in row.description
+    assert row.accountable is False and row.basis == "authorization"  # under an authorization: exempt (D1)
+    assert events("roi.release") == 1 and events("roi.packet.password") == 1
+
+
+def test_a_subpoena_packet_carries_a_certification_and_is_accountable(office):
+    desk, ann, bob, _, patient, _, docs = office
+    request = form().request | {"legal_process": {"type": "subpoena_no_order", "assurance": "notice",
+                                                  "case": "Doe v. Roe", "case_number": "24-CV-118"},
+                                "scope": {"from": None, "to": None, "doc_types": ["discharge_summary"],
+                                          "categories": []}}
+    (release,) = roi.log_request(desk, ann, form(request=request, authorization=None))
+    assert release.status == "in_progress"
+    packet_doc = roi.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
+    texts = _pages_text(documents.read_document(desk, ann, packet_doc))
+    assert len(texts) == 3 + 3  # cover, certification, 3 record pages, notice
+    assert "3 pages" in texts[1] and "Doe v. Roe" in texts[1]
+    roi.qa_packet(desk, bob, release.uuid, passed=True)
+    roi.release_packet(desk, ann, release.uuid)
+    acc = roi.accounting(desk, ann, patient.uuid)
+    assert [r.recipient for r in acc.rows] == ["Dewey LLP"] and acc.free
+    text = "".join(_pages_text(roi.accounting_pdf(desk, ann, patient.uuid)))
+    assert "Dewey LLP" in text and "Accounting of disclosures" in text
+    assert not roi.accounting(desk, ann, patient.uuid).free  # D4: the second within 12 months is not free
+
+
+def test_a_failed_packet_qa_sends_it_back_for_rebuilding(office):
+    desk, ann, bob, _, _, _, docs = office
+    (release,) = roi.log_request(desk, ann, form())
+    roi.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
+    with pytest.raises(DeskError, match="say what is wrong"):
+        roi.qa_packet(desk, bob, release.uuid, passed=False)
+    roi.qa_packet(desk, bob, release.uuid, passed=False, reason="page 2 is blank")
+    assert Release.get_by_id(release.id).status == "in_progress"
+
+
+def test_an_authorization_that_expires_or_is_revoked_while_the_packet_waits_stops_the_release(office):
+    desk, ann, bob, _, _, _, docs = office
+    (release,) = roi.log_request(desk, ann, form())
+    roi.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
+    roi.qa_packet(desk, bob, release.uuid, passed=True)
+    with pytest.raises(DeskError, match="A2"):
+        roi.release_packet(desk, ann, release.uuid, on=TODAY + datetime.timedelta(days=300))
+    verdict = roi.update_authorization(desk, ann, release.uuid, complete_authorization(revoked_on=TODAY.isoformat()))
+    assert verdict.codes() == ["A6"] and Release.get_by_id(release.id).status == "on_hold"
+    with pytest.raises(DeskError, match="build the packet"):
+        roi.release_packet(desk, ann, release.uuid)
+    assert Disclosure.select().count() == 0
+
+
+def test_patient_access_extension_and_denial(office):
+    desk, ann, *_ = office
+    request = {"received": (TODAY - datetime.timedelta(days=5)).isoformat(), "requester_type": "patient",
+               "requester_name": "Ann Avery", "purpose": "individual_access"}
+    (release,) = roi.log_request(desk, ann, form(request=request, authorization=None))
+    assert release.due_on == TODAY + datetime.timedelta(days=25)
+    new_due = roi.extend(desk, ann, release.uuid, "records are in off-site storage")
+    assert new_due == TODAY + datetime.timedelta(days=55)
+    with pytest.raises(DeskError, match="only one extension"):
+        roi.extend(desk, ann, release.uuid, "again")
+    with pytest.raises(DeskError, match="R2"):
+        roi.deny(desk, ann, release.uuid, "endanger")  # reviewable: needs a professional's determination
+    roi.deny(desk, ann, release.uuid, "psychotherapy_notes", denied="the psychotherapy notes")
+    release = Release.get_by_id(release.id)
+    assert release.status == "denied" and release.closed_at is not None
+    kinds = [e["note"] for e in roi.history(desk, release) if e["kind"] == "letter"]
+    assert kinds == ["extension_notice", "denial"]
+
+
+def test_an_extension_after_day_30_is_refused(office):
+    desk, ann, *_ = office
+    request = {"received": (TODAY - datetime.timedelta(days=31)).isoformat(), "requester_type": "patient",
+               "requester_name": "Ann Avery", "purpose": "individual_access"}
+    (release,) = roi.log_request(desk, ann, form(request=request, authorization=None))
+    with pytest.raises(DeskError, match="outside the first 30 days"):
+        roi.extend(desk, ann, release.uuid, "busy")
+
+
+def test_fees_for_the_patients_copy_are_cost_based_and_estimated_first(office):
+    desk, ann, *_ = office
+    request = {"received": TODAY.isoformat(), "requester_type": "patient", "requester_name": "Ann Avery",
+               "purpose": "individual_access"}
+    (paper,) = roi.log_request(desk, ann, form(request=request, authorization=None))
+    lines, total = roi.fee_estimate(desk, ann, paper.uuid, pages=40)
+    assert [line.kind for line in lines] == ["labor", "supplies", "postage"] and total == 40 * 15 + 73
+    assert json.loads(Release.get_by_id(paper.id).fee_json)["total_cents"] == total
+    (electronic,) = roi.log_request(desk, ann, form(request=request, authorization=None, delivery="electronic"))
+    lines, total = roi.fee_estimate(desk, ann, electronic.uuid, pages=400, flat=True)
+    assert total == 650 and [line.kind for line in lines] == ["flat"]
+    with pytest.raises(DeskError, match="flat fee"):
+        roi.fee_estimate(desk, ann, paper.uuid, pages=40, flat=True)
+    (attorney,) = roi.log_request(desk, ann, form())
+    lines, _ = roi.fee_estimate(desk, ann, attorney.uuid, pages=10)
+    assert "retrieval" in [line.kind for line in lines]  # third parties: the site's schedule, not HIPAA's limits
+
+
+def test_the_queue_shows_aging_and_is_audited(office):
+    desk, ann, _, sue, *_ = office
+    roi.log_request(desk, ann, form())
+    old = form().request | {"received": (TODAY - datetime.timedelta(days=40)).isoformat()}
+    roi.log_request(desk, ann, form(request=old, authorization=complete_authorization(
+        signed_on=(TODAY - datetime.timedelta(days=45)).isoformat())))
+    views = roi.queue(desk, ann)
+    assert [v.bucket for v in views] == ["over 30 days", "0-10 days"]
+    assert roi.aging(desk) == {"0-10 days": 1, "11-20 days": 0, "21-30 days": 0, "over 30 days": 1, "past due": 1}
+    assert events("roi.queue.view") == 2
+
+
+def test_roi_import_logs_a_request_from_a_file(office, tmp_path):
+    desk, ann, *_ = office
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps({"request": form().request, "authorization": complete_authorization(),
+                                "patients": ["100234"], "requester_address": "1 Court St", "delivery": "paper"}))
+    (release,) = roi.import_file(desk, ann, path)
+    assert release.status == "in_progress"
+    path.write_text(json.dumps({"request": form().request, "patients": []}))
+    with pytest.raises(DeskError, match="patients must list"):
+        roi.import_file(desk, ann, path)
+
+
+def test_roi_import_on_the_command_line(tmp_path):
+    home = tmp_path / "demo"
+    run_cli("demo", "--patients", "200", "--build-only", home=home, check=True)
+    path = tmp_path / "r.json"
+    from recdesk.desk import Desk
+
+    with Desk.open(home) as desk:
+        mrn = roi.decrypt(desk, Patient.select().first()).mrn
+    path.write_text(json.dumps({"request": form().request, "authorization": complete_authorization(),
+                                "patients": [mrn]}))
+    result = run_cli("roi", "import", str(path), home=home)
+    assert result.returncode == 0, result.stderr
+    assert "in progress" in result.stdout and "due" in result.stdout
