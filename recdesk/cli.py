@@ -327,6 +327,20 @@ def cmd_roi_list(args) -> int:
     return 0
 
 
+def cmd_appointments_import(args) -> int:
+    from recdesk import appointments
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise DeskError(f"cannot read {path}: no such file")
+    with _open(args) as desk:
+        report = appointments.import_csv(desk, desk.local_actor(), path)
+    _out(report.summary())
+    for reject in report.rejects:
+        print(f"  {reject}", file=sys.stderr)
+    return EXIT_FAILED if report.rejects else 0
+
+
 def cmd_doctor(args) -> int:
     from recdesk import doctor
 
@@ -462,6 +476,13 @@ def parser() -> argparse.ArgumentParser:
     lst.add_argument("--all", action="store_true", help="include released, denied and withdrawn")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(func=cmd_roi_list)
+
+    appts = sub.add_parser("appointments", parents=[common], help="clinic appointments (they drive pull lists)")
+    appts_sub = appts.add_subparsers(dest="appointments_command", metavar="APPOINTMENTS_COMMAND", required=True)
+    aimp = appts_sub.add_parser("import", parents=[common],
+                                help="import a CSV: appointment_id,mrn,clinic,date,time[,provider][,status]")
+    aimp.add_argument("file")
+    aimp.set_defaults(func=cmd_appointments_import)
 
     reindex = sub.add_parser("reindex", parents=[common], help="add search-index kinds a newer recdesk brings")
     reindex.set_defaults(func=cmd_reindex)

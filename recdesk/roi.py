@@ -145,7 +145,12 @@ def _request_fields(desk: Desk, r: ReleaseRequest) -> tuple[str, str, dict]:
     name = crypto.open_text(k, "release_request", "requester_name", r.uuid, r.requester_name_enc) or ""
     address = crypto.open_text(k, "release_request", "requester_address", r.uuid, r.requester_address_enc) or ""
     details = json.loads(crypto.open_text(k, "release_request", "details", r.uuid, r.details_enc) or "{}")
-    return name, address, details
+    # The row's own columns say who asked, when and why, so a request logged with sparse details still reads.
+    base = {"received": r.received_on.isoformat(), "requester_type": r.requester_type, "purpose": r.purpose,
+            "requester_name": name}
+    if r.legal_type and not details.get("legal_process"):
+        base["legal_process"] = {"type": r.legal_type}
+    return name, address, base | details
 
 
 def _authorization(desk: Desk, release: Release) -> Authorization | None:

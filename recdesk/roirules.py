@@ -7,6 +7,7 @@ builder. It reads no database: what it needs comes in the request (the JSON form
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -272,6 +273,12 @@ def read(document) -> tuple[datetime.date, Request, Authorization | None]:
 
 def rules(home: Path | None = None, state: str = "") -> dict:
     """The federal clock and fee numbers with a state's stricter ones laid over them (R5)."""
+    return dict(_rules(home, state))
+
+
+@functools.lru_cache(maxsize=16)
+def _rules(home: Path | None, state: str) -> dict:
+    # Read once per desk and state: the request form checks on every keystroke.
     data = reference.load("roi_rules", home)
     merged = dict(data.get("federal", {}))
     if state:

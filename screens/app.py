@@ -25,6 +25,28 @@ T = TypeVar("T")
 CHANGING_ACTIONS: set[str] = {
     "intake", "qa", "scan", "pick_patient", "pick_type", "pick_date", "pick_encounter", "file", "qa_pass", "qa_fail",
     "move",
+    # request log
+    "new_request", "fix_authorization", "build_packet", "packet_qa", "release", "extend", "deny", "withdraw",
+    "hold", "fee", "letter", "import_requests",
+    # chart assembly and deficiencies
+    "attach", "deficiency", "close_deficiency", "provider_letter",
+    # paper charts
+    "pick", "not_fillable", "check_in", "charge_out", "transfer", "mark_missing", "import_appointments",
+}
+
+# F-key screens: key -> (action, module, class, title, what it is for, who may open it)
+DESK_SCREENS = {
+    "f5": ("requests", "screens.requests", "RequestsScreen", "Requests",
+           "Release-of-information request log: log, check, packet, release (F5)",
+           ("clerk", "supervisor", "manager")),
+    "f6": ("assembly", "screens.assembly", "AssemblyScreen", "Assembly",
+           "Chart assembly and deficiencies for admissions and clinics (F6)", ("clerk", "manager")),
+    "f7": ("pull_list", "screens.picklist", "PickListScreen", "Pull list",
+           "Terminal-digit pull list and pick mode (F7)", ("clerk", "manager")),
+    "f8": ("charts", "screens.tracking", "TrackingScreen", "Charts",
+           "Paper charts: check in, charge out, transfer, missing (F8)", ("clerk", "manager")),
+    "f9": ("review", "screens.review", "ReviewScreen", "Review",
+           "Queues, aging, chart reports and the audit trail, read-only (F9)", ("clerk", "supervisor", "manager")),
 }
 
 
@@ -39,6 +61,8 @@ class RecdeskApp(App[str]):
         Binding("f2", "search", "Search", id="search"),
         Binding("f3", "intake", "Intake", id="intake"),
         Binding("f4", "qa", "QA", id="qa"),
+        *[Binding(key, f"open_screen('{key}')", title, show=False, id=action)
+          for key, (action, _, _, title, _, _) in DESK_SCREENS.items()],
         Binding("f10", "sign_off", "Sign off", id="sign_off"),
         Binding("ctrl+q", "sign_off", "Sign off", show=False, id="sign_off_alt"),
     ]
@@ -112,7 +136,17 @@ class RecdeskApp(App[str]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in CHANGING_ACTIONS and self.actor.role == "supervisor":
             return False
+        if action == "open_screen" and parameters:
+            return self.actor.role in DESK_SCREENS[str(parameters[0])][5]
         return True
+
+    def action_open_screen(self, key: str) -> None:
+        import importlib
+
+        _, module, name, *_ = DESK_SCREENS[key]
+        screen_type = getattr(importlib.import_module(module), name)
+        if not isinstance(self.screen, screen_type):
+            self._go(screen_type)
 
     def action_help(self) -> None:
         from screens.help import HelpScreen
@@ -193,5 +227,8 @@ class RecdeskApp(App[str]):
         if self.actor.role != "supervisor":
             yield SystemCommand("Intake", "Index scanned documents from the inbox (F3)", self.action_intake)
             yield SystemCommand("QA", "Check filed documents before their paper is shredded (F4)", self.action_qa)
+        for key, (_, _, _, title, what, roles) in DESK_SCREENS.items():
+            if self.actor.role in roles:
+                yield SystemCommand(title, what, functools.partial(self.action_open_screen, key))
         yield SystemCommand("Help", "Keys and help for where you are (F1)", self.action_help)
         yield SystemCommand("Sign off", "End this session (F10)", self.action_sign_off)

@@ -50,7 +50,9 @@ DIALOG_GROUPS = {"chart", "pick", "move", "qa"}
 async def settle(app, pilot):
     """Wait until nothing is running but workers that wait for the clerk to answer a dialog."""
     for _ in range(1000):
-        waiting = isinstance(app.screen, ModalScreen | PatientPicker)
+        # A screen someone awaits (push_screen_wait) is waiting for the clerk, like a dialog.
+        waiting = isinstance(app.screen, ModalScreen | PatientPicker) or any(
+            callback.future is not None for callback in app.screen._result_callbacks)
         busy = [w for w in app.workers if w.is_running and not (waiting and w.group in DIALOG_GROUPS)]
         if not busy:
             break

@@ -1,0 +1,135 @@
+"""Building a release packet: the patient's filed documents, flagged when outside the request; Space picks."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Static
+
+from recdesk import roi
+from recdesk.errors import DeskError
+from screens.pickers import ChoiceDialog
+from screens.widgets import DeskHeader, DeskScreen
+
+HELP = (
+    "The patient's filed documents. Space picks or drops the highlighted one; A picks every document that is\n"
+    "not flagged. A flag (A8 outside the requested dates or types, A9 psychotherapy notes, S1/S2 sensitive)\n"
+    "means it is not simply included: picking it asks you to confirm, and the confirmation is audited.\n"
+    "B builds the packet: cover letter, certification for legal requests, the documents, redisclosure\n"
+    "notices; every page Bates-numbered and stamped CONFIDENTIAL; encrypted for electronic delivery.\n"
+    "Esc goes back without building."
+)
+
+
+class PacketScreen(DeskScreen):
+    SCREEN_NAME = "Build the release packet"
+    HELP = HELP
+    BINDINGS = [
+        Binding("space", "toggle", "Pick/drop", id="packet.toggle"),
+        Binding("a", "pick_clean", "Pick unflagged", id="packet.all"),
+        Binding("b", "build_packet", "Build", id="packet.build"),
+        Binding("escape", "back", "Back", id="packet.back"),
+    ]
+    DEFAULT_CSS = """
+    PacketScreen #candidates { height: 1fr; }
+    PacketScreen #flag { height: 3; border-top: solid ansi_blue; padding: 0 1; }
+    """
+
+    def __init__(self, release_uuid: str) -> None:
+        super().__init__()
+        self.release_uuid = release_uuid
+        self.candidates: list[roi.Candidate] = []
+        self.picked: list[str] = []
+        self.confirmed: set[str] = set()
+
+    def compose(self) -> ComposeResult:
+        yield DeskHeader(self.SCREEN_NAME)
+        yield DataTable(id="candidates", cursor_type="row")
+        yield Static("", id="flag")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        table = self.query_one("#candidates", DataTable)
+        table.add_columns("", "Document", "Date", "Pages", "Flag")
+        table.focus()
+        app = self.app
+        self.candidates = await app.desk_call(roi.candidates, app.desk, app.actor, self.release_uuid)
+        self.redraw()
+
+    def redraw(self, row: int | None = None) -> None:
+        table = self.query_one("#candidates", DataTable)
+        row = table.cursor_row if row is None else row
+        table.clear()
+        for c in self.candidates:
+            table.add_row("[x]" if c.uuid in self.picked else "[ ]", c.title[:34],
+                          c.service_date.isoformat() if c.service_date else "", str(c.pages),
+                          ",".join(f.code for f in c.flags))
+        if self.candidates:
+            table.move_cursor(row=max(0, min(row, len(self.candidates) - 1)))
+        self.show_flag()
+
+    @property
+    def current(self) -> roi.Candidate | None:
+        row = self.query_one("#candidates", DataTable).cursor_row
+        return self.candidates[row] if self.candidates and 0 <= row < len(self.candidates) else None
+
+    def show_flag(self) -> None:
+        c = self.current
+        pages = sum(x.pages for x in self.candidates if x.uuid in self.picked)
+        text = f"{len(self.picked)} picked, {pages} pages."
+        if c is not None and c.flags:
+            text += "\n" + "; ".join(f"{f.code} {f.message}" for f in c.flags)
+        elif not self.candidates:
+            text = "This patient has no filed documents to release."
+        self.query_one("#flag", Static).update(text)
+
+    def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
+        self.show_flag()
+
+    def action_toggle(self) -> None:
+        c = self.current
+        if c is None:
+            return
+        if c.uuid in self.picked:
+            self.picked.remove(c.uuid)
+            self.redraw()
+        elif c.flags and c.uuid not in self.confirmed:
+            self.run_worker(self._confirm(c), group="pick", exclusive=True)
+        else:
+            self.picked.append(c.uuid)
+            self.redraw()
+
+    async def _confirm(self, c: roi.Candidate) -> None:
+        flags = "; ".join(f"{f.code} {f.message}" for f in c.flags)
+        answer = await self.app.push_screen_wait(ChoiceDialog(
+            f"{c.title} is flagged: {flags}. Include it anyway?",
+            [("no", "No, leave it out"), ("yes", "Yes: I checked it is covered by the request")]))
+        if answer == "yes":
+            self.confirmed.add(c.uuid)
+            self.picked.append(c.uuid)
+            self.redraw()
+
+    def action_pick_clean(self) -> None:
+        for c in self.candidates:
+            if not c.flags and c.uuid not in self.picked:
+                self.picked.append(c.uuid)
+        self.redraw()
+
+    async def action_build_packet(self) -> None:
+        if not self.picked:
+            self.notify("Pick at least one document (Space).", severity="error")
+            return
+        app = self.app
+        self.query_one("#flag", Static).update("Building the packet ...")
+        try:
+            doc = await app.desk_call(roi.build_packet, app.desk, app.actor, self.release_uuid, list(self.picked),
+                                      confirmed_flags=sorted(self.confirmed))
+        except (DeskError, ValueError) as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            self.show_flag()
+            return
+        self.notify(f"Packet built: {doc.pages} pages, stamped. Q records its QA, then R releases it.", timeout=8)
+        self.dismiss(True)
+
+    def action_back(self) -> None:
+        self.dismiss(False)
