@@ -326,6 +326,29 @@ def pick_scanned(desk: Desk, actor, picklist: PickList, text: str) -> list[PickR
     return [pick_by_mrn(desk, actor, picklist, line) for line in re.split(r"[\r\n]+", text or "") if line.strip()]
 
 
+def printout(desk: Desk, actor, picklist: PickList) -> bytes:
+    """The pick list as a PDF in shelf order, with each chart's pick state (printing is audited)."""
+    from recdesk import pdfmake
+
+    first = picklist.start
+    last = first + datetime.timedelta(days=picklist.days - 1)
+    when = f"{first:%a %Y-%m-%d}" + (f" to {last:%a %Y-%m-%d}" if picklist.days > 1 else "")
+    states = {"pending": "", "pulled": "pulled"}
+    rows = [(i.shelf, i.mrn, i.name, i.clinic, f"{i.at:%m-%d %H:%M}" if picklist.days > 1 else f"{i.at:%H:%M}",
+             states.get(i.state, f"not fillable: {i.reason}")) for i in picklist.items]
+    order = {"terminal": "terminal-digit", "middle": "middle-digit"}.get(filing_order(desk), "numeric")
+    pdf = pdfmake.table_report(
+        title="Pull list", subtitle_lines=[f"{when}, {order} order", f"{picklist.tally()}",
+                                           f"Printed by {actor.user_name} on {datetime.datetime.now():%Y-%m-%d %H:%M}"],
+        columns=["Shelf", "MRN", "Patient", "Clinic", "Time", "Pulled"],
+        rows=rows or [("", "", "(no charts)", "", "", "")], widths=[14, 12, 30, 26, 12, 18])
+    with desk.audit_db.atomic():
+        audit.append(desk, actor, "pull_list.print", object="pull_list",
+                     details={"from": first.isoformat(), "days": picklist.days, "charts": len(rows),
+                              "patients": sorted({i.patient_uuid for i in picklist.items})})
+    return pdf
+
+
 # --- fill rate ------------------------------------------------------------------------------------
 
 

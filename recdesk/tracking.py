@@ -274,6 +274,64 @@ def _describe(volume: ChartVolume) -> str:
     return f"in {where}"
 
 
+# --- looking a chart up -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartStatus:
+    """Where one patient's paper chart (volume 1) is, in plain values a screen can show without the database."""
+
+    patient_uuid: str
+    mrn: str
+    volume: ChartVolume | None  # None: no paper chart on record yet (a charge-out opens volume 1)
+    shelf: str
+    home: str = ""
+    home_name: str = ""
+    location: str = ""
+    location_name: str = ""
+    location_kind: str = ""
+    status: str = "none"  # in | out | missing | none
+    borrower: str = ""
+    due_back_on: datetime.date | None = None
+    description: str = "no paper chart on record"
+
+
+def chart_status(desk: Desk, patient, volume: ChartVolume | None = None) -> ChartStatus:
+    """The chart of a patient (row, id or uuid) as it is now; no audit (find_chart audits the look-up)."""
+    row = _patient_row(patient)
+    mrn = mrn_of(desk, row)
+    volume = _refresh(volume) if volume is not None else _first_volume(row.id)
+    if volume is None:
+        try:
+            shelf = filing.shelf(mrn, filing_order(desk))
+        except DeskError:
+            shelf = "?"
+        return ChartStatus(row.uuid, mrn, None, shelf)
+    home, where = _where(volume.home_id), _where(volume.current_id)
+    return ChartStatus(row.uuid, mrn, volume, label(desk, volume, row), home.code, home.name, where.code, where.name,
+                       where.kind, volume.status, volume.borrower, volume.due_back_on, _describe(volume))
+
+
+def find_chart(desk: Desk, actor, typed: str) -> ChartStatus:
+    """The chart whose MRN a wand scanned or a clerk typed ('0072248', '*MRN72248*'); the look-up is audited."""
+    from recdesk.appointments import patients_by_mrn
+    from recdesk.blindindex import mrn_key
+    from recdesk.pulllist import read_wand
+
+    mrn = read_wand(typed)
+    if mrn is None:
+        shown = _CONTROL.sub("", typed or "").strip()[:20]
+        raise DeskError(f"{shown!r} is not an MRN: scan the chart label again or type its digits")
+    patient = patients_by_mrn(desk, [mrn]).get(mrn_key(mrn))
+    if patient is None:
+        raise DeskError(f"no active patient has MRN {mrn}: check the label")
+    found = chart_status(desk, patient)
+    with desk.audit_db.atomic():
+        audit.append(desk, actor, "chart.look", object=f"chart_volume:{found.volume.uuid}" if found.volume else
+                     f"patient:{patient.uuid}", patient=patient.uuid, details={"status": found.status})
+    return found
+
+
 # --- moving charts --------------------------------------------------------------------------------
 
 

@@ -1,0 +1,470 @@
+"""F8: paper charts. Scan a chart to see where it is; check in, charge out, transfer, flag missing, history."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from recdesk import tracking
+from recdesk.errors import DeskError
+from recdesk.search import parse_date
+from recdesk.tracking import ChartStatus, CheckIn
+from screens.pickers import ChoiceDialog, TextDialog
+from screens.picklist import SCAN_CHARACTERS, ScanInput
+from screens.widgets import DeskHeader, DeskScreen
+
+HELP = (
+    "Paper charts. Scan a chart's label with the wand (or type its MRN, then Enter) to see its shelf "
+    "address, home file room, where it is now, its borrower and due-back date.\n"
+    "I checks the chart in to this desk's file room (R picks the room). O charges it out to a clinic, "
+    "department or person until a due-back date. T transfers it: to another borrower while it is out, or to "
+    "another file room while it is in. M flags it missing, with a note of where you looked. H shows every "
+    "move of the chart.\n"
+    "C starts check-in mode: every chart scanned is checked in at once. When something matters (the chart "
+    "was flagged missing, a release request is open for the patient, an appointment wants it, it belongs in "
+    "another file room, it came back late) the desk stops and says so until you press Enter.\n"
+    "Esc clears a half-typed scan, then leaves check-in mode. Every look-up and move is in the audit trail."
+)
+DIALOG_GROUP = "move"  # workers that wait for the clerk to answer a dialog
+PERSON = "__person__"
+
+
+class DueDateDialog(TextDialog):
+    """A due-back date: today or later."""
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.prevent_default()  # TextDialog's own handler would take the text as it is
+        text = event.value.strip()
+        date = parse_date(text) if text else None
+        if date is None:
+            self.query_one("#problem", Static).update("Not a date: type 2026-11-20 or 11/20/2026 (Esc cancels).")
+            return
+        if date < datetime.date.today():
+            self.query_one("#problem", Static).update("That date is past: a chart is due back today or later.")
+            return
+        self.dismiss(date.isoformat())
+
+
+class StopDialog(ModalScreen[None]):
+    """Check-in stops to show what matters about this chart now; only Enter goes on."""
+
+    DEFAULT_CSS = """
+    StopDialog .stop { border: heavy ansi_yellow; }
+    StopDialog #stop-title { color: ansi_yellow; text-style: bold; }
+    StopDialog #stop-hint { margin-top: 1; text-style: bold; }
+    """
+    BINDINGS = [Binding("enter", "go_on", "Go on", id="tracking.stop_go_on", priority=True)]
+    HINT = "Enter: I have read this, go on."
+
+    def __init__(self, result: CheckIn) -> None:
+        super().__init__()
+        self.result = result
+        self._typed = False
+
+    def compose(self) -> ComposeResult:
+        r = self.result
+        with Vertical(classes="dialog stop"):
+            yield Static(Text(f"STOP: chart {r.chart} checked in to {r.location}"), id="stop-title")
+            yield Static(Text("\n".join(f"- {w}" for w in r.warnings)), id="stop-warnings")
+            yield Static(self.HINT, id="stop-hint")
+
+    def on_key(self, event) -> None:
+        if event.key != "enter" and event.is_printable:
+            event.stop()  # a wand scanning the next chart: it does not get past this chart's warning
+            self._typed = True
+            self.query_one("#stop-hint", Static).update(
+                "A scan came in: it was not taken. Read the warning, press Enter, then scan that chart again.")
+
+    def action_go_on(self) -> None:
+        if self._typed:  # the Enter ending a scan is not the clerk's answer
+            self._typed = False
+            return
+        self.dismiss(None)
+
+
+class HistoryDialog(ModalScreen[None]):
+    """Every move of one chart, oldest first."""
+
+    DEFAULT_CSS = """
+    HistoryDialog #history-box { width: 100%; height: 100%; border: heavy ansi_cyan; background: ansi_black; }
+    HistoryDialog #history-table { height: 1fr; overflow-x: hidden; scrollbar-size-vertical: 1; }
+    HistoryDialog #history-detail { height: 2; padding: 0 1; }
+    """
+    BINDINGS = [Binding("escape,enter,h", "close", "Close", id="tracking.history_close", priority=True)]
+
+    def __init__(self, chart: str, rows: list[tracking.Movement]) -> None:
+        super().__init__()
+        self.chart = chart
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="history-box"):
+            yield Static(Text(f" Moves of chart {self.chart}, oldest first (times UTC) · Up/Down · Esc closes"))
+            yield DataTable(id="history-table", cursor_type="row", zebra_stripes=False)
+            yield Static("", id="history-detail")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#history-table", DataTable)
+        for label, width in (("When", 14), ("Move", 10), ("From", 7), ("To", 7), ("Borrower", 10), ("Due", 8),
+                             ("By", 8)):
+            table.add_column(label, width=width)
+        for m in self.rows:
+            due = f"{m.due_back_on:%y-%m-%d}" if m.due_back_on else ""
+            table.add_row(f"{m.at:%y-%m-%d %H:%M}", m.kind.replace("_", " "), m.from_location, m.to_location,
+                          Text(m.note or m.borrower), due, Text(m.by))
+        if not self.rows:
+            table.add_row("", "no moves yet", "", "", "", "", "")
+        table.move_cursor(row=max(0, len(self.rows) - 1))
+        table.focus()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if not self.rows or not 0 <= event.cursor_row < len(self.rows):
+            return
+        m = self.rows[event.cursor_row]
+        parts = [f"{m.at:%Y-%m-%d %H:%M} {m.kind.replace('_', ' ')} by {m.by}",
+                 f"to {m.borrower}" if m.borrower else "", f"due back {m.due_back_on}" if m.due_back_on else "",
+                 f"note: {m.note}" if m.note else ""]
+        self.query_one("#history-detail", Static).update(Text(" · ".join(p for p in parts if p)))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def _scan_in(desk, actor, typed: str, room: str | None) -> tuple[ChartStatus, CheckIn]:
+    """Check-in mode, on the desk thread: find the scanned chart and check it in to this file room."""
+    found = tracking.find_chart(desk, actor, typed)
+    if found.volume is None:
+        raise DeskError(f"MRN {found.mrn} has no paper chart on record: nothing to check in")
+    return _check_in(desk, actor, found, room)
+
+
+def _check_in(desk, actor, chart: ChartStatus, room: str | None) -> tuple[ChartStatus, CheckIn]:
+    where = tracking.find_location(room) if room else None
+    result = tracking.check_in(desk, actor, chart.volume, where)
+    return tracking.chart_status(desk, chart.patient_uuid, result.volume), result
+
+
+class TrackingScreen(DeskScreen):
+    """Where a paper chart is, and moving it."""
+
+    SCREEN_NAME = "Paper charts"
+    HELP = HELP
+    DEFAULT_CSS = """
+    TrackingScreen #tr-mode { height: 1; padding: 0 1; text-style: bold; }
+    TrackingScreen #tr-mode.checkin { background: ansi_yellow; color: ansi_black; }
+    TrackingScreen #tr-message { height: 2; padding: 0 1; }
+    TrackingScreen #tr-message.warning { color: ansi_yellow; text-style: bold; }
+    TrackingScreen #tr-chart { height: 8; padding: 0 1; border-top: solid ansi_bright_black; }
+    TrackingScreen #tr-log { height: 1fr; }
+    TrackingScreen #tr-scan { height: 1; border: none; padding: 0 1; background: ansi_default; }
+    """
+    BINDINGS = [
+        Binding("i", "check_in", "Check in", id="tracking.check_in", priority=True),
+        Binding("o", "charge_out", "Charge out", id="tracking.charge_out", priority=True),
+        Binding("t", "transfer", "Transfer", show=False, id="tracking.transfer", priority=True),
+        Binding("m", "mark_missing", "Missing", show=False, id="tracking.mark_missing", priority=True),
+        Binding("h", "history", "History", show=False, id="tracking.history", priority=True),
+        Binding("c", "check_in_mode", "Check-in mode", id="tracking.check_in_mode", priority=True),
+        Binding("r", "room", "File room", show=False, id="tracking.room", priority=True),
+        Binding("escape", "back", "Clear / leave mode", show=False, id="tracking.back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chart: ChartStatus | None = None
+        self.check_in_mode = False
+        self.room: str | None = None
+        self._lock = asyncio.Lock()  # one move at a time, in the order the scans came
+
+    def compose(self) -> ComposeResult:
+        yield DeskHeader(self.SCREEN_NAME)
+        yield Static("", id="tr-mode")
+        yield Static("Scan a chart label (or type its MRN and Enter) to see where the chart is.", id="tr-message")
+        yield Static("", id="tr-chart")
+        log = DataTable(id="tr-log", cursor_type="none", zebra_stripes=False)
+        log.can_focus = False  # the scan line keeps the focus
+        yield log
+        scan = ScanInput(placeholder="scan or type an MRN + Enter", id="tr-scan", restrict=SCAN_CHARACTERS,
+                         max_length=40)
+        scan.cursor_blink = False
+        yield scan
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.room = tracking.default_file_room_code(self.app.desk)
+        log = self.query_one("#tr-log", DataTable)
+        log.add_columns("Chart", "MRN", "Done", "Note")
+        self.query_one("#tr-scan", ScanInput).focus()
+        self.show_mode()
+
+    # --- what is on screen
+
+    def say(self, text: str, *, warning: bool = False) -> None:
+        message = self.query_one("#tr-message", Static)
+        message.set_class(warning, "warning")
+        message.update(Text(text))
+
+    def show_mode(self) -> None:
+        mode = self.query_one("#tr-mode", Static)
+        mode.set_class(self.check_in_mode, "checkin")
+        if self.check_in_mode:
+            mode.update(Text(f"CHECK-IN MODE: every chart scanned is checked in to {self.room} · Esc ends it"))
+        else:
+            mode.update(Text(f"Look-up: scan a chart · I checks in to {self.room} (R changes) · C check-in mode"))
+
+    def show_chart(self, chart: ChartStatus | None) -> None:
+        self.chart = chart
+        panel = self.query_one("#tr-chart", Static)
+        if chart is None:
+            panel.update("")
+            return
+        if chart.volume is None:
+            panel.update(Text(f"Chart     {chart.shelf}  (MRN {chart.mrn})\nStatus    no paper chart on record: "
+                              "O charges one out (volume 1 is opened)"))
+            return
+        due = ""
+        if chart.due_back_on is not None:
+            late = (datetime.date.today() - chart.due_back_on).days
+            due = chart.due_back_on.isoformat() + (f"  OVERDUE {late} day{'s' if late != 1 else ''}" if late > 0
+                                                   and chart.status == "out" else "")
+        lines = [
+            f"Chart     {chart.shelf}  (MRN {chart.mrn}, volume {chart.volume.volume_no})",
+            f"Home      {chart.home}  {chart.home_name}",
+            f"Now at    {chart.location}  {chart.location_name} ({chart.location_kind.replace('_', ' ')})",
+            f"Status    {chart.status.upper()}: {chart.description}",
+            f"Borrower  {chart.borrower or '-'}",
+            f"Due back  {due or '-'}",
+            "          T transfer · M missing · H history · R file room · F1 help",
+        ]
+        panel.update(Text("\n".join(lines)))
+
+    def log_row(self, chart: ChartStatus, done: str, note: str = "") -> None:
+        table = self.query_one("#tr-log", DataTable)
+        table.add_row(chart.shelf, chart.mrn, Text(done[:30]), Text(note[:24]))
+        table.move_cursor(row=table.row_count - 1, scroll=True)
+
+    # --- keys
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return super().check_action("check_in" if action == "check_in_mode" else action, parameters)
+
+    def action_back(self) -> None:
+        scan = self.query_one("#tr-scan", ScanInput)
+        if scan.value:
+            scan.value = ""
+        elif self.check_in_mode:
+            self.action_check_in_mode()
+        else:
+            self.show_chart(None)
+            self.say("Scan a chart label (or type its MRN and Enter) to see where the chart is.")
+
+    def action_check_in_mode(self) -> None:
+        self.check_in_mode = not self.check_in_mode
+        self.show_mode()
+        self.say("Scan chart after chart: each is checked in; the desk stops when something matters."
+                 if self.check_in_mode else "Check-in mode ended.")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not event.value.strip():
+            return
+        if self.check_in_mode and self.app.check_action("check_in", ()):
+            self.run_worker(self._scan_in(event.value), group=DIALOG_GROUP)
+        else:
+            self.run_worker(self._look(event.value), group=DIALOG_GROUP)
+
+    async def _look(self, typed: str) -> None:
+        app = self.app
+        async with self._lock:
+            try:
+                chart = await app.desk_call(tracking.find_chart, app.desk, app.actor, typed)
+            except DeskError as exc:
+                self.say(str(exc), warning=True)
+                return
+            self.show_chart(chart)
+            self.say(f"Chart {chart.shelf}: {chart.description}.")
+
+    async def _scan_in(self, typed: str) -> None:
+        app = self.app
+        async with self._lock:
+            try:
+                chart, result = await app.desk_call(_scan_in, app.desk, app.actor, typed, self.room)
+            except DeskError as exc:
+                self.say(str(exc), warning=True)
+                return
+            await self._checked_in(chart, result)
+
+    async def _checked_in(self, chart: ChartStatus, result: CheckIn) -> None:
+        self.show_chart(chart)
+        warned = f"{len(result.warnings)} warning{'s' if len(result.warnings) != 1 else ''}" if result.warnings else ""
+        self.log_row(chart, f"checked in to {result.location}", warned)
+        self.say(f"Chart {result.chart} checked in to {result.location}." + (f" {warned}." if warned else ""),
+                 warning=bool(warned))
+        if result.warnings:
+            await self.app.push_screen_wait(StopDialog(result))
+
+    def _chart_or_say(self) -> ChartStatus | None:
+        chart = self.chart
+        if chart is None:
+            self.say("Scan a chart first (or type its MRN and Enter).", warning=True)
+            return None
+        return chart
+
+    def _volume_or_say(self) -> ChartStatus | None:
+        chart = self._chart_or_say()
+        if chart is not None and chart.volume is None:
+            self.say(f"MRN {chart.mrn} has no paper chart on record.", warning=True)
+            return None
+        return chart
+
+    def action_check_in(self) -> None:
+        chart = self._volume_or_say()
+        if chart is not None:
+            self.run_worker(self._check_in(chart), group=DIALOG_GROUP)
+
+    async def _check_in(self, chart: ChartStatus) -> None:
+        app = self.app
+        async with self._lock:
+            try:
+                chart, result = await app.desk_call(_check_in, app.desk, app.actor, chart, self.room)
+            except DeskError as exc:
+                self.say(str(exc), warning=True)
+                return
+            await self._checked_in(chart, result)
+
+    async def _move(self, chart: ChartStatus, done: str, fn, *args, **kwargs) -> None:
+        """Run a move on the desk thread, then show the chart as it is now."""
+        app = self.app
+
+        def move_and_look(desk, actor):
+            volume = fn(desk, actor, *args, **kwargs)
+            return tracking.chart_status(desk, chart.patient_uuid, volume)
+
+        async with self._lock:
+            try:
+                after = await app.desk_call(move_and_look, app.desk, app.actor)
+            except DeskError as exc:
+                self.say(str(exc), warning=True)
+                return
+        self.show_chart(after)
+        self.log_row(after, done, after.borrower)
+        self.say(f"Chart {after.shelf}: {after.description}.")
+
+    async def _borrower(self, chart: ChartStatus, question: str) -> tuple[str, str] | None:
+        """A clinic, department or person location, and a person's name if one is named."""
+        app = self.app
+        places = [loc for loc in await app.desk_call(tracking.locations, app.desk) if loc.kind != "file_room"]
+        if not places:
+            self.say("No clinic, department or person is on record to lend charts to yet: the pull list adds "
+                     "each clinic as its first chart is pulled.", warning=True)
+            return None
+        choices = [(loc.code, f"{loc.code:<12} {loc.name} ({loc.kind})") for loc in places]
+        code = await app.push_screen_wait(ChoiceDialog(question, choices + [(PERSON, "A person: type their name")]))
+        if code != PERSON:
+            return (code, "") if code is not None else None
+        person = await app.push_screen_wait(TextDialog("Who borrows the chart (their name)?"))
+        if person is None:
+            return None
+        code = await app.push_screen_wait(ChoiceDialog(f"Where is {person[:30]} (for the chart's location)?", choices))
+        return (code, person) if code is not None else None
+
+    def action_charge_out(self) -> None:
+        chart = self._chart_or_say()
+        if chart is not None:
+            self.run_worker(self._charge_out(chart), group=DIALOG_GROUP)
+
+    async def _charge_out(self, chart: ChartStatus) -> None:
+        if chart.status in ("out", "missing"):
+            self.say(f"Chart {chart.shelf} is {chart.description}: check it in first (or T transfers it).",
+                     warning=True)
+            return
+        app = self.app
+        borrower = await self._borrower(chart, f"Charge chart {chart.shelf} out to:")
+        if borrower is None:
+            return
+        days = int(tracking.settings(app.desk).get("due_back_days", 3))
+        default = datetime.date.today() + datetime.timedelta(days=days)
+        answer = await app.push_screen_wait(DueDateDialog("Due back on:", default.isoformat(), "2026-11-20"))
+        if answer is None:
+            return
+        code, person = borrower
+        await self._move(chart, f"out to {code}", tracking.charge_out, chart.volume or chart.patient_uuid, code,
+                         datetime.date.fromisoformat(answer), person)
+
+    def action_transfer(self) -> None:
+        chart = self._volume_or_say()
+        if chart is not None:
+            self.run_worker(self._transfer(chart), group=DIALOG_GROUP)
+
+    async def _transfer(self, chart: ChartStatus) -> None:
+        app = self.app
+        if chart.status == "missing":
+            self.say(f"Chart {chart.shelf} is flagged missing: check it in when it is found.", warning=True)
+            return
+        if chart.status == "out":
+            borrower = await self._borrower(chart, f"Hand chart {chart.shelf} on to (due date kept):")
+            if borrower is None:
+                return
+            code, person = borrower
+        else:
+            rooms = [loc for loc in await app.desk_call(tracking.locations, app.desk, "file_room")
+                     if loc.code != chart.location]
+            if not rooms:
+                self.say("There is no other file room to move it to.", warning=True)
+                return
+            code = await app.push_screen_wait(ChoiceDialog(f"Move chart {chart.shelf} to file room:",
+                                                           [(r.code, f"{r.code:<12} {r.name}") for r in rooms]))
+            if code is None:
+                return
+            person = ""
+        await self._move(chart, f"transfer to {code}", tracking.transfer, chart.volume, code, person)
+
+    def action_mark_missing(self) -> None:
+        chart = self._volume_or_say()
+        if chart is not None:
+            self.run_worker(self._mark_missing(chart), group=DIALOG_GROUP)
+
+    async def _mark_missing(self, chart: ChartStatus) -> None:
+        if chart.status == "missing":
+            self.say(f"Chart {chart.shelf} is already flagged missing.", warning=True)
+            return
+        note = await self.app.push_screen_wait(
+            TextDialog(f"Flag chart {chart.shelf} missing. Where did you look?", placeholder="shelf 56-34, sort bins"))
+        if note is not None:
+            await self._move(chart, "flagged missing", tracking.mark_missing, chart.volume, note)
+
+    def action_history(self) -> None:
+        chart = self._volume_or_say()
+        if chart is not None:
+            self.run_worker(self._history(chart), group=DIALOG_GROUP)
+
+    async def _history(self, chart: ChartStatus) -> None:
+        app = self.app
+        try:
+            rows = await app.desk_call(tracking.history, app.desk, app.actor, chart.volume)
+        except DeskError as exc:
+            self.say(str(exc), warning=True)
+            return
+        await app.push_screen_wait(HistoryDialog(chart.shelf, rows))
+
+    def action_room(self) -> None:
+        self.run_worker(self._room(), group=DIALOG_GROUP)
+
+    async def _room(self) -> None:
+        app = self.app
+        rooms = await app.desk_call(tracking.locations, app.desk, "file_room")
+        if not rooms:
+            self.say("No file room on record yet: the first chart opened makes one.", warning=True)
+            return
+        code = await app.push_screen_wait(ChoiceDialog("Charts are checked in to which file room (this desk)?",
+                                                       [(r.code, f"{r.code:<12} {r.name}") for r in rooms], self.room))
+        if code is not None:
+            self.room = code
+            self.show_mode()
