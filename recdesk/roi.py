@@ -272,8 +272,9 @@ def log_request(desk: Desk, actor, form: RequestForm) -> list[Release]:
             release = Release.create(request=r, patient=patient, status="received", due_on=due)
             _event(desk, actor, release, "status", "request logged")
             auth = form.authorization_for(mrn)
-            if auth is not None:
-                _save_authorization(desk, release, patient, auth, auths[mrn], scan)
+            if auth is not None:  # the scanned copy is linked to its own patient's authorization only
+                _save_authorization(desk, release, patient, auth, auths[mrn],
+                                    scan if scan is not None and scan.patient_id == patient.id else None)
             audit.append(desk, actor, "roi.request.log", object=f"release:{release.uuid}", patient=patient.uuid,
                          details={"purpose": req.purpose, "requester_type": req.requester_type,
                                   "due": due.isoformat()})
@@ -367,6 +368,23 @@ def update_authorization(desk: Desk, actor, release_uuid: str, raw: dict | None)
         audit.append(desk, actor, "roi.authorization.update", object=f"release:{release.uuid}",
                      patient=release.patient.uuid)
     return validate(desk, actor, release)
+
+
+def link_scan(desk: Desk, actor, release_uuid: str, document_uuid: str) -> None:
+    """Link the scanned, signed authorization (a document filed to the same patient) to the one on file."""
+    actor.require("clerk", "manager")
+    release = Release.get(Release.uuid == release_uuid)
+    auth = _authorization(desk, release)
+    if auth is None:
+        raise DeskError("no authorization is on file for this request: enter it first (A)")
+    doc = Document.get_or_none((Document.uuid == document_uuid) & (Document.status == "filed"))
+    if doc is None or doc.patient_id != release.patient_id:
+        raise DeskError("the scanned authorization must be a document filed to this patient")
+    with desk.write():
+        Authorization.update(scan=doc.id).where(Authorization.id == auth.id).execute()
+        _event(desk, actor, release, "note", "scanned authorization linked", doc)
+        audit.append(desk, actor, "roi.authorization.scan", object=f"release:{release.uuid}",
+                     patient=release.patient.uuid, details={"document": doc.uuid})
 
 
 def move(desk: Desk, actor, release_uuid: str, status: str, note: str = "") -> None:
@@ -619,6 +637,8 @@ def build_packet(desk: Desk, actor, release_uuid: str, selected: list[str], *, c
     if not v.verdict.releasable:
         raise DeskError("the validator finds problems: " + "; ".join(f"{p.code} {p.message}"
                                                                      for p in v.verdict.problems[:2]))
+    if v.verdict.basis == "individual" and not release.fee_json and _settings(desk).get("fees", True):
+        raise DeskError("tell the patient the approximate fee before the copy is made (R3): F records the estimate")
     by_uuid = {c.uuid: c for c in candidates(desk, actor, release_uuid)}
     unknown = [u for u in selected if u not in by_uuid]
     if unknown:
@@ -645,6 +665,13 @@ def build_packet(desk: Desk, actor, release_uuid: str, selected: list[str], *, c
     if "hiv" in cats:
         notices.append("hiv_ny")
     back = packets.redisclosure_notices(notices, desk.config.home)
+    if "sud_part2" in cats:  # S2: a copy of the consent goes with Part 2 records
+        consent = _authorization(desk, release)
+        if consent is None or consent.scan_id is None:
+            raise DeskError("Part 2 records go out with a copy of the patient's consent (42 CFR 2.32): file the "
+                            "signed consent and link it to this request (A, scanned copy)")
+        scan = Document.get_by_id(consent.scan_id)
+        back.append(desk.store.read(desk.dek(scan.patient), scan.uuid, scan.blob, scan.sha256))
     prefix = str(_settings(desk).get("bates_prefix", "REL")) + release.uuid[:6].upper() + "-"
     built = packets.build(parts, bates_prefix=prefix, front=front, back=back)
     pdf = built.pdf

@@ -20,12 +20,13 @@ from screens.widgets import DeskHeader, DeskScreen
 HELP = (
     "The request log: open release-of-information requests, the most urgent (earliest due) first.\n"
     "N logs a new request (form with the validator's verdict as you type). A corrects the authorization of\n"
-    "the highlighted request. B picks the documents and builds the stamped packet (out-of-scope and\n"
-    "sensitive documents are flagged and need a confirmation). Q records the packet's QA, R releases it:\n"
-    "the disclosure is written from the packet. E sends the one extension notice, D denies, W withdraws,\n"
-    "H holds with a reason, V runs the validator again, F estimates the fee, L drafts a letter, P prints the\n"
-    "packet, K shows the packet password (give it by phone, never with the packet), O shows a patient's\n"
-    "accounting of disclosures. Rule IDs (A2, R1, L3 ...) are the ones in RULES.md."
+    "the highlighted request; S links its scanned, signed copy. B picks the documents and builds the\n"
+    "stamped packet (out-of-scope and sensitive documents are flagged and need a confirmation). Q records\n"
+    "the packet's QA, R releases it: the disclosure is written from the packet. E sends the one extension\n"
+    "notice, D denies, W withdraws, H holds with a reason, V runs the validator again, F estimates the fee\n"
+    "(access requests need one before the packet), L drafts or prints a letter, P prints the packet, K shows\n"
+    "the packet password (give it by phone, never with the packet), C shows closed requests too, O shows a\n"
+    "patient's accounting of disclosures. Rule IDs (A2, R1, L3 ...) are the ones in RULES.md."
 )
 
 
@@ -92,6 +93,7 @@ class RequestsScreen(DeskScreen):
         Binding("l", "letter", "Letter", show=False, id="requests.letter"),
         Binding("p", "print_packet", "Print packet", show=False, id="requests.print"),
         Binding("k", "password", "Packet password", show=False, id="requests.password"),
+        Binding("s", "link_scan", "Link scanned authorization", show=False, id="requests.scan"),
         Binding("c", "toggle_closed", "Show closed", show=False, id="requests.closed"),
     ]
     DEFAULT_CSS = """
@@ -203,6 +205,27 @@ class RequestsScreen(DeskScreen):
         if verdict:
             self.notify("Authorization updated: " + ("releasable, in progress." if verdict.releasable else
                                                       "still not releasable, on hold."), timeout=6)
+
+    def action_link_scan(self) -> None:
+        v = self._needs_current()
+        if v:
+            self._ask(self._link_scan(v))
+
+    async def _link_scan(self, v: roi.ReleaseView) -> None:
+        def scans(desk, actor):
+            found = roi.candidates(desk, actor, v.release.uuid)
+            first = [c for c in found if c.doc_type in ("authorization", "consent")]
+            return [(c.uuid, f"{c.title[:40]} {c.service_date or ''}") for c in first + [c for c in found
+                                                                                         if c not in first]]
+        choices = await self.app.desk_call(scans, self.app.desk, self.app.actor)
+        if not choices:
+            self.notify("No filed documents for this patient: scan and file the signed authorization first (F3).",
+                        severity="error")
+            return
+        chosen = await self.app.push_screen_wait(ChoiceDialog("Which document is the signed authorization?",
+                                                              choices))
+        if chosen:
+            await self._do(roi.link_scan, v.release.uuid, chosen, done="Scanned authorization linked.")
 
     async def action_validate(self) -> None:
         v = self._needs_current()

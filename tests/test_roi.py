@@ -294,3 +294,38 @@ def test_roi_import_on_the_command_line(tmp_path):
     result = run_cli("roi", "import", str(path), home=home)
     assert result.returncode == 0, result.stderr
     assert "in progress" in result.stdout and "due" in result.stdout
+
+
+def test_a_patients_copy_needs_a_fee_estimate_before_the_packet(office):
+    desk, ann, _, _, _, _, docs = office
+    request = {"received": TODAY.isoformat(), "requester_type": "patient", "requester_name": "Ann Avery",
+               "purpose": "individual_access"}
+    (release,) = roi.log_request(desk, ann, form(request=request, authorization=None))
+    with pytest.raises(DeskError, match="R3"):
+        roi.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
+    roi.fee_estimate(desk, ann, release.uuid, pages=3)
+    assert roi.build_packet(desk, ann, release.uuid, [docs["summary"].uuid]).pages == 3 + 2
+
+
+def test_part2_records_go_out_with_the_notice_and_a_copy_of_the_consent(office):
+    desk, ann, _, _, patient, other, docs = office
+    with desk.write():
+        consent = documents.file_document(desk, ann, patient, pdf(1, "Part 2 consent signed"),
+                                          doc_type="authorization", title="Signed Part 2 consent", pages=1,
+                                          service_date=TODAY, qa_state="passed")
+        stranger = documents.file_document(desk, ann, other, pdf(1, "Other consent"), doc_type="authorization",
+                                           title="Someone else's consent", pages=1, service_date=TODAY)
+    request = form().request | {"scope": {"categories": ["sud_part2"]}}
+    auth = complete_authorization(part2_consent=True, categories=["sud_part2"])
+    (release,) = roi.log_request(desk, ann, form(request=request, authorization=auth))
+    assert release.status == "in_progress"
+    with pytest.raises(DeskError, match="copy of the patient's consent"):
+        roi.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
+    with pytest.raises(DeskError, match="filed to this patient"):
+        roi.link_scan(desk, ann, release.uuid, stranger.uuid)
+    roi.link_scan(desk, ann, release.uuid, consent.uuid)
+    packet_doc = roi.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
+    texts = _pages_text(documents.read_document(desk, ann, packet_doc))
+    assert len(texts) == 1 + 3 + 2 + 1  # cover, records, general + Part 2 notices, the consent
+    assert "42 CFR part 2 prohibits unauthorized use or disclosure" in " ".join(texts[4:6]).replace("\n", " ")
+    assert "Part 2 consent signed" in texts[-1] and all(f"{n:06d}" in t for n, t in enumerate(texts, start=1))
