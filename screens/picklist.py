@@ -237,14 +237,17 @@ class PickListScreen(DeskScreen):
         await self.reload()
 
     def action_pick(self) -> None:
-        item = self.current
-        if item is None:
-            return
-        self.run_worker(self._pick(item), group="picklist")
+        if self.current is not None:
+            self.run_worker(self._pick(), group="picklist")
 
-    async def _pick(self, item: PickItem) -> None:
+    async def _pick(self) -> None:
         app = self.app
         async with self._lock:
+            # The highlighted chart when this key's turn comes, not when it was pressed: Space typed fast
+            # walks down the list, one chart per key.
+            item = self.current
+            if item is None:
+                return
             if item.state == "pulled":
                 self.say(f"{item.shelf} is already pulled for {item.clinic}.", warning=True)
                 self.go_next(item)

@@ -118,10 +118,16 @@ async def test_f7_shows_the_list_in_terminal_digit_order_and_space_pulls_with_a_
         await press(app, pilot, "enter")  # Enter on an empty scan line pulls the highlighted chart too
         assert column(app, "state")[:2] == ["PULLED", "PULLED"]
         assert app.screen.query_one("#pl-table").cursor_row == 2
+        # Space typed faster than the desk answers: both keys are in before the first pick is done, and each
+        # pulls the next chart (none is lost to "already pulled").
+        app.screen.action_pick()
+        app.screen.action_pick()
+        await press(app, pilot)
+        assert column(app, "state") == ["PULLED"] * 4
     v = volume(desk, "993412")
     assert (v.status, v.current.code, v.due_back_on) == ("out", "ORTHO", TOMORROW + datetime.timedelta(days=1))
     assert volume(desk, "660034").current.code == "CARD"  # a first volume, opened and charged out
-    assert PullItem.select().where(PullItem.status == "pulled").count() == 2
+    assert PullItem.select().where(PullItem.status == "pulled").count() == 4
 
 
 async def test_a_wand_typing_fast_pulls_several_charts_and_a_wrong_mrn_changes_nothing(desk):
