@@ -16,6 +16,7 @@ from recdesk.documents import file_document
 from recdesk.errors import DeskError
 from recdesk.models import (
     Appointment,
+    AuditEvent,
     ChartLocation,
     ChartVolume,
     DeskInfo,
@@ -182,7 +183,80 @@ def build(home: Path, patients: int, seed: int, progress: Progress | None = None
 
     if desk.index_version < INDEX_VERSION:
         reindex(desk, desk.sign_on("manager"))
+    _assembly_work(desk, clerk, seed, patients, providers)
     return desk
+
+
+# --- chart assembly work, relative to the day the demo runs ----------------------------------------------------------
+
+SCHEDULED = (("inpatient", 6), ("outpatient", 4))  # tomorrow's admissions and clinic visits
+RECENT_STAYS = (2, 5, 8, 12, 17, 23, 28, 31, 36, 42)  # days since discharge: 31 and later are delinquent (C4)
+NOTES = ("Dictated, awaiting signature", "", "Paged twice; please complete at the HIM window", "")
+
+
+def _done(marker: str) -> bool:
+    return AuditEvent.select().where((AuditEvent.action == "demo.assembly") & (AuditEvent.object == marker)).exists()
+
+
+def _assembly_work(desk: Desk, clerk: Actor, seed: int, patients: int, providers: dict[str, int],
+                   today: datetime.date | None = None) -> None:
+    """Work for the chart assembly screen (F6), dated from the real day the demo runs: recent inpatient discharges
+    with some checklist documents filed and some missing and deficiencies open (some delinquent), added once; and
+    admissions and clinic visits booked for tomorrow with paperwork filed ahead, added for each new tomorrow."""
+    import random
+
+    from recdesk import assembly
+
+    today = today or datetime.date.today()
+    tomorrow = today + datetime.timedelta(days=1)
+    stays_marker, day_marker = "demo:stays", f"demo:scheduled:{tomorrow.isoformat()}"
+    if _done(stays_marker) and _done(day_marker):
+        return
+    candidates = synthetic.assembly_candidates(seed, patients)
+    if len(candidates) < len(RECENT_STAYS) + sum(n for _, n in SCHEDULED):
+        return  # a tiny demo desk: not enough patients to spare
+    ids = [pid for (pid,) in Patient.select(Patient.id).order_by(Patient.id).limit(max(candidates) + 1).tuples()]
+    rows = {row.id: row for row in Patient.select().where(Patient.id.in_([ids[i] for i in candidates]))}
+
+    def add(index: int, e: dict, docs: list, loose: bool = False) -> tuple[Encounter, dict[str, str]]:
+        p = synthetic.patient(seed, index)
+        row = rows[ids[index]]
+        enc = Encounter.create(patient=row.id, kind=e["type"], admit_at=e["admit"], discharge_at=e["discharge"],
+                               service=e["service"], attending=_provider(providers, e["attending"]))
+        filed = {}
+        for n, doc in enumerate(docs):
+            # a few are filed to no encounter: their date of service puts them in the chart
+            doc_row = file_document(desk, clerk, row, synthetic.render_pdf(doc, p, desk.config.facility),
+                                    doc_type=doc.doc_type, title=doc.title, pages=doc.pages,
+                                    service_date=doc.service_date, encounter=None if loose and n % 3 == 2 else enc,
+                                    source="scan", qa_state="passed")
+            filed.setdefault(doc.doc_type, doc_row.uuid)
+        return enc, filed
+
+    with desk.write():
+        if not _done(stays_marker):
+            pool = random.Random(f"{seed}:assembly-stays").sample(candidates, len(RECENT_STAYS))
+            for n, (index, days) in enumerate(zip(pool, RECENT_STAYS, strict=True)):
+                e, docs, deficiencies = synthetic.recent_stay(seed, index, synthetic.patient(seed, index), today,
+                                                              days)
+                enc, filed = add(index, e, docs, loose=True)
+                for k, (kind, doc_type) in enumerate(deficiencies):
+                    assembly.record_deficiency(desk, clerk, enc.uuid, kind, _provider(providers, e["attending"]),
+                                               NOTES[(n + k) % len(NOTES)], filed.get(doc_type) if doc_type else None)
+                if n % 4 == 1:  # one the provider has completed already
+                    done = assembly.record_deficiency(desk, clerk, enc.uuid, "missing_consult",
+                                                      _provider(providers, e["attending"]))
+                    assembly.close_deficiency(desk, clerk, done)
+            audit.append(desk, clerk, "demo.assembly", object=stays_marker, details={"stays": len(RECENT_STAYS)})
+        if not _done(day_marker):
+            pool = random.Random(f"{seed}:assembly:{tomorrow.isoformat()}").sample(
+                candidates, sum(n for _, n in SCHEDULED))
+            for kind, count in SCHEDULED:
+                for slot in range(count):
+                    index = pool.pop()
+                    add(index, *synthetic.scheduled_visit(seed, index, synthetic.patient(seed, index), tomorrow,
+                                                          slot, kind))
+            audit.append(desk, clerk, "demo.assembly", object=day_marker, details={"day": tomorrow.isoformat()})
 
 
 INBOX_DOCUMENTS = 50

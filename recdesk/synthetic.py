@@ -1437,3 +1437,120 @@ def render_pdf(
         pdf.text(_MARGIN, 272, footer)
         pdf.set_text_color(0)
     return bytes(pdf.output())
+
+
+# --- chart assembly work ---------------------------------------------------------------------------------------------
+# Encounters dated relative to the day the demo runs (not the fixed _TODAY above), so that a demo desk always has
+# tomorrow's admissions to assemble and recent discharges to analyse.
+
+_FORMS = {
+    "face_sheet": ("Face Sheet", "Registration face sheet: demographics, next of kin, payer and admitting information "
+                   "as recorded at registration."),
+    "consent": ("Consent to Treatment", "I consent to the routine services, diagnostic procedures and medical "
+                "treatment ordered by my physicians while I am a patient of this hospital."),
+    "npp_acknowledgment": ("Acknowledgment of the Notice of Privacy Practices", "I acknowledge that I was offered "
+                           "a copy of this hospital's Notice of Privacy Practices."),
+    "patient_rights_notice": ("Patient Rights and Responsibilities", "I received the statement of patient rights "
+                              "and responsibilities and had the chance to ask questions about it."),
+    "advance_directive": ("Advance Directive Status", "The patient was asked whether they have an advance "
+                          "directive; the answer and any copy provided are recorded here."),
+    "financial_responsibility": ("Financial Responsibility and Assignment of Benefits", "I assign my insurance "
+                                 "benefits to the hospital and accept responsibility for charges not covered."),
+    "important_message_medicare": ("An Important Message from Medicare About Your Rights", "You have the right to "
+                                   "receive Medicare covered services and to appeal a discharge decision."),
+    "hp_update": ("H&P Update", "History and physical reviewed; the patient was examined and there are no changes "
+                  "since it was done."),
+    "progress_note": ("Clinic Visit Note", "Subjective, objective findings, assessment and plan of today's visit."),
+}
+_SIGNED = "Signed: ______________________   Date: ____________   Time: ________"
+
+
+def _form(rng: random.Random, p: SyntheticPatient, doc_type: str, day: datetime.date, service: str,
+          attending: str) -> SyntheticDocument:
+    """A one-page registration or consent form, or a clinical document from the existing builders."""
+    if doc_type in _FORMS:
+        title, text = _FORMS[doc_type]
+        sections, pages = [f"SERVICE: {service}. ATTENDING: {attending}. DATE: {day:%m/%d/%Y}.", text, _SIGNED], 1
+    else:
+        title, sections = _BUILDERS[doc_type](rng, _context(p, service, attending, day, day))
+        low, high = _PAGE_RANGES[doc_type]
+        pages = low + int(rng.random() * (high - low + 1))
+    name = f"{p.last.upper()}, {p.first}{' ' + p.middle if p.middle else ''}"
+    body = [f"PATIENT: {name}    MRN: {p.mrn}    DOB: {p.dob:%m/%d/%Y}    SEX: {p.sex}",
+            "SYNTHETIC DEMONSTRATION RECORD - fictional patient, not for clinical use.", *sections]
+    for k in range(1, 5 * pages - len(body) + 1):
+        body.append(f"ADDITIONAL NOTE {k}: " + " ".join(rng.sample(_FILLER, 3)))
+    return SyntheticDocument(doc_type, day, title, pages, body)
+
+
+def assembly_candidates(seed: int, patients: int) -> list[int]:
+    """Desk slots whose patients suit assembly work: living, not restricted, not a duplicate registration."""
+    out = []
+    for index in range(min(patients, 400)):
+        if is_near_duplicate_index(seed, index) or is_near_duplicate_index(seed, index + 1):
+            continue
+        p = patient(seed, index)
+        if not p.deceased and not p.sensitive and (_TODAY - p.dob).days >= 18 * 365:
+            out.append(index)
+    return out
+
+
+def scheduled_visit(seed: int, index: int, p: SyntheticPatient, day: datetime.date, slot: int,
+                    kind: str) -> tuple[dict[str, Any], list[SyntheticDocument]]:
+    """An encounter booked for `day` — an inpatient admission or a clinic visit — and the paperwork filed ahead of
+    it (dated `day` - 1 or earlier): some of the registration forms, sometimes a pre-admission H&P."""
+    rng = random.Random(f"{seed}:{index}:scheduled:{day.isoformat()}:{kind}")
+    inpatient = kind == "inpatient"
+    service = (_INPATIENT_SERVICES if inpatient else _OUTPATIENT_SERVICES).pick(rng)
+    attending = _pick_from(rng, _ROSTER[service])
+    minute = (6 * 60 + 30 + 40 * slot) if inpatient else (8 * 60 + 30 * slot)
+    admit = datetime.datetime.combine(day, datetime.time.min) + minute * _MINUTE
+    before = day - _DAY
+    wanted = (["face_sheet", "consent", "financial_responsibility", "npp_acknowledgment", "history_and_physical"]
+              if inpatient else ["face_sheet", "consent", "npp_acknowledgment"])
+    docs = []
+    for doc_type in wanted:
+        if rng.random() < (0.45 if doc_type == "history_and_physical" else 0.6):
+            when = before - int(rng.random() * 6) * _DAY if doc_type == "history_and_physical" else before
+            docs.append(_form(rng, p, doc_type, when, service, attending))
+    encounter = {"type": kind, "admit": admit, "discharge": None, "service": service, "attending": attending}
+    return encounter, docs
+
+
+def recent_stay(seed: int, index: int, p: SyntheticPatient, today: datetime.date,
+                days_ago: int) -> tuple[dict[str, Any], list[SyntheticDocument], list[tuple[str, str]]]:
+    """An inpatient stay discharged `days_ago` days before `today` with some checklist documents filed, dated
+    inside their windows, and some missing; plus the deficiencies the analyst opened for it, as
+    (kind, document type it concerns or "")."""
+    rng = random.Random(f"{seed}:{index}:stay:{days_ago}")
+    service = _INPATIENT_SERVICES.pick(rng)
+    attending = _pick_from(rng, _ROSTER[service])
+    discharge_day = today - days_ago * _DAY
+    admit = datetime.datetime.combine(discharge_day - (2 + int(rng.random() * 5)) * _DAY,
+                                      datetime.time(int(rng.random() * 24), 15))
+    discharge = datetime.datetime.combine(discharge_day, datetime.time(10 + int(rng.random() * 7), 30))
+    medicare = any(i.get("payer") == "Medicare" for i in p.insurance)
+    plan = [("face_sheet", 0.95), ("consent", 0.9), ("npp_acknowledgment", 0.8), ("history_and_physical", 0.8),
+            ("financial_responsibility", 0.7), ("patient_rights_notice", 0.6), ("advance_directive", 0.5),
+            ("discharge_summary", 0.55 if days_ago < 30 else 0.15)]  # the old ones are the delinquent ones
+    if medicare:
+        plan.append(("important_message_medicare", 0.85))
+    docs, deficiencies = [], []
+    for doc_type, odds in plan:
+        if rng.random() >= odds:
+            if doc_type == "discharge_summary":
+                deficiencies.append(("missing_discharge_summary", ""))
+            elif doc_type == "history_and_physical":
+                deficiencies.append(("missing_hp", ""))
+            elif rng.random() < 0.3:
+                deficiencies.append(("missing_document", ""))
+            continue
+        day = discharge_day if doc_type == "discharge_summary" else admit.date()
+        docs.append(_form(rng, p, doc_type, day, service, attending))
+        if doc_type == "important_message_medicare" and discharge_day > admit.date() + _DAY:
+            docs.append(_form(rng, p, doc_type, discharge_day - _DAY, service, attending))  # the follow-up copy
+    if any(d.doc_type == "history_and_physical" for d in docs) and rng.random() < 0.3:
+        deficiencies.append(("missing_signature", "history_and_physical"))
+    encounter = {"type": "inpatient", "admit": admit, "discharge": discharge, "service": service,
+                 "attending": attending}
+    return encounter, docs, list(dict.fromkeys(deficiencies))  # one deficiency of a kind per chart

@@ -1,0 +1,477 @@
+"""Chart assembly and deficiencies (RULES.md §11, C1–C6) over a desk, on both backends."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import pytest
+from pypdf import PdfReader
+
+from recdesk import assembly, completion, crypto, users
+from recdesk.chart import PurposeRequired, sensitive_access_queue
+from recdesk.documents import file_document
+from recdesk.errors import AccessDenied, DeskError
+from recdesk.models import AssemblyItem, AuditEvent, Deficiency, Document, Encounter, Patient, Provider
+from recdesk.patients import PatientDetails, register
+
+TODAY = dt.date.today()
+TOMORROW = TODAY + dt.timedelta(days=1)
+ADMIT = dt.datetime(2026, 10, 5, 10, 0)
+DISCHARGE = dt.datetime(2026, 10, 9, 14, 0)
+LATER = dt.datetime(2026, 12, 20, 9, 0)  # long after everything was due
+DAY = dt.timedelta(days=1)
+
+
+@dataclass
+class Ward:
+    desk: object
+    ann: object  # a clerk
+    sue: object  # a supervisor
+    patients: dict  # MRN -> Patient
+    ada: Provider
+    ben: Provider
+
+
+def pdf(label: str, pages: int = 1) -> bytes:
+    from fpdf import FPDF
+
+    doc = FPDF()
+    doc.set_creation_date(dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    for n in range(pages):
+        doc.add_page()
+        doc.set_font("Helvetica", size=12)
+        doc.cell(0, 10, f"DOC {label} page {n + 1}")
+    return bytes(doc.output())
+
+
+@pytest.fixture
+def ward(desk_and_manager) -> Ward:
+    desk, manager = desk_and_manager
+    users.add(desk, manager, "ann", "clerk", full_name="Ann Clerk")
+    users.add(desk, manager, "sue", "supervisor")
+    people = [
+        PatientDetails(mrn="500100", last="Moreno", first="Rosa", dob=dt.date(1950, 2, 3), sex="F",
+                       insurance=[{"payer": "Medicare", "member_id": "1EG4TE5MK73", "group": ""}]),
+        PatientDetails(mrn="500200", last="Tanaka", first="Ken", dob=dt.date(1981, 7, 8), sex="M",
+                       insurance=[{"payer": "Aetna", "member_id": "W123456789", "group": "4455"}]),
+        PatientDetails(mrn="500300", last="Okafor", first="Ada", dob=dt.date(1975, 1, 1), sex="F"),
+        PatientDetails(mrn="500400", last="Lind", first="Siv", dob=dt.date(1990, 4, 4), sex="F", sensitive=True),
+    ]
+    patients = {p.mrn: Patient.get_by_id(register(desk, manager, p)) for p in people}
+    with desk.write():
+        ada = Provider.create(name="Dr. Ada Byron", service="Hospital Medicine", npi="1234567890")
+        ben = Provider.create(name="Dr. Ben Casey", service="General Surgery")
+    return Ward(desk, desk.sign_on("ann"), desk.sign_on("sue"), patients, ada, ben)
+
+
+def visit(w: Ward, mrn: str, kind: str = "inpatient", admit: dt.datetime = ADMIT,
+          discharge: dt.datetime | None = DISCHARGE, attending: Provider | None = None) -> Encounter:
+    with w.desk.write():
+        return Encounter.create(patient=w.patients[mrn], kind=kind, admit_at=admit, discharge_at=discharge,
+                                service="Hospital Medicine", attending=attending or w.ada)
+
+
+def filed(w: Ward, mrn: str, doc_type: str, day: dt.date | None, pages: int = 1,
+          encounter: Encounter | None = None) -> Document:
+    with w.desk.write():
+        return file_document(w.desk, w.ann, w.patients[mrn], pdf(doc_type, pages), doc_type=doc_type,
+                             title=doc_type.replace("_", " ").title(), pages=pages, service_date=day,
+                             encounter=encounter, qa_state="passed")
+
+
+def states(a: assembly.Assembly) -> dict[str, str]:
+    return {i.code: i.state for i in a.items}
+
+
+def actions(since: int) -> list[str]:
+    return [e.action for e in AuditEvent.select().where(AuditEvent.seq > since).order_by(AuditEvent.seq)]
+
+
+def head() -> int:
+    return AuditEvent.select().count()
+
+
+# --- worklists -----------------------------------------------------------------------------------------------------
+
+
+def test_worklist_for_tomorrow_lists_admissions_and_clinics_and_audits_the_names(ward):
+    w = ward
+    at = dt.datetime.combine(TOMORROW, dt.time(8, 0))
+    first = visit(w, "500100", admit=at, discharge=None)
+    second = visit(w, "500200", "surgery", admit=at + dt.timedelta(hours=2), discharge=None, attending=w.ben)
+    clinic = visit(w, "500300", "outpatient", admit=at + dt.timedelta(hours=1), discharge=None)
+    visit(w, "500300", admit=dt.datetime.combine(TODAY, dt.time(9)), discharge=None)  # today: not tomorrow's
+    filed(w, "500100", "face_sheet", TODAY, encounter=first)
+    before = head()
+    rows = assembly.worklist(w.desk, w.ann, TOMORROW, "admissions")
+    assert [r.encounter_uuid for r in rows] == [first.uuid, second.uuid]
+    r = rows[0]
+    assert (r.mrn, r.name, r.kind, r.attending, r.admit_at) == ("500100", "MORENO, Rosa", "inpatient",
+                                                                 "Dr. Ada Byron", at)
+    assert r.present == 1 and r.missing == 0 and r.deficient == 0 and not r.complete  # the rest is not due yet
+    assert rows[1].attending == "Dr. Ben Casey"
+    assert [r.encounter_uuid for r in assembly.worklist(w.desk, w.ann, TOMORROW, "clinics")] == [clinic.uuid]
+    assert actions(before) == ["assembly.worklist", "assembly.worklist"]
+    event = AuditEvent.select().where(AuditEvent.action == "assembly.worklist").order_by(AuditEvent.seq).first()
+    from recdesk import audit
+
+    assert audit.details(w.desk, event)["patients"] == [w.patients["500100"].uuid, w.patients["500200"].uuid]
+    with pytest.raises(DeskError, match="one of admissions"):
+        assembly.worklist(w.desk, w.ann, TOMORROW, "wards")
+
+
+def test_discharges_worklist_lists_incomplete_charts_only(ward):
+    w = ward
+    as_of = dt.datetime.combine(TODAY, dt.time(12))
+    out_at = as_of - 3 * DAY
+    done = visit(w, "500300", "outpatient", admit=out_at, discharge=out_at + dt.timedelta(hours=1))
+    for doc_type in ("face_sheet", "progress_note", "consent", "npp_acknowledgment"):
+        filed(w, "500300", doc_type, out_at.date(), encounter=done)
+    owed = visit(w, "500200", admit=as_of - 9 * DAY, discharge=as_of - 5 * DAY)
+    clinic = visit(w, "500200", "outpatient", admit=as_of - 2 * DAY, discharge=as_of - 2 * DAY)  # not analysed
+    visit(w, "500100", admit=as_of - 90 * DAY, discharge=as_of - 80 * DAY)  # outside the 45-day look-back
+    rows = assembly.worklist(w.desk, w.ann, TODAY, "discharges", as_of=as_of)
+    assert [r.encounter_uuid for r in rows] == [owed.uuid]
+    assert rows[0].missing > 0 and rows[0].age_days == 5 and not rows[0].delinquent
+    w.desk.config.extra["completion"] = {"kinds": ["inpatient", "outpatient"]}
+    rows = assembly.worklist(w.desk, w.ann, TODAY, "discharges", as_of=as_of)
+    assert [r.encounter_uuid for r in rows] == [owed.uuid, clinic.uuid]  # the complete visit is not listed
+
+
+# --- one chart -----------------------------------------------------------------------------------------------------
+
+
+def test_assembly_judges_filed_and_attached_documents(ward):
+    w = ward
+    enc = visit(w, "500200")
+    face = filed(w, "500200", "face_sheet", ADMIT.date(), encounter=enc)
+    hp = filed(w, "500200", "history_and_physical", ADMIT.date() + DAY)  # no encounter, dated inside the stay
+    consult = filed(w, "500200", "consult_report", ADMIT.date())
+    old = filed(w, "500200", "discharge_summary", dt.date(2024, 1, 5))  # another stay long ago: not this chart
+    assembly.attach(w.desk, w.ann, enc.uuid, "consent_to_treat", consult.uuid)  # any type counts once attached
+    before = head()
+    a = assembly.assemble(w.desk, w.ann, enc.uuid, LATER)
+    s = states(a)
+    assert s["face_sheet"] == "present" and s["history_and_physical"] == "present"
+    assert s["consent_to_treat"] == "present"
+    assert s["discharge_summary"] == "missing" and s["final_diagnosis"] == "missing"
+    assert s["operative_report"] == "not_applicable"  # no surgery on an inpatient stay on this desk
+    assert s["im_admission"] == "not_applicable"  # not a Medicare patient
+    items = {i.code: i for i in a.items}
+    assert [d.uuid for d in items["face_sheet"].documents] == [face.uuid]
+    assert [d.uuid for d in items["history_and_physical"].documents] == [hp.uuid]
+    assert items["consent_to_treat"].attached == (consult.uuid,)
+    assert items["discharge_summary"].suggested == "missing_discharge_summary"
+    assert old.uuid not in {d.uuid for i in a.items for d in i.documents}
+    assert old.uuid in {d.uuid for d in a.documents}  # still offered for attaching
+    assert not a.complete and a.count("missing") >= 2
+    assert (a.patient.mrn, a.attending, a.medicare) == ("500200", "Dr. Ada Byron", False)
+    assert actions(before) == ["chart.assemble"]
+
+
+def test_a_date_without_a_time_is_judged_at_its_best_minute_and_late_is_late(ward):
+    w = ward
+    enc = visit(w, "500100")  # Medicare
+    filed(w, "500100", "history_and_physical", ADMIT.date() + 2 * DAY, encounter=enc)  # 2 days after admit: late
+    filed(w, "500100", "important_message_medicare", DISCHARGE.date(), encounter=enc)  # the day of discharge
+    s = states(assembly.assemble(w.desk, w.ann, enc.uuid, LATER))
+    assert s["history_and_physical"] == "late"
+    assert s["im_followup"] == "present"  # its first minute is before the patient left
+    assert s["im_admission"] == "late"  # the discharge-day copy was signed 4 days after admission (C5)
+
+
+def test_surgery_encounter_counts_its_admission_as_the_start_of_surgery(ward):
+    w = ward
+    at = dt.datetime(2026, 10, 6, 7, 30)
+    enc = visit(w, "500200", "surgery", admit=at, discharge=at + dt.timedelta(hours=6), attending=w.ben)
+    filed(w, "500200", "operative_report", at.date(), encounter=enc)
+    filed(w, "500200", "anesthesia_note", at.date(), encounter=enc)
+    s = states(assembly.assemble(w.desk, w.ann, enc.uuid, LATER))
+    assert s["operative_report"] == "present" and s["anesthesia_note"] == "present"
+    assert s["post_anesthesia_evaluation"] == "missing"
+
+
+def test_attach_checks_patient_item_and_files_the_document_to_the_encounter(ward):
+    w = ward
+    enc = visit(w, "500200")
+    other_visit = visit(w, "500200", "outpatient", admit=ADMIT - 20 * DAY, discharge=ADMIT - 20 * DAY)
+    mine = filed(w, "500200", "consent", ADMIT.date())
+    elsewhere = filed(w, "500200", "npp_acknowledgment", ADMIT.date(), encounter=other_visit)
+    theirs = filed(w, "500300", "consent", ADMIT.date())
+    before = head()
+    with pytest.raises(DeskError, match="another patient"):
+        assembly.attach(w.desk, w.ann, enc.uuid, "consent_to_treat", theirs.uuid)
+    with pytest.raises(DeskError, match="not on the inpatient checklist"):
+        assembly.attach(w.desk, w.ann, enc.uuid, "visit_note", mine.uuid)
+    assert actions(before) == [] and AssemblyItem.select().count() == 0
+    assembly.attach(w.desk, w.ann, enc.uuid, "consent_to_treat", mine.uuid)
+    assembly.attach(w.desk, w.ann, enc.uuid, "npp_acknowledgment", elsewhere.uuid)
+    assert Document.get_by_id(mine.id).encounter_id == enc.id  # it was filed to no encounter
+    assert Document.get_by_id(elsewhere.id).encounter_id == other_visit.id  # kept where it was
+    with pytest.raises(DeskError, match="already attached"):
+        assembly.attach(w.desk, w.ann, enc.uuid, "consent_to_treat", mine.uuid)
+    assert actions(before) == ["assembly.attach", "assembly.attach"]
+    s = states(assembly.assemble(w.desk, w.ann, enc.uuid, LATER))
+    assert s["npp_acknowledgment"] == "present"
+    assembly.detach(w.desk, w.ann, enc.uuid, "npp_acknowledgment", elsewhere.uuid)
+    assert states(assembly.assemble(w.desk, w.ann, enc.uuid, LATER))["npp_acknowledgment"] == "missing"
+    with pytest.raises(DeskError, match="not attached"):
+        assembly.detach(w.desk, w.ann, enc.uuid, "npp_acknowledgment", elsewhere.uuid)
+
+
+# --- deficiencies --------------------------------------------------------------------------------------------------
+
+
+def test_record_and_close_a_deficiency_with_audit_and_an_encrypted_note(ward):
+    w = ward
+    enc = visit(w, "500200")
+    before = head()
+    uid = assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_discharge_summary", "dr. ada byron",
+                                     note="Dictated, not signed; call pager 4471")
+    d = Deficiency.get(Deficiency.uuid == uid)
+    assert (d.kind, d.provider_id, d.status, d.opened_by_id, d.encounter_id) == (
+        "missing_discharge_summary", w.ada.id, "open", w.ann.user_id, enc.id)
+    assert b"pager" not in bytes(d.note_enc)
+    patient = w.patients["500200"]
+    assert crypto.open_text(w.desk.dek(patient), "deficiency", "note", uid, d.note_enc).endswith("pager 4471")
+    assert actions(before) == ["deficiency.record"]
+    a = assembly.assemble(w.desk, w.ann, enc.uuid, LATER)
+    item = next(i for i in a.items if i.code == "discharge_summary")
+    assert item.state == "deficient" and [m.uuid for m in item.deficiencies] == [uid]
+    assert "Dr. Ada Byron" in item.message
+    assert a.deficiencies[0].note.endswith("pager 4471") and a.deficiencies[0].item == "discharge_summary"
+    with pytest.raises(DeskError, match="already open"):
+        assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_discharge_summary", w.ada.id)
+    with pytest.raises(DeskError, match="not in deficiency_types"):
+        assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_lunch", w.ada.id)
+    with pytest.raises(DeskError, match="no provider"):
+        assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_hp", "Dr. Nobody")
+    other = assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_consult", w.ben.name)
+    a = assembly.assemble(w.desk, w.ann, enc.uuid, LATER)
+    assert [o.uuid for o in a.other] == [other]  # marks no checklist item: listed apart
+    before = head()
+    assembly.close_deficiency(w.desk, w.ann, uid)
+    d = Deficiency.get(Deficiency.uuid == uid)
+    assert (d.status, d.closed_by_id) == ("closed", w.ann.user_id) and d.closed_at is not None
+    assert actions(before) == ["deficiency.close"]
+    with pytest.raises(DeskError, match="already closed"):
+        assembly.close_deficiency(w.desk, w.ann, uid)
+    assert states(assembly.assemble(w.desk, w.ann, enc.uuid, LATER))["discharge_summary"] == "missing"
+
+
+def test_a_deficiency_on_a_document_marks_the_item_it_serves(ward):
+    w = ward
+    enc = visit(w, "500200")
+    hp = filed(w, "500200", "history_and_physical", ADMIT.date(), encounter=enc)
+    assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_signature", w.ada.id, document_uuid=hp.uuid)
+    assert states(assembly.assemble(w.desk, w.ann, enc.uuid, LATER))["history_and_physical"] == "deficient"
+    theirs = filed(w, "500300", "history_and_physical", ADMIT.date())
+    with pytest.raises(DeskError, match="another patient"):
+        assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_signature", w.ada.id, document_uuid=theirs.uuid)
+
+
+def test_delinquent_at_exactly_the_configured_days_after_discharge(ward):
+    w = ward
+    enc = visit(w, "500200")
+    assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_discharge_summary", w.ada.id)
+    due = DISCHARGE + 30 * DAY
+
+    def row(as_of):
+        (r,) = assembly.deficiencies(w.desk, w.ann, as_of=as_of)
+        return r.age_days, r.delinquent
+
+    assert row(due - dt.timedelta(minutes=1)) == (29, False)
+    assert row(due) == (30, True)
+    w.desk.config.extra["completion"] = {"delinquent_days": 14}
+    assert row(DISCHARGE + 14 * DAY - dt.timedelta(minutes=1)) == (13, False)
+    assert row(DISCHARGE + 14 * DAY) == (14, True)
+    assert assembly.worklist(w.desk, w.ann, (DISCHARGE + 14 * DAY).date(), "discharges",
+                             as_of=DISCHARGE + 14 * DAY)[0].delinquent
+    w.desk.config.extra["completion"] = {"delinquent_days": "soon"}
+    with pytest.raises(DeskError, match="delinquent_days"):
+        assembly.deficiencies(w.desk, w.ann, as_of=due)
+
+
+def test_deficiency_list_by_provider_and_status_is_an_audited_view(ward):
+    w = ward
+    a = visit(w, "500200")
+    b = visit(w, "500100", admit=ADMIT + DAY, discharge=DISCHARGE + DAY, attending=w.ben)
+    one = assembly.record_deficiency(w.desk, w.ann, a.uuid, "missing_hp", w.ada.id)
+    two = assembly.record_deficiency(w.desk, w.ann, b.uuid, "missing_op_report", w.ben.id)
+    assembly.close_deficiency(w.desk, w.ann, two)
+    before = head()
+    rows = assembly.deficiencies(w.desk, w.ann, provider="Dr. Ada Byron", as_of=LATER)
+    assert [(r.uuid, r.mrn, r.name, r.provider, r.label) for r in rows] == [
+        (one, "500200", "TANAKA, Ken", "Dr. Ada Byron", "H&P missing or not done before surgery")]
+    assert [r.uuid for r in assembly.deficiencies(w.desk, w.ann, status="closed", as_of=LATER)] == [two]
+    assert len(assembly.deficiencies(w.desk, w.ann, status="all", as_of=LATER)) == 2
+    assert actions(before) == ["deficiency.list"] * 3
+
+
+def test_provider_queue_counts_open_deficiencies_per_provider(ward):
+    w = ward
+    as_of = DISCHARGE + 40 * DAY
+    old = visit(w, "500200")  # 40 days since discharge: delinquent
+    new = visit(w, "500100", admit=as_of - 6 * DAY, discharge=as_of - 2 * DAY)
+    assembly.record_deficiency(w.desk, w.ann, old.uuid, "missing_discharge_summary", w.ada.id)
+    assembly.record_deficiency(w.desk, w.ann, old.uuid, "missing_hp", w.ada.id)
+    assembly.record_deficiency(w.desk, w.ann, new.uuid, "missing_hp", w.ada.id)
+    closed = assembly.record_deficiency(w.desk, w.ann, new.uuid, "missing_consent", w.ben.id)
+    assembly.record_deficiency(w.desk, w.ann, new.uuid, "missing_im", w.ben.id)
+    assembly.close_deficiency(w.desk, w.ann, closed)
+    queue = assembly.provider_queue(w.desk, w.ann, as_of)
+    assert [(r.provider, r.open, r.charts, r.delinquent, r.oldest_days) for r in queue] == [
+        ("Dr. Ada Byron", 3, 2, 2, 40), ("Dr. Ben Casey", 1, 1, 0, 2)]
+
+
+def test_delinquency_rate_over_three_months_of_discharges(ward):
+    w = ward
+    as_of = dt.datetime(2026, 11, 26, 12, 0)
+    stays = [visit(w, "500200", admit=as_of - (n + 4) * DAY, discharge=as_of - n * DAY)
+             for n in (5, 20, 35, 50, 70, 88)]  # six inpatient discharges since Aug 26
+    visit(w, "500200", admit=as_of - 100 * DAY, discharge=as_of - 95 * DAY)  # before the three months
+    clinic = visit(w, "500300", "outpatient", admit=as_of - 60 * DAY, discharge=as_of - 60 * DAY)
+    for enc, kind in ((stays[2], "missing_hp"), (stays[2], "missing_consent"), (stays[4], "missing_hp"),
+                      (stays[0], "missing_hp"), (clinic, "missing_consent")):
+        assembly.record_deficiency(w.desk, w.ann, enc.uuid, kind, w.ada.id)
+    # two delinquent inpatient records (35 and 70 days); the 5-day one is not due; outpatient is not counted
+    closed = assembly.record_deficiency(w.desk, w.ann, stays[3].uuid, "missing_hp", w.ada.id)
+    assembly.close_deficiency(w.desk, w.ann, closed)
+    rate = assembly.delinquency_rate(w.desk, as_of)
+    assert (rate.delinquent, rate.discharges) == (2, 6)
+    assert rate.rate == pytest.approx(1.0) and rate.over and rate.since == dt.datetime(2026, 8, 26, 12, 0)
+    assert rate.rate == completion.delinquency_rate(2, 6)
+    assert "2 delinquent / 6 discharges" in rate.text
+    w.desk.config.extra["completion"] = {"kinds": ["inpatient", "outpatient"], "delinquency_threshold": 2}
+    rate = assembly.delinquency_rate(w.desk, as_of)
+    assert (rate.delinquent, rate.discharges, rate.over) == (3, 7, False)
+
+
+# --- letters and printing ------------------------------------------------------------------------------------------
+
+
+def _text(data: bytes) -> list[str]:
+    return [page.extract_text() for page in PdfReader(io.BytesIO(data)).pages]
+
+
+def test_provider_letter_names_the_provider_and_the_mrns(ward):
+    w = ward
+    as_of = DISCHARGE + 40 * DAY
+    a = visit(w, "500200")
+    b = visit(w, "500100", admit=as_of - 6 * DAY, discharge=as_of - 2 * DAY)
+    assembly.record_deficiency(w.desk, w.ann, a.uuid, "missing_discharge_summary", w.ada.id)
+    assembly.record_deficiency(w.desk, w.ann, b.uuid, "missing_hp", w.ada.id)
+    assembly.record_deficiency(w.desk, w.ann, b.uuid, "missing_op_report", w.ben.id)
+    before = head()
+    letter = assembly.provider_letter(w.desk, w.ann, w.ada.id, as_of)
+    text = " ".join(_text(letter))
+    assert "Dr. Ada Byron" in text and "500200" in text and "500100" in text
+    assert "DELINQUENT" in text and "Tanaka" not in text  # MRNs only: the minimum necessary
+    assert actions(before) == ["deficiency.letter"]
+    with pytest.raises(AccessDenied):
+        assembly.provider_letter(w.desk, w.sue, w.ada.id, as_of)
+    with Provider._meta.database.atomic():
+        idle = Provider.create(name="Dr. Idle")
+    with pytest.raises(DeskError, match="no open deficiencies"):
+        assembly.provider_letter(w.desk, w.ann, idle.id, as_of)
+
+
+def test_print_chart_is_face_sheet_labels_then_documents_in_chart_order(ward):
+    w = ward
+    enc = visit(w, "500100")
+    # filed out of chart order on purpose
+    consent = filed(w, "500100", "consent", ADMIT.date(), pages=2, encounter=enc)
+    hp = filed(w, "500100", "history_and_physical", ADMIT.date(), pages=3, encounter=enc)
+    summary = filed(w, "500100", "discharge_summary", DISCHARGE.date(), pages=2, encounter=enc)
+    lab = filed(w, "500100", "lab_result", ADMIT.date() + DAY, encounter=enc)  # on no checklist: printed last
+    face = filed(w, "500100", "face_sheet", ADMIT.date())
+    before = head()
+    data = assembly.print_chart(w.desk, w.ann, enc.uuid, as_of=LATER)
+    pages = _text(data)
+    assert len(pages) == 1 + 1 + 1 + 3 + 2 + 2 + 1
+    assert "FACE SHEET" in pages[0] and "500100" in pages[0] and "Medicare" in pages[0]
+    assert "Dr. Ada Byron" in pages[0]
+    assert pages[1].count("MRN 500100") == assembly.LABEL_COLUMNS * assembly.LABEL_ROWS
+    order = [p.split()[1] for p in pages[2:]]
+    assert order == ["face_sheet", "discharge_summary", "discharge_summary", "history_and_physical",
+                     "history_and_physical", "history_and_physical", "consent", "consent", "lab_result"]
+    assert [d.uuid for d in assembly.chart_order(assembly.assemble(w.desk, w.ann, enc.uuid, LATER))] == [
+        face.uuid, summary.uuid, hp.uuid, consent.uuid, lab.uuid]
+    assert actions(before)[0] == "chart.print"
+    event = AuditEvent.get(AuditEvent.action == "chart.print")
+    from recdesk import audit
+
+    assert audit.details(w.desk, event)["pages"] == len(pages) == 11
+    assert event.patient == w.patients["500100"].uuid
+
+
+def test_supervisor_views_but_changes_nothing(ward):
+    w = ward
+    enc = visit(w, "500200")
+    doc = filed(w, "500200", "consent", ADMIT.date())
+    uid = assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_hp", w.ada.id)
+    for change in (lambda: assembly.attach(w.desk, w.sue, enc.uuid, "consent_to_treat", doc.uuid),
+                   lambda: assembly.detach(w.desk, w.sue, enc.uuid, "consent_to_treat", doc.uuid),
+                   lambda: assembly.record_deficiency(w.desk, w.sue, enc.uuid, "missing_consent", w.ada.id),
+                   lambda: assembly.close_deficiency(w.desk, w.sue, uid),
+                   lambda: assembly.provider_letter(w.desk, w.sue, w.ada.id, LATER)):
+        with pytest.raises(AccessDenied, match="supervisor"):
+            change()
+    assert Deficiency.select().count() == 1 and Deficiency.get().status == "open"
+    assert AssemblyItem.select().count() == 0
+    assert states(assembly.assemble(w.desk, w.sue, enc.uuid, LATER))["history_and_physical"] == "deficient"
+    assert assembly.provider_queue(w.desk, w.sue, LATER)[0].open == 1
+
+
+def test_a_restricted_record_is_assembled_only_with_a_purpose(ward):
+    w = ward
+    enc = visit(w, "500400")
+    with pytest.raises(PurposeRequired):
+        assembly.assemble(w.desk, w.ann, enc.uuid, LATER)
+    with pytest.raises(PurposeRequired):
+        assembly.print_chart(w.desk, w.ann, enc.uuid, as_of=LATER)
+    a = assembly.assemble(w.desk, w.ann, enc.uuid, LATER, purpose="chart_completion")
+    assert a.patient.mrn == "500400"
+    (queued,) = sensitive_access_queue(w.desk)
+    assert (queued["user"], queued["purpose"]) == ("ann", "chart_completion")
+
+
+def test_importing_the_service_leaves_textual_out():
+    code = "import sys, recdesk.assembly; print('textual' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# --- the demo desk -------------------------------------------------------------------------------------------------
+
+
+def test_the_demo_desk_has_tomorrows_admissions_recent_discharges_and_deficiencies(tmp_path):
+    from recdesk import demo
+    from recdesk.models import Provider as P
+
+    desk = demo.build(tmp_path / "demo", 150, 7)
+    try:
+        clerk = desk.sign_on("demo")
+        admissions = assembly.worklist(desk, clerk, TOMORROW, "admissions")
+        clinics = assembly.worklist(desk, clerk, TOMORROW, "clinics")
+        assert len(admissions) >= 6 and len(clinics) >= 4
+        assert sum(r.present for r in admissions) > 0  # paperwork filed ahead of admission
+        discharges = assembly.worklist(desk, clerk, TODAY, "discharges")
+        assert len(discharges) >= 8 and any(r.delinquent for r in discharges)
+        assert any(r.present and r.missing for r in discharges)  # some filed, some missing
+        queue = assembly.provider_queue(desk, clerk)
+        assert queue and any(r.delinquent for r in queue) and P.select().count() > 20
+        assert assembly.deficiencies(desk, clerk, status="closed")
+        before = Encounter.select().count()
+        providers = {p.name: p.id for p in P.select()}
+        demo._assembly_work(desk, clerk, 7, 150, providers)  # the same day again: nothing new
+        assert Encounter.select().count() == before
+        demo._assembly_work(desk, clerk, 7, 150, providers, today=TOMORROW)  # the next day: its tomorrow
+        assert len(assembly.worklist(desk, clerk, TOMORROW + DAY, "admissions")) >= 6
+        assert len(assembly.worklist(desk, clerk, TODAY, "discharges")) == len(discharges)  # stays once
+    finally:
+        desk.close()
