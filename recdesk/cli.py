@@ -341,6 +341,26 @@ def cmd_appointments_import(args) -> int:
     return EXIT_FAILED if report.rejects else 0
 
 
+def cmd_review(args) -> int:
+    from recdesk import review
+
+    if args.section not in review.SECTIONS:
+        raise DeskError(f"no review section {args.section!r}: pick one of {', '.join(review.SECTIONS)}")
+    with _open(args) as desk:
+        actor = desk.local_actor()
+    with _open(args, readonly=actor.role == "supervisor") as desk:  # a supervisor's connection refuses writes
+        table = review.section(desk, desk.local_actor(), args.section)
+    if args.json:
+        _out(json.dumps({"title": table.title, "columns": table.columns, "rows": table.rows}))
+        return 0
+    widths = [max([len(c), *(len(r[i]) for r in table.rows)]) for i, c in enumerate(table.columns)]
+    _out(table.title + (f" - {table.note}" if table.note else ""))
+    _out("  ".join(c.ljust(w) for c, w in zip(table.columns, widths, strict=True)).rstrip())
+    for row in table.rows:
+        _out("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
 def cmd_doctor(args) -> int:
     from recdesk import doctor
 
@@ -483,6 +503,12 @@ def parser() -> argparse.ArgumentParser:
                                 help="import a CSV: appointment_id,mrn,clinic,date,time[,provider][,status]")
     aimp.add_argument("file")
     aimp.set_defaults(func=cmd_appointments_import)
+
+    rev = sub.add_parser("review", parents=[common], help="the review tables: queues, aging, charts, audit (read-only)")
+    rev.add_argument("section", nargs="?", default="queues",
+                     help="queues, requests, charts, pulls, deficiencies, clerks, access, audit or borrowers")
+    rev.add_argument("--json", action="store_true")
+    rev.set_defaults(func=cmd_review)
 
     reindex = sub.add_parser("reindex", parents=[common], help="add search-index kinds a newer recdesk brings")
     reindex.set_defaults(func=cmd_reindex)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
@@ -19,6 +20,12 @@ def _key_lines(screen: Screen) -> list[str]:
     return lines
 
 
+def _body(text: str, keys: list[str]) -> Content:
+    """Plain text, never markup: a key such as `[` or a description with brackets shows as written."""
+    return Content(f"{text}\n\nKeys here:\n" + "\n".join(keys)
+                   + "\n\nCtrl+P lists every command. Esc closes this help.")
+
+
 class HelpScreen(ModalScreen[None]):
     """Help for the screen underneath, including keys remapped in the user's keymap."""
 
@@ -31,9 +38,8 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         text = getattr(self.underneath, "HELP", "") or "No help for this screen yet."
         keys = _key_lines(self.underneath)
-        body = f"{text}\n\nKeys here:\n" + "\n".join(keys) + "\n\nCtrl+P lists every command. Esc closes this help."
         with VerticalScroll(id="help-box"):
-            yield Static(body, id="help-text")
+            yield Static(_body(text, keys), id="help-text")
 
     def action_close(self) -> None:
         self.dismiss(None)

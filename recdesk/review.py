@@ -1,0 +1,153 @@
+"""The supervisor's review: queues, aging, chart reports, deficiencies and the audit trail, as plain tables.
+
+Read-only: every function here only reads (views of patient rows are audited through the audit connection),
+so a supervisor's read-only session can run all of it. The F9 screen and `recdesk review` show the same tables.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from recdesk import audit, chart, chart_reports, intake, roi
+from recdesk.desk import Desk
+from recdesk.models import AuditEvent
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+    note: str = ""
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
+
+
+def queues(desk: Desk, actor, as_of: datetime.date) -> Table:
+    """What is waiting, by queue: intake, QA, requests by age, charts out and missing, deficiencies."""
+    c = intake.counts(desk)
+    aging = roi.aging(desk, as_of)
+    rows = [["Intake: documents to index", str(c["unfiled"])], ["QA: filed documents to check", str(c["qa_pending"])],
+            ["Quarantined files", str(c["quarantined"])]]
+    rows += [[f"Requests open {label}", str(n)] for label, n in aging.items()]
+    overdue = chart_reports.overdue(desk, actor, as_of)
+    missing = chart_reports.missing(desk, actor)
+    rows += [["Paper charts overdue", str(len(overdue))], ["Paper charts missing", str(len(missing))]]
+    deficiency = _deficiency_summary(desk, actor, as_of)
+    if deficiency:
+        rows += deficiency
+    return Table("Queues", ["Queue", "Count"], rows)
+
+
+def _deficiency_summary(desk: Desk, actor, as_of: datetime.date) -> list[list[str]]:
+    try:
+        from recdesk import assembly
+    except ImportError:  # pragma: no cover - assembly ships with recdesk
+        return []
+    rows = assembly.provider_queue(desk, actor, _moment(as_of))
+    rate = assembly.delinquency_rate(desk, _moment(as_of))
+    shown = "no discharges in 3 months" if rate.rate == float("inf") else _pct(rate.rate)
+    return [["Deficiencies open", str(sum(r.open for r in rows))],
+            ["Deficiencies delinquent (C4)", str(sum(r.delinquent for r in rows))],
+            ["Delinquency rate (C6)", f"{shown} (threshold {rate.threshold:.0%})"
+                                      + (" - OVER" if rate.over else "")]]
+
+
+def _moment(day: datetime.date) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time(23, 59))
+
+
+def requests(desk: Desk, actor, as_of: datetime.date) -> Table:
+    rows = [[v.release.uuid[:8].upper(), v.mrn, v.status.replace("_", " "), v.due.isoformat(), v.bucket,
+             ",".join(p.code for p in v.verdict.problems)] for v in roi.queue(desk, actor)]
+    return Table("Requests", ["Ref", "MRN", "Status", "Due", "Aging", "Problems"], rows,
+                 note="Open release-of-information requests, earliest due first.")
+
+
+def charts(desk: Desk, actor, as_of: datetime.date) -> Table:
+    rows = [["overdue", r["shelf"], r["mrn"], r["location"], r.get("borrower", ""), str(r["due_back_on"] or ""),
+             f"{r['days_overdue']} d"] for r in chart_reports.overdue(desk, actor, as_of)]
+    rows += [["missing", r["shelf"], r["mrn"], r["location"], r.get("borrower", ""), "",
+              str(r.get("missing_since") or "")] for r in chart_reports.missing(desk, actor)]
+    return Table("Paper charts", ["", "Shelf", "MRN", "Where", "Borrower", "Due back", "Late/since"], rows,
+                 note="Overdue and missing paper charts.")
+
+
+def borrowers(desk: Desk, actor, as_of: datetime.date) -> Table:
+    rows = [[r["name"] + (f" ({r['person']})" if r["person"] else ""), r["kind"].replace("_", " "), str(r["charts"]),
+             str(r["overdue"])] for r in chart_reports.by_borrower(desk, actor, as_of)]
+    return Table("Charts by borrower", ["Borrower", "Kind", "Charts out", "Overdue"], rows)
+
+
+def pull_lists(desk: Desk, actor, as_of: datetime.date, days: int = 14) -> Table:
+    report = chart_reports.fill_rate(desk, actor, as_of - datetime.timedelta(days=days), as_of)
+    rows = [[str(d["date"]), str(d["wanted"]), str(d["pulled"]), str(d["not_fillable"]), str(d["pending"]),
+             _pct(d["fill_rate"])] for d in report["days"] if d["wanted"]]
+    t = report["total"]
+    rows.append(["total", str(t["wanted"]), str(t["pulled"]), str(t["not_fillable"]), str(t["pending"]),
+                 _pct(t["fill_rate"])])
+    return Table("Pull-list fill rate", ["Day", "Wanted", "Pulled", "Not fillable", "Pending", "Fill"], rows,
+                 note=f"The last {days} days.")
+
+
+def deficiencies(desk: Desk, actor, as_of: datetime.date) -> Table:
+    from recdesk import assembly
+
+    rows = [[r.provider, r.service, str(r.open), str(r.charts), str(r.oldest_days), str(r.delinquent)]
+            for r in assembly.provider_queue(desk, actor, _moment(as_of))]
+    return Table("Deficiencies by provider", ["Provider", "Service", "Open", "Charts", "Oldest (days)", "Delinquent"],
+                 rows,
+                 note="Aging counts from discharge; delinquent = incomplete at discharge + the configured days (C4).")
+
+
+def productivity(desk: Desk, actor, as_of: datetime.date) -> Table:
+    c = intake.counts(desk)
+    rows = [[name, str(n["indexed"]), str(n["qa_done"]), str(n["qa_failed"])]
+            for name, n in sorted(c["clerks"].items())]
+    return Table("Clerks", ["Clerk", "Indexed", "QA done", "QA failed"], rows)
+
+
+def sensitive(desk: Desk, actor, as_of: datetime.date) -> Table:
+    rows = [[e["at"].strftime("%Y-%m-%d %H:%M"), e["user"], e["patient"][:8], str(e["purpose"] or "")]
+            for e in chart.sensitive_access_queue(desk)[:500]]
+    return Table("Restricted-record access", ["When (UTC)", "User", "Patient", "Purpose"], rows,
+                 note="Every opening of a restricted record with the purpose given (break-glass review).")
+
+
+def audit_trail(desk: Desk, actor, as_of: datetime.date, limit: int = 300) -> Table:
+    events = AuditEvent.select().order_by(AuditEvent.seq.desc()).limit(limit)
+    rows = [[str(e.seq), e.at.strftime("%Y-%m-%d %H:%M:%S"), e.user_name, e.action, e.object[:28], e.patient[:8]]
+            for e in events]
+    with desk.audit_db.atomic():
+        audit.append(desk, actor, "audit.view", object="audit_trail", details={"events": len(rows)})
+    return Table("Audit trail", ["Seq", "When (UTC)", "User", "Action", "Object", "Patient"], rows,
+                 note="The newest events first; V verifies the whole hash chain.")
+
+
+SECTIONS: dict[str, tuple[str, Callable[[Desk, object, datetime.date], Table]]] = {
+    "queues": ("1 Queues", queues),
+    "requests": ("2 Requests", requests),
+    "charts": ("3 Charts", charts),
+    "pulls": ("4 Pulls", pull_lists),
+    "deficiencies": ("5 Deficiencies", deficiencies),
+    "clerks": ("6 Clerks", productivity),
+    "access": ("7 Access", sensitive),
+    "audit": ("8 Audit", audit_trail),
+    "borrowers": ("9 Borrowers", borrowers),
+}
+
+
+def section(desk: Desk, actor, name: str, as_of: datetime.date | None = None) -> Table:
+    _, fn = SECTIONS[name]
+    return fn(desk, actor, as_of or datetime.date.today())
+
+
+def verify_chain(desk: Desk) -> str:
+    report = audit.verify(desk)
+    if report.intact:
+        return f"audit chain intact: {report.events:,} events verified"
+    return f"AUDIT CHAIN BROKEN at event {report.broken_seq}: {report.reason}"

@@ -1,0 +1,94 @@
+"""F9, the review screen: queues, aging, chart reports, deficiencies, restricted access and the audit trail.
+
+Read-only for everyone (a supervisor's session is read-only at the database anyway); sections load when shown.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+
+from recdesk import review
+from recdesk.errors import DeskError
+from screens.widgets import DeskHeader, DeskScreen
+
+HELP = (
+    "What the office looks like right now, read-only. Keys 1-9 switch sections: 1 queues (intake, QA,\n"
+    "requests by age, charts overdue and missing, deficiencies and the delinquency rate), 2 open requests,\n"
+    "3 overdue and missing paper charts, 4 pull-list fill rate, 5 deficiencies by provider, 6 each clerk's\n"
+    "work, 7 restricted-record openings with their purpose, 8 the audit trail (newest first), 9 charts\n"
+    "by borrower.\n"
+    "V verifies the audit trail's hash chain end to end. R reloads the section. Esc goes back."
+)
+
+
+class ReviewScreen(DeskScreen):
+    SCREEN_NAME = "Review (read-only)"
+    HELP = HELP
+    BINDINGS = [
+        *[Binding(str(n), f"section('{name}')", label, show=False, id=f"review.section_{n}")
+          for n, (name, (label, _)) in enumerate(review.SECTIONS.items(), start=1)],
+        Binding("v", "verify", "Verify audit chain", id="review.verify"),
+        Binding("r", "reload", "Reload", id="review.reload"),
+        Binding("escape", "back", "Back", id="review.back"),
+    ]
+    DEFAULT_CSS = """
+    ReviewScreen .note { height: 1; padding: 0 1; color: ansi_white; }
+    ReviewScreen DataTable { height: 1fr; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded: set[str] = set()
+
+    def compose(self) -> ComposeResult:
+        yield DeskHeader(self.SCREEN_NAME)
+        with TabbedContent(id="sections"):
+            for name, (label, _) in review.SECTIONS.items():
+                with TabPane(label.split(" ", 1)[1], id=name):
+                    yield Static("", id=f"{name}-note", classes="note")
+                    yield DataTable(id=f"{name}-table", cursor_type="row")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        await self.show("queues")
+
+    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        await self.show(event.pane.id)
+
+    async def show(self, name: str, *, again: bool = False) -> None:
+        table = self.query_one(f"#{name}-table", DataTable)
+        table.focus()
+        if name in self.loaded and not again:
+            return
+        self.loaded.add(name)
+        app = self.app
+        try:
+            t = await app.desk_call(review.section, app.desk, app.actor, name)
+        except DeskError as exc:
+            self.query_one(f"#{name}-note", Static).update(str(exc))
+            return
+        table.clear(columns=True)
+        table.add_columns(*t.columns)
+        if t.rows:
+            table.add_rows(t.rows)
+        else:
+            table.add_row(*(["none"] + [""] * (len(t.columns) - 1)))
+        self.query_one(f"#{name}-note", Static).update(t.note or t.title)
+
+    async def action_section(self, name: str) -> None:
+        self.query_one("#sections", TabbedContent).active = name
+        await self.show(name)
+
+    async def action_reload(self) -> None:
+        await self.show(self.query_one("#sections", TabbedContent).active, again=True)
+
+    async def action_verify(self) -> None:
+        app = self.app
+        self.notify("Verifying the audit chain ...", timeout=3)
+        verdict = await app.desk_call(review.verify_chain, app.desk)
+        self.notify(verdict, severity="information" if "intact" in verdict else "error", timeout=12)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
