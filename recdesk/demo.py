@@ -24,8 +24,6 @@ from recdesk.models import (
     Encounter,
     Patient,
     Provider,
-    Release,
-    ReleaseRequest,
     RetentionRule,
     User,
     new_uuid,
@@ -115,29 +113,7 @@ def _build_batch(desk: Desk, actor: Actor, seed: int, start: int, stop: int, pro
                               doc_type=doc.doc_type, title=doc.title, pages=doc.pages,
                               service_date=doc.service_date, source="scan",
                               qa_state="passed" if index % 3 else "pending")
-        if index % 200 == 7:
-            _release_request(desk, actor, by_id[pid], index)
     DeskInfo.update(demo_built=stop).execute()
-
-
-def _release_request(desk: Desk, actor: Actor, patient: Patient, index: int) -> None:
-    from recdesk import crypto
-
-    received = datetime.date(2026, 11, 26) - datetime.timedelta(days=index % 40)
-    uid = new_uuid()
-    kinds = [("patient", "The patient", "individual"), ("attorney", "Baker & Lowe LLP", "legal"),
-             ("insurer", "Blue Plains Health Plan", "payment"), ("provider", "Lakeside Family Practice", "treatment")]
-    rtype, name, purpose = kinds[index % len(kinds)]
-    req = ReleaseRequest.create(
-        uuid=uid, requester_type=rtype, requester_name_enc=crypto.seal(desk.desk_key, "release_request",
-                                                                       "requester_name", uid, name),
-        received_on=received, purpose=purpose, delivery="paper", entered_by=actor.user_id,
-        legal_type="subpoena_no_order" if rtype == "attorney" else None,
-    )
-    Release.create(request=req, patient=patient, due_on=received + datetime.timedelta(days=30),
-                   status=["received", "validating", "on_hold", "in_progress"][index % 4])
-    audit.append(desk, actor, "release.log", object=f"release_request:{uid}", patient=patient.uuid,
-                 details={"requester_type": rtype, "purpose": purpose})
 
 
 def build(home: Path, patients: int, seed: int, progress: Progress | None = None) -> Desk:
@@ -184,7 +160,84 @@ def build(home: Path, patients: int, seed: int, progress: Progress | None = None
     if desk.index_version < INDEX_VERSION:
         reindex(desk, desk.sign_on("manager"))
     _assembly_work(desk, clerk, seed, patients, providers)
+    _request_work(desk, clerk)
     return desk
+
+
+# --- the request log, relative to the day the demo runs ---------------------------------------------------------------
+
+
+def _request_work(desk: Desk, clerk: Actor, today: datetime.date | None = None) -> None:
+    """Release-of-information requests at every stage (added once per desk): ready for a packet, held for a
+    defective authorization or a subpoena without assurance, and one already released (so the accounting of
+    disclosures has a line)."""
+    from recdesk import roi
+    from recdesk.patients import decrypt
+
+    marker = "demo:requests"
+    if AuditEvent.select().where((AuditEvent.action == "demo.requests") & (AuditEvent.object == marker)).exists():
+        return
+    today = today or datetime.date.today()
+    with_documents = (Document.select(Document.patient).where((Document.status == "filed")
+                                                              & Document.patient.is_null(False))
+                      .group_by(Document.patient).order_by(Document.patient).limit(8))
+    mrns = [decrypt(desk, Patient.get_by_id(d.patient_id)).mrn for d in with_documents]
+    if len(mrns) < 8:
+        return
+    def day(n: int) -> str:
+        return (today - datetime.timedelta(days=n)).isoformat()
+
+    signed = {"description": "Records of my treatment, 2024 to date", "discloser": "Riverside General Hospital",
+              "recipient": "Baker & Lowe LLP", "purposes": ["personal injury claim (legal)"],
+              "expiration": {"date": (today + datetime.timedelta(days=180)).isoformat()}, "signed_on": day(12),
+              "signature": "signed", "signer": "patient",
+              "statements": {"revocation": True, "conditioning": True, "redisclosure": True}}
+    attorney = {"requester_type": "attorney", "requester_name": "Baker & Lowe LLP", "purpose": "legal"}
+    forms = [
+        # ready for its packet: the path a clerk walks in the demo
+        roi.RequestForm(request={"received": day(10), **attorney}, authorization=signed, patients=[mrns[0]],
+                        requester_address="400 Congress Ave, Suite 1200\nAustin TX 78701"),
+        # the patient's own copy, electronic (flat fee possible)
+        roi.RequestForm(request={"received": day(4), "requester_type": "patient", "requester_name": "the patient",
+                                 "purpose": "individual_access"}, patients=[mrns[1]], delivery="electronic"),
+        # a defective authorization: held, deficiency letter drafted
+        roi.RequestForm(request={"received": day(6), **attorney}, patients=[mrns[2]],
+                        authorization={**signed, "signature": "", "statements": {"revocation": True}},
+                        requester_address="400 Congress Ave, Suite 1200\nAustin TX 78701"),
+        # a subpoena with no assurance and no authorization: held (L3)
+        roi.RequestForm(request={"received": day(3), "requester_type": "attorney", "requester_name": "Carter Pruitt",
+                                 "purpose": "legal", "legal_process": {"type": "subpoena_no_order"}},
+                        patients=[mrns[3]]),
+        # a health plan for payment: minimum necessary applies
+        roi.RequestForm(request={"received": day(2), "requester_type": "health_plan",
+                                 "requester_name": "Blue Plains Health Plan", "purpose": "payment",
+                                 "scope": {"doc_types": ["discharge_summary"]}}, patients=[mrns[4]]),
+        # an expired authorization from an insurer: held (A2)
+        roi.RequestForm(request={"received": day(35), "requester_type": "insurer",
+                                 "requester_name": "Lone Star Life", "purpose": "underwriting"}, patients=[mrns[5]],
+                        authorization={**signed, "recipient": "Lone Star Life", "purposes": ["life insurance"],
+                                       "signed_on": day(400), "expiration": {"date": day(30)}}),
+        # one request for two patients (a treating provider)
+        roi.RequestForm(request={"received": day(1), "requester_type": "provider",
+                                 "requester_name": "Lakeside Family Practice", "purpose": "treatment"},
+                        patients=[mrns[6], mrns[7]], delivery="portal"),
+    ]
+    for form in forms:
+        roi.log_request(desk, clerk, form)
+    # A subpoena with notice assurance, released: it appears in the patient's accounting of disclosures.
+    (release,) = roi.log_request(desk, clerk, roi.RequestForm(
+        request={"received": day(20), "requester_type": "attorney", "requester_name": "Hollis & Vance",
+                 "purpose": "legal", "legal_process": {
+                     "type": "subpoena_no_order", "assurance": "notice", "case": "Ramos v. Dell Freight",
+                     "case_number": "D-1-GN-26-0042"}},
+        patients=[mrns[0]], requester_address="12 Main St, Round Rock TX"))
+    docs = [c.uuid for c in roi.candidates(desk, clerk, release.uuid) if not c.flags][:2]
+    if docs:
+        roi.build_packet(desk, clerk, release.uuid, docs)
+        roi.qa_packet(desk, clerk, release.uuid, True)
+        roi.release_packet(desk, clerk, release.uuid)
+    with desk.write():
+        audit.append(desk, clerk, "demo.requests", object=marker, details={"requests": len(forms) + 1})
 
 
 # --- chart assembly work, relative to the day the demo runs ----------------------------------------------------------
