@@ -7,6 +7,7 @@ import datetime
 from pathlib import Path
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Input, Static
@@ -42,10 +43,9 @@ class ScanInput(Input, inherit_bindings=False):
     (a digit, or the * of a barcode): from then on every key is part of the scan, up to Enter. Enter hands
     over what was typed and clears the line at once, so the next scan starts clean."""
 
-    # A scan line needs no word editing (and F1 stays short): Backspace and Enter.
+    # A scan line needs no word editing (and F1 stays short): Backspace; Enter ends a scan (below).
     BINDINGS = [
         Binding("backspace", "delete_left", "Delete a scanned character", show=False),
-        Binding("enter", "submit", "Scan / pull the highlighted chart", show=False),
     ]
 
     def check_consume_key(self, key: str, character: str | None) -> bool:
@@ -53,9 +53,17 @@ class ScanInput(Input, inherit_bindings=False):
             return False
         return bool(self.value) or character.isdigit() or character in "*#M"
 
-    async def action_submit(self) -> None:
-        value, self.value = self.value, ""
-        self.post_message(self.Submitted(self, value))
+    async def _on_key(self, event: events.Key) -> None:
+        # Enter is taken here, in turn with the characters before it, not as a binding: a binding runs as soon
+        # as the key arrives, while the digits a wand sent just before it may still be on their way to this
+        # line — "993412⏎660034⏎" in one burst would be cut or run together.
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            value, self.value = self.value, ""
+            self.post_message(self.Submitted(self, value))
+            return
+        await super()._on_key(event)
 
 
 def state_text(item: PickItem) -> Text:

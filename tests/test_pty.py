@@ -40,3 +40,34 @@ def test_the_desk_in_a_pty_searches_signs_off_and_is_silent_when_idle(home):
         actions = [e.action for e in AuditEvent.select().order_by(AuditEvent.seq)]
     assert actions[-1] == "session.sign_off"
     assert "session.sign_on" in actions and "patient.search" in actions
+
+
+def test_a_wand_burst_in_a_real_pty_pulls_every_chart_in_pick_mode(desk_and_manager):
+    """A barcode wand types an MRN and Enter faster than any clerk: three scans arrive in one write."""
+    from recdesk import appointments, users
+    from recdesk.desk import os_user_name
+    from recdesk.models import ChartVolume, PullItem
+
+    desk, manager = desk_and_manager
+    users.add(desk, manager, "wanda", "clerk", os_user=os_user_name())
+    for mrn, last in (("993412", "Ames"), ("660034", "Baker"), ("72248", "Chu")):
+        register(desk, manager, PatientDetails(mrn=mrn, last=last, first="Pat", dob=datetime.date(1970, 1, 1)))
+    tomorrow = (datetime.date.today() + datetime.timedelta(days=1)).isoformat()
+    rows = "\n".join(f"A{n},{mrn},Orthopedics Clinic,{tomorrow},{8 + n:02}:00"
+                     for n, mrn in enumerate(("993412", "660034", "72248")))
+    report = appointments.import_csv(desk, manager, "appointment_id,mrn,clinic,date,time\n" + rows + "\n")
+    assert report.added == 3
+    home = desk.config.home
+    desk.close()
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"}
+    with PtyProcess([sys.executable, "-m", "recdesk.cli", "--home", str(home)], env=env) as tui:
+        tui.read_until(b"Patient search", timeout=30)
+        tui.write("\x1b[18~")  # F7: the pull list
+        tui.read_until(b"3 to go of 3", timeout=15)
+        tui.write("993412\r660034\r0072248\r")  # one burst, as a wand sends it
+        tui.read_until(b"3 pulled", timeout=15)
+        tui.write("\x1b[21~")  # F10: sign off
+        assert tui.wait(timeout=20) == 0
+    with Desk.open(home):
+        assert PullItem.select().where(PullItem.status == "pulled").count() == 3
+        assert ChartVolume.select().where(ChartVolume.status == "out").count() == 3
