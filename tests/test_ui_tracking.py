@@ -3,25 +3,23 @@
 import datetime
 
 import pytest
-from textual.screen import ModalScreen
 
-from recdesk import appointments, sessions, tracking, users
+from recdesk import appointments, tracking, users
 from recdesk.models import AuditEvent, ChartMovement, ChartVolume, PullItem, Release, ReleaseRequest
 from recdesk.patients import PatientDetails, register
-from screens.app import CHANGING_ACTIONS, RecdeskApp
+from screens.app import CHANGING_ACTIONS
 from screens.help import HelpScreen
 from screens.pickers import ChoiceDialog, TextDialog
 from screens.picklist import PickListScreen
 from screens.search import SearchScreen
 from screens.tracking import HistoryDialog, StopDialog, TrackingScreen
+from tests.test_ui import SIZE, app_for, settle
 
-SIZE = (80, 24)
 TODAY = datetime.date.today()
 TOMORROW = TODAY + datetime.timedelta(days=1)
 # MRN -> terminal-digit shelf address: 123456 56-34-12, 72248 48-22-07, 993412 12-34-99, 660034 34-00-66
 MRNS = ("123456", "72248", "993412", "660034")
 QUIET = "994945"  # 45-49-99: a chart no appointment wants
-DIALOG_GROUPS = {"pick", "move"}
 
 
 @pytest.fixture
@@ -56,21 +54,6 @@ def desk(desk_and_manager):
         tracking.volume_for(desk, ids[mrn], actor=ann)
     desk.ids = ids
     return desk
-
-
-def app_for(desk, user="ann"):
-    return RecdeskApp(desk, sessions.sign_on(desk, user))
-
-
-async def settle(app, pilot):
-    """Wait until nothing is running but workers that wait for the clerk to answer a dialog."""
-    for _ in range(1000):
-        waiting = isinstance(app.screen, ModalScreen)
-        busy = [w for w in app.workers if w.is_running and not (waiting and w.group in DIALOG_GROUPS)]
-        if not busy:
-            break
-        await pilot.pause(0.01)
-    await pilot.pause()
 
 
 async def press(app, pilot, *keys):
