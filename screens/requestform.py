@@ -38,6 +38,8 @@ REQUEST_FIELDS: list[tuple[str, str, str, tuple]] = [
     ("request.legal_process.type", "Legal process", "select", (NONE, *roirules.LEGAL_TYPES)),
     ("request.legal_process.assurance", "Assurance", "select", (NONE, *roirules.ASSURANCES)),
     ("request.legal_process.case", "Case title", "text", ()),
+    ("request.legal_process.case_number", "Case number", "text", ()),
+    ("request.legal_process.criminal", "Criminal case", "check", ()),
     ("request.third_party.recipient", "Send to (patient's", "text", ()),
     ("request.third_party.destination", "  directive): where", "text", ()),
     ("request.third_party.written", "Directive in writing", "check", ()),
