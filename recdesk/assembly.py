@@ -11,13 +11,20 @@ Choices the rules leave to the desk:
   signature, and each item is judged at the most favourable minute of that day (its first and its last): a date alone
   never makes a violation the clerk cannot see on the page. An entry without a time is itself a deficiency the clerk
   records (missing_date_time, C2). A document without a date of service counts as signed when it was filed (UTC).
-- **Surgery.** Encounters carry no operating times: a same-day surgery encounter's admission is taken as the start
-  of its surgery, so its surgical items apply; the surgical items of other encounters are not applicable.
+- **Surgery.** An encounter's operating times (`surgery_at`, `surgery_end_at`) anchor its surgical items, on any
+  kind of encounter: an inpatient stay with a surgery recorded owes its operative report and post-anesthesia
+  evaluation (C3) after the surgery ends. Where no start is recorded, a same-day surgery encounter's admission is
+  taken as the start of its surgery, so its surgical items still apply; another encounter with neither time has no
+  surgery, and its surgical items are not applicable. Without an end, the start stands in for it (completion.py);
+  an end recorded before its start is ignored; on an encounter other than same-day surgery, an end recorded
+  without a start stands in for the start too (the items due before surgery then get the most room).
 - **Medicare** (C5): a payer on file whose name contains "Medicare".
-- **Open deficiencies overlay the checklist**: one tied to a document marks the items that document serves; one of
-  a kind an item opens marks that item while it is still owed (kinds such as missing_document are shared: every owed
-  item of that kind is marked). Any other open deficiency is listed apart. A chart is complete when no item is owed
-  and no deficiency is open.
+- **Open deficiencies overlay the checklist**: one recorded on a checklist item (`Deficiency.item`) marks that item
+  and no other, whatever its state. One recorded on none (as every one was before schema 6), or on an item no longer
+  on the checklist, marks the items its document serves when it is tied to one; else, being of a kind an item opens,
+  that item while it is still owed (kinds such as missing_document are shared: every owed item of that kind is
+  marked). Any other open deficiency is listed apart. A chart is complete when no item is owed and no deficiency is
+  open.
 - **Delinquency** (C4): a record is delinquent once `[completion] delinquent_days` (default 30) have run from
   discharge while it is incomplete; for a deficiency, while it is open. Aging counts whole days from discharge.
 - **Delinquency rate** (C6): discharged records of the kinds that go through deficiency analysis (`[completion]
@@ -184,6 +191,7 @@ class DeficiencyRow:
     age_days: int
     delinquent: bool
     item: str = ""  # the checklist item it marks in an assembly ("" when it marks none)
+    recorded_item: str = ""  # the checklist item code it was recorded on (Deficiency.item; "" when none)
 
 
 @dataclass(frozen=True)
@@ -296,9 +304,22 @@ def _medicare(desk: Desk, patient: Patient, policies: list[Insurance]) -> bool:
     return any("medicare" in (decrypt_insurance(desk, patient, p)["payer"] or "").lower() for p in policies)
 
 
+def surgery_times(enc: Encounter) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The start and end of the encounter's surgery as the checklist reads them (the module's **Surgery**): the
+    recorded times; without a start, a same-day surgery encounter's admission, or on another encounter a recorded
+    end; (None, None) when the encounter has no surgery."""
+    start, end = enc.surgery_at, enc.surgery_end_at
+    if start is None:
+        start = enc.admit_at if enc.kind == "surgery" else end
+    if start is not None and end is not None and end < start:
+        end = None
+    return start, end
+
+
 def _facts(enc: Encounter, medicare: bool) -> completion.EncounterFacts:
+    start, end = surgery_times(enc)
     return completion.EncounterFacts(kind=enc.kind, admit_at=enc.admit_at, discharge_at=enc.discharge_at,
-                                      surgery_at=enc.admit_at if enc.kind == "surgery" else None, medicare=medicare)
+                                      surgery_at=start, surgery_end_at=end, medicare=medicare)
 
 
 def _window(enc: Encounter, as_of: dt.datetime) -> tuple[dt.date, dt.date]:
@@ -345,11 +366,14 @@ def _rules(desk: Desk, kind: str, cache: dict | None = None) -> dict[str, comple
 def _overlay(items: dict[str, completion.ChecklistItem], states: list[completion.ItemState],
              open_rows: list[DeficiencyRow]) -> tuple[list[tuple[completion.ItemState, list[DeficiencyRow]]],
                                                       list[DeficiencyRow]]:
-    """Each item with the open deficiencies that mark it, and the open deficiencies that mark none."""
+    """Each item with the open deficiencies that mark it, and the open deficiencies that mark none. A deficiency
+    recorded on an item marks that item alone; the document and kind rules are for those recorded on none."""
     marks: dict[str, list[DeficiencyRow]] = {s.code: [] for s in states}
     other = []
     for row in open_rows:
-        hit = [s for s in states if row.document_uuid and row.document_uuid in s.document_ids]
+        hit = [s for s in states if row.recorded_item and s.code == row.recorded_item]
+        if not hit:
+            hit = [s for s in states if row.document_uuid and row.document_uuid in s.document_ids]
         if not hit:
             hit = [s for s in states if s.state not in completion.COMPLETE_STATES and row.kind in {
                 items[s.code].deficiency, items[s.code].late_deficiency, items[s.code].unsigned_deficiency,
@@ -398,7 +422,7 @@ def _deficiency_rows(desk: Desk, query, as_of: dt.datetime, types: dict[str, com
             opened_by=users.get(d.opened_by_id, ""), closed_at=d.closed_at, closed_by=users.get(d.closed_by_id, ""),
             encounter_uuid=enc.uuid if enc else "", encounter_kind=enc.kind if enc else "", patient_uuid=p.uuid,
             mrn=p.mrn, name=p.display_name, discharge_at=discharge, age_days=age,
-            delinquent=d.status == "open" and completion.delinquent(discharge, as_of, days)))
+            delinquent=d.status == "open" and completion.delinquent(discharge, as_of, days), recorded_item=d.item))
     return rows
 
 
@@ -544,7 +568,7 @@ def worklist(desk: Desk, actor, day: dt.date, kind: str = "admissions", *,
 def _light_row(d: Deficiency, document_uuid: str) -> DeficiencyRow:
     """An open deficiency with only what the overlay needs (the worklist decrypts nothing more)."""
     return DeficiencyRow(d.uuid, d.kind, d.kind, "", d.status, "", d.provider_id, "", document_uuid, d.created_at,
-                         "", None, "", "", "", "", "", "", None, 0, False)
+                         "", None, "", "", "", "", "", "", None, 0, False, recorded_item=d.item)
 
 
 # --- one chart -----------------------------------------------------------------------------------------------------
@@ -694,9 +718,10 @@ def providers(desk: Desk) -> list[Provider]:
 
 
 def record_deficiency(desk: Desk, actor, encounter_uuid: str, kind: str, provider_name_or_id: int | str,
-                      note: str = "", document_uuid: str | None = None) -> str:
+                      note: str = "", document_uuid: str | None = None, *, item: str | None = None) -> str:
     """Open a deficiency of a kind from deficiency_types on the encounter, assigned to a provider; returns its uuid.
-    The note is encrypted under the patient's key."""
+    `item`, a code from the encounter's checklist, is the item it marks (and no other); without one, the kind and
+    the document say which items it marks. The note is encrypted under the patient's key."""
     actor.require(*CHANGERS)
     types = {t.code: t for t in completion.deficiency_types(desk.config.home)}
     if kind not in types:
@@ -704,7 +729,10 @@ def record_deficiency(desk: Desk, actor, encounter_uuid: str, kind: str, provide
     note = _CONTROL.sub(" ", note or "").strip()
     if len(note) > NOTE_MAX:
         raise DeskError(f"a deficiency note is at most {NOTE_MAX} characters")
+    if item is not None and not isinstance(item, str):
+        raise DeskError(f"checklist item {item!r} is not an item code")
     enc = _encounter(encounter_uuid)
+    code = _item(desk, enc, item.strip()).code if item and item.strip() else ""
     provider = find_provider(provider_name_or_id)
     patient = enc.patient
     uid = new_uuid()
@@ -712,16 +740,17 @@ def record_deficiency(desk: Desk, actor, encounter_uuid: str, kind: str, provide
         doc = _document(document_uuid, enc) if document_uuid else None
         same = Deficiency.select().where(
             (Deficiency.encounter == enc.id) & (Deficiency.kind == kind) & (Deficiency.status == "open")
-            & (Deficiency.provider == provider.id)
+            & (Deficiency.provider == provider.id) & (Deficiency.item == code)
             & (Deficiency.document == doc.id if doc else Deficiency.document.is_null()))
         if same.exists():
-            raise DeskError(f"{types[kind].label} is already open for {provider.name} on this chart")
+            raise DeskError(f"{types[kind].label} is already open for {provider.name} on this chart"
+                            + (f" ({code})" if code else ""))
         Deficiency.create(uuid=uid, patient=patient.id, encounter=enc.id, document=doc.id if doc else None,
-                          kind=kind, provider=provider.id, status="open", opened_by=actor.user_id,
+                          kind=kind, provider=provider.id, status="open", opened_by=actor.user_id, item=code,
                           note_enc=crypto.seal(desk.dek(patient), "deficiency", "note", uid, note) if note else None)
         audit.append(desk, actor, "deficiency.record", object=f"deficiency:{uid}", patient=patient.uuid,
                      details={"encounter": enc.uuid, "kind": kind, "rule": types[kind].rule,
-                              "provider": provider.name, "document": doc.uuid if doc else ""})
+                              "provider": provider.name, "document": doc.uuid if doc else "", "item": code})
     return uid
 
 

@@ -99,6 +99,7 @@ def _build_batch(desk: Desk, actor: Actor, seed: int, start: int, stop: int, pro
                 "uuid": new_uuid(), "patient": pid, "kind": e["type"], "admit_at": e["admit"],
                 "discharge_at": e["discharge"], "service": e["service"],
                 "attending": _provider(providers, e["attending"]),
+                "surgery_at": e.get("surgery_at"), "surgery_end_at": e.get("surgery_end_at"),
             })
         for a in p.appointments:
             appointments.append({"uuid": new_uuid(), "patient": pid, "clinic": a["clinic"], "at": a["at"],
@@ -258,7 +259,7 @@ def _assembly_work(desk: Desk, clerk: Actor, seed: int, patients: int, providers
     admissions and clinic visits booked for tomorrow with paperwork filed ahead, added for each new tomorrow."""
     import random
 
-    from recdesk import assembly
+    from recdesk import assembly, completion
 
     today = today or datetime.date.today()
     tomorrow = today + datetime.timedelta(days=1)
@@ -275,7 +276,8 @@ def _assembly_work(desk: Desk, clerk: Actor, seed: int, patients: int, providers
         p = synthetic.patient(seed, index)
         row = rows[ids[index]]
         enc = Encounter.create(patient=row.id, kind=e["type"], admit_at=e["admit"], discharge_at=e["discharge"],
-                               service=e["service"], attending=_provider(providers, e["attending"]))
+                               service=e["service"], attending=_provider(providers, e["attending"]),
+                               surgery_at=e.get("surgery_at"), surgery_end_at=e.get("surgery_end_at"))
         filed = {}
         for n, doc in enumerate(docs):
             # a few are filed to no encounter: their date of service puts them in the chart
@@ -288,14 +290,17 @@ def _assembly_work(desk: Desk, clerk: Actor, seed: int, patients: int, providers
 
     with desk.write():
         if not _done(stays_marker):
+            # each deficiency on the checklist item it concerns, while the site's checklist still has that item
+            items = {i.code for i in completion.checklist("inpatient", desk.config.home)}
             pool = random.Random(f"{seed}:assembly-stays").sample(candidates, len(RECENT_STAYS))
             for n, (index, days) in enumerate(zip(pool, RECENT_STAYS, strict=True)):
                 e, docs, deficiencies = synthetic.recent_stay(seed, index, synthetic.patient(seed, index), today,
                                                               days)
                 enc, filed = add(index, e, docs, loose=True)
-                for k, (kind, doc_type) in enumerate(deficiencies):
+                for k, (kind, doc_type, item) in enumerate(deficiencies):
                     assembly.record_deficiency(desk, clerk, enc.uuid, kind, _provider(providers, e["attending"]),
-                                               NOTES[(n + k) % len(NOTES)], filed.get(doc_type) if doc_type else None)
+                                               NOTES[(n + k) % len(NOTES)], filed.get(doc_type) if doc_type else None,
+                                               item=item if item in items else None)
                 if n % 4 == 1:  # one the provider has completed already
                     done = assembly.record_deficiency(desk, clerk, enc.uuid, "missing_consult",
                                                       _provider(providers, e["attending"]))

@@ -26,42 +26,45 @@ def _audit_by_user(migrator: SchemaMigrator, db: peewee.Database) -> None:
         migrate(migrator.add_index("audit_event", ("user_name", "action", "seq"), False))
 
 
-def _intake(migrator: SchemaMigrator, db: peewee.Database) -> None:
+def _add_columns(migrator: SchemaMigrator, db: peewee.Database, model, names: tuple[str, ...]) -> None:
+    """Add the model's named fields its table lacks (a step run twice adds nothing)."""
     from playhouse.migrate import migrate
 
+    table = model._meta.table_name
+    have = {c.name for c in db.get_columns(table)}
+    for name in names:
+        field = model._meta.fields[name]
+        if field.column_name not in have:
+            migrate(migrator.add_column(table, field.column_name, field))
+
+
+def _intake(migrator: SchemaMigrator, db: peewee.Database) -> None:
     from recdesk.models import Document, DocumentMove
 
-    have = {c.name for c in db.get_columns("document")}
-    for name in ("name_enc", "received_at", "quarantine_reason", "qa_by", "qa_at", "qa_reason", "legible"):
-        field = Document._meta.fields[name]
-        if field.column_name not in have:
-            migrate(migrator.add_column("document", field.column_name, field))
+    _add_columns(migrator, db, Document,
+                 ("name_enc", "received_at", "quarantine_reason", "qa_by", "qa_at", "qa_reason", "legible"))
     db.create_tables([DocumentMove], safe=True)
 
 
 def _index_version(migrator: SchemaMigrator, db: peewee.Database) -> None:
-    from playhouse.migrate import migrate
-
     from recdesk.models import DeskInfo
 
-    if "index_version" not in {c.name for c in db.get_columns("desk_info")}:
-        migrate(migrator.add_column("desk_info", "index_version", DeskInfo.index_version))
+    _add_columns(migrator, db, DeskInfo, ("index_version",))
 
 
 def _workflows(migrator: SchemaMigrator, db: peewee.Database) -> None:
-    from playhouse.migrate import migrate
-
     from recdesk.models import AssemblyItem, Deficiency, PullItem, Release, ReleaseEvent
 
-    for model, names in ((Release, ("extension_notice_on", "fee_json", "packet_password_enc", "closed_by")),
-                         (Deficiency, ("closed_by",))):
-        table = model._meta.table_name
-        have = {c.name for c in db.get_columns(table)}
-        for name in names:
-            field = model._meta.fields[name]
-            if field.column_name not in have:
-                migrate(migrator.add_column(table, field.column_name, field))
+    _add_columns(migrator, db, Release, ("extension_notice_on", "fee_json", "packet_password_enc", "closed_by"))
+    _add_columns(migrator, db, Deficiency, ("closed_by",))
     db.create_tables([ReleaseEvent, PullItem, AssemblyItem], safe=True)
+
+
+def _surgery_and_items(migrator: SchemaMigrator, db: peewee.Database) -> None:
+    from recdesk.models import Deficiency, Encounter
+
+    _add_columns(migrator, db, Encounter, ("surgery_at", "surgery_end_at"))
+    _add_columns(migrator, db, Deficiency, ("item",))
 
 
 MIGRATIONS: dict[int, tuple[str, Step]] = {
@@ -69,6 +72,7 @@ MIGRATIONS: dict[int, tuple[str, Step]] = {
     3: ("document intake: file names, receipt, quarantine, QA; misfile history", _intake),
     4: ("record the blind-index version (new kinds need `recdesk reindex`)", _index_version),
     5: ("release workflow history and fees; pull-list picking; chart assembly", _workflows),
+    6: ("operating times on encounters; the checklist item a deficiency marks", _surgery_and_items),
 }
 
 

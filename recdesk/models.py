@@ -132,6 +132,9 @@ class Encounter(Record):
     service = pw.CharField(max_length=100, default="")
     attending = pw.ForeignKeyField(Provider, null=True)
     account_enc = Enc()
+    # operating times (schema 6), local wall-clock like admit_at; NULL when no surgery is recorded
+    surgery_at = pw.DateTimeField(null=True)
+    surgery_end_at = pw.DateTimeField(null=True)
 
 
 class Appointment(Record):
@@ -314,6 +317,7 @@ class Deficiency(Record):
     opened_by = pw.ForeignKeyField(User, null=True)
     closed_at = pw.DateTimeField(null=True)
     closed_by = pw.ForeignKeyField(User, null=True, backref="+")
+    item = pw.CharField(max_length=40, default="")  # the checklist item code it marks (schema 6), "" when none
 
 
 class AssemblyItem(Base):

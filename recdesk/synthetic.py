@@ -536,7 +536,24 @@ def _pick_from(rng: random.Random, items: Sequence[_T]) -> _T:
 _VISIT_HOURS = {"ed": (2.0, 10.0), "outpatient": (0.5, 3.0), "surgery": (3.0, 8.0)}
 
 
-def _encounter(rng: random.Random, dob_ord: int, last_ord: int, sex: str) -> dict[str, Any]:
+def _surgery_times(rng: random.Random, admit: datetime.datetime,
+                   discharge: datetime.datetime) -> tuple[datetime.datetime | None, datetime.datetime | None]:
+    """When a surgery encounter's operation began and ended: after an hour or more of pre-op, finished at least half
+    an hour before discharge (a short visit is operated in its middle). Times after the desk's "now" are not recorded
+    yet: an operation still under way has no end, one still to come no start."""
+    start = admit + (60 + 15 * int(rng.random() * 7)) * _MINUTE  # 1 to 2.5 hours of pre-op
+    length = (35 + int(rng.random() * 206)) * _MINUTE  # 35 minutes to 4 hours
+    if start + length > discharge - 30 * _MINUTE:
+        minutes = (discharge - admit) // _MINUTE
+        start = admit + minutes // 4 * _MINUTE
+        length = min(length, max(minutes // 2, 1) * _MINUTE)
+    end = start + length
+    return (start if start <= _NOW else None), (end if end <= _NOW else None)
+
+
+def _encounter(rng: random.Random, dob_ord: int, last_ord: int, sex: str, stream: str) -> dict[str, Any]:
+    """One encounter from the patient's stream `rng`; a surgery encounter's operating times come from a stream of
+    their own (`stream`: the encounter's key) so that they change nothing else about the patient."""
     r = rng.random
     kind = _ENCOUNTER_TYPES.pick(rng)
     # Most activity is recent (the last 8 years); the rest is spread over the whole lifetime.
@@ -578,12 +595,17 @@ def _encounter(rng: random.Random, dob_ord: int, last_ord: int, sex: str) -> dic
         # Same-day visits that would run past midnight end at a random earlier time instead.
         left_today = int((midnight + _DAY - admit) / _MINUTE) - 1
         discharge = admit + (minutes if minutes <= left_today else int(r() * left_today)) * _MINUTE
+    surgery_at = surgery_end_at = None
+    if kind == "surgery":
+        surgery_at, surgery_end_at = _surgery_times(random.Random(f"{stream}:surgery"), admit, discharge)
     return {
         "type": kind,
         "admit": admit,
         "discharge": None if discharge > _NOW else discharge,
         "service": service,
         "attending": _pick_from(rng, _ROSTER[service]),
+        "surgery_at": surgery_at,
+        "surgery_end_at": surgery_end_at,
     }
 
 
@@ -661,7 +683,7 @@ def patient(seed: int, index: int) -> SyntheticPatient:
     # A death happened sometime in the last 3 years; nothing can be recorded after it.
     last_ord = _TODAY_ORD - 15 - int(r() * 3 * 365) if deceased else _TODAY_ORD
     count = _ENCOUNTER_COUNTS.pick(rng)
-    encounters = [_encounter(rng, dob_ord, last_ord, sex) for _ in range(count)]
+    encounters = [_encounter(rng, dob_ord, last_ord, sex, f"{seed}:{index}:{n}") for n in range(count)]
     encounters.sort(key=itemgetter("admit"))
     appointments = [] if deceased else _appointments(rng, _APPOINTMENT_COUNTS.pick(rng), age)
     return SyntheticPatient(
@@ -788,7 +810,9 @@ def near_duplicate(seed: int, index: int, original: SyntheticPatient) -> Synthet
     # A deceased original's death date is unknown here, so its duplicate gets no visits to misdate.
     has_visit = rng.random() < 0.7 and not original.deceased
     encounters = (
-        [_encounter(rng, original.dob.toordinal(), _TODAY_ORD, original.sex)] if has_visit else []
+        [_encounter(rng, original.dob.toordinal(), _TODAY_ORD, original.sex, f"{seed}:{index}:near-duplicate:0")]
+        if has_visit
+        else []
     )
     return SyntheticPatient(
         mrn=mrn,
@@ -1513,15 +1537,24 @@ def scheduled_visit(seed: int, index: int, p: SyntheticPatient, day: datetime.da
         if rng.random() < (0.45 if doc_type == "history_and_physical" else 0.6):
             when = before - int(rng.random() * 6) * _DAY if doc_type == "history_and_physical" else before
             docs.append(_form(rng, p, doc_type, when, service, attending))
-    encounter = {"type": kind, "admit": admit, "discharge": None, "service": service, "attending": attending}
+    encounter = {"type": kind, "admit": admit, "discharge": None, "service": service, "attending": attending,
+                 "surgery_at": None, "surgery_end_at": None}
     return encounter, docs
 
 
+# The inpatient checklist item (data/checklists.toml) each document of a recent stay serves; the IM's is its
+# admission copy, the one a stay without any is first missing.
+STAY_ITEMS = {"face_sheet": "face_sheet", "consent": "consent_to_treat", "npp_acknowledgment": "npp_acknowledgment",
+              "history_and_physical": "history_and_physical", "financial_responsibility": "financial_responsibility",
+              "patient_rights_notice": "patient_rights_notice", "advance_directive": "advance_directive",
+              "discharge_summary": "discharge_summary", "important_message_medicare": "im_admission"}
+
+
 def recent_stay(seed: int, index: int, p: SyntheticPatient, today: datetime.date,
-                days_ago: int) -> tuple[dict[str, Any], list[SyntheticDocument], list[tuple[str, str]]]:
+                days_ago: int) -> tuple[dict[str, Any], list[SyntheticDocument], list[tuple[str, str, str]]]:
     """An inpatient stay discharged `days_ago` days before `today` with some checklist documents filed, dated
     inside their windows, and some missing; plus the deficiencies the analyst opened for it, as
-    (kind, document type it concerns or "")."""
+    (kind, filed document type it concerns or "", checklist item it marks). The stay has no surgery."""
     rng = random.Random(f"{seed}:{index}:stay:{days_ago}")
     service = _INPATIENT_SERVICES.pick(rng)
     attending = _pick_from(rng, _ROSTER[service])
@@ -1539,18 +1572,18 @@ def recent_stay(seed: int, index: int, p: SyntheticPatient, today: datetime.date
     for doc_type, odds in plan:
         if rng.random() >= odds:
             if doc_type == "discharge_summary":
-                deficiencies.append(("missing_discharge_summary", ""))
+                deficiencies.append(("missing_discharge_summary", "", STAY_ITEMS[doc_type]))
             elif doc_type == "history_and_physical":
-                deficiencies.append(("missing_hp", ""))
+                deficiencies.append(("missing_hp", "", STAY_ITEMS[doc_type]))
             elif rng.random() < 0.3:
-                deficiencies.append(("missing_document", ""))
+                deficiencies.append(("missing_document", "", STAY_ITEMS[doc_type]))
             continue
         day = discharge_day if doc_type == "discharge_summary" else admit.date()
         docs.append(_form(rng, p, doc_type, day, service, attending))
         if doc_type == "important_message_medicare" and discharge_day > admit.date() + _DAY:
             docs.append(_form(rng, p, doc_type, discharge_day - _DAY, service, attending))  # the follow-up copy
     if any(d.doc_type == "history_and_physical" for d in docs) and rng.random() < 0.3:
-        deficiencies.append(("missing_signature", "history_and_physical"))
+        deficiencies.append(("missing_signature", "history_and_physical", STAY_ITEMS["history_and_physical"]))
     encounter = {"type": "inpatient", "admit": admit, "discharge": discharge, "service": service,
-                 "attending": attending}
-    return encounter, docs, list(dict.fromkeys(deficiencies))  # one deficiency of a kind per chart
+                 "attending": attending, "surgery_at": None, "surgery_end_at": None}
+    return encounter, docs, list(dict.fromkeys(deficiencies))  # one deficiency of a kind per item

@@ -29,7 +29,7 @@ HELP = (
     "Enter on an encounter opens its checklist in the site's chart order: each item is present (with the "
     "document that serves it), MISSING, late, DEFICIENT, pending (not due yet) or n/a. On an item: T attaches "
     "one of the patient's filed documents to it (choose an \\[attached] one to detach it); X records a "
-    "deficiency: its type, the provider it is assigned to, then a note (Enter for none); K closes an open "
+    "deficiency on it: its type, the provider it is assigned to, then a note (Enter for none); K closes an open "
     "deficiency once the provider has completed it. P prints the chart: a face sheet, a sheet of ID labels and "
     "its documents in chart order. Esc goes back.\n\n"
     "Deficiencies age from discharge; a record still incomplete at discharge + 30 days is delinquent (C4; "
@@ -499,9 +499,9 @@ class AssemblyScreen(DeskScreen):
         if note is None:
             return
         document = item.documents[0].uuid if item and len(item.documents) == 1 else None
-        try:
+        try:  # recorded on the item: it marks that item alone, even of a kind other items share
             await app.desk_call(assembly.record_deficiency, app.desk, app.actor, a.encounter_uuid, kind,
-                                int(provider), note, document)
+                                int(provider), note, document, item=item.code if item else None)
         except DeskError as exc:
             self._say(str(exc), severity="error")
             return

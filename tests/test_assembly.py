@@ -69,10 +69,12 @@ def ward(desk_and_manager) -> Ward:
 
 
 def visit(w: Ward, mrn: str, kind: str = "inpatient", admit: dt.datetime = ADMIT,
-          discharge: dt.datetime | None = DISCHARGE, attending: Provider | None = None) -> Encounter:
+          discharge: dt.datetime | None = DISCHARGE, attending: Provider | None = None,
+          surgery: tuple[dt.datetime | None, dt.datetime | None] = (None, None)) -> Encounter:
     with w.desk.write():
         return Encounter.create(patient=w.patients[mrn], kind=kind, admit_at=admit, discharge_at=discharge,
-                                service="Hospital Medicine", attending=attending or w.ada)
+                                service="Hospital Medicine", attending=attending or w.ada,
+                                surgery_at=surgery[0], surgery_end_at=surgery[1])
 
 
 def filed(w: Ward, mrn: str, doc_type: str, day: dt.date | None, pages: int = 1,
@@ -159,7 +161,7 @@ def test_assembly_judges_filed_and_attached_documents(ward):
     assert s["face_sheet"] == "present" and s["history_and_physical"] == "present"
     assert s["consent_to_treat"] == "present"
     assert s["discharge_summary"] == "missing" and s["final_diagnosis"] == "missing"
-    assert s["operative_report"] == "not_applicable"  # no surgery on an inpatient stay on this desk
+    assert s["operative_report"] == "not_applicable"  # no surgery recorded on this stay
     assert s["im_admission"] == "not_applicable"  # not a Medicare patient
     items = {i.code: i for i in a.items}
     assert [d.uuid for d in items["face_sheet"].documents] == [face.uuid]
@@ -193,6 +195,41 @@ def test_surgery_encounter_counts_its_admission_as_the_start_of_surgery(ward):
     s = states(assembly.assemble(w.desk, w.ann, enc.uuid, LATER))
     assert s["operative_report"] == "present" and s["anesthesia_note"] == "present"
     assert s["post_anesthesia_evaluation"] == "missing"
+
+
+def test_surgery_times_drive_the_operative_report_and_post_anesthesia_windows_of_an_inpatient_stay(ward):
+    w = ward
+    start, end = dt.datetime(2026, 10, 7, 8, 0), dt.datetime(2026, 10, 7, 11, 30)
+    enc = visit(w, "500200", surgery=(start, end))
+    plain = visit(w, "500200", admit=ADMIT + DAY, discharge=DISCHARGE + DAY)  # the same kind of stay, no surgery
+    assert states(assembly.assemble(w.desk, w.ann, plain.uuid, LATER))["operative_report"] == "not_applicable"
+
+    def item(code: str, as_of: dt.datetime) -> assembly.ItemRow:
+        return next(i for i in assembly.assemble(w.desk, w.ann, enc.uuid, as_of).items if i.code == code)
+
+    # C3: due 24 and 48 hours after the surgery ends, not after it starts (that would be 10-08 08:00)
+    assert item("operative_report", end + dt.timedelta(hours=21)).state == "pending"
+    assert "Due by 2026-10-08 11:30" in item("operative_report", end).message
+    assert "Due by 2026-10-09 11:30" in item("post_anesthesia_evaluation", end).message
+    assert item("operative_report", end + dt.timedelta(hours=24, minutes=1)).state == "missing"
+    assert "Due by 2026-10-07 08:00" in item("procedure_consent", start - DAY).message  # before it starts
+    filed(w, "500200", "operative_report", end.date(), encounter=enc)
+    filed(w, "500200", "post_anesthesia_evaluation", end.date() + 3 * DAY, encounter=enc)  # 10-10: too late
+    filed(w, "500200", "anesthesia_note", start.date() - DAY, encounter=enc)
+    a = assembly.assemble(w.desk, w.ann, enc.uuid, LATER)
+    s = states(a)
+    assert s["operative_report"] == "present" and s["anesthesia_note"] == "present"
+    assert s["post_anesthesia_evaluation"] == "late" and s["procedure_consent"] == "missing"
+    (row,) = [r for r in assembly.worklist(w.desk, w.ann, ADMIT.date(), "admissions", as_of=LATER)
+              if r.encounter_uuid == enc.uuid]
+    assert (row.missing, row.required) == (a.count("missing"), sum(i.state != "not_applicable" for i in a.items))
+    # a same-day surgery with its times recorded: the operation, not the admission, starts the surgical items
+    at = dt.datetime(2026, 10, 6, 7, 30)
+    day_case = visit(w, "500300", "surgery", admit=at, discharge=at + 8 * dt.timedelta(hours=1), attending=w.ben,
+                     surgery=(at.replace(hour=12), at.replace(hour=14)))
+    s = states(assembly.assemble(w.desk, w.ann, day_case.uuid, at.replace(hour=11)))
+    assert s["procedure_consent"] == "pending" and s["operative_report"] == "pending"
+    assert assembly.surgery_times(Encounter.get_by_id(day_case.id)) == (at.replace(hour=12), at.replace(hour=14))
 
 
 def test_attach_checks_patient_item_and_files_the_document_to_the_encounter(ward):
@@ -261,6 +298,52 @@ def test_record_and_close_a_deficiency_with_audit_and_an_encrypted_note(ward):
     with pytest.raises(DeskError, match="already closed"):
         assembly.close_deficiency(w.desk, w.ann, uid)
     assert states(assembly.assemble(w.desk, w.ann, enc.uuid, LATER))["discharge_summary"] == "missing"
+
+
+def test_a_deficiency_recorded_on_one_item_marks_only_that_item_even_of_a_shared_kind(ward):
+    w = ward
+    enc = visit(w, "500200")
+    shared = {"face_sheet", "patient_rights_notice", "advance_directive", "financial_responsibility"}
+    assert {i.code for i in completion.checklist("inpatient") if i.deficiency == "missing_document"} == shared
+    before = head()
+    uid = assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_document", w.ada.id, item="advance_directive")
+    assert Deficiency.get(Deficiency.uuid == uid).item == "advance_directive"
+    assert actions(before) == ["deficiency.record"]
+    a = assembly.assemble(w.desk, w.ann, enc.uuid, LATER)
+    s = states(a)
+    assert s["advance_directive"] == "deficient"
+    assert {code: s[code] for code in shared - {"advance_directive"}} == dict.fromkeys(
+        shared - {"advance_directive"}, "missing")
+    (row,) = a.deficiencies
+    assert (row.item, row.recorded_item) == ("advance_directive", "advance_directive") and not a.other
+    (work,) = assembly.worklist(w.desk, w.ann, ADMIT.date(), "admissions", as_of=LATER)
+    assert work.deficient == 1
+    # the same kind on another item is another deficiency; on the same item it is already open
+    assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_document", w.ada.id, item="face_sheet")
+    with pytest.raises(DeskError, match="already open"):
+        assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_document", w.ada.id, item="face_sheet")
+    s = states(assembly.assemble(w.desk, w.ann, enc.uuid, LATER))
+    assert [c for c in sorted(shared) if s[c] == "deficient"] == ["advance_directive", "face_sheet"]
+    # recorded on no item, a deficiency of a shared kind still marks every owed item of that kind
+    assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_document", w.ben.id)
+    assert all(states(assembly.assemble(w.desk, w.ann, enc.uuid, LATER))[c] == "deficient" for c in shared)
+    # the item is exact even where the document serves two items
+    summary = filed(w, "500200", "discharge_summary", DISCHARGE.date(), encounter=enc)
+    assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_signature", w.ada.id, document_uuid=summary.uuid,
+                               item="final_diagnosis")
+    s = states(assembly.assemble(w.desk, w.ann, enc.uuid, LATER))
+    assert (s["final_diagnosis"], s["discharge_summary"]) == ("deficient", "present")
+
+
+def test_an_unknown_checklist_item_is_refused_in_one_line(ward):
+    w = ward
+    enc = visit(w, "500200")
+    before = head()
+    for code in ("visit_note", "no_such_item"):  # an outpatient item, and none at all
+        with pytest.raises(DeskError, match=f"'{code}' is not on the inpatient checklist") as caught:
+            assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_document", w.ada.id, item=code)
+        assert "\n" not in str(caught.value)
+    assert Deficiency.select().count() == 0 and actions(before) == []
 
 
 def test_a_deficiency_on_a_document_marks_the_item_it_serves(ward):
@@ -466,6 +549,13 @@ def test_the_demo_desk_has_tomorrows_admissions_recent_discharges_and_deficienci
         queue = assembly.provider_queue(desk, clerk)
         assert queue and any(r.delinquent for r in queue) and P.select().count() > 20
         assert assembly.deficiencies(desk, clerk, status="closed")
+        recorded = Deficiency.select().where(Deficiency.kind != "missing_consult")  # the consult is on no checklist
+        assert recorded.count() and all(d.item for d in recorded)
+        operations = list(Encounter.select().where((Encounter.kind == "surgery")
+                                                   & Encounter.discharge_at.is_null(False)))
+        assert operations
+        for e in operations:
+            assert e.admit_at < e.surgery_at < e.surgery_end_at < e.discharge_at
         before = Encounter.select().count()
         providers = {p.name: p.id for p in P.select()}
         demo._assembly_work(desk, clerk, 7, 150, providers)  # the same day again: nothing new

@@ -8,7 +8,7 @@ import pytest
 from recdesk import audit, crypto, migrations, patients, search, users
 from recdesk.desk import Desk
 from recdesk.errors import AccessDenied, DeskError, TamperError
-from recdesk.models import AuditEvent, Patient, PatientToken, User
+from recdesk.models import AuditEvent, Deficiency, Encounter, Patient, PatientToken, User
 
 ROSTER = [
     ("100234", "Smith", "John", "1962-03-04", "1234"),
@@ -282,6 +282,14 @@ def test_a_version_1_desk_is_upgraded_step_by_step(make_config):
         desk.db.execute_sql(f'DROP TABLE "{table}"')
     for column in ("extension_notice_on", "fee_json", "packet_password_enc"):
         desk.db.execute_sql(f'ALTER TABLE "release" DROP COLUMN "{column}"')
+    # a stay and its deficiency from before schema 6: no operating times, no checklist item
+    with desk.write():
+        patient = Patient.select().order_by(Patient.id).first()
+        stay = Encounter.create(patient=patient, kind="inpatient", admit_at=datetime.datetime(2026, 10, 5, 10))
+        Deficiency.create(patient=patient, encounter=stay, kind="missing_hp")
+    for column in ("surgery_at", "surgery_end_at"):
+        desk.db.execute_sql(f'ALTER TABLE "encounter" DROP COLUMN "{column}"')
+    desk.db.execute_sql('ALTER TABLE "deficiency" DROP COLUMN "item"')
     desk.db.execute_sql("UPDATE desk_info SET schema_version = 1")
     desk.close()
     with Desk.open(home) as upgraded:
@@ -290,6 +298,11 @@ def test_a_version_1_desk_is_upgraded_step_by_step(make_config):
         assert set(INTAKE_COLUMNS) <= {c.name for c in upgraded.db.get_columns("document")}
         assert {"document_move", "release_event", "pull_item", "assembly_item"} <= set(upgraded.db.get_tables())
         assert "fee_json" in {c.name for c in upgraded.db.get_columns("release")}
+        assert {"surgery_at", "surgery_end_at"} <= {c.name for c in upgraded.db.get_columns("encounter")}
+        assert "item" in {c.name for c in upgraded.db.get_columns("deficiency")}
+        (old_stay,) = Encounter.select()
+        assert (old_stay.surgery_at, old_stay.surgery_end_at) == (None, None)
+        assert [(d.kind, d.item) for d in Deficiency.select()] == [("missing_hp", "")]  # backfilled: none
         assert upgraded.db.execute_sql("SELECT schema_version FROM desk_info").fetchone()[0] == migrations.latest()
         assert names(search.search(upgraded, upgraded.sign_on("boss"), "100234")) == [("Smith", "John", "exact")]
 

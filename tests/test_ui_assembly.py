@@ -132,8 +132,10 @@ async def test_clerk_assembles_tomorrows_admission_with_keys_only(ward):
         await settle(app, pilot)
         assert isinstance(app.screen, AssemblyScreen)
         (d,) = Deficiency.select()
-        assert (d.kind, d.provider.name, d.status) == ("missing_document", "Dr. Ada Byron", "open")
+        assert (d.kind, d.provider.name, d.status, d.item) == ("missing_document", "Dr. Ada Byron", "open",
+                                                               "face_sheet")  # recorded on the item
         assert screen.line[0].state == "deficient"
+        assert [item.code for item, _ in screen.lines if item and item.state == "deficient"] == ["face_sheet"]
         assert any("DEFICIENT" in line and "Face sheet" in line for line in screen_text(app))
 
         await pilot.press("k")  # close it: the dialog defaults to No
