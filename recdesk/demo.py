@@ -161,8 +161,40 @@ def build(home: Path, patients: int, seed: int, progress: Progress | None = None
     if desk.index_version < INDEX_VERSION:
         reindex(desk, desk.sign_on("manager"))
     _assembly_work(desk, clerk, seed, patients, providers)
+    _clinic_work(desk, clerk, seed)
     _request_work(desk, clerk)
     return desk
+
+
+# --- tomorrow's clinics, relative to the day the demo runs -----------------------------------------------------------
+
+DEMO_CLINICS = ("Cardiology Clinic", "Orthopedics Clinic", "Family Medicine Clinic", "Pediatrics Clinic",
+                "Neurology Clinic")
+
+
+def _clinic_work(desk: Desk, clerk: Actor, seed: int, today: datetime.date | None = None, count: int = 18) -> None:
+    """Appointments for tomorrow (booked through the CSV import, as a site's scheduling feed would), so the pull
+    list (F7) has charts to pick whatever day the demo is run; added once for each new tomorrow."""
+    import random
+
+    from recdesk import appointments
+    from recdesk.patients import decrypt
+
+    today = today or datetime.date.today()
+    tomorrow = today + datetime.timedelta(days=1)
+    marker = f"demo:clinics:{tomorrow.isoformat()}"
+    if AuditEvent.select().where((AuditEvent.action == "demo.clinics") & (AuditEvent.object == marker)).exists():
+        return
+    rng = random.Random(f"{seed}:clinics:{tomorrow.isoformat()}")
+    ids = [row[0] for row in Patient.select(Patient.id).where(Patient.status == "active").tuples()]
+    lines = ["appointment_id,mrn,clinic,date,time"]
+    for n, pid in enumerate(sorted(rng.sample(ids, min(count, len(ids))))):
+        mrn = decrypt(desk, Patient.get_by_id(pid)).mrn
+        at = f"{rng.randrange(8, 16):02}:{rng.choice((0, 15, 30, 45)):02}"
+        lines.append(f"DEMO-{tomorrow:%Y%m%d}-{n:03},{mrn},{rng.choice(DEMO_CLINICS)},{tomorrow.isoformat()},{at}")
+    appointments.import_csv(desk, clerk, "\n".join(lines) + "\n")
+    with desk.write():
+        audit.append(desk, clerk, "demo.clinics", object=marker, details={"appointments": len(lines) - 1})
 
 
 # --- the request log, relative to the day the demo runs ---------------------------------------------------------------

@@ -186,3 +186,18 @@ def test_demo_on_postgresql_builds_searches_and_passes_doctor(tmp_path, pg_url, 
     result = run_cli("doctor", home=tmp_path / "pgdemo")
     assert result.returncode == 0, result.stdout
     assert "60 patients' encrypted fields authenticate" in result.stdout
+
+
+def test_the_demo_has_work_for_every_screen_whatever_day_it_is_built(demo_home):
+    from recdesk import pulllist, roi
+    from recdesk.models import Disclosure, Release
+
+    tomorrow = datetime.date.today() + datetime.timedelta(days=1)
+    with Desk.open(demo_home) as desk:
+        clerk = desk.sign_on("demo")
+        assert len(pulllist.build(desk, clerk, tomorrow)) >= 18  # F7: a pull list for tomorrow
+        statuses = {r.status for r in Release.select()}
+        assert {"on_hold", "in_progress", "released"} <= statuses  # F5: every stage
+        held = [v for v in roi.queue(desk, clerk) if v.status == "on_hold"]
+        assert {p.code for v in held for p in v.verdict.problems} >= {"A1", "A2", "L3"}
+        assert Disclosure.select().where(Disclosure.accountable == True).count() == 1  # noqa: E712
