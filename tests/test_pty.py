@@ -71,3 +71,25 @@ def test_a_wand_burst_in_a_real_pty_pulls_every_chart_in_pick_mode(desk_and_mana
     with Desk.open(home):
         assert PullItem.select().where(PullItem.status == "pulled").count() == 3
         assert ChartVolume.select().where(ChartVolume.status == "out").count() == 3
+
+
+def test_every_desk_screen_is_silent_when_idle(home):
+    """F5-F9 in a real pty: each screen draws, then sends nothing (no clock, no blinking cursor, no polling)."""
+    from recdesk import users
+    from recdesk.desk import os_user_name
+
+    with Desk.open(home) as desk:
+        users.add(desk, desk.sign_on("boss"), "idle", "clerk", os_user=os_user_name())
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"}
+    screens = [("\x1b[15~", b"Requests"), ("\x1b[17~", b"Chart assembly"), ("\x1b[18~", b"Pull list"),
+               ("\x1b[19~", b"Paper charts"), ("\x1b[20~", b"Review")]
+    with PtyProcess([sys.executable, "-m", "recdesk.cli", "--home", str(home)], env=env) as tui:
+        tui.read_until(b"Patient search", timeout=30)
+        for key, title in screens:
+            tui.write(key)
+            tui.read_until(title, timeout=15)
+            while tui.read(0.5):  # let the screen finish drawing
+                pass
+            assert tui.read(2.0) == b"", f"{title.decode()} sends bytes while idle"
+        tui.write("\x1b[21~")
+        assert tui.wait(timeout=20) == 0
