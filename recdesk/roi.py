@@ -853,6 +853,39 @@ def disclosures(desk: Desk, patient: Patient, since: datetime.date | None = None
     return rows
 
 
+# Bases a disclosure made outside the packet flow can rest on (a public-health report, a disclosure by a business
+# associate reported to us, an impermissible disclosure found later): each with whether it is accountable.
+RECORDED_BASES = {name: b["accountable"] for name, b in roirules.BASES.items() if name != "none"} | {
+    "impermissible": True}
+
+
+def record_disclosure(desk: Desk, actor, patient_uuid: str, *, disclosed_on: datetime.date, recipient: str,
+                      description: str, purpose: str, basis: str, address: str = "") -> Disclosure:
+    """Log a disclosure that did not go out as a packet from this desk (D1): a report made by phone or portal, a
+    business associate's disclosure, an impermissible one. Accountable follows from the basis."""
+    actor.require("clerk", "manager")
+    if basis not in RECORDED_BASES:
+        raise DeskError(f"basis {basis!r} must be one of {', '.join(RECORDED_BASES)}")
+    if not recipient.strip() or not description.strip():
+        raise DeskError("a disclosure names its recipient and describes what was disclosed (D1): fill both in")
+    if disclosed_on > today():
+        raise DeskError(f"{disclosed_on} is in the future: enter the day it was disclosed")
+    patient = Patient.get_or_none(Patient.uuid == patient_uuid)
+    if patient is None:
+        raise DeskError("no such patient: pick the patient again")
+    with desk.write():
+        d = Disclosure(patient=patient, disclosed_on=disclosed_on, purpose=purpose[:40], basis=basis,
+                       accountable=RECORDED_BASES[basis])
+        dek = desk.dek(patient)
+        d.recipient_enc = crypto.seal(dek, "disclosure", "recipient", d.uuid, recipient.strip())
+        d.recipient_address_enc = crypto.seal(dek, "disclosure", "recipient_address", d.uuid, address.strip())
+        d.description_enc = crypto.seal(dek, "disclosure", "description", d.uuid, description.strip())
+        d.save()
+        audit.append(desk, actor, "roi.disclosure.record", object=f"disclosure:{d.uuid}", patient=patient.uuid,
+                     details={"basis": basis, "accountable": d.accountable, "on": disclosed_on.isoformat()})
+    return d
+
+
 @dataclass
 class Accounting:
     patient_name: str

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import datetime
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
 from recdesk import printing, roi
 from recdesk.errors import DeskError
+from screens.pickers import ChoiceDialog, TextDialog
 from screens.widgets import DeskHeader, DeskScreen
 
 HELP = (
     "The disclosures the patient is entitled to hear about, over the last six years: subpoenas and court\n"
     "orders, public health, oversight, research under a waiver and the like. Disclosures to the patient, for\n"
     "treatment, payment or operations, and under the patient's authorization are exempt and not listed.\n"
-    "P prints the accounting for the patient (the first in 12 months is free). Esc goes back."
+    "P prints the accounting for the patient (the first in 12 months is free). N records a disclosure that did\n"
+    "not go out as a packet from this desk (a public-health report, a business associate's disclosure, an\n"
+    "impermissible one): whether it is accountable follows from its basis. Esc goes back."
 )
 
 
@@ -23,6 +28,7 @@ class AccountingScreen(DeskScreen):
     HELP = HELP
     BINDINGS = [
         Binding("p", "print", "Print", id="accounting.print"),
+        Binding("n", "record_disclosure", "Record a disclosure", id="accounting.record"),
         Binding("escape", "back", "Back", id="accounting.back"),
     ]
     DEFAULT_CSS = """
@@ -45,6 +51,11 @@ class AccountingScreen(DeskScreen):
         table = self.query_one("#disclosures", DataTable)
         table.add_columns("Date", "Recipient", "What", "Purpose")
         table.focus()
+        await self.reload()
+
+    async def reload(self) -> None:
+        table = self.query_one("#disclosures", DataTable)
+        table.clear()
         app = self.app
         a = await app.desk_call(roi.accounting, app.desk, app.actor, self.patient_uuid)
         self.accounting = a
@@ -67,6 +78,33 @@ class AccountingScreen(DeskScreen):
             self.notify(str(exc), severity="error")
             return
         self.notify(f"Accounting {where}.", timeout=8)
+
+    def action_record_disclosure(self) -> None:
+        self.run_worker(self._record(), group="pick", exclusive=True)
+
+    async def _record(self) -> None:
+        app = self.app
+        ask = app.push_screen_wait
+        on = await ask(TextDialog("Disclosed on (date)?", datetime.date.today().isoformat(), kind="date"))
+        recipient = on and await ask(TextDialog("To whom (name)?"))
+        address = recipient and await ask(TextDialog("Their address (or - if not known)?"))
+        description = address and await ask(TextDialog("What was disclosed?"))
+        purpose = description and await ask(TextDialog("For what purpose?"))
+        basis = purpose and await ask(ChoiceDialog("On what basis?", [
+            (name, f"{name.replace('_', ' ')}{' (accountable)' if accountable else ''}")
+            for name, accountable in roi.RECORDED_BASES.items()]))
+        if not basis:
+            return
+        try:
+            await app.desk_call(roi.record_disclosure, app.desk, app.actor, self.patient_uuid,
+                                disclosed_on=datetime.date.fromisoformat(on), recipient=recipient,
+                                address="" if address.strip() == "-" else address, description=description,
+                                purpose=purpose, basis=basis)
+        except DeskError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.notify("Disclosure recorded.", timeout=5)
+        await self.reload()
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -329,3 +329,26 @@ def test_part2_records_go_out_with_the_notice_and_a_copy_of_the_consent(office):
     assert len(texts) == 1 + 3 + 2 + 1  # cover, records, general + Part 2 notices, the consent
     assert "42 CFR part 2 prohibits unauthorized use or disclosure" in " ".join(texts[4:6]).replace("\n", " ")
     assert "Part 2 consent signed" in texts[-1] and all(f"{n:06d}" in t for n, t in enumerate(texts, start=1))
+
+
+def test_disclosures_made_outside_a_packet_are_logged_and_accounted_by_basis(office):
+    desk, ann, _, sue, patient, *_ = office
+    roi.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY - datetime.timedelta(days=3),
+                          recipient="County Health Department", address="1 Health Way",
+                          description="Reportable condition: lab result of 2026-11-20", purpose="public health",
+                          basis="public_health")
+    roi.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY, recipient="Dr. Lee", description="H&P",
+                          purpose="treatment", basis="treatment")
+    rows = roi.accounting(desk, ann, patient.uuid).rows
+    assert [(r.recipient, r.basis) for r in rows] == [("County Health Department", "public_health")]
+    assert len(roi.disclosures(desk, patient)) == 2  # both logged; only one is accountable
+    with pytest.raises(DeskError, match="must be one of"):
+        roi.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY, recipient="x", description="y",
+                              purpose="z", basis="gossip")
+    with pytest.raises(DeskError, match="in the future"):
+        roi.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY + datetime.timedelta(days=1),
+                              recipient="x", description="y", purpose="z", basis="oversight")
+    with pytest.raises(AccessDenied):
+        roi.record_disclosure(desk, sue, patient.uuid, disclosed_on=TODAY, recipient="x", description="y",
+                              purpose="z", basis="oversight")
+    assert events("roi.disclosure.record") == 2
