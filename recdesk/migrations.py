@@ -67,12 +67,19 @@ def _surgery_and_items(migrator: SchemaMigrator, db: peewee.Database) -> None:
     _add_columns(migrator, db, Deficiency, ("item",))
 
 
+def _suspensions(migrator: SchemaMigrator, db: peewee.Database) -> None:
+    from recdesk.models import AccountingSuspension
+
+    db.create_tables([AccountingSuspension], safe=True)
+
+
 MIGRATIONS: dict[int, tuple[str, Step]] = {
     2: ("index the audit trail by user, for last-patient recall and review", _audit_by_user),
     3: ("document intake: file names, receipt, quarantine, QA; misfile history", _intake),
     4: ("record the blind-index version (new kinds need `recdesk reindex`)", _index_version),
     5: ("release workflow history and fees; pull-list picking; chart assembly", _workflows),
     6: ("operating times on encounters; the checklist item a deficiency marks", _surgery_and_items),
+    7: ("accounting suspensions asked by oversight agencies and law enforcement (D5)", _suspensions),
 }
 
 

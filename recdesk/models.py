@@ -263,6 +263,18 @@ class Disclosure(Record):
     packet_sha256 = pw.CharField(max_length=64, null=True)
 
 
+class AccountingSuspension(Record):
+    """D5: a health oversight agency or law enforcement official asked that a patient's accounting leave out
+    their disclosures for a time (164.528(a)(2)): written with its period, or oral for at most 30 days."""
+
+    patient = pw.ForeignKeyField(Patient, backref="accounting_suspensions", on_delete="CASCADE")
+    agency_enc = Enc()  # under the patient's key: it names who is looking at this patient
+    starts_on = pw.DateField()
+    ends_on = pw.DateField(null=True)
+    written = pw.BooleanField(default=False)
+    by_user = pw.ForeignKeyField(User, backref="+")
+
+
 # --- paper charts ---------------------------------------------------------------------------------
 
 
@@ -403,9 +415,9 @@ class AuditHead(Base):
 
 MODELS: list[type[Base]] = [
     DeskInfo, User, SshKey, Patient, PatientToken, Insurance, Provider, Encounter, Appointment, Document,
-    DocumentMove, ReleaseRequest, Release, ReleaseEvent, Authorization, Disclosure, ChartLocation, ChartVolume,
-    ChartMovement, PullItem, Deficiency, AssemblyItem, RetentionRule, LegalHold, PurgeBatch, PurgeItem, AuditEvent,
-    AuditHead,
+    DocumentMove, ReleaseRequest, Release, ReleaseEvent, Authorization, Disclosure, AccountingSuspension,
+    ChartLocation, ChartVolume, ChartMovement, PullItem, Deficiency, AssemblyItem, RetentionRule, LegalHold,
+    PurgeBatch, PurgeItem, AuditEvent, AuditHead,
 ]
 
 

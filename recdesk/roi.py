@@ -886,6 +886,40 @@ def record_disclosure(desk: Desk, actor, patient_uuid: str, *, disclosed_on: dat
     return d
 
 
+def suspend_accounting(desk: Desk, actor, patient_uuid: str, *, agency: str, starts_on: datetime.date,
+                       written: bool, ends_on: datetime.date | None = None) -> None:
+    """D5: record an agency's statement that the patient's accounting must leave out its disclosures for a time —
+    written: for the period it states; oral: at most 30 days unless a written statement follows."""
+    actor.require("clerk", "manager")
+    if not agency.strip():
+        raise DeskError("name the agency or official who asked for the suspension")
+    s = roirules.Suspension(starts=starts_on, written=written, ends=ends_on)
+    if roirules.suspension_end(s) < starts_on:
+        raise DeskError("the suspension ends before it starts: check the dates")
+    patient = Patient.get(Patient.uuid == patient_uuid)
+    from recdesk.models import AccountingSuspension
+
+    with desk.write():
+        row = AccountingSuspension(patient=patient, starts_on=starts_on, ends_on=ends_on, written=written,
+                                   by_user=actor.user_id)
+        row.agency_enc = crypto.seal(desk.dek(patient), "accounting_suspension", "agency", row.uuid, agency.strip())
+        row.save()
+        audit.append(desk, actor, "roi.accounting.suspend", object=f"suspension:{row.uuid}", patient=patient.uuid,
+                     details={"written": written, "until": roirules.suspension_end(s).isoformat()})
+
+
+def _suspensions(desk: Desk, patient: Patient) -> dict[str, list[roirules.Suspension]]:
+    from recdesk.models import AccountingSuspension
+
+    out: dict[str, list[roirules.Suspension]] = {}
+    dek = desk.dek(patient)
+    for row in AccountingSuspension.select().where(AccountingSuspension.patient == patient.id):
+        agency = crypto.open_text(dek, "accounting_suspension", "agency", row.uuid, row.agency_enc) or ""
+        out.setdefault(agency.casefold(), []).append(
+            roirules.Suspension(starts=row.starts_on, written=row.written, ends=row.ends_on))
+    return out
+
+
 @dataclass
 class Accounting:
     patient_name: str
@@ -893,6 +927,7 @@ class Accounting:
     window: tuple[datetime.date, datetime.date]
     rows: list[DisclosureRow]
     free: bool
+    withheld: int = 0  # disclosures left out while an agency's suspension lasts (D5); never shown to the patient
 
 
 def accounting(desk: Desk, actor, patient_uuid: str, *, requested_on: datetime.date | None = None,
@@ -904,12 +939,15 @@ def accounting(desk: Desk, actor, patient_uuid: str, *, requested_on: datetime.d
     details = decrypt(desk, patient)
     window = roirules.accounting_window(requested_on, since)
     rows = disclosures(desk, patient, *window, accountable_only=True)
+    suspensions = _suspensions(desk, patient)
+    shown = [r for r in rows if not roirules.withheld_by_suspension(r.recipient.casefold(), requested_on,
+                                                                     suspensions)]
     earlier = [e.at.date() for e in audit_events(patient, "roi.accounting.print")]
     free = roirules.accounting_is_free(requested_on, earlier)
     with desk.audit_db.atomic():
         audit.append(desk, actor, "roi.accounting.view", object=f"patient:{patient.uuid}", patient=patient.uuid,
                      details={"from": window[0].isoformat(), "to": window[1].isoformat(), "rows": len(rows)})
-    return Accounting(details.display_name, details.mrn, window, rows, free)
+    return Accounting(details.display_name, details.mrn, window, shown, free, len(rows) - len(shown))
 
 
 def audit_events(patient: Patient, action: str):

@@ -19,7 +19,10 @@ HELP = (
     "treatment, payment or operations, and under the patient's authorization are exempt and not listed.\n"
     "P prints the accounting for the patient (the first in 12 months is free). N records a disclosure that did\n"
     "not go out as a packet from this desk (a public-health report, a business associate's disclosure, an\n"
-    "impermissible one): whether it is accountable follows from its basis. Esc goes back."
+    "impermissible one): whether it is accountable follows from its basis. S records an agency's request to\n"
+    "suspend the accounting of its disclosures (164.528(a)(2), D5): written for the period it states, oral for\n"
+    "at most 30 days; while it lasts those disclosures are left out (the count shows here, never to the\n"
+    "patient). Esc goes back."
 )
 
 
@@ -29,6 +32,7 @@ class AccountingScreen(DeskScreen):
     BINDINGS = [
         Binding("p", "print", "Print", id="accounting.print"),
         Binding("n", "record_disclosure", "Record a disclosure", id="accounting.record"),
+        Binding("s", "suspend", "Suspend for an agency", id="accounting.suspend"),
         Binding("escape", "back", "Back", id="accounting.back"),
     ]
     DEFAULT_CSS = """
@@ -64,7 +68,8 @@ class AccountingScreen(DeskScreen):
                           r.purpose.replace("_", " ")[:14])
         self.query_one("#summary", Static).update(
             f"{a.patient_name}  MRN {a.mrn}\n{a.window[0]} to {a.window[1]}: {len(a.rows)} accountable disclosure(s)."
-            f" {'Free (first in 12 months).' if a.free else 'A fee applies: tell the patient first.'}")
+            f" {'Free (first in 12 months).' if a.free else 'A fee applies: tell the patient first.'}"
+            + (f" {a.withheld} held back under an agency's suspension (D5)." if a.withheld else ""))
 
     async def action_print(self) -> None:
         app = self.app
@@ -104,6 +109,39 @@ class AccountingScreen(DeskScreen):
             self.notify(str(exc), severity="error")
             return
         self.notify("Disclosure recorded.", timeout=5)
+        await self.reload()
+
+    def action_suspend(self) -> None:
+        self.run_worker(self._suspend(), group="pick", exclusive=True)
+
+    async def _suspend(self) -> None:
+        app = self.app
+        ask = app.push_screen_wait
+        known = sorted({r.recipient for r in (self.accounting.rows if self.accounting else [])})
+        agency = await ask(ChoiceDialog("Which agency or official asked?", [(a, a) for a in known]
+                                        + [("__other__", "Another (type its name as on its disclosures)")]))
+        if agency == "__other__":
+            agency = await ask(TextDialog("The agency's name, as on its disclosures?"))
+        if not agency:
+            return
+        form = await ask(ChoiceDialog("How was it asked?", [
+            ("oral", "Orally: at most 30 days unless a written statement follows"),
+            ("written", "In writing, stating the period")]))
+        if form is None:
+            return
+        ends = None
+        if form == "written":
+            ends = await ask(TextDialog("Until (the date the statement gives)?", kind="any_date"))
+            if not ends:
+                return
+        try:
+            await app.desk_call(roi.suspend_accounting, app.desk, app.actor, self.patient_uuid, agency=agency,
+                                starts_on=datetime.date.today(), written=form == "written",
+                                ends_on=datetime.date.fromisoformat(ends) if ends else None)
+        except DeskError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.notify(f"Accounting of {agency}'s disclosures suspended.", timeout=5)
         await self.reload()
 
     def action_back(self) -> None:

@@ -100,12 +100,12 @@ class TextDialog(ModalScreen[str | None]):
         if not text:
             self.query_one("#problem", Static).update("Type an answer, or Esc to cancel.")
             return
-        if self.kind == "date":
+        if self.kind in ("date", "any_date"):
             date = parse_date(text)
             if date is None:
                 self.query_one("#problem", Static).update("Not a date: type 2026-11-20 or 11/20/2026.")
                 return
-            if date > datetime.date.today():
+            if self.kind == "date" and date > datetime.date.today():
                 self.query_one("#problem", Static).update("That date is in the future: check the page.")
                 return
             text = date.isoformat()

@@ -278,7 +278,7 @@ def test_a_version_1_desk_is_upgraded_step_by_step(make_config):
             desk.db.execute_sql(f'ALTER TABLE "document" DROP COLUMN "{column}"')
     desk.db.execute_sql('DROP TABLE "document_move"')
     desk.db.execute_sql('ALTER TABLE "desk_info" DROP COLUMN "index_version"')
-    for table in ("release_event", "pull_item", "assembly_item"):
+    for table in ("release_event", "pull_item", "assembly_item", "accounting_suspension"):
         desk.db.execute_sql(f'DROP TABLE "{table}"')
     for column in ("extension_notice_on", "fee_json", "packet_password_enc"):
         desk.db.execute_sql(f'ALTER TABLE "release" DROP COLUMN "{column}"')
@@ -296,7 +296,8 @@ def test_a_version_1_desk_is_upgraded_step_by_step(make_config):
         indexes = [i.columns for i in upgraded.db.get_indexes("audit_event")]
         assert ["user_name", "action", "seq"] in indexes
         assert set(INTAKE_COLUMNS) <= {c.name for c in upgraded.db.get_columns("document")}
-        assert {"document_move", "release_event", "pull_item", "assembly_item"} <= set(upgraded.db.get_tables())
+        assert {"document_move", "release_event", "pull_item", "assembly_item",
+                "accounting_suspension"} <= set(upgraded.db.get_tables())
         assert "fee_json" in {c.name for c in upgraded.db.get_columns("release")}
         assert {"surgery_at", "surgery_end_at"} <= {c.name for c in upgraded.db.get_columns("encounter")}
         assert "item" in {c.name for c in upgraded.db.get_columns("deficiency")}

@@ -352,3 +352,24 @@ def test_disclosures_made_outside_a_packet_are_logged_and_accounted_by_basis(off
         roi.record_disclosure(desk, sue, patient.uuid, disclosed_on=TODAY, recipient="x", description="y",
                               purpose="z", basis="oversight")
     assert events("roi.disclosure.record") == 2
+
+
+def test_an_agencys_suspension_holds_its_disclosures_out_of_the_accounting_while_it_lasts(office):  # D5
+    desk, ann, _, sue, patient, *_ = office
+    for recipient in ("State Medical Board", "County Health Department"):
+        roi.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY - datetime.timedelta(days=10),
+                              recipient=recipient, description="records", purpose="oversight", basis="oversight")
+    roi.suspend_accounting(desk, ann, patient.uuid, agency="state medical board", starts_on=TODAY, written=False)
+    acc = roi.accounting(desk, ann, patient.uuid)
+    assert [r.recipient for r in acc.rows] == ["County Health Department"] and acc.withheld == 1
+    later = roi.accounting(desk, ann, patient.uuid, requested_on=TODAY + datetime.timedelta(days=31))
+    assert len(later.rows) == 2 and later.withheld == 0  # an oral suspension lapses after 30 days
+    with pytest.raises(DeskError, match="end date"):
+        roi.suspend_accounting(desk, ann, patient.uuid, agency="FBI", starts_on=TODAY, written=True)
+    roi.suspend_accounting(desk, ann, patient.uuid, agency="County Health Department", starts_on=TODAY,
+                           written=True, ends_on=TODAY + datetime.timedelta(days=90))
+    assert roi.accounting(desk, ann, patient.uuid, requested_on=TODAY + datetime.timedelta(days=60)).withheld == 1
+    text = "".join(_pages_text(roi.accounting_pdf(desk, ann, patient.uuid)))
+    assert "County Health" not in text and "Medical Board" not in text and "held back" not in text
+    with pytest.raises(AccessDenied):
+        roi.suspend_accounting(desk, sue, patient.uuid, agency="x", starts_on=TODAY, written=False)

@@ -159,6 +159,10 @@ async def test_log_fix_packet_release_and_accounting_with_keys_only(office):
         await pilot.press(*["down"] * 8, "enter")  # the ninth basis: public health
         await settle(app, pilot)
         assert [r.recipient for r in app.screen.accounting.rows][-1] == "County Health Dept"
+        await pilot.press("s", "enter", "enter")  # that agency asks, orally, to suspend its accounting (D5)
+        await settle(app, pilot)
+        assert app.screen.accounting.rows == [] and app.screen.accounting.withheld == 1
+        assert "held back" in str(app.screen.query_one("#summary").render())
     printed = list((desk.config.home / "printouts").glob("*accounting.pdf"))
     assert len(printed) == 1
     assert AuditEvent.select().where(AuditEvent.action == "roi.accounting.print").count() == 1
