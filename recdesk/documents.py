@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Iterable
 
-from recdesk import audit, crypto
+from recdesk import audit, crypto, reference
 from recdesk.errors import DeskError
 from recdesk.models import Document, Encounter, Patient, new_uuid, now
+
+
+def type_tags(desk, doc_type: str) -> str:
+    """The sensitive categories a document type carries by default (document_types.toml `tags`): a psychotherapy
+    note is tagged psychotherapy however it was filed, so a release never sends one unflagged."""
+    site = desk.config.home / "data" / "document_types.toml"
+    return _tags_by_type(desk.config.home, site.stat().st_mtime_ns if site.exists() else 0).get(doc_type, "")
+
+
+@functools.lru_cache(maxsize=8)
+def _tags_by_type(home, site_mtime: int) -> dict[str, str]:
+    # Read once per desk (and again when the site's file changes): a demo build files thousands of documents.
+    return {t["code"]: ",".join(t.get("tags", [])) for t in reference.load("document_types", home)["type"]}
 
 
 def file_document(
@@ -29,7 +43,7 @@ def file_document(
             uuid=uid, patient=patient, encounter=encounter, doc_type=doc_type, service_date=service_date,
             pages=pages, size=stored.size, sha256=stored.sha256, blob=stored.blob,
             title_enc=crypto.seal(dek, "document", "title", uid, title), source=source, status="filed",
-            qa_state=qa_state, filed_by=actor.user_id, filed_at=now(),
+            qa_state=qa_state, filed_by=actor.user_id, filed_at=now(), sensitive_tags=type_tags(desk, doc_type),
         )
         audit.append(desk, actor, "document.file", object=f"document:{uid}", patient=patient.uuid,
                      details={"doc_type": doc_type, "pages": pages, "sha256": stored.sha256})

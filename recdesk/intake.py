@@ -19,6 +19,7 @@ from pathlib import Path
 
 from recdesk import audit, crypto, reference
 from recdesk.desk import Desk
+from recdesk.documents import type_tags
 from recdesk.errors import AccessDenied, DeskError
 from recdesk.models import Document, DocumentMove, Encounter, Patient, User, new_uuid, now
 from recdesk.pdfworker import PdfWorker, Rejected
@@ -308,6 +309,7 @@ def file_to_patient(desk: Desk, actor, doc_uuid: str, patient_uuid: str, doc_typ
             raise DeskError("that encounter is not one of this patient's")
     with _stored_for(desk, doc, patient) as blob, desk.write():
         _update_unchanged(doc, patient=patient.id, encounter=encounter.id if encounter else None, doc_type=doc_type,
+                          sensitive_tags=_merge_tags(doc.sensitive_tags, type_tags(desk, doc_type)),
                           service_date=service_date, blob=blob, status="filed", qa_state="pending",
                           filed_by=actor.user_id, filed_at=now(), qa_by=None, qa_at=None)
         audit.append(desk, actor, "document.file", object=f"document:{doc.uuid}", patient=patient.uuid,
@@ -342,6 +344,10 @@ def _update_unchanged(doc: Document, **changes) -> None:
                  & (Document.qa_state == doc.qa_state))
     if Document.update(**changes).where(unchanged).execute() != 1:
         raise DeskError("someone else changed this document just now: look at it again and redo your change")
+
+
+def _merge_tags(*tag_lists: str) -> str:
+    return ",".join(sorted({t for tags in tag_lists for t in tags.split(",") if t}))
 
 
 def encounters_of(desk: Desk, patient_uuid: str) -> list[tuple[str, str]]:
@@ -383,6 +389,7 @@ def move(desk: Desk, actor, doc_uuid: str, *, reason: str, patient_uuid: str | N
             reason_enc=crypto.seal(desk.desk_key, "document_move", "reason", _move_ref(doc, stamp), reason),
         )
         _update_unchanged(doc, patient=target.id, doc_type=new_type, service_date=new_date, blob=blob,
+                          sensitive_tags=_merge_tags(doc.sensitive_tags, type_tags(desk, new_type)),
                           encounter=None if target.id != doc.patient_id else doc.encounter_id,
                           qa_state="pending", qa_by=None, qa_at=None)
         details = {"reason": reason, "from_type": doc.doc_type, "to_type": new_type,

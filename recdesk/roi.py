@@ -31,6 +31,7 @@ MOVES = {
     "in_progress": ("on_hold", "qa", "denied", "withdrawn"),
     "qa": ("in_progress", "released", "withdrawn"),
 }
+MANUAL_HOLD = "held by a clerk: the reason is in the history"  # typed reasons are sealed in the history
 AGING = ((0, 10, "0-10 days"), (11, 20, "11-20 days"), (21, 30, "21-30 days"), (31, 10_000, "over 30 days"))
 LETTER_KINDS = ("acknowledgement", "extension_notice", "deficiency", "denial", "fee_estimate")
 
@@ -43,8 +44,10 @@ def _settings(desk: Desk) -> dict:
     return desk.config.extra.get("roi", {})
 
 
-def state_of(desk: Desk) -> str:
-    return str(_settings(desk).get("state", "")).upper()
+def state_of(desk: Desk, request_json: dict | None = None) -> str:
+    """The jurisdiction whose clocks apply: the request's own (`"state": "CA"`), else the site's [roi] state."""
+    own = str((request_json or {}).get("state") or "").strip().upper()
+    return own or str(_settings(desk).get("state", "")).upper()
 
 
 def facility(desk: Desk) -> str:
@@ -171,7 +174,7 @@ def verdict_of(desk: Desk, request_json: dict, authorization_json: dict | None, 
     req = roirules.read_request({**request_json, "extension_notice_sent": (
         release.extension_notice_on.isoformat() if release.extension_notice_on else None)})
     auth = roirules.read_authorization(authorization_json)
-    return roirules.check(as_of or today(), req, auth, home=desk.config.home, state=state_of(desk))
+    return roirules.check(as_of or today(), req, auth, home=desk.config.home, state=state_of(desk, request_json))
 
 
 def view(desk: Desk, release: Release, as_of: datetime.date | None = None) -> ReleaseView:
@@ -256,7 +259,7 @@ def log_request(desk: Desk, actor, form: RequestForm) -> list[Release]:
         scan = Document.get_or_none((Document.uuid == form.authorization_scan) & (Document.status == "filed"))
         if scan is None:
             raise DeskError(f"no filed document {form.authorization_scan} for the authorization's scanned copy")
-    numbers = roirules.rules(desk.config.home, state_of(desk))
+    numbers = roirules.rules(desk.config.home, state_of(desk, form.request))
     due = roirules.due_date(req, numbers).due
     releases = []
     with desk.write():
@@ -337,6 +340,8 @@ def validate(desk: Desk, actor, release: Release, as_of: datetime.date | None = 
             _set_status(desk, actor, release, "validating", "validator run")
         if release.status not in ("validating", "on_hold", "in_progress"):
             return v.verdict
+        if release.status == "on_hold" and release.hold_reason == MANUAL_HOLD:
+            return v.verdict  # a clerk's hold (identity not verified, ...) is lifted by a clerk, not the validator
         if v.verdict.releasable:
             if release.status != "in_progress":
                 _set_status(desk, actor, release, "in_progress", "the validator passed it")
@@ -344,7 +349,7 @@ def validate(desk: Desk, actor, release: Release, as_of: datetime.date | None = 
             reason = "; ".join(f"{p.code} {p.field}" for p in v.verdict.problems)
             if release.status != "on_hold" or release.hold_reason != reason[:200]:
                 _set_status(desk, actor, release, "on_hold", "the validator found problems", hold_reason=reason)
-            _letter(desk, actor, release, v, "deficiency")
+                _letter(desk, actor, release, v, "deficiency")  # once per new set of problems, not per check
     return v.verdict
 
 
@@ -402,7 +407,7 @@ def move(desk: Desk, actor, release_uuid: str, status: str, note: str = "") -> N
             raise DeskError("the validator still finds problems: " + "; ".join(
                 f"{p.code} {p.message}" for p in v.verdict.problems[:2]))
     with desk.write():
-        _set_status(desk, actor, release, status, note, hold_reason=note if status == "on_hold" else "")
+        _set_status(desk, actor, release, status, note, hold_reason=MANUAL_HOLD if status == "on_hold" else "")
 
 
 def extend(desk: Desk, actor, release_uuid: str, reason: str, on: datetime.date | None = None) -> datetime.date:
@@ -410,6 +415,8 @@ def extend(desk: Desk, actor, release_uuid: str, reason: str, on: datetime.date 
     actor.require("clerk", "manager")
     on = on or today()
     release = Release.get(Release.uuid == release_uuid)
+    if release.status in CLOSED:
+        raise DeskError(f"this request is {release.status}: it has no clock to extend")
     if release.extension_notice_on is not None:
         raise DeskError(f"this request was already extended on {release.extension_notice_on}: only one extension "
                         "is allowed")
@@ -417,14 +424,18 @@ def extend(desk: Desk, actor, release_uuid: str, reason: str, on: datetime.date 
         raise DeskError("an extension notice states the reasons for the delay: enter them")
     v = view(desk, release)
     req = roirules.read_request({**v.request_json, "extension_notice_sent": on.isoformat()})
-    due = roirules.due_date(req, roirules.rules(desk.config.home, state_of(desk)))
+    due = roirules.due_date(req, roirules.rules(desk.config.home, state_of(desk, v.request_json)))
     if req.purpose not in ("individual_access", "accounting"):
         raise DeskError("only access and accounting requests have a legal extension: agree a new date with the "
                         "requester instead")
     if not due.extended:
         raise DeskError(due.problem.message if due.problem else "this request cannot be extended")
     with desk.write():
-        Release.update(extension_notice_on=on, extended_due_on=due.due).where(Release.id == release.id).execute()
+        changed = (Release.update(extension_notice_on=on, extended_due_on=due.due)
+                   .where((Release.id == release.id) & Release.extension_notice_on.is_null()
+                          & Release.status.in_(OPEN)).execute())
+        if changed != 1:
+            raise DeskError("this request was just extended or closed by someone else: reopen it and look again")
         release.extension_notice_on, release.extended_due_on = on, due.due
         _event(desk, actor, release, "note", f"extended to {due.due}: {reason}")
         audit.append(desk, actor, "roi.extend", object=f"release:{release.uuid}", patient=release.patient.uuid,
@@ -529,11 +540,13 @@ def fee_estimate(desk: Desk, actor, release_uuid: str, pages: int, *, flat: bool
     fulfilment, with a fee-estimate letter."""
     actor.require("clerk", "manager")
     release = Release.get(Release.uuid == release_uuid)
+    if release.status in CLOSED:
+        raise DeskError(f"this request is {release.status}: no fee to estimate")
     v = view(desk, release)
     schedule = reference.load("fees", desk.config.home)
     access = v.verdict.basis == "individual"
     electronic = release.request.delivery in ("electronic", "portal")
-    numbers = roirules.rules(desk.config.home, state_of(desk))
+    numbers = roirules.rules(desk.config.home, state_of(desk, v.request_json))
     lines = _fee_lines(schedule, access=access, electronic=electronic, pages=pages, flat=flat,
                        mailed=mailed and not electronic, numbers=numbers)
     problems = roirules.check_fees(lines, access=access, electronic=electronic, pages=pages, numbers=numbers)
@@ -593,7 +606,12 @@ class Candidate:
     title: str
     service_date: datetime.date | None
     pages: int
-    flags: list[roirules.Problem]
+    flags: list[roirules.Flag]
+    tags: tuple[str, ...] = ()
+
+    @property
+    def blocked(self) -> roirules.Flag | None:
+        return next((f for f in self.flags if f.blocking), None)
 
 
 def candidates(desk: Desk, actor, release_uuid: str) -> list[Candidate]:
@@ -608,14 +626,24 @@ def candidates(desk: Desk, actor, release_uuid: str) -> list[Candidate]:
                                     & (Document.source != "generated"))
             .order_by(Document.service_date, Document.id))
     for d in docs:
-        tags = [t for t in d.sensitive_tags.split(",") if t]
+        tags = sorted({t for t in (d.sensitive_tags + "," + documents.type_tags(desk, d.doc_type)).split(",") if t})
         title = crypto.open_text(dek, "document", "title", d.uuid, d.title_enc) or d.doc_type
         out.append(Candidate(d.uuid, d.doc_type, title, d.service_date, d.pages,
-                             roirules.out_of_scope(req, d.doc_type, d.service_date, tags, auth)))
+                             roirules.out_of_scope(req, d.doc_type, d.service_date, tags, auth, v.verdict.basis),
+                             tuple(tags)))
     with desk.audit_db.atomic():
         audit.append(desk, actor, "roi.candidates.view", object=f"release:{release.uuid}", patient=v.patient_uuid,
                      details={"documents": len(out)})
+        _restricted_view(desk, actor, release.patient)
     return out
+
+
+def _restricted_view(desk: Desk, actor, patient: Patient) -> None:
+    """A restricted record's documents or disclosures shown for a release: queued for the supervisor's review like
+    any restricted chart opening (purpose: release of information). Call inside an audit transaction."""
+    if patient.sensitive:
+        audit.append(desk, actor, "chart.open.sensitive", object=f"patient:{patient.uuid}", patient=patient.uuid,
+                     details={"purpose": "release"})
 
 
 def build_packet(desk: Desk, actor, release_uuid: str, selected: list[str], *, confirmed_flags: list[str] = (),
@@ -637,12 +665,18 @@ def build_packet(desk: Desk, actor, release_uuid: str, selected: list[str], *, c
     if not v.verdict.releasable:
         raise DeskError("the validator finds problems: " + "; ".join(f"{p.code} {p.message}"
                                                                      for p in v.verdict.problems[:2]))
-    if v.verdict.basis == "individual" and not release.fee_json and _settings(desk).get("fees", True):
+    if (v.verdict.basis == "individual" and v.request_json.get("purpose") != "accounting" and not release.fee_json
+            and _settings(desk).get("fees", True)):
         raise DeskError("tell the patient the approximate fee before the copy is made (R3): F records the estimate")
     by_uuid = {c.uuid: c for c in candidates(desk, actor, release_uuid)}
     unknown = [u for u in selected if u not in by_uuid]
     if unknown:
         raise DeskError(f"document {unknown[0]} is not a filed document of this patient")
+    blocked = [by_uuid[u] for u in selected if by_uuid[u].blocked]
+    if blocked:
+        c = blocked[0]
+        raise DeskError(f"{c.title} cannot go out under this request ({c.blocked.code}: {c.blocked.message}): "
+                        "leave it out")
     flagged = [by_uuid[u] for u in selected if by_uuid[u].flags and u not in confirmed_flags]
     if flagged:
         f = flagged[0]
@@ -659,13 +693,14 @@ def build_packet(desk: Desk, actor, release_uuid: str, selected: list[str], *, c
     if req.legal_type is not None:
         front.append(_certification(desk, actor, v, parts))
     notices = ["general"]
-    cats = set(req.categories)
+    # The notices follow what is in the packet, not only what the request named.
+    cats = set(req.categories) | {roirules.TAG_CATEGORY.get(t, t) for u in selected for t in by_uuid[u].tags}
     if "sud_part2" in cats:
         notices.append("part2")
     if "hiv" in cats:
         notices.append("hiv_ny")
     back = packets.redisclosure_notices(notices, desk.config.home)
-    if "sud_part2" in cats:  # S2: a copy of the consent goes with Part 2 records
+    if "sud_part2" in cats and v.verdict.basis != "individual":  # S2: a copy of the consent goes with Part 2
         consent = _authorization(desk, release)
         if consent is None or consent.scan_id is None:
             raise DeskError("Part 2 records go out with a copy of the patient's consent (42 CFR 2.32): file the "
@@ -735,7 +770,7 @@ def _certification(desk: Desk, actor, v: ReleaseView, parts) -> bytes:
     """L5: the custodian's certification from the jurisdiction's template, certifying the record pages produced."""
     from recdesk import packet as packets
 
-    state = state_of(desk)
+    state = state_of(desk, v.request_json)
     templates = reference.load("certifications", desk.config.home)
     code = roirules.rules(desk.config.home, state).get("certification", "fre_902_11") if state else "fre_902_11"
     template = templates.get(code)
@@ -762,7 +797,8 @@ def qa_packet(desk: Desk, actor, release_uuid: str, passed: bool, reason: str = 
         raise DeskError("say what is wrong with the packet so it can be rebuilt")
     with desk.write():
         Document.update(qa_state="passed" if passed else "failed", qa_by=actor.user_id, qa_at=now(),
-                        qa_reason=reason[:200]).where(Document.id == release.packet_id).execute()
+                        qa_reason="" if passed else "packet QA failed: see the request's history"
+                        ).where(Document.id == release.packet_id).execute()
         _event(desk, actor, release, "packet", "QA passed" if passed else f"QA failed: {reason}")
         audit.append(desk, actor, "roi.packet.qa", object=f"release:{release.uuid}", patient=release.patient.uuid,
                      details={"passed": passed})
@@ -866,6 +902,8 @@ def record_disclosure(desk: Desk, actor, patient_uuid: str, *, disclosed_on: dat
     actor.require("clerk", "manager")
     if basis not in RECORDED_BASES:
         raise DeskError(f"basis {basis!r} must be one of {', '.join(RECORDED_BASES)}")
+    if purpose not in roirules.PURPOSES:  # a plain column: a code from the list, never typed text
+        raise DeskError(f"purpose {purpose!r} must be one of {', '.join(roirules.PURPOSES)}")
     if not recipient.strip() or not description.strip():
         raise DeskError("a disclosure names its recipient and describes what was disclosed (D1): fill both in")
     if disclosed_on > today():
@@ -947,6 +985,7 @@ def accounting(desk: Desk, actor, patient_uuid: str, *, requested_on: datetime.d
     with desk.audit_db.atomic():
         audit.append(desk, actor, "roi.accounting.view", object=f"patient:{patient.uuid}", patient=patient.uuid,
                      details={"from": window[0].isoformat(), "to": window[1].isoformat(), "rows": len(rows)})
+        _restricted_view(desk, actor, patient)
     return Accounting(details.display_name, details.mrn, window, shown, free, len(rows) - len(shown))
 
 

@@ -103,9 +103,12 @@ def _date(value, where: str, *, required: bool = False) -> datetime.date | None:
     if not isinstance(value, str):
         raise InputError(f"{where} must be a date as YYYY-MM-DD, not {value!r}")
     try:
-        return datetime.date.fromisoformat(value.strip())
+        day = datetime.date.fromisoformat(value.strip())
     except ValueError:
         raise InputError(f"{where} {value!r} is not a date: write it as YYYY-MM-DD") from None
+    if not 1900 <= day.year <= 2100:
+        raise InputError(f"{where} {value!r} is not a plausible date: check the year")
+    return day
 
 
 def _choice(value, where: str, choices: tuple[str, ...], *, default: str | None = None) -> str | None:
@@ -213,8 +216,10 @@ def read_authorization(raw) -> Authorization | None:
         signature=_text(raw.get("signature")),
         signer=_choice(raw.get("signer"), "authorization.signer", ("patient", "representative"), default="patient"),
         representative_authority=_text(raw.get("representative_authority")),
-        statements={k: bool(statements.get(k)) for k in ("revocation", "conditioning", "redisclosure")},
-        categories=_strings(raw.get("categories"), "authorization.categories"),
+        statements={k: bool(statements.get(k)) for k in ("revocation", "conditioning", "redisclosure",
+                                                          "remuneration")},
+        categories=[_choice(c, "authorization.categories", CATEGORIES)
+                    for c in _strings(raw.get("categories"), "authorization.categories")],
         combined_with_other=bool(raw.get("combined_with_other")),
         conditioned=bool(raw.get("conditioned")),
         revoked_on=_date(raw.get("revoked_on"), "authorization.revoked_on"),
@@ -311,6 +316,10 @@ def due_date(req: Request, numbers: dict) -> Due:
     sent = req.extension_notice_sent
     if sent is None:
         return Due(first, False)
+    if not extra:
+        return Due(first, False, Problem(code, "request.extension_notice_sent",
+                                         f"state law allows no extension here: the request stays due "
+                                         f"{first.isoformat()}"))
     if sent < req.received or sent > first:
         return Due(first, False, Problem(code, "request.extension_notice_sent",
                                          f"the extension notice went out on {sent.isoformat()}, outside the first "
@@ -327,8 +336,8 @@ def _basis(req: Request, auth: Authorization | None) -> tuple[str, list[Problem]
     """What the disclosure may rest on without an authorization; 'authorization' when it needs one."""
     notes: list[Problem] = []
     who, why = req.requester_type, req.purpose
-    if why in ("individual_access", "accounting") and who in ("patient", "personal_representative"):
-        return "individual", notes
+    if who in ("patient", "personal_representative"):
+        return "individual", notes  # the right of access does not depend on what the records are for
     if req.legal_type is not None:
         legal = req.legal_type
         if legal not in LEGAL_TYPES:
@@ -383,6 +392,9 @@ def _expiration_problems(auth: Authorization, as_of: datetime.date, out: list[Pr
             out.append(Problem("A2", where, "'no expiration' is allowed only for research: "
                                             "ask for an authorization with an expiration date or event"))
     elif exp.event:
+        if "research" in exp.event.casefold() and not auth.is_research:
+            out.append(Problem("A2", where, "'end of the research study' is an expiration only for research: "
+                                            "ask for a date or an event about the patient or purpose"))
         if exp.occurred:
             out.append(Problem("A2", where, f"the expiration event ({exp.event}) has occurred: "
                                             "the authorization is no longer valid"))
@@ -431,9 +443,11 @@ def check_authorization(auth: Authorization, req: Request, as_of: datetime.date,
         if not auth.statements.get(key):
             problems.append(Problem("A5", f"authorization.statements.{key}",
                                     f"the authorization lacks the statement of {words}: use a compliant form"))
-    if any(w in " ".join(auth.purposes).casefold() for w in ("marketing", "sale")):
-        warnings.append(Problem("A5", "authorization.purposes",
-                                "marketing or sale of PHI: the authorization must state that remuneration is involved"))
+    if any(w in " ".join(auth.purposes).casefold() for w in ("marketing", "sale")) \
+            and not auth.statements.get("remuneration"):
+        problems.append(Problem("A5", "authorization.statements.remuneration",
+                                "marketing or sale of PHI: the authorization must state that remuneration is "
+                                "involved (164.508(a)(3)-(4))"))
     if auth.revoked_on is not None:
         if auth.revoked_on <= as_of:
             problems.append(Problem("A6", "authorization.revoked_on",
@@ -442,6 +456,10 @@ def check_authorization(auth: Authorization, req: Request, as_of: datetime.date,
         else:
             warnings.append(Problem("A6", "authorization.revoked_on",
                                     f"revocation takes effect {auth.revoked_on.isoformat()}"))
+    if "psychotherapy_notes" in auth.categories and len(set(auth.categories)) > 1:
+        problems.append(Problem("A7", "authorization.categories",
+                                "a psychotherapy-notes authorization covers psychotherapy notes only: the other "
+                                "records need an authorization of their own"))
     if auth.combined_with_other and "psychotherapy_notes" in auth.categories:
         problems.append(Problem("A7", "authorization.combined_with_other",
                                 "a psychotherapy-notes authorization may be combined only with another for "
@@ -499,19 +517,26 @@ def _category_problems(req: Request, auth: Authorization | None, basis: str, as_
     needs = False
     named = set(auth.categories) if auth else set()
     cats = set(req.categories)
-    if "psychotherapy_notes" in cats:
-        needs = True
-        if "psychotherapy_notes" not in named:
+    if "psychotherapy_notes" in cats and "psychotherapy_notes" not in named:
+        if basis == "individual":
+            # Not a reason to hold the patient's request: the notes are withheld (each one is flagged and cannot
+            # go into the packet) and everything else is released (164.524(d)(2)).
+            warnings.append(Problem("A9", "request.scope.categories",
+                                    "psychotherapy notes are excluded from the right of access (164.524(a)(1)): "
+                                    "they stay out of the packet; release the rest and say so in the letter"))
+        else:
+            needs = True
             if basis in ("required_by_law", "oversight", "court_order"):
                 message = ("psychotherapy notes go out without an authorization only under a 164.508(a)(2) "
                            "exception: a supervisor must record the exception and the reason")
-            elif basis == "individual":
-                message = ("psychotherapy notes are excluded from the right of access (164.524(a)(1)): release "
-                           "the rest, or get an authorization that names psychotherapy notes")
             else:
                 message = "psychotherapy notes need an authorization that names them: hold and ask the patient"
             problems.append(Problem("A9", "request.scope.categories", message))
-    if "sud_part2" in cats:
+    elif "psychotherapy_notes" in cats:
+        needs = True
+    if "sud_part2" in cats and basis == "individual":
+        pass  # a patient sees their own Part 2 records without a consent (42 CFR 2.23)
+    elif "sud_part2" in cats:
         needs = True
         if not (auth and auth.part2_consent and "sud_part2" in named):
             if req.legal_type is not None:
@@ -538,6 +563,11 @@ def _category_problems(req: Request, auth: Authorization | None, basis: str, as_
             problems.append(Problem("S1", "authorization.categories",
                                     f"{cat.replace('_', ' ')} records are withheld unless the authorization names "
                                     "them: release the rest or ask for one that does"))
+    if basis not in ("authorization", "individual", "treatment"):
+        for cat in sorted(cats & {"hiv", "mental_health", "genetic", "reproductive"}):
+            warnings.append(Problem("S3" if cat == "hiv" else "S1", "request.scope.categories",
+                                    f"{cat.replace('_', ' ')} records under {BASES[basis]['label']}: state law may "
+                                    "ask more (NY HIV needs a court order under PHL 2785): check before release"))
     if "genetic" in cats and req.purpose == "underwriting":
         problems.append(Problem("S1", "request.scope.categories",
                                 "genetic information may not be used for underwriting (GINA, "
@@ -588,7 +618,7 @@ def check(as_of: datetime.date, req: Request, auth: Authorization | None, *, hom
         if not req.doc_types and req.scope_from is None and req.scope_to is None:
             message = "minimum necessary applies and the whole record is asked for: record a written justification"
         warnings.append(Problem("M1", "request.scope", message))
-    state = state or req.state
+    state = req.state or state  # the request's own jurisdiction (a California subpoena) before the site's
     numbers = rules(home, state)
     due = due_date(req, numbers)
     if due.problem:
@@ -631,23 +661,49 @@ def check_json(document, *, home: Path | None = None, state: str = "") -> dict:
 # --- scope, denial, fees, retention ------------------------------------------------------------------------
 
 
+@dataclass
+class Flag:
+    """Why one document should not simply go into a packet. A clerk may confirm a flag that is a judgement (A8:
+    outside the requested dates or types; a sensitive category the request did not name); a blocking flag is the
+    law (A9, S1-S3, L4: no authorization or consent that names the category) and no confirmation lifts it."""
+
+    code: str
+    field: str
+    message: str
+    blocking: bool = False
+
+
 def out_of_scope(req: Request, doc_type: str, service_date: datetime.date | None, tags: list[str],
-                 auth: Authorization | None) -> list[Problem]:
-    """A8/S1/A9 for one document about to go into a packet: it is flagged, never silently included."""
+                 auth: Authorization | None, basis: str = "authorization") -> list[Flag]:
+    """A8/A9/S1-S3/L4 for one document about to go into a packet: it is flagged, never silently included."""
     flags = []
     if req.doc_types and doc_type not in req.doc_types:
-        flags.append(Problem("A8", "document.doc_type", f"{doc_type} is not among the requested document types"))
+        flags.append(Flag("A8", "document.doc_type", f"{doc_type} is not among the requested document types"))
     if service_date is not None:
         if req.scope_from and service_date < req.scope_from or req.scope_to and service_date > req.scope_to:
-            flags.append(Problem("A8", "document.service_date",
-                                 f"dated {service_date.isoformat()}, outside the requested dates"))
-    named = set(req.categories) | (set(auth.categories) if auth else set())
+            flags.append(Flag("A8", "document.service_date",
+                              f"dated {service_date.isoformat()}, outside the requested dates"))
+    authorized = set(auth.categories) if auth else set()
     for tag in tags:
         category = TAG_CATEGORY.get(tag, tag)
-        if category not in named:
-            code = "A9" if category == "psychotherapy_notes" else "S2" if category == "sud_part2" else "S1"
-            flags.append(Problem(code, "document.sensitive_tags",
-                                 f"tagged {category.replace('_', ' ')}, which the request does not name"))
+        words = category.replace("_", " ")
+        if category == "psychotherapy_notes":
+            if category not in authorized:
+                flags.append(Flag("A9", "document.sensitive_tags", "psychotherapy notes: they go out only under an "
+                                  "authorization that names them (and never as part of the right of access)",
+                                  blocking=True))
+            continue
+        if category == "sud_part2":
+            if basis != "individual" and not (auth and auth.part2_consent and category in authorized):
+                flags.append(Flag("L4" if req.legal_type else "S2", "document.sensitive_tags",
+                                  "Part 2 records: they go out only under a 42 CFR 2.31 consent that names them "
+                                  "(or a 2.64 court order)", blocking=True))
+            continue
+        if basis == "authorization" and category not in authorized:
+            flags.append(Flag("S3" if category == "hiv" else "S1", "document.sensitive_tags",
+                              f"{words} records: the authorization does not name them", blocking=True))
+        elif category not in req.categories and category not in authorized:
+            flags.append(Flag("S1", "document.sensitive_tags", f"tagged {words}, which the request does not name"))
     return flags
 
 
@@ -714,7 +770,7 @@ def check_fees(lines: list[FeeLine], *, access: bool, electronic: bool, pages: i
             out.append(Problem("R3", "fees", f"the flat fee is all-inclusive and at most "
                                              f"${numbers['flat_fee_cents'] / 100:.2f}"))
     cap = numbers.get("per_page_cap_cents", 0)
-    copy_cents = sum(line.cents for line in lines if line.kind in ("labor", "supplies"))
+    copy_cents = sum(line.cents for line in lines if line.kind in ("labor", "supplies", "flat"))
     if cap and pages and copy_cents > cap * pages:
         out.append(Problem("R5", "fees", f"state law caps copies at ${cap / 100:.2f} per page "
                                          f"(${cap * pages / 100:.2f} for {pages} pages)"))

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
-from recdesk import printing, roi
+from recdesk import printing, roi, roirules
 from recdesk.errors import DeskError
 from screens.pickers import ChoiceDialog, TextDialog
 from screens.widgets import DeskHeader, DeskScreen
@@ -94,7 +94,8 @@ class AccountingScreen(DeskScreen):
         recipient = on and await ask(TextDialog("To whom (name)?"))
         address = recipient and await ask(TextDialog("Their address (or - if not known)?"))
         description = address and await ask(TextDialog("What was disclosed?"))
-        purpose = description and await ask(TextDialog("For what purpose?"))
+        purpose = description and await ask(ChoiceDialog("For what purpose?", [
+            (code, code.replace("_", " ")) for code in roirules.PURPOSES]))
         basis = purpose and await ask(ChoiceDialog("On what basis?", [
             (name, f"{name.replace('_', ' ')}{' (accountable)' if accountable else ''}")
             for name, accountable in roi.RECORDED_BASES.items()]))

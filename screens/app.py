@@ -27,7 +27,7 @@ CHANGING_ACTIONS: set[str] = {
     "move",
     # request log
     "new_request", "fix_authorization", "build_packet", "packet_qa", "release", "extend", "deny", "withdraw",
-    "hold", "fee", "letter", "import_requests", "link_scan", "record_disclosure", "suspend",
+    "hold", "fee", "letter", "import_requests", "link_scan", "record_disclosure", "suspend", "validate",
     # chart assembly and deficiencies
     "attach", "deficiency", "close_deficiency", "provider_letter",
     # paper charts

@@ -13,8 +13,10 @@ from screens.widgets import DeskHeader, DeskScreen
 
 HELP = (
     "The patient's filed documents. Space picks or drops the highlighted one; A picks every document that is\n"
-    "not flagged. A flag (A8 outside the requested dates or types, A9 psychotherapy notes, S1/S2 sensitive)\n"
-    "means it is not simply included: picking it asks you to confirm, and the confirmation is audited.\n"
+    "not flagged. A flag (A8 outside the requested dates or types, S1 a sensitive category the request did not\n"
+    "name) means it is not simply included: picking it asks you to confirm, and the confirmation is audited.\n"
+    "A flag with ! (A9 psychotherapy notes, S2/L4 Part 2, S1/S3 a category the authorization does not name)\n"
+    "is the law: that document cannot go out under this request at all.\n"
     "B builds the packet: cover letter, certification for legal requests, the documents, redisclosure\n"
     "notices; every page Bates-numbered and stamped CONFIDENTIAL; encrypted for electronic delivery.\n"
     "Esc goes back without building."
@@ -63,7 +65,7 @@ class PacketScreen(DeskScreen):
         for c in self.candidates:
             table.add_row("[x]" if c.uuid in self.picked else "[ ]", c.title[:34],
                           c.service_date.isoformat() if c.service_date else "", str(c.pages),
-                          ",".join(f.code for f in c.flags))
+                          ",".join(f.code + ("!" if f.blocking else "") for f in c.flags))
         if self.candidates:
             table.move_cursor(row=max(0, min(row, len(self.candidates) - 1)))
         self.show_flag()
@@ -93,6 +95,9 @@ class PacketScreen(DeskScreen):
         if c.uuid in self.picked:
             self.picked.remove(c.uuid)
             self.redraw()
+        elif c.blocked:
+            self.notify(f"{c.title} cannot go out under this request: {c.blocked.message}.", severity="error",
+                        timeout=8)
         elif c.flags and c.uuid not in self.confirmed:
             self.run_worker(self._confirm(c), group="pick", exclusive=True)
         else:

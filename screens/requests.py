@@ -358,10 +358,16 @@ class RequestsScreen(DeskScreen):
             self._ask(self._deny(v))
 
     async def _deny(self, v: roi.ReleaseView) -> None:
-        choices = [(k, f"Not reviewable: {w}") for k, w in roirules.UNREVIEWABLE.items()]
+        choices = [("cancel", "Do not deny: go back")]
+        choices += [(k, f"Not reviewable: {w}") for k, w in roirules.UNREVIEWABLE.items()]
         choices += [(k, f"Reviewable: {w}") for k, w in roirules.REVIEWABLE.items()]
         basis = await self.app.push_screen_wait(ChoiceDialog("On what ground is access denied? (R2)", choices))
-        if basis is None:
+        if basis in (None, "cancel"):
+            return
+        sure = await self.app.push_screen_wait(ChoiceDialog(
+            "Deny access on this ground and send the denial letter?",
+            [("no", "No, go back"), ("yes", "Yes, deny and draft the letter")]))
+        if sure != "yes":
             return
         determined_by = ""
         if basis in roirules.REVIEWABLE:

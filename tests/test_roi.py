@@ -335,7 +335,7 @@ def test_disclosures_made_outside_a_packet_are_logged_and_accounted_by_basis(off
     desk, ann, _, sue, patient, *_ = office
     roi.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY - datetime.timedelta(days=3),
                           recipient="County Health Department", address="1 Health Way",
-                          description="Reportable condition: lab result of 2026-11-20", purpose="public health",
+                          description="Reportable condition: lab result of 2026-11-20", purpose="public_health",
                           basis="public_health")
     roi.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY, recipient="Dr. Lee", description="H&P",
                           purpose="treatment", basis="treatment")
@@ -344,13 +344,13 @@ def test_disclosures_made_outside_a_packet_are_logged_and_accounted_by_basis(off
     assert len(roi.disclosures(desk, patient)) == 2  # both logged; only one is accountable
     with pytest.raises(DeskError, match="must be one of"):
         roi.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY, recipient="x", description="y",
-                              purpose="z", basis="gossip")
+                              purpose="oversight", basis="gossip")
     with pytest.raises(DeskError, match="in the future"):
         roi.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY + datetime.timedelta(days=1),
-                              recipient="x", description="y", purpose="z", basis="oversight")
+                              recipient="x", description="y", purpose="oversight", basis="oversight")
     with pytest.raises(AccessDenied):
         roi.record_disclosure(desk, sue, patient.uuid, disclosed_on=TODAY, recipient="x", description="y",
-                              purpose="z", basis="oversight")
+                              purpose="oversight", basis="oversight")
     assert events("roi.disclosure.record") == 2
 
 
@@ -373,3 +373,44 @@ def test_an_agencys_suspension_holds_its_disclosures_out_of_the_accounting_while
     assert "County Health" not in text and "Medical Board" not in text and "held back" not in text
     with pytest.raises(AccessDenied):
         roi.suspend_accounting(desk, sue, patient.uuid, agency="x", starts_on=TODAY, written=False)
+
+
+def test_psychotherapy_notes_and_part2_records_cannot_be_confirmed_into_a_packet(office):  # A9, S2
+    desk, ann, _, _, patient, _, docs = office
+    with desk.write():
+        notes = documents.file_document(desk, ann, patient, pdf(1, "Therapy session"), doc_type="psychotherapy_note",
+                                        title="Psychotherapy note", pages=1, service_date=datetime.date(2025, 6, 1))
+        sud = documents.file_document(desk, ann, patient, pdf(1, "SUD program"), doc_type="sud_treatment_record",
+                                      title="SUD program record", pages=1, service_date=datetime.date(2025, 6, 2))
+    (release,) = roi.log_request(desk, ann, form())
+    cands = {c.uuid: c for c in roi.candidates(desk, ann, release.uuid)}
+    assert cands[notes.uuid].blocked.code == "A9" and cands[sud.uuid].blocked.code == "S2"
+    for doc in (notes, sud):
+        with pytest.raises(DeskError, match="cannot go out under this request"):
+            roi.build_packet(desk, ann, release.uuid, [docs["summary"].uuid, doc.uuid], confirmed_flags=[doc.uuid])
+    assert Release.get_by_id(release.id).status == "in_progress"
+
+
+def test_the_requests_own_state_sets_its_clock_and_california_allows_no_extension(office):  # R5, L5
+    desk, ann, *_ = office
+    request = {"received": (TODAY - datetime.timedelta(days=3)).isoformat(), "requester_type": "patient",
+               "requester_name": "Ann Avery", "purpose": "individual_access", "state": "CA"}
+    (release,) = roi.log_request(desk, ann, form(request=request, authorization=None))
+    assert release.due_on == TODAY + datetime.timedelta(days=12)
+    assert roi.get(desk, ann, release.uuid).due == release.due_on
+    with pytest.raises(DeskError, match="no extension"):
+        roi.extend(desk, ann, release.uuid, "backlog")
+
+
+def test_a_clerks_hold_is_not_lifted_by_the_validator_and_letters_are_not_repeated(office):
+    desk, ann, *_ = office
+    (release,) = roi.log_request(desk, ann, form())
+    roi.move(desk, ann, release.uuid, "on_hold", "identity of the requester not verified")
+    roi.validate(desk, ann, Release.get_by_id(release.id))
+    held = Release.get_by_id(release.id)
+    assert held.status == "on_hold" and "Dewey" not in held.hold_reason and "identity" not in held.hold_reason
+    assert "identity of the requester not verified" in [e["note"] for e in roi.history(desk, held)]
+    (bad,) = roi.log_request(desk, ann, form(authorization=complete_authorization(signature="")))
+    for _ in range(3):
+        roi.validate(desk, ann, Release.get_by_id(bad.id))
+    assert [e["note"] for e in roi.history(desk, bad) if e["kind"] == "letter"] == ["deficiency"]

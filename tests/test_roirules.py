@@ -112,8 +112,6 @@ FAILING = [
     ("A9 psychotherapy notes to a treating provider", {
         "as_of": AS_OF, "request": {"received": "2026-11-20", "requester_type": "provider", "purpose": "treatment",
                                     "scope": {"categories": ["psychotherapy_notes"]}}}, "A9"),
-    ("A9 psychotherapy notes under the right of access", patient_access(scope={"categories": ["psychotherapy_notes"]}),
-     "A9"),
     ("R4 third-party directive unsigned", patient_access(third_party={
         "recipient": "Dr. Lee", "destination": "fax 555-0100", "written": True, "signed": False}), "R4"),
     ("R4 third-party directive without destination", patient_access(third_party={
@@ -450,13 +448,77 @@ def test_authorizations_are_kept_six_years_after_their_last_effective_date():  #
 
 @pytest.mark.parametrize("doc_type,service_date,tags,expected", [
     ("discharge_summary", "2025-03-01", [], []),
-    ("lab_result", "2025-03-01", [], ["A8"]),
-    ("discharge_summary", "2024-12-31", [], ["A8"]),
-    ("discharge_summary", "2025-03-01", ["psychotherapy"], ["A9"]),
-    ("discharge_summary", "2025-03-01", ["part2"], ["S2"]),
-    ("discharge_summary", "2025-03-01", ["hiv"], ["S1"]),
+    ("lab_result", "2025-03-01", [], [("A8", False)]),
+    ("discharge_summary", "2024-12-31", [], [("A8", False)]),
+    ("discharge_summary", "2025-03-01", ["psychotherapy"], [("A9", True)]),
+    ("discharge_summary", "2025-03-01", ["part2"], [("S2", True)]),
+    ("discharge_summary", "2025-03-01", ["hiv"], [("S3", True)]),
+    ("discharge_summary", "2025-03-01", ["mental_health"], [("S1", True)]),
 ])
-def test_documents_outside_the_scope_are_flagged(doc_type, service_date, tags, expected):  # A8, S1
+def test_documents_outside_the_scope_are_flagged(doc_type, service_date, tags, expected):  # A8, A9, S1-S3
     as_of, req, auth = roirules.read(attorney_request())
     flags = roirules.out_of_scope(req, doc_type, D(service_date), tags, auth)
-    assert [f.code for f in flags] == expected
+    assert [(f.code, f.blocking) for f in flags] == expected
+
+
+def test_a_named_category_lets_its_documents_through():
+    doc = attorney_request(**{"request.scope.categories": ["sud_part2", "hiv"], "authorization.part2_consent": True,
+                              "authorization.categories": ["sud_part2", "hiv"]})
+    as_of, req, auth = roirules.read(doc)
+    assert roirules.out_of_scope(req, "discharge_summary", D("2025-03-01"), ["part2", "hiv"], auth) == []
+    # Naming a category in the request is not enough: the authorization must (the clerk cannot confirm it in).
+    as_of, req, auth = roirules.read(attorney_request(**{"request.scope.categories": ["psychotherapy_notes"]}))
+    assert [f.blocking for f in roirules.out_of_scope(req, "discharge_summary", None, ["psychotherapy"], auth)] \
+        == [True]
+
+
+def test_a_patients_own_request_is_access_whatever_its_purpose():  # A0
+    v = verdict(patient_access(purpose="legal"))
+    assert v["releasable"] and not v["authorization_required"] and v["due"] == "2026-12-02"
+
+
+def test_psychotherapy_notes_in_a_patients_own_request_are_withheld_not_the_request():  # A9, 164.524(d)(2)
+    v = verdict(patient_access(scope={"categories": ["psychotherapy_notes"]}))
+    assert v["releasable"] and "A9" in warning_codes(v)
+    as_of, req, auth = roirules.read(patient_access(scope={"categories": ["psychotherapy_notes"]}))
+    flags = roirules.out_of_scope(req, "psychotherapy_note", None, ["psychotherapy"], auth, basis="individual")
+    assert [(f.code, f.blocking) for f in flags] == [("A9", True)]
+
+
+def test_a_patient_sees_their_own_part2_records_without_a_consent():  # 42 CFR 2.23
+    v = verdict(patient_access(scope={"categories": ["sud_part2"]}))
+    assert v["releasable"], v
+
+
+@pytest.mark.parametrize("changes,code", [
+    ({"authorization.categories": ["psychotherapy_notes", "mental_health"],
+      "request.scope.categories": ["psychotherapy_notes"]}, "A7"),
+    ({"authorization.purposes": ["marketing"]}, "A5"),
+    ({"authorization.expiration": {"event": "end of the research study", "occurred": False}}, "A2"),
+])
+def test_more_defective_authorizations(changes, code):  # A7 (b)(3), A5 remuneration, A2 research-only expiry
+    v = verdict(attorney_request(**changes))
+    assert code in codes(v), v
+
+
+def test_a_marketing_authorization_stating_remuneration_passes_a5():
+    doc = attorney_request(**{"authorization.purposes": ["marketing"], "authorization.statements": {
+        "revocation": True, "conditioning": True, "redisclosure": True, "remuneration": True}})
+    assert "A5" not in codes(verdict(doc))
+
+
+def test_sensitive_categories_under_legal_process_are_warned():  # S1, S3
+    doc = attorney_request(**{"authorization": None, "request.scope.categories": ["hiv", "mental_health"],
+                              "request.legal_process": {"type": "subpoena_no_order", "assurance": "notice"}})
+    assert {"S1", "S3"} <= set(warning_codes(verdict(doc)))
+
+
+@pytest.mark.parametrize("value", ["9999-12-31", "0001-01-01"])
+def test_implausible_years_are_named_not_crashed_on(value):
+    with pytest.raises(roirules.InputError, match="not a plausible date"):
+        roirules.check_json(patient_access(received=value))
+
+
+def test_unknown_authorization_categories_are_named():
+    with pytest.raises(roirules.InputError, match="authorization.categories 'HIV'"):
+        roirules.check_json(attorney_request(**{"authorization.categories": ["HIV"]}))

@@ -153,9 +153,11 @@ async def test_log_fix_packet_release_and_accounting_with_keys_only(office):
         await settle(app, pilot)
         await pilot.press("n", "enter")  # a public-health report made by phone: today
         await settle(app, pilot)
-        for answer in ("County Health Dept", "-", "Reportable lab result", "public health"):
+        for answer in ("County Health Dept", "-", "Reportable lab result"):
             await pilot.press(*answer, "enter")
             await settle(app, pilot)
+        await pilot.press(*["down"] * 8, "enter")  # the ninth purpose: public health
+        await settle(app, pilot)
         await pilot.press(*["down"] * 8, "enter")  # the ninth basis: public health
         await settle(app, pilot)
         assert [r.recipient for r in app.screen.accounting.rows][-1] == "County Health Dept"
