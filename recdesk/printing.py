@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import secrets
 import shlex
 import subprocess
 from pathlib import Path
@@ -29,10 +30,31 @@ def send(desk, pdf: bytes, name: str) -> str:
             raise DeskError(f"the print command {command!r} refused the job: {' '.join(message) or done.returncode}")
         return f"sent to {command.split()[0]}"
     folder = desk.config.home / "printouts"
-    folder.mkdir(mode=0o700, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = Path(folder) / f"{stamp}-{name}.pdf"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pdf)
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        path, fd = _new_file(Path(folder), f"{stamp}-{name}")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(pdf)
+        except OSError:
+            path.unlink(missing_ok=True)  # no half-written printout left behind
+            raise
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise DeskError(f"cannot save the printout in {folder} ({why}): make sure it is a folder the desk may write "
+                        "to with space free, or set [print] command in config.toml") from None
     return f"saved as {path} (no [print] command is set)"
+
+
+def _new_file(folder: Path, stem: str) -> tuple[Path, int]:
+    """A new owner-only file <stem>.pdf, or <stem>-2.pdf, -3 ... when that name is taken (the same printout
+    twice in one second); never opens a file that is already there."""
+    for n in range(1, 1000):
+        path = folder / (f"{stem}.pdf" if n == 1 else f"{stem}-{n}.pdf")
+        try:
+            return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+    path = folder / f"{stem}-{secrets.token_hex(4)}.pdf"
+    return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

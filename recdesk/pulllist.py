@@ -18,12 +18,13 @@ from recdesk import audit, filing, models, tracking
 from recdesk.blindindex import digits, mrn_key
 from recdesk.desk import Desk
 from recdesk.errors import AccessDenied, DeskError
-from recdesk.models import Appointment, ChartVolume, Patient
+from recdesk.models import Appointment, AuditEvent, ChartVolume, Patient
 from recdesk.patients import decrypt
 
 PICK_STATES = ("pending", "pulled", "not_fillable")
 NOT_FILLABLE_REASONS = ("not on the shelf", "flagged missing", "out to another borrower", "with release of information",
                         "no paper chart", "in use elsewhere in HIM")
+OTHER = "other"  # the clerk typed the reason: the code is kept, the words only in the (encrypted) audit details
 REASON_LIMIT = 100
 
 
@@ -88,7 +89,8 @@ def build(desk: Desk, actor, start: datetime.date, days: int = 1) -> list[PullIt
     items.sort(key=lambda i: (filing.sort_key(i.mrn, order), i.time))
     with desk.audit_db.atomic():
         audit.append(desk, actor, "pull_list.print", object="pull_list",
-                     details={"from": start.isoformat(), "days": days, "charts": len(items)})
+                     details={"from": start.isoformat(), "days": days, "charts": len(items),
+                              "patients": sorted({a.patient.uuid for a in appointments})})
     return items
 
 
@@ -109,9 +111,15 @@ class PickItem:
     at: datetime.datetime
     chart: str  # the chart volume's state when last seen: in | out | missing | none
     state: str = "pending"
-    reason: str = ""
+    reason: str = ""  # a code: one of NOT_FILLABLE_REASONS, or OTHER
     name: str = ""
     note: str = ""  # after a pick: "already with CARD", "goes on from CARD" (not kept)
+    typed: str = ""  # for OTHER, the clerk's own words, read back from the audit details (never a plain column)
+
+    @property
+    def reason_shown(self) -> str:
+        """The reason for the clerk: the typed words for OTHER when known, else the code."""
+        return self.typed if self.reason == OTHER and self.typed else self.reason
 
     @property
     def time(self) -> str:
@@ -185,11 +193,26 @@ def pick_list(desk: Desk, actor, start: datetime.date, days: int = 1) -> PickLis
                               a.clinic, a.at, v.status if v else "none", s.status if s else "pending",
                               s.reason if s else "", p.display_name))
     items.sort(key=lambda i: (filing.sort_key(i.mrn, order), i.at, i.appointment_id))
+    typed = _typed_reasons(desk, [i.appointment_id for i in items if i.state == "not_fillable" and i.reason == OTHER])
+    for item in items:
+        item.typed = typed.get(item.appointment_id, "")
     with desk.audit_db.atomic():
         audit.append(desk, actor, "pull_list.open", object="pull_list",
                      details={"from": start.isoformat(), "days": days, "charts": len(items),
                               "patients": sorted({i.patient_uuid for i in items})})
     return PickList(start, days, items)
+
+
+def _typed_reasons(desk: Desk, appointment_ids: list[int]) -> dict[int, str]:
+    """The words typed for an OTHER reason, by appointment: the latest not-fillable event's encrypted details."""
+    typed: dict[int, str] = {}
+    objects = [f"appointment:{i}" for i in appointment_ids]
+    for first in range(0, len(objects), 500):
+        for event in (AuditEvent.select().where((AuditEvent.action == "pull_list.not_fillable")
+                                                & AuditEvent.object.in_(objects[first : first + 500]))
+                      .order_by(AuditEvent.seq)):
+            typed[int(event.object.split(":", 1)[1])] = str((audit.details(desk, event) or {}).get("text", ""))
+    return typed
 
 
 def _appointment_as_listed(item: PickItem) -> Appointment:
@@ -245,7 +268,7 @@ def pick(desk: Desk, actor, item: PickItem, borrower: str | None = None) -> Pick
         _set_state(actor, item, "pulled")
         audit.append(desk, actor, "pull_list.pick", object=f"appointment:{item.appointment_id}",
                      patient=item.patient_uuid, details={"clinic": item.clinic, "to": to.code, "note": note})
-    item.state, item.reason, item.chart, item.note = "pulled", "", "out", note
+    item.state, item.reason, item.typed, item.chart, item.note = "pulled", "", "", "out", note
     return item
 
 
@@ -258,25 +281,38 @@ def _pulled_same_day(item: PickItem) -> bool:
                    & (Appointment.status == "booked") & (models.PullItem.status == "pulled")).exists())
 
 
-def not_fillable(desk: Desk, actor, item: PickItem, reason: str) -> PickItem:
-    """The chart cannot be pulled: say why (one of NOT_FILLABLE_REASONS or your own words, no names)."""
+def not_fillable(desk: Desk, actor, item: PickItem, reason: str, text: str = "") -> PickItem:
+    """The chart cannot be pulled: say why, with one of NOT_FILLABLE_REASONS, or OTHER and your own words in
+    `text` (a reason that is not on the list counts as OTHER with those words).
+
+    Only the code goes in the pull_item row, whose columns are not encrypted; typed words may name people, so
+    they are kept only in the audit event's details, which are.
+    """
     actor.require(*tracking.CHANGERS)
-    reason = re.sub(r"[\x00-\x1f\x7f-\x9f]", "", reason or "").strip()
-    if not reason:
-        raise DeskError("say why it cannot be pulled: " + ", ".join(NOT_FILLABLE_REASONS))
-    if len(reason) > REASON_LIMIT:
+    reason, text = _clean(reason), _clean(text)
+    if reason not in NOT_FILLABLE_REASONS and reason != OTHER:
+        reason, text = OTHER, reason
+    if reason != OTHER:
+        text = ""
+    elif not text:
+        raise DeskError("say why it cannot be pulled: " + ", ".join(NOT_FILLABLE_REASONS) + ", or type it")
+    if len(text) > REASON_LIMIT:
         raise DeskError(f"a reason is at most {REASON_LIMIT} characters")
     if item.state == "pulled":
         raise DeskError(f"{item.shelf} is already pulled: check the chart in if it came back")
-    if item.state == "not_fillable" and item.reason == reason:
-        raise DeskError(f"{item.shelf} is already marked not fillable ({reason})")
+    if item.state == "not_fillable" and item.reason == reason and item.typed == text:
+        raise DeskError(f"{item.shelf} is already marked not fillable ({text or reason})")
     with desk.write():
         _appointment_as_listed(item)
         _set_state(actor, item, "not_fillable", reason)
         audit.append(desk, actor, "pull_list.not_fillable", object=f"appointment:{item.appointment_id}",
-                     patient=item.patient_uuid, details={"reason": reason})
-    item.state, item.reason = "not_fillable", reason
+                     patient=item.patient_uuid, details={"reason": reason, **({"text": text} if text else {})})
+    item.state, item.reason, item.typed = "not_fillable", reason, text
     return item
+
+
+def _clean(typed: str) -> str:
+    return re.sub(r"[\x00-\x1f\x7f-\x9f]", "", typed or "").strip()
 
 
 @dataclass(frozen=True)
@@ -335,7 +371,7 @@ def printout(desk: Desk, actor, picklist: PickList) -> bytes:
     when = f"{first:%a %Y-%m-%d}" + (f" to {last:%a %Y-%m-%d}" if picklist.days > 1 else "")
     states = {"pending": "", "pulled": "pulled"}
     rows = [(i.shelf, i.mrn, i.name, i.clinic, f"{i.at:%m-%d %H:%M}" if picklist.days > 1 else f"{i.at:%H:%M}",
-             states.get(i.state, f"not fillable: {i.reason}")) for i in picklist.items]
+             states.get(i.state, f"not fillable: {i.reason_shown}")) for i in picklist.items]
     order = {"terminal": "terminal-digit", "middle": "middle-digit"}.get(filing_order(desk), "numeric")
     pdf = pdfmake.table_report(
         title="Pull list", subtitle_lines=[f"{when}, {order} order", f"{picklist.tally()}",

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from recdesk import appointments, printing, pulllist
 from recdesk.errors import DeskError
-from recdesk.pulllist import NOT_FILLABLE_REASONS, PickItem, PickList
+from recdesk.pulllist import NOT_FILLABLE_REASONS, OTHER, PickItem, PickList
 from screens.pickers import ChoiceDialog, TextDialog
 from screens.widgets import DeskHeader, DeskScreen
 
@@ -70,7 +70,7 @@ def state_text(item: PickItem) -> Text:
     if item.state == "pulled":
         text = "PULLED" + (f", {item.note}" if item.note else "")
     elif item.state == "not_fillable":
-        text = f"NOT FILLABLE: {item.reason}"
+        text = f"NOT FILLABLE: {item.reason_shown}"
     else:
         text = {"out": "to pull (chart out)", "missing": "to pull (missing)", "none": "to pull (new chart)"}.get(
             item.chart, "to pull")
@@ -306,20 +306,23 @@ class PickListScreen(DeskScreen):
 
     async def _not_fillable(self, item: PickItem) -> None:
         app = self.app
-        choices = [(r, r) for r in NOT_FILLABLE_REASONS] + [("other", "other (type the reason)")]
+        choices = [(r, r) for r in NOT_FILLABLE_REASONS] + [(OTHER, "other (type the reason)")]
         reason = await app.push_screen_wait(ChoiceDialog(f"Why can {item.shelf} not be pulled?", choices,
                                                          item.reason or None))
-        if reason == "other":
-            reason = await app.push_screen_wait(TextDialog("Why can it not be pulled (no names)?"))
         if reason is None:
             return
+        text = ""
+        if reason == OTHER:  # the words go to the audit trail only; the list keeps "other"
+            text = await app.push_screen_wait(TextDialog("Why can it not be pulled (no names)?"))
+            if text is None:
+                return
         async with self._lock:
             try:
-                await app.desk_call(pulllist.not_fillable, app.desk, app.actor, item, reason)
+                await app.desk_call(pulllist.not_fillable, app.desk, app.actor, item, reason, text)
             except DeskError as exc:
                 self.say(str(exc), warning=True)
                 return
-            self.say(f"{item.shelf} not fillable: {reason}.")
+            self.say(f"{item.shelf} not fillable: {item.reason_shown}.")
             self.show_item(item)
             self.go_next(item)
 

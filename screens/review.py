@@ -15,10 +15,10 @@ from screens.widgets import DeskHeader, DeskScreen
 
 HELP = (
     "What the office looks like right now, read-only. Keys 1-9 switch sections: 1 queues (intake, QA,\n"
-    "requests by age, charts overdue and missing, deficiencies and the delinquency rate), 2 open requests,\n"
-    "3 overdue and missing paper charts, 4 pull-list fill rate, 5 deficiencies by provider, 6 each clerk's\n"
-    "work, 7 restricted-record openings with their purpose, 8 the audit trail (newest first), 9 charts\n"
-    "by borrower.\n"
+    "requests by age, charts overdue and missing, deficiencies and the delinquency rate), 2 ROI: open\n"
+    "release-of-information requests, 3 overdue and missing paper charts, 4 pull-list fill rate,\n"
+    "5 deficiencies by provider, 6 each clerk's work, 7 restricted-record openings with their purpose,\n"
+    "8 the audit trail (newest first), 9 charts by borrower.\n"
     "V verifies the audit trail's hash chain end to end. R reloads the section. Esc goes back."
 )
 

@@ -339,6 +339,39 @@ def test_printing_pipes_to_the_site_command_or_saves_owner_only(clinic, tmp_path
     assert AuditEvent.select().where(AuditEvent.action == "patient.coversheet").count() == 1
 
 
+
+def test_printing_the_same_thing_twice_in_one_second_saves_two_files(clinic, monkeypatch):
+    import types
+
+    from recdesk import printing
+
+    desk, ann, *_ = clinic
+    one_second = datetime.datetime(2026, 11, 2, 9, 30, 15)
+    monkeypatch.setattr(printing, "datetime", types.SimpleNamespace(
+        datetime=types.SimpleNamespace(now=lambda: one_second)))
+    folder = desk.config.home / "printouts"
+    first, second = b"%PDF-1 first", b"%PDF-1 second"
+    saved = [printing.send(desk, first, "accounting"), printing.send(desk, second, "accounting")]
+    paths = sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime_ns)
+    assert len(paths) == 2 and paths[0] != paths[1]
+    assert {p.read_bytes() for p in paths} == {first, second}
+    assert all(p.name.startswith("20261102-093015-accounting") and p.suffix == ".pdf" for p in paths)
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in paths)
+    assert all(any(str(p) in s for p in paths) for s in saved) and saved[0] != saved[1]
+
+
+def test_a_print_folder_that_cannot_be_written_is_a_desk_error_not_a_crash(clinic):
+    from recdesk import printing
+
+    desk, *_ = clinic
+    folder = desk.config.home / "printouts"
+    folder.write_bytes(b"")  # a file where the folder should be: mkdir and open both fail
+    with pytest.raises(DeskError) as caught:
+        printing.send(desk, b"%PDF-1", "accounting")
+    message = str(caught.value)
+    assert str(folder) in message and "[print] command" in message and "\n" not in message
+
+
 def test_two_clerks_on_one_document_never_both_win(clinic, worker):
     desk, ann, bob, a, b = clinic
     drop(desk, "x.pdf", text_pdf(1, "x"))

@@ -82,3 +82,25 @@ async def test_f9_shows_each_section_with_keys_and_verifies_the_chain(office):
         await settle(app, pilot)
         assert any("audit chain intact" in str(n.message) for n in app._notifications)
     assert AuditEvent.select().where(AuditEvent.action == "audit.view").count() == 1
+
+
+
+async def test_f9_tab_row_shows_every_section_label_whole_at_80_columns(office):
+    if office.is_postgres:
+        pytest.skip("screens are backend-blind")
+    from textual.widgets import Tab
+
+    app = app_for(office, "sue")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f9")
+        await settle(app, pilot)
+        tabs = list(app.screen.query(Tab))
+        assert len(tabs) == len(review.SECTIONS)
+        row = tabs[0].region.y
+        assert {t.region.y for t in tabs} == {row}
+        line = app.screen._compositor.render_strips()[row].text
+        for tab, (label, _) in zip(tabs, review.SECTIONS.values(), strict=True):
+            shown = label.split(" ", 1)[1]
+            assert tab.region.right <= 80, f"tab {shown!r} ends at column {tab.region.right}"
+            assert shown in line, f"tab {shown!r} is cut: {line!r}"

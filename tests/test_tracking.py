@@ -387,6 +387,47 @@ def test_a_chart_that_cannot_be_found_is_not_fillable_with_a_reason(clinic_tomor
         pulllist.not_fillable(desk, ann, item, "not on the shelf")
 
 
+
+def test_a_typed_reason_goes_only_to_the_encrypted_audit_details_never_a_plain_column(clinic_tomorrow):
+    desk, ann, _, ids = clinic_tomorrow
+    picks = pulllist.pick_list(desk, ann, TOMORROW)
+    typed = "Doe0 took it home, see Dr. Patel"  # a clerk's own words may name people
+    with pytest.raises(DeskError, match="say why"):
+        pulllist.not_fillable(desk, ann, picks.for_mrn("123456")[0], "other", " ")
+    item = pulllist.not_fillable(desk, ann, picks.for_mrn("123456")[0], "other", typed)
+    assert (item.state, item.reason, item.reason_shown) == ("not_fillable", "other", typed)
+    pulllist.not_fillable(desk, ann, picks.for_mrn("72248")[0], "not on the shelf")
+    pulllist.not_fillable(desk, ann, picks.for_mrn("993412")[0], "in the coder's tray")  # free text alone: other
+    rows = {r.appointment.external_id: r.reason for r in PullItem.select()}
+    assert rows == {"P1": "other", "P2": "not on the shelf", "P3": "other"}
+    plain = [str(v) for r in PullItem.select().dicts() for v in r.values()]
+    assert not any("Patel" in v or "coder" in v for v in plain)
+    events = AuditEvent.select().where(AuditEvent.action == "pull_list.not_fillable").order_by(AuditEvent.seq)
+    assert [audit.details(desk, e) for e in events] == [
+        {"reason": "other", "text": typed}, {"reason": "not on the shelf"},
+        {"reason": "other", "text": "in the coder's tray"}]
+    assert not any("Patel" in f"{e.object} {e.patient}" for e in events)
+    reopened = pulllist.pick_list(desk, ann, TOMORROW)  # the typed words come back from the audit trail
+    assert {i.external_id: (i.reason, i.reason_shown) for i in reopened.items if i.state == "not_fillable"} == {
+        "P1": ("other", typed), "P2": ("not on the shelf", "not on the shelf"), "P3": ("other", "in the coder's tray")}
+    with pytest.raises(DeskError, match="already marked not fillable"):
+        pulllist.not_fillable(desk, ann, reopened.for_mrn("123456")[0], "other", typed)
+    pulllist.not_fillable(desk, ann, reopened.for_mrn("123456")[0], "other", "in the scanner queue")
+    assert pulllist.pick_list(desk, ann, TOMORROW).for_mrn("123456")[0].reason_shown == "in the scanner queue"
+
+
+def test_the_printed_pull_list_names_its_patients_in_the_audit_trail_like_the_pick_list(clinic_tomorrow):
+    desk, ann, _, ids = clinic_tomorrow
+    items = pulllist.build(desk, ann, TOMORROW)  # the CLI's `pull-list` prints this
+    (printed,) = AuditEvent.select().where(AuditEvent.action == "pull_list.print")
+    uuids = sorted(Patient.get_by_id(ids[m]).uuid for m in MRNS)
+    assert len(items) == 4
+    assert audit.details(desk, printed) == {"from": TOMORROW.isoformat(), "days": 1, "charts": 4, "patients": uuids}
+    pulllist.pick_list(desk, ann, TOMORROW)
+    (opened,) = AuditEvent.select().where(AuditEvent.action == "pull_list.open")
+    assert audit.details(desk, opened)["patients"] == uuids
+
+
 def test_a_cancellation_after_the_list_was_opened_is_caught(clinic_tomorrow):
     desk, ann, _, _ = clinic_tomorrow
     picks = pulllist.pick_list(desk, ann, TOMORROW)

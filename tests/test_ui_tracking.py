@@ -4,7 +4,7 @@ import datetime
 
 import pytest
 
-from recdesk import appointments, tracking, users
+from recdesk import appointments, audit, tracking, users
 from recdesk.models import AuditEvent, ChartMovement, ChartVolume, PullItem, Release, ReleaseRequest
 from recdesk.patients import PatientDetails, register
 from screens.app import CHANGING_ACTIONS
@@ -175,8 +175,15 @@ async def test_n_marks_a_chart_not_fillable_with_a_listed_or_typed_reason(desk):
         assert isinstance(app.screen, TextDialog)
         await press(app, pilot, *"with the coder", "enter")
         assert column(app, "state")[3] == "NOT FILLABLE: with the coder"
+        assert "56-34-12 not fillable: with the coder." in text(app, "#pl-message")
+        await press(app, pilot, "right_square_bracket", "left_square_bracket")  # the list read afresh
+        assert column(app, "state")[2:] == ["NOT FILLABLE: out to another borrower", "NOT FILLABLE: with the coder"]
+    # The typed words may name people: the plain column keeps only "other", the words go to the (encrypted) audit.
     rows = {r.appointment.external_id: (r.status, r.reason) for r in PullItem.select()}
-    assert rows == {"P2": ("not_fillable", "out to another borrower"), "P1": ("not_fillable", "with the coder")}
+    assert rows == {"P2": ("not_fillable", "out to another borrower"), "P1": ("not_fillable", "other")}
+    events = AuditEvent.select().where(AuditEvent.action == "pull_list.not_fillable").order_by(AuditEvent.seq)
+    assert [audit.details(desk, e) for e in events] == [{"reason": "out to another borrower"},
+                                                        {"reason": "other", "text": "with the coder"}]
 
 
 async def test_days_print_and_import_with_keys(desk, tmp_path):
