@@ -522,3 +522,11 @@ def test_implausible_years_are_named_not_crashed_on(value):
 def test_unknown_authorization_categories_are_named():
     with pytest.raises(roirules.InputError, match="authorization.categories 'HIV'"):
         roirules.check_json(attorney_request(**{"authorization.categories": ["HIV"]}))
+
+
+def test_californias_page_cap_applies_to_the_flat_fee_too():  # R5 over R3
+    numbers = roirules.rules(state="CA")
+    flat = [FeeLine("flat", "electronic copy", 650)]
+    assert [p.code for p in roirules.check_fees(flat, access=True, electronic=True, pages=5, numbers=numbers)] \
+        == ["R5"]
+    assert roirules.check_fees(flat, access=True, electronic=True, pages=40, numbers=numbers) == []
