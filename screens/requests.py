@@ -23,10 +23,11 @@ HELP = (
     "the highlighted request; S links its scanned, signed copy. B picks the documents and builds the\n"
     "stamped packet (out-of-scope and sensitive documents are flagged and need a confirmation). Q records\n"
     "the packet's QA, R releases it: the disclosure is written from the packet. E sends the one extension\n"
-    "notice, D denies, W withdraws, H holds with a reason, V runs the validator again, F estimates the fee\n"
-    "(access requests need one before the packet), L drafts or prints a letter, P prints the packet, K shows\n"
-    "the packet password (give it by phone, never with the packet), C shows closed requests too, O shows a\n"
-    "patient's accounting of disclosures. Rule IDs (A2, R1, L3 ...) are the ones in RULES.md."
+    "notice, D denies, W withdraws, H holds with a reason (H again lifts the hold), V runs the validator\n"
+    "again, F estimates the fee (access requests need one before the packet), L drafts or prints a letter,\n"
+    "P prints the packet, K shows the packet password (give it by phone, never with the packet), C shows\n"
+    "closed requests too, O shows a patient's accounting of disclosures. Rule IDs (A2, R1, L3 ...) are the\n"
+    "ones in RULES.md."
 )
 
 
@@ -337,6 +338,12 @@ class RequestsScreen(DeskScreen):
             self._ask(self._hold(v))
 
     async def _hold(self, v: roi.ReleaseView) -> None:
+        if v.status == "on_hold":  # H again lifts the hold; the validator must still pass it
+            sure = await self.app.push_screen_wait(ChoiceDialog(
+                "Take this request off hold?", [("no", "No, keep it on hold"), ("yes", "Yes, it can go on")]))
+            if sure == "yes":
+                await self._do(roi.move, v.release.uuid, "in_progress", "hold lifted", done="Off hold.")
+            return
         reason = await self.app.push_screen_wait(TextDialog("Why is this request on hold?"))
         if reason:
             await self._do(roi.move, v.release.uuid, "on_hold", reason, done="On hold.")

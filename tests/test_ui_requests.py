@@ -188,3 +188,28 @@ async def test_a_supervisor_sees_the_log_but_cannot_change_it(office):
         await pilot.press("n", "r")
         await settle(app, pilot)
         assert app.screen is screen
+
+
+async def test_h_holds_with_a_reason_and_h_again_lifts_the_hold(office):
+    desk = office
+    clerk = desk.sign_on("ann")
+    (release,) = roi.log_request(desk, clerk, roi.RequestForm(
+        request={"received": datetime.date.today().isoformat(), "requester_type": "patient",
+                 "requester_name": "Ann Avery", "purpose": "individual_access"}, patients=["100234"]))
+    app = app_for(desk)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f5")
+        await settle(app, pilot)
+        await pilot.press("h", *"id not verified", "enter")
+        await settle(app, pilot)
+        assert Release.get_by_id(release.id).status == "on_hold"
+        await pilot.press("v")  # the validator does not lift a clerk's hold
+        await settle(app, pilot)
+        assert Release.get_by_id(release.id).status == "on_hold"
+        await pilot.press("h", "enter")  # default: keep it on hold
+        await settle(app, pilot)
+        assert Release.get_by_id(release.id).status == "on_hold"
+        await pilot.press("h", "down", "enter")
+        await settle(app, pilot)
+        assert Release.get_by_id(release.id).status == "in_progress"
