@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from recdesk import audit, chart, chart_reports, intake, roi
 from recdesk.desk import Desk
-from recdesk.models import AuditEvent
+from recdesk.models import AuditEvent, ChartVolume
 
 
 @dataclass
@@ -34,9 +34,10 @@ def queues(desk: Desk, actor, as_of: datetime.date) -> Table:
     rows = [["Intake: documents to index", str(c["unfiled"])], ["QA: filed documents to check", str(c["qa_pending"])],
             ["Quarantined files", str(c["quarantined"])]]
     rows += [[f"Requests open {label}", str(n)] for label, n in aging.items()]
-    overdue = chart_reports.overdue(desk, actor, as_of)
-    missing = chart_reports.missing(desk, actor)
-    rows += [["Paper charts overdue", str(len(overdue))], ["Paper charts missing", str(len(missing))]]
+    # Counts only: no MRN is decrypted (and no patient view audited) to say how many charts are late or missing.
+    overdue = ChartVolume.select().where((ChartVolume.status == "out") & (ChartVolume.due_back_on < as_of)).count()
+    missing = ChartVolume.select().where(ChartVolume.status == "missing").count()
+    rows += [["Paper charts overdue", str(overdue)], ["Paper charts missing", str(missing)]]
     deficiency = _deficiency_summary(desk, actor, as_of)
     if deficiency:
         rows += deficiency
