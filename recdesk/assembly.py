@@ -47,6 +47,7 @@ from dataclasses import dataclass, field, replace
 import peewee
 
 from recdesk import audit, completion, crypto, reference
+from recdesk.chart import check_access
 from recdesk.desk import Desk
 from recdesk.errors import DeskError
 from recdesk.models import (
@@ -454,15 +455,6 @@ def _chart_documents(enc: Encounter, as_of: dt.datetime, attached_ids: set[int])
     return [d for d in query.order_by(Document.service_date, Document.id) if _belongs(d, enc, window, attached_ids)]
 
 
-def _purpose_check(row: Patient, purpose: str | None) -> None:
-    from recdesk.chart import ACCESS_PURPOSES, PurposeRequired
-
-    if row.sensitive:
-        if purpose is None:
-            raise PurposeRequired("this is a restricted record: state your purpose of access to open it")
-        if purpose not in dict(ACCESS_PURPOSES):
-            raise DeskError(f"purpose {purpose!r} is not one of: {', '.join(dict(ACCESS_PURPOSES))}")
-
 
 def _view_event(desk: Desk, actor, row: Patient, action: str, obj: str, purpose: str | None,
                 details: dict | None = None) -> None:
@@ -582,7 +574,7 @@ def assemble(desk: Desk, actor, encounter_uuid: str, as_of: dt.datetime | None =
     as_of = as_of or _now()
     enc = _encounter(encounter_uuid)
     row = enc.patient
-    _purpose_check(row, purpose)
+    check_access(desk, row, purpose)
     result = _assemble(desk, enc, as_of)
     _view_event(desk, actor, row, "chart.assemble", f"encounter:{enc.uuid}", purpose)
     return result
@@ -1018,7 +1010,7 @@ def print_chart(desk: Desk, actor, encounter_uuid: str, *, purpose: str | None =
     as_of = as_of or _now()
     enc = _encounter(encounter_uuid)
     row = enc.patient
-    _purpose_check(row, purpose)
+    check_access(desk, row, purpose)
     a = _assemble(desk, enc, as_of)
     writer = PdfWriter()
     for part in (face_sheet(desk, a), id_labels(a)):

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from recdesk import crypto
 from recdesk.db import bulk_insert
-from recdesk.models import AuditEvent, AuditHead, now
+from recdesk.errors import AccessDenied
+from recdesk.models import AuditEvent, AuditHead, AuditStray, now
 
 GENESIS = "0" * 64
+WATERMARK_NAME = "audit-head"
 
 
 def _digest(mac_key: bytes, prev_hash: str, ev: dict) -> str:
@@ -48,6 +53,7 @@ def append_many(desk, actor, events: list[Event]) -> int:
         if desk.is_postgres:
             query = query.for_update()  # the head row lock serialises appends across sessions
         head = query.execute(db)[0]
+        _set_aside_strays(desk, db, head.seq)
         seq, at = head.seq, now()
         last = AuditEvent.select(AuditEvent.hash).where(AuditEvent.seq == seq).execute(db)
         prev = last[0].hash if seq else GENESIS
@@ -68,6 +74,36 @@ def append_many(desk, actor, events: list[Event]) -> int:
         bulk_insert(AuditEvent, rows, db)
         AuditHead.update(seq=seq, hash=_head_seal(mac_key, seq, prev)).execute(db)
     return seq
+
+
+def _set_aside_strays(desk, db, head_seq: int) -> None:
+    """Events numbered past the sealed head cannot be appends in flight (we hold the head's lock): someone wrote
+    them outside recdesk. They are moved to audit_stray, as found, so that the desk goes on working and doctor
+    names them; left in place they would block every append on its seq."""
+    strays = list(AuditEvent.select().where(AuditEvent.seq > head_seq).order_by(AuditEvent.seq).execute(db))
+    if not strays:
+        return
+    if desk.readonly:
+        raise AccessDenied(f"the audit trail holds {len(strays)} event(s) past its sealed head, written outside "
+                           "recdesk: a clerk or manager session sets them aside; run `recdesk doctor`")
+    AuditStray.insert_many([
+        {"seq": e.seq, "at": str(e.at), "user_name": e.user_name, "action": e.action, "object": e.object,
+         "patient": e.patient, "hash": e.hash} for e in strays
+    ]).execute(db)
+    AuditEvent.delete().where(AuditEvent.seq > head_seq).execute(db)
+
+
+def strays(desk) -> tuple[int, int]:
+    """(events past the sealed head now, events set aside earlier), for verify and doctor. Read under the
+    head's lock on PostgreSQL, so an append in flight is never taken for a stray."""
+    db = desk.audit_db
+    with db.atomic():
+        query = AuditHead.select()
+        if desk.is_postgres:
+            query = query.for_update()
+        head = query.execute(db)[0]
+        past = AuditEvent.select().where(AuditEvent.seq > head.seq).count(db)
+    return past, AuditStray.select().count(db)
 
 
 def _head_seal(mac_key: bytes, seq: int, last_hash: str) -> str:
@@ -125,6 +161,14 @@ def verify(desk, batch: int = 5000) -> ChainReport:
     if not hmac.compare_digest(head.hash, _head_seal(mac_key, head.seq, prev_hash)):
         return ChainReport(count, count + 1, "the head does not seal the last event: events were cut off the end "
                            "and the head rewritten")
+    past, _ = strays(desk)
+    if past:
+        return ChainReport(count, count + 1, f"{past} event(s) numbered past the sealed head were written outside "
+                           "recdesk (the next append sets them aside)")
+    problem = rollback_problem(desk)
+    if problem:
+        return ChainReport(count, count + 1, problem)
+    remember_head(desk)
     return ChainReport(count, None, "intact")
 
 
@@ -133,3 +177,77 @@ def details(desk, event: AuditEvent) -> dict | None:
     text = crypto.open_text(desk.master.sub("audit-data"), "audit_event", "details", str(event.seq),
                             event.details_enc)
     return json.loads(text) if text is not None else None
+
+
+# --- the watermark: the head as this host last saw it, kept outside the database -----------------------------
+# A database rolled back to an older copy carries a chain that verifies on its own; only something kept
+# elsewhere can tell. Each desk home keeps the highest sealed head it has seen, MACed with the audit key.
+
+
+def _watermark_path(desk) -> Path:
+    return desk.config.home / WATERMARK_NAME
+
+
+def _watermark_mac(desk, seq: int, last_hash: str) -> str:
+    text = f"watermark\x1f{desk.config.desk_id}\x1f{seq}\x1f{last_hash}"
+    return hmac.new(desk.master.sub("audit-mac"), text.encode(), hashlib.sha256).hexdigest()
+
+
+def _read_watermark(desk) -> dict | None:
+    try:
+        data = json.loads(_watermark_path(desk).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {"unreadable": True}
+    if not isinstance(data, dict) or not isinstance(data.get("seq"), int) or not isinstance(data.get("hash"), str):
+        return {"unreadable": True}
+    return data
+
+
+def _last(desk) -> tuple[int, str]:
+    head = AuditHead.select().execute(desk.audit_db)[0]
+    row = AuditEvent.select(AuditEvent.hash).where(AuditEvent.seq == head.seq).execute(desk.audit_db)
+    return head.seq, (row[0].hash if head.seq and row else GENESIS)
+
+
+def remember_head(desk, *, force: bool = False) -> None:
+    """Record the current head in the home, if it is newer than the one recorded (or `force`: a restore
+    accepted on purpose). Best effort: a home that cannot be written must not stop a sign-off."""
+    try:
+        path = _watermark_path(desk)
+        with open(path.with_name(WATERMARK_NAME + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # two sessions ending at once never write an older head last
+            seq, last_hash = _last(desk)
+            known = _read_watermark(desk)
+            if not force and known and not known.get("unreadable") and known["seq"] >= seq:
+                return
+            tmp = path.with_name(f".{WATERMARK_NAME}.{os.getpid()}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump({"seq": seq, "hash": last_hash, "mac": _watermark_mac(desk, seq, last_hash)}, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+    except OSError:
+        return
+
+
+def rollback_problem(desk) -> str | None:
+    """Why the database looks older than (or different from) the head this home last recorded, or None."""
+    known = _read_watermark(desk)
+    if known is None:
+        return None
+    if known.get("unreadable") or not hmac.compare_digest(
+            str(known.get("mac", "")), _watermark_mac(desk, known["seq"], known["hash"])):
+        return f"{_watermark_path(desk)} is unreadable or was altered: the database cannot be checked for a rollback"
+    seq, _ = _last(desk)
+    hint = ("rolled back or restored from a backup; if a manager restored it on purpose, run "
+            "`recdesk audit accept-restore`")
+    if seq < known["seq"]:
+        return f"the audit head is at {seq:,} but this home saw {known['seq']:,}: the database was {hint}"
+    if known["seq"]:
+        row = AuditEvent.select(AuditEvent.hash).where(AuditEvent.seq == known["seq"]).execute(desk.audit_db)
+        if not row or row[0].hash != known["hash"]:
+            return f"audit event {known['seq']:,} is not the one this home saw: the database was {hint}"
+    return None

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from peewee import JOIN
 
-from recdesk import audit, crypto, reference
+from recdesk import audit, crypto, reference, seals
 from recdesk.desk import Desk
 from recdesk.errors import DeskError
 from recdesk.models import (
@@ -56,17 +56,23 @@ def _doc_labels(desk: Desk) -> dict[str, str]:
     return {t["code"]: t["label"] for t in reference.load("document_types", desk.config.home)["type"]}
 
 
+def check_access(desk: Desk, row: Patient, purpose: str | None) -> None:
+    """A restricted record opens only with a stated purpose; its flag must be the one recdesk wrote (a flag
+    cleared by hand in the database would open it without one)."""
+    seals.check(desk, row)
+    if row.sensitive:
+        if purpose is None:
+            raise PurposeRequired("this is a restricted record: state your purpose of access to open it")
+        if purpose not in dict(ACCESS_PURPOSES):
+            raise DeskError(f"purpose {purpose!r} is not one of: {', '.join(dict(ACCESS_PURPOSES))}")
+
+
 def open_chart(desk: Desk, actor, patient_uuid: str, *, purpose: str | None = None) -> Chart:
     """Gather one patient's chart and audit the view; a restricted record needs a purpose of access."""
     row = Patient.get_or_none(Patient.uuid == patient_uuid)
     if row is None or row.status == "purged" or row.dek_wrapped is None:
         raise DeskError("that patient is no longer on the desk (purged or merged)")
-    purposes = dict(ACCESS_PURPOSES)
-    if row.sensitive:
-        if purpose is None:
-            raise PurposeRequired("this is a restricted record: state your purpose of access to open it")
-        if purpose not in purposes:
-            raise DeskError(f"purpose {purpose!r} is not one of: {', '.join(purposes)}")
+    check_access(desk, row, purpose)
     chart = Chart(decrypt(desk, row, with_insurance=True))
     dek = desk.dek(row)
     chart.encounters = [

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from recdesk import audit, reference, synthetic
+from recdesk import audit, reference, seals, synthetic
 from recdesk import config as config_mod
 from recdesk.config import Config
 from recdesk.db import bulk_insert
@@ -137,7 +137,8 @@ def build(home: Path, patients: int, seed: int, progress: Progress | None = None
         desk, manager = Desk.create(config, "manager", manager_full_name="Demo Manager", demo_seed=seed)
         with desk.write():
             for name, role, full in DEMO_USERS:
-                User.create(name=name, role=role, full_name=full)
+                user = User.create(name=name, role=role, full_name=full)
+                seals.reseal(desk, User, User.id == user.id)
                 audit.append(desk, manager, "user.add", object=f"user:{name}", details={"role": role})
             _seed_reference(desk, home)
     _tidy_store(desk)

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import peewee
 
-from recdesk import audit, crypto, keys, migrations
+from recdesk import audit, crypto, keys, migrations, seals
 from recdesk import config as config_mod
 from recdesk.blindindex import INDEX_VERSION, BlindIndex
 from recdesk.config import Config
-from recdesk.db import SqlCipherDatabase, is_postgres, postgres
+from recdesk.db import DATABASE_ERRORS, SqlCipherDatabase, is_postgres, postgres
 from recdesk.errors import AccessDenied, DeskError, MasterKeyError
 from recdesk.models import DeskInfo, Patient, User, create_schema, database
 from recdesk.store import ContentStore
@@ -121,7 +121,7 @@ class Desk:
                         f"this desk is at schema {info.schema_version}, recdesk needs {migrations.latest()}: "
                         "a clerk or manager session upgrades it on open"
                     )
-                migrations.upgrade(db, info.schema_version)
+                migrations.upgrade(db, info.schema_version, master)
         except BaseException:
             db.close()
             raise
@@ -158,6 +158,7 @@ class Desk:
                 user = User.create(name=manager_name, full_name=manager_full_name, role="manager",
                                    os_user=os_user_name())
                 desk = cls(config, master, db, readonly=False)
+                seals.reseal(desk, User, User.id == user.id)
                 actor = Actor(user.id, user.name, user.role, secrets.token_hex(8))
                 audit.append(desk, actor, "desk.init", object=f"desk:{config.desk_id}",
                              details={"key_source": config.key_source, "backend": "postgresql" if url else "sqlcipher"})
@@ -174,6 +175,10 @@ class Desk:
         return desk, actor
 
     def close(self) -> None:
+        try:
+            audit.remember_head(self)  # what this home has seen, so a later rollback of the database shows
+        except DATABASE_ERRORS:
+            pass
         if self.audit_db is not self.db:
             self.audit_db.close()
         self.db.close()
@@ -191,6 +196,7 @@ class Desk:
         user = User.get_or_none(User.name == user_name)
         if user is None:
             raise AccessDenied(f"{user_name!r} is not a desk user: a manager adds them with `recdesk user add`")
+        seals.check(self, user)  # a role or key granted by writing the database, not by a manager, is refused
         if user.disabled:
             raise AccessDenied(f"desk user {user_name!r} is disabled: ask a manager")
         if self.readonly and user.role != "supervisor":

@@ -52,6 +52,9 @@ def run(home: Path) -> Report:
                       "(search works meanwhile, broad name searches more slowly)")
         _check_database(desk, report)
         _check_fields(desk, report)
+        _check_other_fields(desk, report)
+        _check_seals(desk, report)
+        _check_deleted(desk, report)
         _check_blobs(desk, report)
         try:
             chain = audit.verify(desk)
@@ -61,7 +64,137 @@ def run(home: Path) -> Report:
                 report.fail(f"audit: chain broken at seq {chain.broken_seq}: {chain.reason}")
         except (TamperError, *DATABASE_ERRORS) as exc:
             report.fail(f"audit: cannot read the chain: {_errors(exc)}")
+        _check_strays(desk, report)
     return report
+
+
+def _check_seals(desk, report: Report) -> None:
+    from recdesk import seals
+
+    try:
+        checked, failing, named = seals.broken(desk)
+    except DATABASE_ERRORS as exc:
+        report.fail(f"seals: cannot read the sealed tables: {_errors(exc)}")
+        return
+    for bad in named:
+        report.fail(f"seals: {bad} was changed outside recdesk (its integrity seal fails)")
+    if failing > len(named):
+        report.fail(f"seals: {failing - len(named):,} more rows fail their seals")
+    if not failing:
+        report.ok(f"seals: {checked:,} rows that grant access or hold a restriction are as recdesk wrote them")
+
+
+def _other_ciphertexts(desk):
+    """(key, table, column, ref, ciphertext) for every encrypted field outside patient and insurance."""
+    from recdesk.intake import move_ref
+    from recdesk.models import (
+        AccountingSuspension,
+        Authorization,
+        Deficiency,
+        Disclosure,
+        Document,
+        DocumentMove,
+        Patient,
+        Release,
+        ReleaseEvent,
+        ReleaseRequest,
+    )
+    from recdesk.roi import event_ref
+
+    k = desk.desk_key
+    for r in ReleaseRequest.select().iterator():
+        for column in ("requester_name", "requester_address", "details"):
+            yield k, "release_request", column, r.uuid, getattr(r, f"{column}_enc")
+    for r in Release.select(Release.uuid, Release.packet_password_enc).iterator():
+        yield k, "release", "packet_password", r.uuid, r.packet_password_enc
+    for e in ReleaseEvent.select().where(ReleaseEvent.note_enc.is_null(False)).iterator():
+        yield k, "release_event", "note", event_ref(e), e.note_enc
+    for m in DocumentMove.select(DocumentMove, Document).join(Document).iterator():
+        yield k, "document_move", "reason", move_ref(m.document, m.at), m.reason_enc
+    for d in Document.select(Document.uuid, Document.name_enc).where(Document.name_enc.is_null(False)).iterator():
+        yield k, "document", "name", d.uuid, d.name_enc
+    # Patient-keyed rows, in patient order so each data key is unwrapped once.
+    patient_keyed = [
+        (Authorization, ("elements", "expiration_event")), (Disclosure, ("recipient", "recipient_address",
+                                                                          "description")),
+        (Deficiency, ("note",)), (AccountingSuspension, ("agency",)), (Document, ("title",)),
+    ]
+    live = Patient.dek_wrapped.is_null(False)
+    for model, columns in patient_keyed:
+        table = model._meta.table_name
+        for row in (model.select(model, Patient).join(Patient, on=(model.patient == Patient.id)).where(live)
+                    .order_by(model.patient).iterator()):
+            for column in columns:
+                yield desk.dek(row.patient), table, column, row.uuid, getattr(row, f"{column}_enc")
+
+
+def _check_other_fields(desk, report: Report) -> None:
+    from recdesk import crypto
+
+    count, failures = 0, 0
+    try:
+        for key, table, column, ref, blob in _other_ciphertexts(desk):
+            if blob is None:
+                continue
+            try:
+                crypto.open_bytes(key, table, column, ref, bytes(blob))
+                count += 1
+            except TamperError as exc:
+                failures += 1
+                if failures <= 20:
+                    report.fail(f"fields: {exc}")
+    except DATABASE_ERRORS as exc:
+        report.fail(f"fields: cannot read requests, authorizations and notes: {_errors(exc)}")
+        return
+    if not failures:
+        report.ok(f"fields: {count:,} encrypted fields of requests, authorizations, disclosures and notes "
+                  "authenticate")
+
+
+# Rows recdesk never deletes, each recorded in the (verified) audit trail when it was made: a row that the
+# trail says was made and that is gone was deleted outside recdesk. (table, key column, actions, object prefix)
+_RECORDED = [
+    ("patient", "uuid", ("patient.register",), None),
+    ("document", "uuid", ("document.file", "intake.receive", "intake.quarantine"), "document:"),
+    ("release", "uuid", ("roi.request.log",), "release:"),
+    ("user", "name", ("user.add",), "user:"),
+]
+
+
+def _check_deleted(desk, report: Report) -> None:
+    db = desk.db
+    missing = 0
+    try:
+        for table, column, actions, prefix in _RECORDED:
+            marks = ", ".join([db.param] * len(actions))
+            ref = "a.patient" if prefix is None else f"substr(a.object, {len(prefix) + 1})"
+            sql = (f'SELECT count(*), min({ref}) FROM audit_event a WHERE a.action IN ({marks}) '
+                   f'AND NOT EXISTS (SELECT 1 FROM "{table}" t WHERE t."{column}" = {ref})')
+            count, first = db.execute_sql(sql, actions).fetchone()
+            if count:
+                missing += count
+                report.fail(f"rows: {count:,} {table} row(s) the audit trail records were deleted outside recdesk "
+                            f"(first: {first}): restore them from a backup")
+    except DATABASE_ERRORS as exc:
+        report.fail(f"rows: cannot compare rows with the audit trail: {_errors(exc)}")
+        return
+    if not missing:
+        report.ok("rows: every patient, document, release and user the audit trail records is on the desk")
+
+
+def _check_strays(desk, report: Report) -> None:
+    from recdesk.models import AuditStray
+
+    try:
+        rows = list(AuditStray.select().order_by(AuditStray.seq).limit(5))
+        total = AuditStray.select().count()
+    except DATABASE_ERRORS as exc:
+        report.fail(f"audit: cannot read set-aside events: {_errors(exc)}")
+        return
+    if total:
+        seqs = ", ".join(str(r.seq) for r in rows)
+        report.fail(f"audit: {total} event(s) written outside recdesk past the sealed head were set aside "
+                    f"(seq {seqs}; set aside {rows[0].set_aside_at:%Y-%m-%d %H:%M}): investigate who wrote them")
 
 
 def _check_database(desk, report: Report) -> None:

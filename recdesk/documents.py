@@ -6,7 +6,7 @@ import datetime
 import functools
 from collections.abc import Iterable
 
-from recdesk import audit, crypto, reference
+from recdesk import audit, crypto, reference, seals
 from recdesk.errors import DeskError
 from recdesk.models import Document, Encounter, Patient, new_uuid, now
 
@@ -45,6 +45,7 @@ def file_document(
             title_enc=crypto.seal(dek, "document", "title", uid, title), source=source, status="filed",
             qa_state=qa_state, filed_by=actor.user_id, filed_at=now(), sensitive_tags=type_tags(desk, doc_type),
         )
+        seals.reseal(desk, Document, Document.id == doc.id)
         audit.append(desk, actor, "document.file", object=f"document:{uid}", patient=patient.uuid,
                      details={"doc_type": doc_type, "pages": pages, "sha256": stored.sha256})
     except BaseException:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recdesk import audit, crypto, reference
+from recdesk import audit, crypto, reference, seals
 from recdesk.desk import Desk
 from recdesk.documents import type_tags
 from recdesk.errors import AccessDenied, DeskError
@@ -183,6 +183,7 @@ def _take_in(desk: Desk, actor, claimed: list[tuple[Path, str]], worker: PdfWork
                     quarantined.append((uid, reason))
                 else:
                     report.received.append(uid)
+            seals.reseal(desk, Document, Document.uuid.in_([uid for uid, _ in stored.values()]))
             audit.append_many(desk, actor, events)
     except BaseException:
         for _, blob in stored.values():
@@ -308,8 +309,8 @@ def file_to_patient(desk: Desk, actor, doc_uuid: str, patient_uuid: str, doc_typ
         if encounter is None:
             raise DeskError("that encounter is not one of this patient's")
     with _stored_for(desk, doc, patient) as blob, desk.write():
-        _update_unchanged(doc, patient=patient.id, encounter=encounter.id if encounter else None, doc_type=doc_type,
-                          sensitive_tags=_merge_tags(doc.sensitive_tags, type_tags(desk, doc_type)),
+        _update_unchanged(desk, doc, patient=patient.id, encounter=encounter.id if encounter else None,
+                          doc_type=doc_type, sensitive_tags=_merge_tags(doc.sensitive_tags, type_tags(desk, doc_type)),
                           service_date=service_date, blob=blob, status="filed", qa_state="pending",
                           filed_by=actor.user_id, filed_at=now(), qa_by=None, qa_at=None)
         audit.append(desk, actor, "document.file", object=f"document:{doc.uuid}", patient=patient.uuid,
@@ -330,20 +331,22 @@ def record_qa(desk: Desk, actor, doc_uuid: str, *, passed: bool, legible: bool =
     if not passed and not reason.strip():
         raise DeskError("say why it fails QA (illegible, wrong patient, wrong type, wrong date, ...)")
     with desk.write():
-        _update_unchanged(doc, qa_state="passed" if passed else "failed", qa_by=actor.user_id, qa_at=now(),
+        _update_unchanged(desk, doc, qa_state="passed" if passed else "failed", qa_by=actor.user_id, qa_at=now(),
                           legible=legible, qa_reason=reason.strip()[:200], status="filed" if passed else "unfiled")
         audit.append(desk, actor, "document.qa_pass" if passed else "document.qa_fail", object=f"document:{doc.uuid}",
                      patient=doc.patient.uuid if doc.patient_id else "",
                      details={"legible": legible, "reason": reason.strip()})
 
 
-def _update_unchanged(doc: Document, **changes) -> None:
+def _update_unchanged(desk: Desk, doc: Document, **changes) -> None:
     """Apply changes only if the document is still as it was read: two clerks on one document never
     both win (the second is told to look again), and a row never points at a file a move removed."""
+    seals.check(desk, doc)
     unchanged = ((Document.id == doc.id) & (Document.blob == doc.blob) & (Document.status == doc.status)
                  & (Document.qa_state == doc.qa_state))
     if Document.update(**changes).where(unchanged).execute() != 1:
         raise DeskError("someone else changed this document just now: look at it again and redo your change")
+    seals.reseal(desk, Document, Document.id == doc.id)
 
 
 def _merge_tags(*tag_lists: str) -> str:
@@ -386,9 +389,9 @@ def move(desk: Desk, actor, doc_uuid: str, *, reason: str, patient_uuid: str | N
         DocumentMove.create(
             document=doc.id, at=stamp, by_user=actor.user_id, from_patient=doc.patient_id, to_patient=target.id,
             from_type=doc.doc_type, to_type=new_type, from_date=doc.service_date, to_date=new_date,
-            reason_enc=crypto.seal(desk.desk_key, "document_move", "reason", _move_ref(doc, stamp), reason),
+            reason_enc=crypto.seal(desk.desk_key, "document_move", "reason", move_ref(doc, stamp), reason),
         )
-        _update_unchanged(doc, patient=target.id, doc_type=new_type, service_date=new_date, blob=blob,
+        _update_unchanged(desk, doc, patient=target.id, doc_type=new_type, service_date=new_date, blob=blob,
                           sensitive_tags=_merge_tags(doc.sensitive_tags, type_tags(desk, new_type)),
                           encounter=None if target.id != doc.patient_id else doc.encounter_id,
                           qa_state="pending", qa_by=None, qa_at=None)
@@ -439,7 +442,7 @@ def counts(desk: Desk) -> dict:
     }
 
 
-def _move_ref(doc: Document, at: datetime.datetime) -> str:
+def move_ref(doc: Document, at: datetime.datetime) -> str:
     # A move's reason is bound to its document and moment (the row has no uuid of its own).
     return f"{doc.uuid}@{at.isoformat()}"
 
@@ -450,7 +453,7 @@ def history(desk: Desk, doc_uuid: str) -> list[dict]:
     return [
         {"at": m.at, "by": m.by_user.name, "from_patient": m.from_patient_id, "to_patient": m.to_patient_id,
          "from_type": m.from_type, "to_type": m.to_type, "from_date": m.from_date, "to_date": m.to_date,
-         "reason": crypto.open_text(desk.desk_key, "document_move", "reason", _move_ref(doc, m.at), m.reason_enc)}
+         "reason": crypto.open_text(desk.desk_key, "document_move", "reason", move_ref(doc, m.at), m.reason_enc)}
         for m in DocumentMove.select().where(DocumentMove.document == doc.id).order_by(DocumentMove.at)
     ]
 

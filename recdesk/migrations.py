@@ -10,16 +10,19 @@ import peewee
 if TYPE_CHECKING:  # playhouse.migrate loads only when a desk is upgraded, not at every start
     from playhouse.migrate import SchemaMigrator
 
+    from recdesk.keys import MasterKey
+
 from recdesk.errors import DeskError
 
 BASE_VERSION = 1
 # version -> (what it changes, step). A step gets the migrator and the database and runs inside one
 # transaction with the version bump, so a desk is never left between two versions. Steps check before
 # they change, so a step meeting a table that already has its change does nothing.
-Step = Callable[["SchemaMigrator", peewee.Database], None]
+# Steps that must write under the desk's key (seals) get the master key as a third argument.
+Step = Callable[["SchemaMigrator", peewee.Database, "MasterKey"], None]
 
 
-def _audit_by_user(migrator: SchemaMigrator, db: peewee.Database) -> None:
+def _audit_by_user(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> None:
     from playhouse.migrate import migrate
 
     if not any(i.columns == ["user_name", "action", "seq"] for i in db.get_indexes("audit_event")):
@@ -38,7 +41,7 @@ def _add_columns(migrator: SchemaMigrator, db: peewee.Database, model, names: tu
             migrate(migrator.add_column(table, field.column_name, field))
 
 
-def _intake(migrator: SchemaMigrator, db: peewee.Database) -> None:
+def _intake(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> None:
     from recdesk.models import Document, DocumentMove
 
     _add_columns(migrator, db, Document,
@@ -46,13 +49,13 @@ def _intake(migrator: SchemaMigrator, db: peewee.Database) -> None:
     db.create_tables([DocumentMove], safe=True)
 
 
-def _index_version(migrator: SchemaMigrator, db: peewee.Database) -> None:
+def _index_version(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> None:
     from recdesk.models import DeskInfo
 
     _add_columns(migrator, db, DeskInfo, ("index_version",))
 
 
-def _workflows(migrator: SchemaMigrator, db: peewee.Database) -> None:
+def _workflows(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> None:
     from recdesk.models import AssemblyItem, Deficiency, PullItem, Release, ReleaseEvent
 
     _add_columns(migrator, db, Release, ("extension_notice_on", "fee_json", "packet_password_enc", "closed_by"))
@@ -60,17 +63,29 @@ def _workflows(migrator: SchemaMigrator, db: peewee.Database) -> None:
     db.create_tables([ReleaseEvent, PullItem, AssemblyItem], safe=True)
 
 
-def _surgery_and_items(migrator: SchemaMigrator, db: peewee.Database) -> None:
+def _surgery_and_items(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> None:
     from recdesk.models import Deficiency, Encounter
 
     _add_columns(migrator, db, Encounter, ("surgery_at", "surgery_end_at"))
     _add_columns(migrator, db, Deficiency, ("item",))
 
 
-def _suspensions(migrator: SchemaMigrator, db: peewee.Database) -> None:
+def _suspensions(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> None:
     from recdesk.models import AccountingSuspension
 
     db.create_tables([AccountingSuspension], safe=True)
+
+
+def _seals(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> None:
+    from recdesk import seals
+    from recdesk.models import AuditStray
+
+    for model in seals.SEALED:
+        db.create_tables([model], safe=True)  # LegalHold and PurgeBatch may predate any row
+        _add_columns(migrator, db, model, ("seal",))
+    db.create_tables([AuditStray], safe=True)
+    for model in seals.SEALED:
+        seals.reseal_all(master, model)
 
 
 MIGRATIONS: dict[int, tuple[str, Step]] = {
@@ -80,6 +95,8 @@ MIGRATIONS: dict[int, tuple[str, Step]] = {
     5: ("release workflow history and fees; pull-list picking; chart assembly", _workflows),
     6: ("operating times on encounters; the checklist item a deficiency marks", _surgery_and_items),
     7: ("accounting suspensions asked by oversight agencies and law enforcement (D5)", _suspensions),
+    8: ("integrity seals on the rows that grant access or hold a restriction; stray audit events set aside",
+        _seals),
 }
 
 
@@ -103,7 +120,7 @@ def _broken_foreign_keys(db: peewee.Database, before: dict[str, str]) -> bool:
     return any(db.execute_sql(f'PRAGMA foreign_key_check("{name}")').fetchall() for name in changed | pointing)
 
 
-def upgrade(db: peewee.Database, current: int) -> list[str]:
+def upgrade(db: peewee.Database, current: int, master: MasterKey) -> list[str]:
     """Bring a desk from `current` to the latest version; returns what was applied."""
     from recdesk.models import DeskInfo
 
@@ -126,7 +143,7 @@ def upgrade(db: peewee.Database, current: int) -> list[str]:
             description, step = MIGRATIONS[version]
             with db.atomic():
                 before = _tables(db) if sqlite else {}
-                step(migrator, db)
+                step(migrator, db, master)
                 if sqlite and _broken_foreign_keys(db, before):
                     raise DeskError(f"schema step {version} ({description}) broke foreign keys: not applied")
                 DeskInfo.update(schema_version=version).execute()

@@ -26,6 +26,15 @@ class Enc(pw.BlobField):
         super().__init__(**kwargs)
 
 
+class Seal(pw.CharField):
+    """A row's integrity seal (seals.py): a MAC over the columns that decide who may do what."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("null", True)
+        kwargs.setdefault("max_length", 64)
+        super().__init__(**kwargs)
+
+
 class Base(pw.Model):
     class Meta:
         database = database
@@ -65,6 +74,7 @@ class User(Base):
     disabled = pw.BooleanField(default=False)
     created_at = pw.DateTimeField(default=now)
     disabled_at = pw.DateTimeField(null=True)
+    seal = Seal()
 
 
 class SshKey(Base):
@@ -72,6 +82,7 @@ class SshKey(Base):
     public_key = pw.TextField()
     fingerprint = pw.CharField(max_length=100, unique=True)
     added_at = pw.DateTimeField(default=now)
+    seal = Seal()
 
 
 # --- patients and their identifiers ---------------------------------------------------------------
@@ -95,6 +106,7 @@ class Patient(Record):
     possible_duplicate = pw.BooleanField(default=False)
     status = pw.CharField(max_length=16, default="active", index=True)  # active | merged | purged
     updated_at = pw.DateTimeField(default=now)
+    seal = Seal()
 
 
 class PatientToken(Base):
@@ -175,6 +187,7 @@ class Document(Record):
     qa_at = pw.DateTimeField(null=True)
     qa_reason = pw.CharField(max_length=200, default="")
     legible = pw.BooleanField(null=True)
+    seal = Seal()
 
 
 class DocumentMove(Base):
@@ -207,6 +220,7 @@ class ReleaseRequest(Record):
     legal_type = pw.CharField(max_length=24, null=True)  # L1 types
     details_enc = Enc()  # JSON: scope, legal process, directive...
     entered_by = pw.ForeignKeyField(User, null=True)
+    seal = Seal()
 
 
 class Release(Record):
@@ -222,6 +236,7 @@ class Release(Record):
     fee_json = pw.TextField(default="")  # R3 estimate: {"lines": [...], "total_cents": n, "estimated_on": date}
     packet_password_enc = Enc()  # under the desk key: read to the requester by phone, never sent with the packet
     closed_by = pw.ForeignKeyField(User, null=True, backref="+")
+    seal = Seal()
 
 
 class ReleaseEvent(Base):
@@ -246,6 +261,7 @@ class Authorization(Record):
     expiration_event_enc = Enc()
     revoked_on = pw.DateField(null=True)
     scan = pw.ForeignKeyField(Document, null=True, on_delete="SET NULL")
+    seal = Seal()
 
 
 class Disclosure(Record):
@@ -273,6 +289,7 @@ class AccountingSuspension(Record):
     ends_on = pw.DateField(null=True)
     written = pw.BooleanField(default=False)
     by_user = pw.ForeignKeyField(User, backref="+")
+    seal = Seal()
 
 
 # --- paper charts ---------------------------------------------------------------------------------
@@ -364,6 +381,7 @@ class LegalHold(Record):
     placed_by = pw.ForeignKeyField(User, backref="holds_placed")
     released_at = pw.DateTimeField(null=True)
     released_by = pw.ForeignKeyField(User, null=True, backref="holds_released")
+    seal = Seal()
 
 
 class PurgeBatch(Record):
@@ -374,6 +392,7 @@ class PurgeBatch(Record):
     approved_at = pw.DateTimeField(null=True)
     executed_at = pw.DateTimeField(null=True)
     certificate = pw.ForeignKeyField(Document, null=True, on_delete="SET NULL")
+    seal = Seal()
 
 
 class PurgeItem(Base):
@@ -406,6 +425,20 @@ class AuditEvent(Base):
         indexes = ((("user_name", "action", "seq"), False),)  # a user's latest event of a kind: last patient
 
 
+class AuditStray(Base):
+    """An event found numbered past the sealed head (written outside recdesk), set aside so appends go on.
+    Kept as found, in text columns of any length, for whoever investigates."""
+
+    seq = pw.BigIntegerField()
+    at = pw.TextField(null=True)
+    user_name = pw.TextField(null=True)
+    action = pw.TextField(null=True)
+    object = pw.TextField(null=True)
+    patient = pw.TextField(null=True)
+    hash = pw.TextField(null=True)
+    set_aside_at = pw.DateTimeField(default=now)
+
+
 class AuditHead(Base):
     """One row: the last seq and hash; updating it serialises appends on every backend."""
 
@@ -417,7 +450,7 @@ MODELS: list[type[Base]] = [
     DeskInfo, User, SshKey, Patient, PatientToken, Insurance, Provider, Encounter, Appointment, Document,
     DocumentMove, ReleaseRequest, Release, ReleaseEvent, Authorization, Disclosure, AccountingSuspension,
     ChartLocation, ChartVolume, ChartMovement, PullItem, Deficiency, AssemblyItem, RetentionRule, LegalHold,
-    PurgeBatch, PurgeItem, AuditEvent, AuditHead,
+    PurgeBatch, PurgeItem, AuditEvent, AuditStray, AuditHead,
 ]
 
 

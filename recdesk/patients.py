@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from recdesk import audit, crypto
+from recdesk import audit, crypto, seals
 from recdesk.blindindex import INDEX_VERSION, KINDS_SINCE, patient_terms
 from recdesk.db import bulk_insert
 from recdesk.errors import DeskError
@@ -94,6 +94,7 @@ def register_many(desk, actor, patients: Iterable[PatientDetails]) -> list[int]:
         return []
     bulk_insert(Patient, rows)
     ids = dict(Patient.select(Patient.uuid, Patient.id).where(Patient.uuid.in_(list(terms_by_uuid))).tuples())
+    seals.reseal(desk, Patient, Patient.id.in_(list(ids.values())))
     for ins in insurance:
         ins["patient"] = ids[ins["patient"]]
     bulk_insert(Insurance, insurance)

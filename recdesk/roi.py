@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recdesk import audit, crypto, documents, reference, roirules
+from recdesk import audit, crypto, documents, reference, roirules, seals
 from recdesk.desk import Desk
 from recdesk.errors import DeskError
 from recdesk.models import Authorization, Disclosure, Document, Patient, Release, ReleaseEvent, ReleaseRequest, now
@@ -177,6 +177,15 @@ def verdict_of(desk: Desk, request_json: dict, authorization_json: dict | None, 
     return roirules.check(as_of or today(), req, auth, home=desk.config.home, state=state_of(desk, request_json))
 
 
+def _check_sealed(desk: Desk, release: Release) -> None:
+    """The rows the validator's verdict rests on are as recdesk wrote them (a purpose, date or revocation
+    changed by hand in the database would change what may be released)."""
+    seals.check(desk, release)
+    seals.check_where(desk, ReleaseRequest, ReleaseRequest.id == release.request_id)
+    seals.check_where(desk, Authorization, Authorization.release == release.id)
+    seals.check_where(desk, Patient, Patient.id == release.patient_id)
+
+
 def view(desk: Desk, release: Release, as_of: datetime.date | None = None) -> ReleaseView:
     request = release.request
     name, address, details = _request_fields(desk, request)
@@ -227,11 +236,11 @@ def history(desk: Desk, release: Release) -> list[dict]:
     k = desk.desk_key
     return [{"at": e.at, "kind": e.kind, "status": e.status, "by": e.by_user.name if e.by_user_id else "",
              "document": e.document.uuid if e.document_id else "",
-             "note": crypto.open_text(k, "release_event", "note", _event_ref(e), e.note_enc) or ""}
+             "note": crypto.open_text(k, "release_event", "note", event_ref(e), e.note_enc) or ""}
             for e in ReleaseEvent.select().where(ReleaseEvent.release == release.id).order_by(ReleaseEvent.id)]
 
 
-def _event_ref(e: ReleaseEvent) -> str:
+def event_ref(e: ReleaseEvent) -> str:
     return f"{e.release_id}:{e.at.isoformat()}:{e.kind}"
 
 
@@ -239,7 +248,7 @@ def _event(desk: Desk, actor, release: Release, kind: str, note: str = "", docum
     at = now()
     e = ReleaseEvent(release=release, at=at, kind=kind, status=release.status, by_user=actor.user_id,
                      document=document)
-    e.note_enc = crypto.seal(desk.desk_key, "release_event", "note", _event_ref(e), note) if note else None
+    e.note_enc = crypto.seal(desk.desk_key, "release_event", "note", event_ref(e), note) if note else None
     e.save()
 
 
@@ -271,8 +280,10 @@ def log_request(desk: Desk, actor, form: RequestForm) -> list[Release]:
                                               form.requester_address)
         r.details_enc = crypto.seal(k, "release_request", "details", r.uuid, json.dumps(form.request))
         r.save()
+        seals.reseal(desk, ReleaseRequest, ReleaseRequest.id == r.id)
         for mrn, patient in patients:
             release = Release.create(request=r, patient=patient, status="received", due_on=due)
+            seals.reseal(desk, Release, Release.id == release.id)
             _event(desk, actor, release, "status", "request logged")
             auth = form.authorization_for(mrn)
             if auth is not None:  # the scanned copy is linked to its own patient's authorization only
@@ -299,6 +310,7 @@ def _save_authorization(desk: Desk, release: Release, patient: Patient, raw: dic
         a.expiration_event_enc = crypto.seal(dek, "authorization", "expiration_event", a.uuid,
                                              parsed.expiration.event)
     a.save()
+    seals.reseal(desk, Authorization, Authorization.id == a.id)
     return a
 
 
@@ -320,9 +332,11 @@ def _set_status(desk: Desk, actor, release: Release, status: str, note: str = ""
     changes = {"status": status, "hold_reason": hold_reason[:200]}
     if status in CLOSED:
         changes |= {"closed_at": now(), "closed_by": actor.user_id}
+    seals.check(desk, release)  # a status written into the database by hand moves nothing on
     moved = Release.update(**changes).where((Release.id == release.id) & (Release.status == release.status)).execute()
     if moved != 1:
         raise DeskError("someone else changed this release just now: reopen it and look again")
+    seals.reseal(desk, Release, Release.id == release.id)
     before = release.status
     release.status, release.hold_reason = status, changes["hold_reason"]
     _event(desk, actor, release, "status", note, document)
@@ -334,6 +348,7 @@ def validate(desk: Desk, actor, release: Release, as_of: datetime.date | None = 
     """Run the validator; hold the release (with a drafted deficiency letter) or let it go on."""
     actor.require("clerk", "manager")
     release = Release.get_by_id(release.id)
+    _check_sealed(desk, release)
     v = view(desk, release, as_of)
     with desk.write():
         if release.status == "received":
@@ -369,6 +384,7 @@ def update_authorization(desk: Desk, actor, release_uuid: str, raw: dict | None)
         if old is not None:
             old.release = None  # kept (A10) but no longer the one this release rests on
             old.save()
+            seals.reseal(desk, Authorization, Authorization.id == old.id)
         _event(desk, actor, release, "note", "authorization updated")
         audit.append(desk, actor, "roi.authorization.update", object=f"release:{release.uuid}",
                      patient=release.patient.uuid)
@@ -386,7 +402,9 @@ def link_scan(desk: Desk, actor, release_uuid: str, document_uuid: str) -> None:
     if doc is None or doc.patient_id != release.patient_id:
         raise DeskError("the scanned authorization must be a document filed to this patient")
     with desk.write():
+        seals.check(desk, auth)
         Authorization.update(scan=doc.id).where(Authorization.id == auth.id).execute()
+        seals.reseal(desk, Authorization, Authorization.id == auth.id)
         _event(desk, actor, release, "note", "scanned authorization linked", doc)
         audit.append(desk, actor, "roi.authorization.scan", object=f"release:{release.uuid}",
                      patient=release.patient.uuid, details={"document": doc.uuid})
@@ -431,11 +449,13 @@ def extend(desk: Desk, actor, release_uuid: str, reason: str, on: datetime.date 
     if not due.extended:
         raise DeskError(due.problem.message if due.problem else "this request cannot be extended")
     with desk.write():
+        seals.check(desk, release)
         changed = (Release.update(extension_notice_on=on, extended_due_on=due.due)
                    .where((Release.id == release.id) & Release.extension_notice_on.is_null()
                           & Release.status.in_(OPEN)).execute())
         if changed != 1:
             raise DeskError("this request was just extended or closed by someone else: reopen it and look again")
+        seals.reseal(desk, Release, Release.id == release.id)
         release.extension_notice_on, release.extended_due_on = on, due.due
         _event(desk, actor, release, "note", f"extended to {due.due}: {reason}")
         audit.append(desk, actor, "roi.extend", object=f"release:{release.uuid}", patient=release.patient.uuid,
@@ -622,9 +642,12 @@ def candidates(desk: Desk, actor, release_uuid: str) -> list[Candidate]:
     auth = roirules.read_authorization(v.authorization_json)
     dek = desk.dek(release.patient)
     out = []
-    docs = (Document.select().where((Document.patient == release.patient_id) & (Document.status == "filed")
-                                    & (Document.source != "generated"))
-            .order_by(Document.service_date, Document.id))
+    where = ((Document.patient == release.patient_id) & (Document.status == "filed")
+             & (Document.source != "generated"))
+    # A type or sensitive tag changed by hand in the database would slip a Part 2 note past its flag.
+    seals.check(desk, release.patient)
+    seals.check_where(desk, Document, where)
+    docs = Document.select().where(where).order_by(Document.service_date, Document.id)
     for d in docs:
         tags = sorted({t for t in (d.sensitive_tags + "," + documents.type_tags(desk, d.doc_type)).split(",") if t})
         title = crypto.open_text(dek, "document", "title", d.uuid, d.title_enc) or d.doc_type
@@ -657,6 +680,7 @@ def build_packet(desk: Desk, actor, release_uuid: str, selected: list[str], *, c
 
     actor.require("clerk", "manager")
     release = Release.get(Release.uuid == release_uuid)
+    _check_sealed(desk, release)
     if release.status != "in_progress":
         raise DeskError(f"a packet is built for a release in progress; this one is {release.status.replace('_', ' ')}")
     if not selected:
@@ -722,7 +746,9 @@ def build_packet(desk: Desk, actor, release_uuid: str, selected: list[str], *, c
                                       qa_state="pending")
         changes = {"packet": doc.id, "packet_password_enc": (
             crypto.seal(desk.desk_key, "release", "packet_password", release.uuid, password) if password else None)}
+        seals.check(desk, release)
         Release.update(**changes).where(Release.id == release.id).execute()
+        seals.reseal(desk, Release, Release.id == release.id)
         release.packet = doc
         _set_status(desk, actor, release, "qa", f"packet built: {description}", document=doc)
         audit.append(desk, actor, "roi.packet.build", object=f"document:{doc.uuid}", patient=v.patient_uuid,
@@ -796,9 +822,12 @@ def qa_packet(desk: Desk, actor, release_uuid: str, passed: bool, reason: str = 
     if not passed and not reason.strip():
         raise DeskError("say what is wrong with the packet so it can be rebuilt")
     with desk.write():
+        _check_sealed(desk, release)
+        seals.check_where(desk, Document, Document.id == release.packet_id)
         Document.update(qa_state="passed" if passed else "failed", qa_by=actor.user_id, qa_at=now(),
                         qa_reason="" if passed else "packet QA failed: see the request's history"
                         ).where(Document.id == release.packet_id).execute()
+        seals.reseal(desk, Document, Document.id == release.packet_id)
         _event(desk, actor, release, "packet", "QA passed" if passed else f"QA failed: {reason}")
         audit.append(desk, actor, "roi.packet.qa", object=f"release:{release.uuid}", patient=release.patient.uuid,
                      details={"passed": passed})
@@ -815,6 +844,8 @@ def release_packet(desk: Desk, actor, release_uuid: str, on: datetime.date | Non
     if release.status != "qa" or release.packet_id is None:
         raise DeskError("build the packet and have it checked before releasing")
     packet_doc = Document.get_by_id(release.packet_id)
+    _check_sealed(desk, release)
+    seals.check(desk, packet_doc)
     if packet_doc.qa_state != "passed":
         raise DeskError("the packet has not passed QA: check it (Q) before releasing")
     v = view(desk, release, on)
@@ -849,7 +880,7 @@ def _packet_description(desk: Desk, release: Release) -> str:
     e = (ReleaseEvent.select().where((ReleaseEvent.release == release.id) & (ReleaseEvent.kind == "status")
                                      & (ReleaseEvent.status == "qa") & (ReleaseEvent.document == release.packet_id))
          .order_by(ReleaseEvent.id.desc()).first())
-    note = crypto.open_text(desk.desk_key, "release_event", "note", _event_ref(e), e.note_enc) if e else ""
+    note = crypto.open_text(desk.desk_key, "release_event", "note", event_ref(e), e.note_enc) if e else ""
     return (note or "").removeprefix("packet built: ")
 
 
@@ -942,6 +973,7 @@ def suspend_accounting(desk: Desk, actor, patient_uuid: str, *, agency: str, sta
                                    by_user=actor.user_id)
         row.agency_enc = crypto.seal(desk.dek(patient), "accounting_suspension", "agency", row.uuid, agency.strip())
         row.save()
+        seals.reseal(desk, AccountingSuspension, AccountingSuspension.id == row.id)
         audit.append(desk, actor, "roi.accounting.suspend", object=f"suspension:{row.uuid}", patient=patient.uuid,
                      details={"written": written, "until": roirules.suspension_end(s).isoformat()})
 
@@ -951,6 +983,7 @@ def _suspensions(desk: Desk, patient: Patient) -> dict[str, list[roirules.Suspen
 
     out: dict[str, list[roirules.Suspension]] = {}
     dek = desk.dek(patient)
+    seals.check_where(desk, AccountingSuspension, AccountingSuspension.patient == patient.id)
     for row in AccountingSuspension.select().where(AccountingSuspension.patient == patient.id):
         agency = crypto.open_text(dek, "accounting_suspension", "agency", row.uuid, row.agency_enc) or ""
         out.setdefault(agency.casefold(), []).append(

@@ -7,7 +7,7 @@ import hashlib
 
 import peewee
 
-from recdesk import audit
+from recdesk import audit, seals
 from recdesk.desk import ROLES, check_user_name
 from recdesk.errors import DeskError
 from recdesk.models import SshKey, User, now
@@ -43,6 +43,8 @@ def add(desk, actor, name: str, role: str, *, full_name: str = "", os_user: str 
             user = User.create(name=name, role=role, full_name=full_name, os_user=os_user)
             for key, fp in prints:
                 SshKey.create(user=user, public_key=key, fingerprint=fp)
+            seals.reseal(desk, User, User.id == user.id)
+            seals.reseal(desk, SshKey, SshKey.user == user.id)
         except peewee.IntegrityError:
             raise DeskError("that SSH key already belongs to another desk user: each person has their own") from None
         audit.append(desk, actor, "user.add", object=f"user:{name}",
@@ -61,7 +63,18 @@ def disable(desk, actor, name: str) -> None:
         if user.id == actor.user_id:
             raise DeskError("you cannot disable yourself: ask another manager")
         User.update(disabled=True, disabled_at=now()).where(User.id == user.id).execute()
+        seals.reseal(desk, User, User.id == user.id)
         audit.append(desk, actor, "user.disable", object=f"user:{name}")
+
+
+def key_owner(desk, fingerprint: str) -> tuple[SshKey, User] | None:
+    """The desk key with this fingerprint and its user, both seals checked (TamperError when either fails)."""
+    row = SshKey.select(SshKey, User).join(User).where(SshKey.fingerprint == fingerprint).first()
+    if row is None:
+        return None
+    seals.check(desk, row)
+    seals.check(desk, row.user)
+    return row, row.user
 
 
 def listing(desk) -> list[dict]:

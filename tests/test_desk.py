@@ -212,7 +212,7 @@ def test_a_desk_created_today_opens_after_tomorrows_schema_change(make_config, m
     desk.config.save()
     desk.close()
 
-    def add_preferred_language(migrator, db):
+    def add_preferred_language(migrator, db, master):
         from playhouse.migrate import migrate
 
         migrate(migrator.add_column("patient", "preferred_language", peewee.CharField(default="")))

@@ -380,7 +380,7 @@ def test_two_clerks_on_one_document_never_both_win(clinic, worker):
     as_ann_saw_it = Document.get(Document.uuid == uid)
     intake.move(desk, bob, uid, patient_uuid=b, reason="wrong patient")  # bob is quicker
     with pytest.raises(DeskError, match="someone else changed"):
-        intake._update_unchanged(as_ann_saw_it, doc_type="consult_report")
+        intake._update_unchanged(desk, as_ann_saw_it, doc_type="consult_report")
     doc = Document.get(Document.uuid == uid)
     assert desk.store.read(desk.dek(doc.patient), uid, doc.blob, doc.sha256).startswith(b"%PDF")
 
