@@ -12,7 +12,7 @@ from pathlib import Path
 
 from recdesk import crypto
 from recdesk.db import bulk_insert
-from recdesk.errors import AccessDenied
+from recdesk.errors import AccessDenied, DeskError
 from recdesk.models import AuditEvent, AuditHead, AuditStray, now
 
 GENESIS = "0" * 64
@@ -222,6 +222,8 @@ def remember_head(desk, *, force: bool = False) -> None:
             known = _read_watermark(desk)
             if not force and known and not known.get("unreadable") and known["seq"] >= seq:
                 return
+            if not force and rollback_problem(desk):
+                return  # the evidence stays until a manager accepts the restore
             tmp = path.with_name(f".{WATERMARK_NAME}.{os.getpid()}")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -251,3 +253,17 @@ def rollback_problem(desk) -> str | None:
         if not row or row[0].hash != known["hash"]:
             return f"audit event {known['seq']:,} is not the one this home saw: the database was {hint}"
     return None
+
+
+def accept_restore(desk, actor) -> int:
+    """A manager says the database was restored on purpose: the restore is audited and this home's watermark
+    moves to the restored head. Returns the head it now trusts."""
+    actor.require("manager")
+    problem = rollback_problem(desk)
+    if problem is None:
+        raise DeskError("the database is not older than this home last saw it: there is no restore to accept")
+    with desk.write():
+        append(desk, actor, "audit.restore_accepted", object=f"desk:{desk.config.desk_id}",
+               details={"problem": problem})
+    remember_head(desk, force=True)
+    return _last(desk)[0]

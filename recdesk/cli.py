@@ -381,6 +381,15 @@ def cmd_audit_verify(args) -> int:
     return EXIT_FAILED
 
 
+def cmd_audit_accept_restore(args) -> int:
+    from recdesk import audit
+
+    with _open(args) as desk:
+        seq = audit.accept_restore(desk, desk.local_actor())
+    _out(f"restore accepted and audited: this home now trusts the audit head at {seq:,}")
+    return 0
+
+
 def cmd_user_add(args) -> int:
     from recdesk import users
 
@@ -520,6 +529,9 @@ def parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     verify = audit_sub.add_parser("verify", parents=[common], help="recompute the hash chain")
     verify.set_defaults(func=cmd_audit_verify)
+    accept = audit_sub.add_parser("accept-restore", parents=[common],
+                                  help="a manager accepts a database restored from a backup on purpose")
+    accept.set_defaults(func=cmd_audit_accept_restore)
 
     user = sub.add_parser("user", parents=[common], help="desk users and their SSH keys (managers)")
     user_sub = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
