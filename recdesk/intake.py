@@ -282,6 +282,14 @@ def _stored_for(desk: Desk, doc: Document, patient: Patient):
         desk.store.delete(old)
 
 
+def _title_for(desk: Desk, doc: Document, patient: Patient) -> bytes | None:
+    """The document's title sealed under `patient`'s key (a title moves with its document, like the bytes)."""
+    if doc.title_enc is None or doc.patient_id == patient.id:
+        return doc.title_enc
+    title = crypto.open_text(desk.dek(doc.patient), "document", "title", doc.uuid, doc.title_enc)
+    return crypto.seal(desk.dek(patient), "document", "title", doc.uuid, title)
+
+
 def _check_type(desk: Desk, doc_type: str) -> None:
     types = document_types(desk)
     if doc_type not in types:
@@ -394,7 +402,7 @@ def move(desk: Desk, actor, doc_uuid: str, *, reason: str, patient_uuid: str | N
         _update_unchanged(desk, doc, patient=target.id, doc_type=new_type, service_date=new_date, blob=blob,
                           sensitive_tags=_merge_tags(doc.sensitive_tags, type_tags(desk, new_type)),
                           encounter=None if target.id != doc.patient_id else doc.encounter_id,
-                          qa_state="pending", qa_by=None, qa_at=None)
+                          qa_state="pending", qa_by=None, qa_at=None, title_enc=_title_for(desk, doc, target))
         details = {"reason": reason, "from_type": doc.doc_type, "to_type": new_type,
                    "from_date": doc.service_date, "to_date": new_date}
         audit.append(desk, actor, "document.move_out", object=f"document:{doc.uuid}", patient=doc.patient.uuid,

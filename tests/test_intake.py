@@ -263,6 +263,20 @@ def test_misfile_move_rekeys_and_keeps_history(clinic, worker):
     assert actions[-2:] == ["document.move_out", "document.move_in"]
 
 
+def test_a_titled_document_moved_to_another_patient_keeps_a_readable_title(clinic):
+    from recdesk import crypto, doctor, documents
+
+    desk, ann, _, a, b = clinic
+    with desk.write():
+        letter = documents.file_document(desk, ann, Patient.get(Patient.uuid == a), text_pdf(1, "Letter"),
+                                         doc_type="correspondence", title="Letter to Dr Baker", pages=1,
+                                         service_date=datetime.date(2026, 10, 1), source="generated")
+    moved = intake.move(desk, ann, letter.uuid, patient_uuid=b, reason="wrong patient")
+    assert crypto.open_text(desk.dek(moved.patient), "document", "title", moved.uuid,
+                            moved.title_enc) == "Letter to Dr Baker"
+    assert doctor.run(desk.config.home).passed
+
+
 def test_a_cover_sheet_makes_the_batch_behind_it_suggest_its_patient(clinic, worker):
     desk, ann, *_ = clinic
     sheet = intake.coversheet(desk, ann, "100234")
