@@ -1,5 +1,6 @@
 """The SSH front door with the system's OpenSSH client: the desk and nothing else."""
 
+import asyncio
 import datetime
 import os
 import shutil
@@ -8,12 +9,14 @@ import subprocess
 import sys
 import time
 
+import asyncssh
 import pytest
 
-from recdesk import users
+from recdesk import audit, users
 from recdesk.desk import Desk
 from recdesk.models import AuditEvent
 from recdesk.patients import PatientDetails, register
+from recdesk.serve import FAILURE_MEMORY, FailureLog
 from recdesk.terminal import PtyProcess
 
 pytestmark = pytest.mark.skipif(shutil.which("ssh") is None, reason="the OpenSSH client (ssh) is not installed")
@@ -30,6 +33,17 @@ def _keypair(path):
     return path
 
 
+def start_server(home):
+    """`recdesk serve` on a free loopback port: (process, port), or (process, None) with its error once it exits."""
+    server = subprocess.Popen([sys.executable, "-m", "recdesk.cli", "--home", str(home), "serve", "--port", "0"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = server.stdout.readline()
+    if "serving the desk" not in line:
+        server.wait(timeout=30)
+        return server, None
+    return server, int(line.rsplit(":", 1)[1].split()[0])
+
+
 @pytest.fixture
 def door(desk_and_manager, tmp_path, request):
     desk, manager = desk_and_manager
@@ -40,14 +54,12 @@ def door(desk_and_manager, tmp_path, request):
     register(desk, manager, PatientDetails(mrn="100234", last="Whitfield", first="Ada",
                                            dob=datetime.date(1962, 3, 4), sex="F"))
     home = desk.config.home
+    settings = {"max_sessions_per_user": 25, **getattr(request, "param", {})}
     with open(home / "config.toml", "a") as f:
-        f.write(f"\n[serve]\nmax_sessions_per_user = {getattr(request, 'param', 25)}\n")
-    server = subprocess.Popen([sys.executable, "-m", "recdesk.cli", "--home", str(home), "serve", "--port", "0"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = server.stdout.readline()
-    assert "serving the desk" in line, server.stderr.read()
-    port = int(line.rsplit(":", 1)[1].split()[0])
-    yield {"home": home, "port": port, "keys": keys}
+        f.write("\n[serve]\n" + "".join(f"{name} = {value}\n" for name, value in settings.items()))
+    server, port = start_server(home)
+    assert port, server.stderr.read()
+    yield {"home": home, "port": port, "keys": keys, "pid": server.pid}
     server.terminate()
     server.wait(timeout=10)
 
@@ -71,6 +83,11 @@ def desk_processes(home):
 def audit_actions(home):
     with Desk.open(home):
         return [(e.user_name, e.action) for e in AuditEvent.select().order_by(AuditEvent.seq)]
+
+
+def audit_details(home, action):
+    with Desk.open(home) as desk:
+        return [audit.details(desk, e) for e in AuditEvent.select().where(AuditEvent.action == action)]
 
 
 def wait_for(predicate, timeout=20.0):
@@ -99,7 +116,7 @@ def test_unknown_keys_disabled_users_and_borrowed_keys_are_refused(door, user, k
     result = ssh_run(door, user=user, key=key)
     assert result.returncode == 255
     assert "Permission denied (publickey)" in result.stderr
-    assert ("sshd", "session.refused") in audit_actions(door["home"])
+    wait_for(lambda: ("sshd", "session.refused") in audit_actions(door["home"]))  # audited as the connection ends
 
 
 def test_commands_shells_and_file_transfer_are_refused(door):
@@ -187,7 +204,7 @@ def test_a_killed_session_process_or_client_leaves_no_orphan(door):
     wait_for(server_signed_both_off)  # the server writes it just after the process is gone
 
 
-@pytest.mark.parametrize("door", [1], indirect=True)
+@pytest.mark.parametrize("door", [{"max_sessions_per_user": 1}], indirect=True)
 def test_sessions_beyond_the_per_user_cap_are_refused(door):
     env = {**os.environ, "TERM": "xterm-256color"}
     with PtyProcess(ssh_args(door), env=env) as first:
@@ -197,3 +214,184 @@ def test_sessions_beyond_the_per_user_cap_are_refused(door):
             assert second.wait(timeout=30) == 1
         first.write(F10)
         assert first.wait(timeout=30) == 0
+
+
+# --- failed sign-ons: slowed, never a key that verifies ----------------------------------------------
+
+
+async def _sign_on(port, user, keys, source="127.0.0.1"):
+    """One asyncssh sign-on attempt offering `keys` in order: (signed on?, seconds it took)."""
+    started = time.monotonic()
+    try:
+        conn = await asyncssh.connect("127.0.0.1", port, username=user, client_keys=keys, known_hosts=None,
+                                      agent_path=None, config=None, local_addr=(source, 0),
+                                      preferred_auth="publickey", login_timeout=60)
+    except asyncssh.PermissionDenied:
+        return False, time.monotonic() - started
+    elapsed = time.monotonic() - started
+    conn.close()
+    await conn.wait_closed()
+    return True, elapsed
+
+
+def _random_keys(n):
+    return [asyncssh.generate_private_key("ssh-ed25519") for _ in range(n)]
+
+
+def refused_count(home):
+    return sum(1 for _, action in audit_actions(home) if action == "session.refused")
+
+
+def _fail_many(door, n, source="127.0.0.1"):
+    """n failed connections from `source` at once, each with its own unknown key; waits until all are recorded."""
+    async def many():
+        return await asyncio.gather(*(_sign_on(door["port"], "mallory", [key], source) for key in _random_keys(n)))
+
+    before = refused_count(door["home"])
+    assert not any(ok for ok, _ in asyncio.run(many()))
+    wait_for(lambda: refused_count(door["home"]) >= before + n)
+
+
+def test_a_valid_key_signs_on_at_once_after_many_failures_from_its_address(door):
+    _fail_many(door, 15)
+    ann = asyncssh.read_private_key(str(door["keys"]["ann"]))
+    ok, elapsed = asyncio.run(_sign_on(door["port"], "ann", [ann]))
+    assert ok and elapsed < 5  # the old door held every key from this address back 10 s
+
+
+def test_a_client_offering_five_wrong_keys_then_its_own_gets_in(door):
+    ann = asyncssh.read_private_key(str(door["keys"]["ann"]))
+    ok, _ = asyncio.run(_sign_on(door["port"], "ann", [*_random_keys(5), ann]))
+    assert ok
+    _fail_many(door, 15)  # now the same behind an address that an attacker made fail
+    ok, elapsed = asyncio.run(_sign_on(door["port"], "ann", [*_random_keys(5), ann]))
+    assert ok and elapsed < 20  # well inside the 30 s login timeout
+
+
+def test_repeated_failures_for_one_key_or_user_are_slowed(door):
+    eve = asyncssh.read_private_key(str(door["keys"]["eve"]))
+    for n in range(6):  # eve's key, refused as ann six times from one address
+        assert asyncio.run(_sign_on(door["port"], "ann", [eve], "127.0.0.2"))[0] is False
+        wait_for(lambda n=n: refused_count(door["home"]) == n + 1)
+    ok, elapsed = asyncio.run(_sign_on(door["port"], "ann", [eve], "127.0.0.3"))  # a fresh address, same key
+    assert not ok and elapsed >= 1.5
+    ok, elapsed = asyncio.run(_sign_on(door["port"], "ann", _random_keys(1), "127.0.0.4"))  # fresh key, same user
+    assert not ok and elapsed >= 0.9
+    ann = asyncssh.read_private_key(str(door["keys"]["ann"]))
+    ok, elapsed = asyncio.run(_sign_on(door["port"], "ann", [ann], "127.0.0.3"))
+    assert ok and elapsed < 5
+
+
+def test_a_connection_offering_endless_keys_is_cut(door):
+    async def offer_many():
+        with pytest.raises(asyncssh.PermissionDenied) as refused:
+            await asyncssh.connect("127.0.0.1", door["port"], username="ann", client_keys=_random_keys(30),
+                                   known_hosts=None, agent_path=None, config=None, login_timeout=60)
+        return refused.value.reason
+
+    assert "too many keys refused" in asyncio.run(offer_many())
+
+
+def test_the_failure_tables_stay_bounded_under_a_spray():
+    log = FailureLog(entries=100)
+    for n in range(5000):
+        log.add(f"10.0.{n // 256}.{n % 256}", f"user{n}", f"SHA256:{n}")
+        log.add("192.0.2.1", "ann", "SHA256:same")
+    assert all(len(table) <= 100 for table in log.tables.values())
+    assert log.count("address", "192.0.2.1") == FAILURE_MEMORY  # what keeps failing is still known
+    assert log.delay("192.0.2.1", "ann", "SHA256:same") > 0
+
+
+# --- bounded buffers and pre-auth connections -------------------------------------------------------
+
+
+async def _desk_session(port, key_path, *, window=None):
+    ann = asyncssh.read_private_key(str(key_path))
+    conn = await asyncssh.connect("127.0.0.1", port, username="ann", client_keys=[ann], known_hosts=None,
+                                  agent_path=None, config=None)
+    extra = {"window": window} if window else {}
+    process = await conn.create_process(term_type="xterm-256color", term_size=(200, 60), encoding=None, **extra)
+    return conn, process
+
+
+async def _read_until(process, marker, timeout=60):
+    seen = b""
+    async with asyncio.timeout(timeout):
+        while marker not in seen:
+            chunk = await process.stdout.read(65536)
+            assert chunk, f"the session ended before {marker!r}"
+            seen = seen[-1000:] + chunk
+
+
+async def _repaint_until_closed(conn, process, rounds):
+    """Make the desk redraw a 200x60 screen again and again; True once the server has closed the connection."""
+    for n in range(rounds):
+        process.change_terminal_size(200 - n % 2, 60)
+        try:
+            await asyncio.wait_for(conn.wait_closed(), 0.3)
+            return True
+        except TimeoutError:
+            continue
+    return False
+
+
+def server_rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+@pytest.mark.parametrize("door", [{"max_output_buffer": 65536}], indirect=True)
+def test_a_client_that_stops_reading_is_dropped_and_one_that_reads_is_not(door):
+    async def stops_reading():
+        conn, process = await _desk_session(door["port"], door["keys"]["ann"], window=32768)
+        await _read_until(process, b"Patient search")  # then never reads again
+        return await _repaint_until_closed(conn, process, 200)
+
+    async def keeps_reading():
+        conn, process = await _desk_session(door["port"], door["keys"]["ann"], window=32768)
+        await _read_until(process, b"Patient search")
+        reader = asyncio.ensure_future(process.stdout.read())  # everything, until the session ends
+        closed = await _repaint_until_closed(conn, process, 40)
+        process.stdin.write(F10.encode())
+        async with asyncio.timeout(30):
+            await reader
+            await process.wait_closed()
+        conn.close()
+        return closed, process.exit_status
+
+    rss = server_rss_kb(door["pid"])
+    assert asyncio.run(stops_reading())
+    assert server_rss_kb(door["pid"]) < rss + 20_000  # the old door had buffered 81 MB after 90 s
+    wait_for(lambda: [d["reason"] for d in audit_details(door["home"], "session.sign_off")]
+             == ["output buffer over 65536 bytes: the client stopped reading"])
+    wait_for(lambda: desk_processes(door["home"]) == [])
+    assert asyncio.run(keeps_reading()) == (False, 0)
+
+
+@pytest.mark.parametrize("door", [{"max_unauthenticated": 3}], indirect=True)
+def test_connections_beyond_the_unauthenticated_cap_are_refused(door):
+    def connect():
+        s = socket.create_connection(("127.0.0.1", door["port"]), timeout=20)
+        banner = b""
+        while b"\r\n" not in banner:
+            chunk = s.recv(256)
+            assert chunk, "closed before the SSH banner"
+            banner += chunk
+        return s, banner
+
+    waiting = [connect() for _ in range(3)]  # three that never sign on
+    try:
+        extra, _ = connect()
+        with extra:
+            rest = b""
+            while chunk := extra.recv(4096):  # the server closes it: no key exchange for a fourth
+                rest += chunk
+            assert b"too many connections" in rest
+        for s, _ in waiting:
+            s.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                s.recv(1)  # the first three are still open, waiting
+    finally:
+        for s, _ in waiting:
+            s.close()
+    wait_for(lambda: ssh_run(door, "ls").returncode == 1)  # once they are gone, a clerk's key signs on again
