@@ -3,11 +3,14 @@
 import asyncio
 import datetime
 import os
+import resource
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import asyncssh
 import pytest
@@ -18,6 +21,7 @@ from recdesk.models import AuditEvent
 from recdesk.patients import PatientDetails, register
 from recdesk.serve import FAILURE_MEMORY, FailureLog
 from recdesk.terminal import PtyProcess
+from tests.conftest import run_cli
 
 pytestmark = pytest.mark.skipif(shutil.which("ssh") is None, reason="the OpenSSH client (ssh) is not installed")
 F10 = "\x1b[21~"
@@ -395,3 +399,61 @@ def test_connections_beyond_the_unauthenticated_cap_are_refused(door):
         for s, _ in waiting:
             s.close()
     wait_for(lambda: ssh_run(door, "ls").returncode == 1)  # once they are gone, a clerk's key signs on again
+
+
+# --- no core dumps from a process that holds the key -------------------------------------------------
+
+
+def core_limit(pid):
+    with open(f"/proc/{pid}/limits") as f:
+        line = next(line for line in f if line.startswith("Max core file size"))
+    return line.split()[4:6]
+
+
+def test_serve_and_its_session_processes_keep_core_dumps_off(door):
+    assert core_limit(door["pid"]) == ["0", "0"]
+    with PtyProcess(ssh_args(door), env={**os.environ, "TERM": "xterm-256color"}) as ssh:
+        ssh.read_until(b"Patient search", timeout=60)
+        (pid,) = desk_processes(door["home"])
+        assert core_limit(pid) == ["0", "0"]
+        ssh.write(F10)
+        assert ssh.wait(timeout=30) == 0
+
+
+def _crash(argv, cwd, **kwargs):
+    """Start `argv` with core dumps allowed as far as this process may, crash it with SIGSEGV once it is ready."""
+    hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
+                               preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (hard, hard)), **kwargs)
+    ready = process.stdout.readline()
+    os.kill(process.pid, signal.SIGSEGV)
+    assert process.wait(timeout=60) == -signal.SIGSEGV
+    return ready, [p.name for p in Path(cwd).iterdir()]
+
+
+def test_a_crash_of_serve_under_ulimit_unlimited_writes_no_core(tmp_path):
+    with open("/proc/sys/kernel/core_pattern") as f:
+        if f.read().startswith("|"):
+            pytest.skip("cores go to a crash handler here, not to a file this test can look for")
+    control, victim = tmp_path / "control", tmp_path / "serve"
+    control.mkdir()
+    victim.mkdir()
+    # The control: a process that holds no key does dump core here, so the attack is real in this run.
+    _, files = _crash([sys.executable, "-c", "print('ready', flush=True); import time; time.sleep(60)"], control)
+    if not files:
+        pytest.skip("this test process already forbids core dumps (it held a desk key): run this test on its own")
+    home = tmp_path / "desk"
+    run_cli("init", "--key-file", str(tmp_path / "master.key"), "--manager", "boss", home=home, check=True)
+    ready, files = _crash([sys.executable, "-m", "recdesk.cli", "--home", str(home), "serve", "--port", "0"], victim)
+    assert "serving the desk" in ready
+    assert files == []  # the old door wrote a core (and the master key in it) here
+
+
+def test_a_cli_process_that_opens_a_desk_is_not_dumpable(desk_and_manager):
+    desk, _ = desk_and_manager
+    probe = ("import resource, sys; from pathlib import Path; from recdesk import hardening; "
+             "from recdesk.desk import Desk; before = hardening.is_dumpable(); d = Desk.open(Path(sys.argv[1])); "
+             "print(before, hardening.is_dumpable(), resource.getrlimit(resource.RLIMIT_CORE)); d.close()")
+    out = subprocess.run([sys.executable, "-c", probe, str(desk.config.home)], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert out.stdout.split(maxsplit=1) == ["True", "False (0, 0)\n"]
