@@ -395,8 +395,8 @@ def load_host_key(home: Path) -> asyncssh.SSHKey:
         if exc.errno == errno.ELOOP:
             raise DeskError(f"the SSH host key {path} is a symbolic link: put the key file itself there") from None
         raise DeskError(f"cannot read the SSH host key {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
+    try:
+        st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise DeskError(f"the SSH host key {path} is not a regular file: restore the key file there")
         if st.st_nlink != 1:
@@ -406,7 +406,9 @@ def load_host_key(home: Path) -> asyncssh.SSHKey:
         if st.st_mode & 0o077:
             raise DeskError(f"the SSH host key {path} has permissions {oct(st.st_mode & 0o777)}: "
                             f"run `chmod 600 {path}`")
-        data = f.read(1 << 16)
+        data = os.read(fd, 1 << 16)
+    finally:
+        os.close(fd)
     try:
         return asyncssh.import_private_key(data)
     except (asyncssh.KeyImportError, ValueError):

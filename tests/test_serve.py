@@ -7,6 +7,7 @@ import resource
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -16,10 +17,10 @@ import asyncssh
 import pytest
 
 from recdesk import audit, users
-from recdesk.desk import Desk
+from recdesk.desk import HOST_KEY_NAME, Desk
 from recdesk.models import AuditEvent
 from recdesk.patients import PatientDetails, register
-from recdesk.serve import FAILURE_MEMORY, FailureLog
+from recdesk.serve import FAILURE_MEMORY, FailureLog, host_key_problem
 from recdesk.terminal import PtyProcess
 from tests.conftest import run_cli
 
@@ -457,3 +458,78 @@ def test_a_cli_process_that_opens_a_desk_is_not_dumpable(desk_and_manager):
     out = subprocess.run([sys.executable, "-c", probe, str(desk.config.home)], capture_output=True, text=True,
                          timeout=60, check=True)
     assert out.stdout.split(maxsplit=1) == ["True", "False (0, 0)\n"]
+
+
+# --- the host key: never made silently, checked before serving ---------------------------------------
+
+
+@pytest.fixture
+def desk_home(desk_and_manager):
+    return desk_and_manager[0].config.home
+
+
+def test_serve_refuses_a_missing_host_key_and_says_how_to_make_one(desk_home):
+    (desk_home / HOST_KEY_NAME).unlink()
+    assert "no SSH host key" in host_key_problem(desk_home)
+    server, port = start_server(desk_home)
+    assert port is None and server.returncode == 2
+    message = server.stderr.read()
+    assert message.count("\n") == 1 and "recdesk serve --new-host-key" in message
+    assert not (desk_home / HOST_KEY_NAME).exists()  # the old door made a new one, silently
+
+
+def test_new_host_key_makes_one_on_purpose_and_never_replaces_one(desk_home):
+    path = desk_home / HOST_KEY_NAME
+    before = path.read_bytes()
+    refused = run_cli("serve", "--new-host-key", home=desk_home)
+    assert refused.returncode == 2 and "already exists" in refused.stderr and path.read_bytes() == before
+    path.unlink()
+    made = run_cli("serve", "--new-host-key", home=desk_home)
+    assert made.returncode == 0, made.stderr
+    fingerprint = subprocess.run(["ssh-keygen", "-lf", str(path)], capture_output=True, text=True).stdout.split()[1]
+    assert fingerprint in made.stdout and path.read_bytes() != before
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and host_key_problem(desk_home) is None
+    server, port = start_server(desk_home)
+    try:
+        assert port, server.stderr.read()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _link(path, tmp):
+    outside = tmp / "elsewhere"
+    path.rename(outside)
+    path.symlink_to(outside)
+
+
+def _hard_link(path, tmp):
+    os.link(path, tmp / "second-name")
+
+
+@pytest.mark.parametrize("spoil,complaint", [
+    (_link, "symbolic link"),
+    (_hard_link, "hard links"),
+    (lambda path, tmp: path.chmod(0o644), "chmod 600"),
+    (lambda path, tmp: (path.unlink(), path.mkdir()), "not a regular file"),
+    (lambda path, tmp: path.write_bytes(b"not a key"), "not an SSH private key"),
+])
+def test_serve_refuses_a_host_key_that_is_not_safe(desk_home, tmp_path, spoil, complaint):
+    spoil(desk_home / HOST_KEY_NAME, tmp_path)
+    assert complaint in host_key_problem(desk_home)
+    server, port = start_server(desk_home)
+    assert port is None and server.returncode == 2
+    message = server.stderr.read()
+    assert complaint in message and message.count("\n") == 1
+
+
+@pytest.mark.parametrize("line,named", [('max_output_buffer = "abc"', "max_output_buffer"),
+                                        ("max_unauthenticated = 0", "max_unauthenticated"),
+                                        ("max_sessions = true", "max_sessions")])
+def test_serve_settings_of_the_wrong_type_or_range_are_one_line_errors(desk_home, line, named):
+    with open(desk_home / "config.toml", "a") as f:
+        f.write(f"\n[serve]\n{line}\n")
+    server, port = start_server(desk_home)
+    message = server.stderr.read()
+    assert port is None and server.returncode == 2 and message.count("\n") == 1
+    assert message.startswith(f"recdesk: config [serve] {named} = ")
