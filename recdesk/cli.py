@@ -159,6 +159,12 @@ def cmd_serve(args) -> int:
 
     from recdesk import serve
 
+    if args.new_host_key:
+        fingerprint = serve.new_host_key(_home(args))
+        _out(f"made a new SSH host key for the desk in {_home(args)}: {fingerprint}")
+        _out("Give clerks this fingerprint: clients that knew the old key will warn that it changed.")
+        return 0
+
     def ready(port: int) -> None:
         print(f"recdesk: serving the desk in {_home(args)} on ssh://{args.host}:{port} (Ctrl+C stops)", flush=True)
 
@@ -465,6 +471,8 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", parents=[common], help="the SSH front door: clerks connect with their SSH key")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=2222, help="port (default 2222; 0 picks a free one)")
+    serve.add_argument("--new-host-key", action="store_true",
+                       help="make the SSH host key on purpose (refused if one exists), then exit")
     serve.set_defaults(func=cmd_serve)
 
     intake = sub.add_parser("intake", parents=[common], help="scanned documents: inbox, cover sheets, queues")

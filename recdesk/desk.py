@@ -62,17 +62,21 @@ def check_user_name(name: str) -> None:
         raise DeskError(f"user name {name!r}: 2-32 lower-case letters, digits, . _ - (starting with a letter)")
 
 
-def _write_host_key(path: Path) -> None:
-    """The SSH front door's host key, made once with the desk so clients can pin it."""
+def write_host_key(path: Path) -> None:
+    """A new host key for the SSH front door (0600); never over an existing one, since clients pin it."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-    if path.exists():
-        return
     pem = Ed25519PrivateKey.generate().private_bytes(Encoding.PEM, PrivateFormat.OpenSSH, NoEncryption())
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        raise DeskError(f"{path} already exists: a host key is never replaced (clients pin it); "
+                        "move it away first only if you mean clients to see a new one") from None
     with os.fdopen(fd, "wb") as f:
         f.write(pem)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _key_check(master: keys.MasterKey, desk_id: str) -> bytes:
@@ -170,7 +174,8 @@ class Desk:
             keys.discard(config)
             raise
         config.store_path.mkdir(exist_ok=True)
-        _write_host_key(config.home / HOST_KEY_NAME)
+        if not os.path.lexists(config.home / HOST_KEY_NAME):  # made once with the desk so clients can pin it
+            write_host_key(config.home / HOST_KEY_NAME)
         config.save()  # last: a config file means a complete desk
         return desk, actor
 

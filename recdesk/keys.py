@@ -12,6 +12,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from recdesk import hardening
 from recdesk.config import Config
 from recdesk.errors import MasterKeyError
 
@@ -26,6 +27,7 @@ class MasterKey:
     def __init__(self, raw: bytes, source: str) -> None:
         if len(raw) != KEY_BYTES:
             raise MasterKeyError(f"the master key from {source} is {len(raw)} bytes, not 32: it is not a recdesk key")
+        hardening.protect_key_holder()  # before the key is kept: no core file or peer may ever hold it
         self._raw = raw
         self.source = source
 

@@ -8,13 +8,15 @@ no SFTP, no forwarding of any kind.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import resource
 import secrets
 import signal
+import stat
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,15 +24,36 @@ from pathlib import Path
 import asyncssh
 
 from recdesk import audit, tickets
-from recdesk.desk import HOST_KEY_NAME, Actor, Desk
+from recdesk import config as config_mod
+from recdesk.desk import HOST_KEY_NAME, Actor, Desk, write_host_key
+from recdesk.errors import DeskError
 from recdesk.models import SshKey, User
 from recdesk.terminal import PtyProcess
 
 LOGIN_TIMEOUT = 30
 KEEPALIVE_INTERVAL = 30
 KEEPALIVE_COUNT_MAX = 3
-FAILURES_BEFORE_DELAY = 3
-MAX_DELAY = 10.0
+# [serve] settings in config.toml: default, lowest and highest allowed.
+SETTINGS = {
+    "max_sessions": (50, 1, 10_000),
+    "max_sessions_per_user": (3, 1, 1_000),
+    "max_unauthenticated": (20, 1, 10_000),
+    "max_output_buffer": (4 << 20, 16 << 10, 1 << 30),
+}
+# Failed sign-on attempts. Only a refusal is ever held back, never a key that verifies. Failures recorded
+# in the last FAILURE_WINDOW seconds beyond a free allowance slow the next refusal for the same address,
+# desk user name or key; an address gets the most slack because many thin clients may share it (NAT).
+FAILURE_WINDOW = 600.0
+FREE_FAILURES = {"address": 10, "user": 5, "key": 3}
+FIRST_DELAY = 0.25
+MAX_DELAY = 4.0
+# What one connection can be held back in all: a clerk whose agent offers other keys before theirs still
+# signs on well inside the login timeout, whatever anyone else failed from their address.
+CONNECTION_HOLD = 6.0
+MAX_REFUSALS_PER_CONNECTION = 10  # then the connection is cut, as OpenSSH's MaxAuthTries does
+FAILURE_ENTRIES = 4096  # per table: sprayed addresses, names and keys evict the oldest, memory stays bounded
+FAILURE_MEMORY = 32  # timestamps kept per address, name or key
+NAME_CHARS = 64  # a user name offered by a client is kept (in memory and audit) at most this long
 # One session process: no core dumps (they would hold PHI), bounded memory and open files.
 SESSION_LIMITS = {
     resource.RLIMIT_CORE: (0, 0),
@@ -39,16 +62,68 @@ SESSION_LIMITS = {
 }
 
 
+def serve_settings(raw_config: dict) -> dict[str, int]:
+    """The [serve] settings of a desk's config, each checked for type and range (a one-line DeskError)."""
+    section = raw_config.get("serve", {})
+    if not isinstance(section, dict):
+        raise DeskError("config [serve] must be a table of settings, e.g. [serve] max_sessions = 50")
+    settings = {}
+    for name, (default, low, high) in SETTINGS.items():
+        value = section.get(name, default)
+        if type(value) is not int or not low <= value <= high:
+            raise DeskError(f"config [serve] {name} = {value!r}: must be a whole number from {low} to {high}")
+        settings[name] = value
+    return settings
+
+
+class FailureLog:
+    """Recent failed sign-on attempts by address, desk user name and key fingerprint, in bounded memory."""
+
+    def __init__(self, entries: int = FAILURE_ENTRIES) -> None:
+        self.entries = entries
+        self.tables: dict[str, OrderedDict[str, deque[float]]] = {kind: OrderedDict() for kind in FREE_FAILURES}
+
+    def add(self, address: str, user: str, key: str) -> None:
+        now = time.monotonic()
+        for kind, value in (("address", address), ("user", user), ("key", key)):
+            table = self.tables[kind]
+            times = table.pop(value, None) or deque(maxlen=FAILURE_MEMORY)
+            times.append(now)
+            table[value] = times  # the most recently failing last, so the oldest is evicted first
+            while len(table) > self.entries:
+                table.popitem(last=False)
+
+    def count(self, kind: str, value: str) -> int:
+        times = self.tables[kind].get(value)
+        if not times:
+            return 0
+        cutoff = time.monotonic() - FAILURE_WINDOW
+        while times and times[0] < cutoff:
+            times.popleft()
+        return len(times)
+
+    def delay(self, address: str, user: str, key: str, earlier: int = 0) -> float:
+        """How long to hold back a refusal; `earlier` counts this connection's refusals not yet recorded."""
+        excess = max(self.count("address", address) + earlier - FREE_FAILURES["address"],
+                     self.count("user", user) - FREE_FAILURES["user"],
+                     self.count("key", key) - FREE_FAILURES["key"])
+        return 0.0 if excess < 0 else min(FIRST_DELAY * 2.0**excess, MAX_DELAY)
+
+
 @dataclass
 class FrontDoor:
-    """The server's state: the desk it serves, who is connected, and recent failures by address."""
+    """The server's state: the desk it serves, who is connected, and recent failures."""
 
     home: Path
     desk: Desk
-    max_sessions: int = 50
-    max_sessions_per_user: int = 3
+    max_sessions: int = SETTINGS["max_sessions"][0]
+    max_sessions_per_user: int = SETTINGS["max_sessions_per_user"][0]
+    max_unauthenticated: int = SETTINGS["max_unauthenticated"][0]
+    max_output_buffer: int = SETTINGS["max_output_buffer"][0]
     sessions: Counter = field(default_factory=Counter)
-    failures: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    unauthenticated: int = 0
+    failures: FailureLog = field(default_factory=FailureLog)
+    pending: set = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.actor = Actor(0, "sshd", "system", secrets.token_hex(8))
@@ -63,11 +138,23 @@ class FrontDoor:
     async def record(self, action: str, **details) -> None:
         await asyncio.get_running_loop().run_in_executor(self.writer, self._record, action, details)
 
-    def failure_delay(self, address: str) -> float:
-        recent = [t for t in self.failures[address] if t > time.monotonic() - 600]
-        self.failures[address] = recent
-        excess = len(recent) - FAILURES_BEFORE_DELAY
-        return 0.0 if excess < 0 else min(2.0**excess, MAX_DELAY)
+    def record_soon(self, action: str, **details) -> None:
+        """Audit from a callback that cannot wait; `serve` lets these finish before it closes the desk."""
+        task = asyncio.ensure_future(self.record(action, **details))
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+    def refusal(self, username: str, fingerprint: str) -> str | None:
+        """Why this key may not sign on as this desk user, or None when it may."""
+        row = (SshKey.select(SshKey, User).join(User)
+               .where(SshKey.fingerprint == fingerprint).first())
+        if row is None:
+            return "unknown key"
+        if row.user.name != username:
+            return "key belongs to another desk user"
+        if row.user.disabled:
+            return "desk user disabled"
+        return None
 
 
 class DeskSSHServer(asyncssh.SSHServer):
@@ -75,13 +162,54 @@ class DeskSSHServer(asyncssh.SSHServer):
 
     def __init__(self, door: FrontDoor) -> None:
         self.door = door
+        self.conn: asyncssh.SSHServerConnection | None = None
         self.address = ""
         self.user: str | None = None
         self.fingerprint = ""
+        self.signed_on = False
+        self.waiting = False  # counted among the door's unauthenticated connections
+        self.refusals: list[dict] = []  # recorded as failures and audited once, when the outcome is known
+        self.held = 0.0  # seconds this connection's refusals have been held back
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self.conn = conn
         peer = conn.get_extra_info("peername") or ("?", 0)
         self.address = str(peer[0])
+        if self.door.unauthenticated >= self.door.max_unauthenticated:
+            # Refused before key exchange: not audited, since a flood of these would flood the audit chain.
+            asyncio.get_running_loop().call_soon(
+                conn.disconnect, asyncssh.DISC_TOO_MANY_CONNECTIONS,
+                "too many connections are signing on at once: try again in a moment")
+            return
+        self.door.unauthenticated += 1
+        self.waiting = True
+
+    def _stop_waiting(self) -> None:
+        if self.waiting:
+            self.waiting = False
+            self.door.unauthenticated -= 1
+
+    def _record_refusals(self, refusals: list[dict], **details) -> None:
+        for refusal in refusals:
+            self.door.failures.add(self.address, refusal["username"], refusal["key"])
+        self.door.record_soon("session.refused", username=refusals[-1]["username"], address=self.address,
+                              key=refusals[-1]["key"], reason=refusals[-1]["reason"], attempts=refusals,
+                              **details)
+
+    def auth_completed(self) -> None:
+        self.signed_on = True
+        self._stop_waiting()
+        # Keys an agent offered before the clerk's own are not failures; a borrowed key or a disabled user is.
+        notable = [r for r in self.refusals if r["reason"] != "unknown key"]
+        if notable:
+            self._record_refusals(notable, signed_on_as=self.user)
+        self.refusals = []
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_waiting()
+        if not self.signed_on and self.refusals:
+            self._record_refusals(self.refusals)
+            self.refusals = []
 
     def begin_auth(self, username: str) -> bool:
         return True
@@ -96,26 +224,22 @@ class DeskSSHServer(asyncssh.SSHServer):
         return True
 
     async def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
-        delay = self.door.failure_delay(self.address)
-        if delay:
-            await asyncio.sleep(delay)  # repeated failures from one address are slowed down
+        # Asked for a bare probe and again for the signed request; asyncssh checks the signature after a True.
         fingerprint = key.get_fingerprint("sha256")
-        row = (SshKey.select(SshKey, User).join(User)
-               .where(SshKey.fingerprint == fingerprint).first())
-        reason = None
-        if row is None:
-            reason = "unknown key"
-        elif row.user.name != username:
-            reason = "key belongs to another desk user"
-        elif row.user.disabled:
-            reason = "desk user disabled"
-        if reason:
-            self.door.failures[self.address].append(time.monotonic())
-            await self.door.record("session.refused", username=username, address=self.address, key=fingerprint,
-                             reason=reason)
-            return False
-        self.user, self.fingerprint = username, fingerprint
-        return True
+        reason = self.door.refusal(username, fingerprint)
+        if reason is None:
+            self.user, self.fingerprint = username, fingerprint
+            return True  # never held back, whatever failed before from this address, name or key
+        name = username[:NAME_CHARS]
+        self.refusals.append({"username": name, "key": fingerprint, "reason": reason})
+        if len(self.refusals) > MAX_REFUSALS_PER_CONNECTION:
+            raise asyncssh.PermissionDenied("too many keys refused on one connection: connect with your own key")
+        delay = min(self.door.failures.delay(self.address, name, fingerprint, len(self.refusals) - 1),
+                    CONNECTION_HOLD - self.held)
+        if delay > 0:
+            self.held += delay
+            await asyncio.sleep(delay)
+        return False
 
     def connection_requested(self, *args) -> bool:
         return False  # no port forwarding
@@ -167,8 +291,10 @@ async def run_session(door: FrontDoor, process: asyncssh.SSHServerProcess) -> No
     ended = asyncio.Event()
 
     os.set_blocking(child.fd, False)  # a desk that stops reading must not stall the server's loop
+    dropped = False
 
     def from_desk() -> None:
+        nonlocal dropped
         try:
             data = os.read(child.fd, 65536)
         except BlockingIOError:
@@ -177,9 +303,15 @@ async def run_session(door: FrontDoor, process: asyncssh.SSHServerProcess) -> No
             data = b""
         if data:
             process.stdout.write(data)
-        else:
-            loop.remove_reader(child.fd)
-            ended.set()
+            if process.channel.get_write_buffer_size() <= door.max_output_buffer:
+                return
+            # The client stopped reading: keep no more of the desk's output, free what is held, say why.
+            dropped = True
+            process.get_extra_info("connection").disconnect(
+                asyncssh.DISC_BY_APPLICATION,
+                "recdesk: your terminal stopped reading the desk's output, so the session was ended")
+        loop.remove_reader(child.fd)
+        ended.set()
 
     loop.add_reader(child.fd, from_desk)
 
@@ -206,6 +338,10 @@ async def run_session(door: FrontDoor, process: asyncssh.SSHServerProcess) -> No
         loop.remove_reader(child.fd)
         code = await _end(child)
         door.sessions[user] -= 1
+    if dropped:
+        await door.record("session.sign_off", username=user, session=session,
+                          reason=f"output buffer over {door.max_output_buffer} bytes: the client stopped reading")
+        return
     if code != 0:
         # The desk process did not sign itself off: the client went away or the process was killed.
         await door.record("session.sign_off", username=user, session=session, reason=f"disconnect (exit {code})")
@@ -247,25 +383,66 @@ async def _end(child: PtyProcess) -> int:
     return child.returncode if child.returncode is not None else -9
 
 
-def host_key(home: Path) -> asyncssh.SSHKey:
+def load_host_key(home: Path) -> asyncssh.SSHKey:
+    """The desk's SSH host key, refused when missing, a link, not a regular file or readable by others."""
     path = home / HOST_KEY_NAME
-    if not path.exists():
-        key = asyncssh.generate_private_key("ssh-ed25519")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(key.export_private_key())
-    return asyncssh.read_private_key(str(path))
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise DeskError(f"no SSH host key at {path}: clients know the desk by it, so restore it from backup, "
+                        "or make a new one on purpose with `recdesk serve --new-host-key`") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DeskError(f"the SSH host key {path} is a symbolic link: put the key file itself there") from None
+        raise DeskError(f"cannot read the SSH host key {path}: {exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise DeskError(f"the SSH host key {path} is not a regular file: restore the key file there")
+        if st.st_nlink != 1:
+            raise DeskError(f"the SSH host key {path} has {st.st_nlink} hard links: keep one copy, not linked")
+        if st.st_uid != os.getuid():
+            raise DeskError(f"the SSH host key {path} belongs to uid {st.st_uid}, not to the account serving the desk")
+        if st.st_mode & 0o077:
+            raise DeskError(f"the SSH host key {path} has permissions {oct(st.st_mode & 0o777)}: "
+                            f"run `chmod 600 {path}`")
+        data = os.read(fd, 1 << 16)
+    finally:
+        os.close(fd)
+    try:
+        return asyncssh.import_private_key(data)
+    except (asyncssh.KeyImportError, ValueError):
+        raise DeskError(f"{path} is not an SSH private key: restore the host key from backup") from None
+
+
+def host_key_problem(home: Path) -> str | None:
+    """What is wrong with the desk's SSH host key, in one line, or None when `serve` can use it (for doctor)."""
+    try:
+        load_host_key(home)
+    except DeskError as exc:
+        return str(exc)
+    return None
+
+
+def new_host_key(home: Path) -> str:
+    """Make the desk's SSH host key on purpose (never over an existing one); its SHA256 fingerprint."""
+    config_mod.load(home)  # only for a desk
+    write_host_key(home / HOST_KEY_NAME)
+    return load_host_key(home).get_fingerprint("sha256")
 
 
 async def serve(home: Path, host: str, port: int, *, ready=None) -> None:
     """Run the front door until cancelled; `ready(port)` is called once it listens."""
     desk = Desk.open(home)
-    door = FrontDoor(home, desk)
-    extra = desk.config.extra.get("serve", {})
-    door.max_sessions = int(extra.get("max_sessions", door.max_sessions))
-    door.max_sessions_per_user = int(extra.get("max_sessions_per_user", door.max_sessions_per_user))
+    try:
+        settings = serve_settings(desk.config.extra)
+        key = load_host_key(home)
+    except BaseException:
+        desk.close()
+        raise
+    door = FrontDoor(home, desk, **settings)
     server = await asyncssh.create_server(
-        lambda: DeskSSHServer(door), host, port, server_host_keys=[host_key(home)],
+        lambda: DeskSSHServer(door), host, port, server_host_keys=[key],
         process_factory=lambda process: run_session(door, process), encoding=None,
         line_editor=False, agent_forwarding=False, x11_forwarding=False, allow_scp=False,
         login_timeout=LOGIN_TIMEOUT, keepalive_interval=KEEPALIVE_INTERVAL,
@@ -279,5 +456,6 @@ async def serve(home: Path, host: str, port: int, *, ready=None) -> None:
         await asyncio.Event().wait()
     finally:
         server.close()
+        await asyncio.gather(*door.pending, return_exceptions=True)
         await door.record("serve.stop", host=host, port=listening)
         desk.close()
