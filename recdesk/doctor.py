@@ -56,6 +56,7 @@ def run(home: Path) -> Report:
         _check_seals(desk, report)
         _check_deleted(desk, report)
         _check_blobs(desk, report)
+        _check_host_key(home, report)
         try:
             chain = audit.verify(desk)
             if chain.intact:
@@ -66,6 +67,16 @@ def run(home: Path) -> Report:
             report.fail(f"audit: cannot read the chain: {_errors(exc)}")
         _check_strays(desk, report)
     return report
+
+
+def _check_host_key(home: Path, report: Report) -> None:
+    from recdesk.serve import host_key_problem
+
+    problem = host_key_problem(home)
+    if problem:
+        report.fail(f"ssh: {problem}")
+    else:
+        report.ok("ssh: host key present, the desk's own, 0600")
 
 
 def _check_seals(desk, report: Report) -> None:

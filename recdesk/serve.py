@@ -23,11 +23,10 @@ from pathlib import Path
 
 import asyncssh
 
-from recdesk import audit, tickets
+from recdesk import audit, tickets, users
 from recdesk import config as config_mod
 from recdesk.desk import HOST_KEY_NAME, Actor, Desk, write_host_key
-from recdesk.errors import DeskError
-from recdesk.models import SshKey, User
+from recdesk.errors import DeskError, TamperError
 from recdesk.terminal import PtyProcess
 
 LOGIN_TIMEOUT = 30
@@ -146,13 +145,16 @@ class FrontDoor:
 
     def refusal(self, username: str, fingerprint: str) -> str | None:
         """Why this key may not sign on as this desk user, or None when it may."""
-        row = (SshKey.select(SshKey, User).join(User)
-               .where(SshKey.fingerprint == fingerprint).first())
-        if row is None:
+        try:
+            found = users.key_owner(self.desk, fingerprint)
+        except TamperError:
+            return "key or desk user fails its integrity seal (changed outside recdesk)"
+        if found is None:
             return "unknown key"
-        if row.user.name != username:
+        _, user = found
+        if user.name != username:
             return "key belongs to another desk user"
-        if row.user.disabled:
+        if user.disabled:
             return "desk user disabled"
         return None
 

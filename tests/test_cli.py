@@ -118,6 +118,13 @@ def test_doctor_passes_on_a_healthy_desk(home):
     assert "cipher_integrity_check" in result.stdout
 
 
+def test_doctor_fails_a_deleted_host_key(home):
+    (home / "ssh_host_ed25519_key").unlink()
+    result = run_cli("doctor", home=home)
+    assert result.returncode == 1
+    assert any(line.startswith("FAIL ssh:") and "host key" in line for line in result.stdout.splitlines())
+
+
 def test_init_on_postgresql(tmp_path, pg_url):
     home = tmp_path / "pgdesk"
     run_cli("init", "--key-file", str(tmp_path / "pg.key"), "--manager", "boss", "--database", pg_url,

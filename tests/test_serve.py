@@ -18,7 +18,7 @@ import pytest
 
 from recdesk import audit, users
 from recdesk.desk import HOST_KEY_NAME, Desk
-from recdesk.models import AuditEvent
+from recdesk.models import AuditEvent, User
 from recdesk.patients import PatientDetails, register
 from recdesk.serve import FAILURE_MEMORY, FailureLog, host_key_problem
 from recdesk.terminal import PtyProcess
@@ -122,6 +122,25 @@ def test_unknown_keys_disabled_users_and_borrowed_keys_are_refused(door, user, k
     assert result.returncode == 255
     assert "Permission denied (publickey)" in result.stderr
     wait_for(lambda: ("sshd", "session.refused") in audit_actions(door["home"]))  # audited as the connection ends
+
+
+def test_a_key_or_role_written_into_the_database_does_not_sign_on_over_ssh(door, desk_and_manager):
+    desk, _ = desk_and_manager
+    eve = door["keys"]["eve"]
+    public = (eve.parent / "eve.pub").read_text().strip()
+    boss = User.get(User.name == "boss").id
+    desk.db.execute_sql("INSERT INTO ssh_key (user_id, public_key, fingerprint, added_at) VALUES (?, ?, ?, ?)",
+                        (boss, public, users.fingerprint(public), datetime.datetime(2026, 1, 1)))
+    result = ssh_run(door, user="boss", key="eve")  # before seals: in as the manager
+    assert result.returncode == 255 and "Permission denied (publickey)" in result.stderr
+    desk.db.execute_sql('UPDATE "user" SET role = ? WHERE name = ?', ("manager", "ann"))
+    result = ssh_run(door, user="ann", key="ann")
+    assert result.returncode == 255 and "Permission denied (publickey)" in result.stderr
+
+    def sealed_refusals():
+        with Desk.open(door["home"]) as d:
+            return [audit.details(d, e) for e in AuditEvent.select().where(AuditEvent.action == "session.refused")]
+    wait_for(lambda: sum("integrity seal" in str(r) for r in sealed_refusals()) >= 2)
 
 
 def test_commands_shells_and_file_transfer_are_refused(door):
