@@ -231,7 +231,9 @@ def cmd_intake_status(args) -> int:
         counts = intake.counts(desk)
         quarantined = intake.quarantine(desk)
     if args.json:
-        _out(json.dumps(counts))
+        _out(json.dumps({**counts, "quarantine": [
+            {"document": d.uuid, "received_at": d.received_at.isoformat() if d.received_at else None,
+             "reason": intake.shown_reason(d.quarantine_reason)} for d in quarantined]}))
         return 0
     _out(f"unfiled {counts['unfiled']}  QA pending {counts['qa_pending']}  quarantined {counts['quarantined']}")
     for name, c in sorted(counts["clerks"].items()):

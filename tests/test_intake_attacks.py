@@ -2,6 +2,7 @@
 and quarantine reasons that would repeat a file's bytes."""
 
 import hashlib
+import json
 import os
 import stat
 import tracemalloc
@@ -249,6 +250,9 @@ def test_old_free_text_reasons_are_shown_as_fixed_phrases_and_their_files_remove
     assert intake.shown_reason(old[b]) == pdfworker.TOO_MANY_PAGES
     status = run_cli("intake", "status", home=desk.config.home, check=True).stdout
     assert f"quarantined {a}" in status and pdfworker.CANNOT_BE_PARSED in status and "PATEL" not in status
+    listed = json.loads(run_cli("intake", "status", "--json", home=desk.config.home, check=True).stdout)
+    assert {q["document"]: q["reason"] for q in listed["quarantine"]} == {
+        a: pdfworker.CANNOT_BE_PARSED, b: pdfworker.TOO_MANY_PAGES}
     intake.scan(desk, ann, worker=worker)  # the next scan settles them
     reasons = {d.uuid: d.quarantine_reason for d in Document.select()}
     assert reasons == {a: pdfworker.CANNOT_BE_PARSED, b: pdfworker.TOO_MANY_PAGES}
