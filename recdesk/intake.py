@@ -41,7 +41,7 @@ from recdesk.pdfworker import (
     PdfWorker,
     Rejected,
 )
-from recdesk.store import CHUNK
+from recdesk.store import CHUNK, StoredBlob
 
 CLAIMED = ".claimed"
 UNCLASSIFIED = "unclassified"
@@ -143,6 +143,11 @@ class _Claimed:
     claimed: str
     fd: int
     stat: os.stat_result
+
+
+def _text(name: str) -> str:
+    # A name that is not UTF-8 (its bytes came through as surrogates) is kept with U+FFFD in their place.
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _refusal(st: os.stat_result) -> str | None:
@@ -283,7 +288,11 @@ def _scan_lock(box: Path, *, create: bool = True) -> Iterator[tuple[int, int] | 
         if fds is None:
             yield None
             return
-        lock = os.open(".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=fds[1])
+        try:
+            lock = os.open(".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=fds[1])
+        except OSError as exc:
+            raise DeskError(f"cannot lock {box / CLAIMED / '.lock'} ({exc.strerror}): remove it, then scan again") \
+                from None
         try:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -339,7 +348,7 @@ def scan(desk: Desk, actor, directory: Path | None = None, *, worker: PdfWorker 
          progress: Callable[[int, int], None] | None = None) -> ScanReport:
     """Take every file in the inbox (or `directory`) in as an unfiled or quarantined document."""
     actor.require("clerk", "manager")
-    box = directory or inbox(desk)
+    box = (directory or inbox(desk)).absolute()  # the parser process opens claimed files by this path
     limits = max_pages(desk), max_bytes(desk)  # a bad setting is found before any file is claimed
     own_worker = worker is None
     worker = worker or PdfWorker()
@@ -378,7 +387,7 @@ def _take_in(desk: Desk, actor, claimed_dir: Path, claimed_fd: int, claimed: lis
     opens it itself, by its device and inode, so no file is ever held whole in the desk's memory.
     """
     page_limit, byte_limit = limits
-    stored: list[tuple[str, object]] = []
+    stored: list[tuple[str, StoredBlob]] = []
     try:
         for c in claimed:
             uid = new_uuid()
@@ -412,7 +421,7 @@ def _take_in(desk: Desk, actor, claimed_dir: Path, claimed_fd: int, claimed: lis
                     uuid=uid, doc_type=UNCLASSIFIED, pages=pages, size=blob.size, sha256=blob.sha256,
                     blob=blob.blob, source="scan", status="quarantined" if rejected else "unfiled",
                     qa_state="pending", received_at=now(), quarantine_reason=result.reason if rejected else "",
-                    name_enc=crypto.seal(desk.desk_key, "document", "name", uid, claimed[i].name),
+                    name_enc=crypto.seal(desk.desk_key, "document", "name", uid, _text(claimed[i].name)),
                 )
                 details = {"pages": pages, "reason": result.reason, "detail": result.detail} if rejected else {
                     "pages": pages}

@@ -108,14 +108,16 @@ def test_a_pipe_in_the_inbox_is_refused_on_the_cli_without_hanging(desk_inbox):
     os.mkfifo(desk.config.home / "pipe")
     (box / "fax-0004.pdf").symlink_to(desk.config.home / "pipe")  # opening this would wait for a writer
     (box / "fax\x1b[2J.pdf").symlink_to(desk.config.key_file)
+    (box / os.fsdecode(b"fax-\xff.pdf")).write_bytes(text_pdf(1, "a name that is not UTF-8"))
     (box / "good.pdf").write_bytes(text_pdf(1, "good"))
     result = run_cli("intake", "scan", home=desk.config.home, timeout=120)  # a hang fails here, bounded
     assert result.returncode == 0, result.stderr
-    assert "1 received for indexing" in result.stdout
+    assert "2 received for indexing" in result.stdout
     assert f"refused fax-0003.pdf: {intake.NOT_A_FILE}; left in the inbox" in result.stdout
     assert f"refused fax-0004.pdf: {intake.SYMLINK}" in result.stdout
     assert "refused fax\\x1b[2J.pdf" in result.stdout and "\x1b" not in result.stdout  # the name, made harmless
     assert stat.S_ISFIFO(os.lstat(box / "fax-0003.pdf").st_mode) and (box / "fax-0004.pdf").is_symlink()
+    assert {intake.original_name(desk, d) for d in Document.select()} == {"good.pdf", "fax-\ufffd.pdf"}
 
 
 def test_a_linked_claimed_folder_stops_the_scan_and_nothing_is_moved(desk_inbox, worker):
