@@ -230,8 +230,13 @@ def _folders(box: Path, *, create: bool = True) -> Iterator[tuple[int, int] | No
         raise DeskError(f"inbox {box} is {what}: set [intake] inbox to the real folder") from None
     try:
         if create:
-            with contextlib.suppress(FileExistsError):
+            try:
                 os.mkdir(CLAIMED, 0o700, dir_fd=box_fd)
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise DeskError(f"cannot create {box / CLAIMED} ({exc.strerror}): let the desk's OS user write "
+                                "to the inbox") from None
         try:
             claimed_fd = os.open(CLAIMED, _DIR_FLAGS, dir_fd=box_fd)
         except FileNotFoundError:
