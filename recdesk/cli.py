@@ -207,6 +207,8 @@ def cmd_intake_scan(args) -> int:
          + (f", {report.returned} returned to the inbox from an interrupted scan" if report.returned else ""))
     for uid, reason in report.quarantined:
         _out(f"  quarantined {uid}: {reason}")
+    for name, why in report.refused:
+        _out(f"  refused {intake.shown_name(name)}: {why}; {intake.REFUSED_ADVICE}")
     return 0
 
 
@@ -233,12 +235,18 @@ def cmd_intake_status(args) -> int:
 
     with _open(args) as desk:
         counts = intake.counts(desk)
+        quarantined = intake.quarantine(desk)
     if args.json:
-        _out(json.dumps(counts))
+        _out(json.dumps({**counts, "quarantine": [
+            {"document": d.uuid, "received_at": d.received_at.isoformat() if d.received_at else None,
+             "reason": intake.shown_reason(d.quarantine_reason)} for d in quarantined]}))
         return 0
     _out(f"unfiled {counts['unfiled']}  QA pending {counts['qa_pending']}  quarantined {counts['quarantined']}")
     for name, c in sorted(counts["clerks"].items()):
         _out(f"  {name:<16} indexed {c['indexed']:>6}  QA'd {c['qa_done']:>6}  failed {c['qa_failed']:>6}")
+    for doc in quarantined:
+        received = f" {doc.received_at:%Y-%m-%d %H:%M}" if doc.received_at else ""
+        _out(f"  quarantined {doc.uuid}{received}: {intake.shown_reason(doc.quarantine_reason)}")
     return 0
 
 

@@ -3,17 +3,21 @@
 A file leaves the inbox only after its document is committed: it is first claimed (renamed into
 inbox/.claimed), then stored and recorded, then removed. A scan killed at any point is put right by
 the next scan: a claimed file whose bytes are on record is removed, any other goes back to the inbox.
+The inbox is a folder others write into: only plain files of the desk's own OS user are taken in, each
+opened without following a link and checked on the open file; anything else is refused and left there.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import fcntl
 import hashlib
 import os
 import re
-from collections.abc import Callable
+import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,93 +26,324 @@ from recdesk.desk import Desk
 from recdesk.documents import type_tags
 from recdesk.errors import AccessDenied, DeskError
 from recdesk.models import Document, DocumentMove, Encounter, Patient, User, new_uuid, now
-from recdesk.pdfworker import PdfWorker, Rejected
+from recdesk.pdfworker import (
+    CANNOT_BE_PARSED,
+    DECOMPRESSION_BOMB,
+    NESTED_TOO_DEEPLY,
+    NO_PAGES,
+    NOT_PDF,
+    PASSWORD_PROTECTED,
+    REASONS,
+    TOO_MANY_PAGES,
+    TOO_SLOW,
+    TRUNCATED,
+    FileRef,
+    PdfWorker,
+    Rejected,
+)
+from recdesk.store import CHUNK, StoredBlob
 
 CLAIMED = ".claimed"
 UNCLASSIFIED = "unclassified"
 QA_FAIL_REASONS = ("illegible", "wrong patient", "wrong document type", "wrong date of service", "pages missing")
+TOO_LARGE = "too large: split it or raise [intake] max_bytes"
+QUARANTINE_REASONS = (*REASONS, TOO_LARGE)
+DEFAULT_MAX_BYTES = 200 * 1024 * 1024
+
+# Why a file in the inbox is refused (not taken in, left where it is): a fixed phrase each.
+SYMLINK = "a symbolic link"
+FOLDER = "a folder, not a file"
+NOT_A_FILE = "not a plain file (a pipe, socket or device)"
+OTHER_OWNER = "owned by another OS user, not the desk's"
+HARD_LINKED = "has other hard links (the same file is elsewhere too)"
+CHANGED = "changed while it was being taken in"
+REFUSED_ADVICE = "left in the inbox: put a plain copy of it there (as the desk's OS user) to take it in"
+
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # never a link; never wait on a pipe
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def _settings(desk: Desk) -> dict:
     return desk.config.extra.get("intake", {})
 
 
+def _positive_int(desk: Desk, key: str, default: int) -> int:
+    value = _settings(desk).get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise DeskError(f"[intake] {key} must be a whole number above 0, not {value!r:.40}: fix config.toml")
+    return value
+
+
 def inbox(desk: Desk) -> Path:
-    return desk.config.home / _settings(desk).get("inbox", "inbox")
-
-
-def quarantine_dir(desk: Desk) -> Path:
-    return desk.config.home / "quarantine"
+    folder = _settings(desk).get("inbox", "inbox")
+    if not isinstance(folder, str) or not folder:
+        raise DeskError(f"[intake] inbox must be a folder name in quotes, not {folder!r:.40}: fix config.toml")
+    return desk.config.home / folder
 
 
 def max_pages(desk: Desk) -> int:
-    return int(_settings(desk).get("max_pages", 2000))
+    return _positive_int(desk, "max_pages", 2000)
+
+
+def max_bytes(desk: Desk) -> int:
+    """Files larger than this are quarantined as too large without being parsed."""
+    return _positive_int(desk, "max_bytes", DEFAULT_MAX_BYTES)
 
 
 def qa_by_other_clerk(desk: Desk) -> bool:
-    return bool(_settings(desk).get("qa_by_other_clerk", True))
+    value = _settings(desk).get("qa_by_other_clerk", True)
+    if not isinstance(value, bool):
+        raise DeskError(f"[intake] qa_by_other_clerk must be true or false, not {value!r:.40}: fix config.toml")
+    return value
 
 
 def document_types(desk: Desk) -> dict[str, str]:
     return {t["code"]: t["label"] for t in reference.load("document_types", desk.config.home)["type"]}
 
 
+# Older desks wrote the parser's own words (which can quote the file) as the reason; each maps to its phrase.
+_OLD_REASONS = (
+    ("not a PDF", NOT_PDF), ("truncated", TRUNCATED), ("password-protected", PASSWORD_PROTECTED),
+    ("has no pages", NO_PAGES), ("has ", TOO_MANY_PAGES), ("hostile PDF: it needs more memory", DECOMPRESSION_BOMB),
+    ("the parser ran out of memory", DECOMPRESSION_BOMB), ("hostile or broken PDF: objects nested", NESTED_TOO_DEEPLY),
+    ("parsing took longer", TOO_SLOW),
+)
+
+
+def shown_reason(reason: str) -> str:
+    """A quarantine reason as a fixed phrase, whatever an older desk stored."""
+    if reason in QUARANTINE_REASONS:
+        return reason
+    return next((phrase for start, phrase in _OLD_REASONS if reason.startswith(start)), CANNOT_BE_PARSED)
+
+
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def shown_name(name: str) -> str:
+    """A file name from the inbox as one safe line: control characters and undecodable bytes escaped."""
+    return _UNSHOWABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                           else f"\\u{ord(m.group()):04x}", name)[:200]
+
+
 @dataclass
 class ScanReport:
     received: list[str] = field(default_factory=list)  # uuids of new unfiled documents
     quarantined: list[tuple[str, str]] = field(default_factory=list)  # (uuid, reason)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (name in the inbox, why): left there
     duplicates: int = 0
     returned: int = 0  # claimed files of a killed scan put back in the inbox
 
 
-def _sha256(path: Path) -> str:
+@dataclass
+class _Claimed:
+    """A file taken from the inbox: its name there, its name in .claimed, and the checked open file."""
+
+    name: str
+    claimed: str
+    fd: int
+    stat: os.stat_result
+
+
+def _text(name: str) -> str:
+    # A name that is not UTF-8 (its bytes came through as surrogates) is kept with U+FFFD in their place.
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _refusal(st: os.stat_result) -> str | None:
+    """Why a file cannot be taken in, or None for a plain file of the desk's OS user with no other links."""
+    if stat.S_ISLNK(st.st_mode):
+        return SYMLINK
+    if stat.S_ISDIR(st.st_mode):
+        return FOLDER
+    if not stat.S_ISREG(st.st_mode):
+        return NOT_A_FILE
+    if st.st_uid != os.geteuid():
+        return OTHER_OWNER
+    if st.st_nlink != 1:
+        return HARD_LINKED
+    return None
+
+
+def _open_checked(dir_fd: int, name: str) -> tuple[int, os.stat_result] | None:
+    """Open a plain file of ours in a folder without following a link; None if it is not one."""
+    try:
+        fd = os.open(name, _OPEN_FLAGS, dir_fd=dir_fd)
+    except OSError:
+        return None
+    st = os.fstat(fd)
+    if _refusal(st) is not None:
+        os.close(fd)
+        return None
+    return fd, st
+
+
+def _chunks(fd: int) -> Iterator[bytes]:
+    """A file's bytes from the start, a store chunk at a time (never the whole file in memory)."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    while block := os.read(fd, CHUNK):
+        yield block
+
+
+def _sha256(fd: int) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+    for block in _chunks(fd):
+        digest.update(block)
     return digest.hexdigest()
 
 
-def _free_name(directory: Path, name: str) -> Path:
-    target = directory / name
-    n = 1
-    while target.exists():
-        target = directory / f"{Path(name).stem}.{n}{Path(name).suffix}"
+def _exists(dir_fd: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _free_name(dir_fd: int, name: str) -> str:
+    stem, suffix = os.path.splitext(name)
+    target, n = name, 1
+    while _exists(dir_fd, target):
+        target = f"{stem}.{n}{suffix}"
         n += 1
     return target
 
 
+def _move(src_fd: int, name: str, dst_fd: int, wanted: str) -> str:
+    """Rename an entry (a link moves as itself, never its target) to a free name in another folder."""
+    target = _free_name(dst_fd, wanted)
+    os.rename(name, target, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
+    return target
+
+
+@contextlib.contextmanager
+def _folders(box: Path, *, create: bool = True) -> Iterator[tuple[int, int] | None]:
+    """The inbox and its .claimed folder, opened without following links; None if there is no .claimed."""
+    try:
+        box_fd = os.open(box, _DIR_FLAGS)
+    except FileNotFoundError:
+        raise DeskError(f"inbox {box} does not exist: create it or set [intake] inbox in config.toml") from None
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+            raise DeskError(f"cannot open inbox {box}: {exc.strerror}") from None
+        what = "a symbolic link" if box.is_symlink() else "not a folder"
+        raise DeskError(f"inbox {box} is {what}: set [intake] inbox to the real folder") from None
+    try:
+        if create:
+            try:
+                os.mkdir(CLAIMED, 0o700, dir_fd=box_fd)
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise DeskError(f"cannot create {box / CLAIMED} ({exc.strerror}): let the desk's OS user write "
+                                "to the inbox") from None
+        try:
+            claimed_fd = os.open(CLAIMED, _DIR_FLAGS, dir_fd=box_fd)
+        except FileNotFoundError:
+            if create:
+                raise
+            yield None
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                raise
+            raise DeskError(f"{box / CLAIMED} is not the desk's own folder (a link or a file): remove it, "
+                            "then scan again") from None
+        try:
+            if os.fstat(claimed_fd).st_uid != os.geteuid():
+                raise DeskError(f"{box / CLAIMED} belongs to another OS user: remove it, then scan again")
+            os.fchmod(claimed_fd, 0o700)  # what is claimed is the desk's alone until it is on record
+            yield box_fd, claimed_fd
+        finally:
+            os.close(claimed_fd)
+    finally:
+        os.close(box_fd)
+
+
 def recover(desk: Desk, box: Path | None = None) -> int:
     """Finish what a killed scan left in <box>/.claimed; returns how many files went back to the box."""
-    box = box or inbox(desk)
-    claimed = box / CLAIMED
-    if not claimed.is_dir():
-        return 0
-    with _scan_lock(box):
-        return _recover(box)
+    with _scan_lock(box or inbox(desk), create=False) as fds:
+        return _recover(*fds) if fds else 0
 
 
-def _recover(box: Path) -> int:
+def _recover(box_fd: int, claimed_fd: int) -> int:
     returned = 0
-    for path in sorted(p for p in (box / CLAIMED).iterdir() if p.is_file() and not p.name.startswith(".")):
-        if Document.select().where(Document.sha256 == _sha256(path)).exists():
-            path.unlink()  # committed before the kill: the document has it
-        else:
-            os.replace(path, _free_name(box, path.name))
-            returned += 1
+    for name in sorted(os.listdir(claimed_fd)):
+        if name.startswith("."):
+            continue
+        opened = _open_checked(claimed_fd, name)
+        if opened is not None:
+            fd, _ = opened
+            try:
+                on_record = Document.select().where(Document.sha256 == _sha256(fd)).exists()
+            finally:
+                os.close(fd)
+            if on_record:
+                os.unlink(name, dir_fd=claimed_fd)  # committed before the kill: the document has it
+                continue
+        _move(claimed_fd, name, box_fd, name)  # anything else goes back, untouched, to be taken or refused
+        returned += 1
     return returned
 
 
 @contextlib.contextmanager
-def _scan_lock(box: Path):
+def _scan_lock(box: Path, *, create: bool = True) -> Iterator[tuple[int, int] | None]:
     """One scan of a folder at a time, across processes (the lock goes with the process if it dies)."""
-    (box / CLAIMED).mkdir(exist_ok=True)
-    with open(box / CLAIMED / ".lock", "a") as lock:
+    with _folders(box, create=create) as fds:
+        if fds is None:
+            yield None
+            return
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DeskError(f"another scan of {box} is running: wait for it to finish") from None
-        yield
+            lock = os.open(".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=fds[1])
+        except OSError as exc:
+            raise DeskError(f"cannot lock {box / CLAIMED / '.lock'} ({exc.strerror}): remove it, then scan again") \
+                from None
+        try:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise DeskError(f"another scan of {box} is running: wait for it to finish") from None
+            yield fds
+        finally:
+            os.close(lock)
+
+
+def _claim(box_fd: int, claimed_fd: int, name: str) -> _Claimed | str | None:
+    """Take one inbox entry into .claimed and open it; the reason it is refused (left in the inbox); None if gone."""
+    try:
+        before = os.stat(name, dir_fd=box_fd, follow_symlinks=False)
+        refusal = _refusal(before)
+        if refusal is not None:
+            return refusal
+        target = _move(box_fd, name, claimed_fd, name)
+    except FileNotFoundError:
+        return None  # removed since the folder was listed
+    opened = _open_checked(claimed_fd, target)
+    if opened is None or (opened[1].st_dev, opened[1].st_ino) != (before.st_dev, before.st_ino):
+        # Swapped for something else between the check and the claim: whatever it is goes back as it is.
+        if opened is not None:
+            os.close(opened[0])
+        _move(claimed_fd, target, box_fd, name)
+        return CHANGED
+    return _Claimed(name, target, *opened)
+
+
+def settle_old_reasons(desk: Desk) -> None:
+    """Put right what older desks left: free-text reasons in the column become their fixed phrases, and
+    the world-readable <home>/quarantine/<id>.reason files (which could quote a file's bytes) go."""
+    old = [d for d in Document.select(Document.id, Document.quarantine_reason)
+           .where((Document.status == "quarantined") & Document.quarantine_reason.not_in(QUARANTINE_REASONS))]
+    if old:
+        with desk.write():
+            for doc in old:
+                Document.update(quarantine_reason=shown_reason(doc.quarantine_reason)).where(
+                    Document.id == doc.id).execute()
+    folder = desk.config.home / "quarantine"
+    if folder.is_dir() and not folder.is_symlink():
+        for path in folder.glob("*.reason"):
+            path.unlink()  # unlink never follows a link
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 BATCH = 50  # files committed together: one disk flush and one transaction per batch
@@ -118,90 +353,98 @@ def scan(desk: Desk, actor, directory: Path | None = None, *, worker: PdfWorker 
          progress: Callable[[int, int], None] | None = None) -> ScanReport:
     """Take every file in the inbox (or `directory`) in as an unfiled or quarantined document."""
     actor.require("clerk", "manager")
-    box = directory or inbox(desk)
-    if not box.is_dir():
-        raise DeskError(f"inbox {box} does not exist: create it or set [intake] inbox in config.toml")
-    claimed_dir = box / CLAIMED
+    box = (directory or inbox(desk)).absolute()  # the parser process opens claimed files by this path
+    limits = max_pages(desk), max_bytes(desk)  # a bad setting is found before any file is claimed
     own_worker = worker is None
     worker = worker or PdfWorker()
     try:
-        with _scan_lock(box):
-            report = ScanReport(returned=_recover(box))
-            files = sorted(p for p in box.iterdir() if p.is_file() and not p.name.startswith("."))
-            for start in range(0, len(files), BATCH):
-                batch = files[start : start + BATCH]
-                claimed = []
-                for path in batch:
-                    target = _free_name(claimed_dir, path.name)
-                    os.replace(path, target)
-                    claimed.append((target, path.name))
-                _take_in(desk, actor, claimed, worker, report)
+        with _scan_lock(box) as (box_fd, claimed_fd):
+            settle_old_reasons(desk)
+            report = ScanReport(returned=_recover(box_fd, claimed_fd))
+            names = sorted(n for n in os.listdir(box_fd) if not n.startswith("."))
+            for start in range(0, len(names), BATCH):
+                claimed: list[_Claimed] = []
+                refused: list[tuple[str, str]] = []
+                try:
+                    for name in names[start : start + BATCH]:
+                        taken = _claim(box_fd, claimed_fd, name)
+                        if isinstance(taken, _Claimed):
+                            claimed.append(taken)
+                        elif taken is not None:
+                            refused.append((name, taken))
+                    _take_in(desk, actor, box / CLAIMED, claimed_fd, claimed, refused, worker, report, limits)
+                finally:
+                    for c in claimed:
+                        os.close(c.fd)
                 if progress:
-                    progress(start + len(batch), len(files))
+                    progress(min(start + BATCH, len(names)), len(names))
     finally:
         if own_worker:
             worker.close()
     return report
 
 
-def _take_in(desk: Desk, actor, claimed: list[tuple[Path, str]], worker: PdfWorker, report: ScanReport) -> None:
-    """Store and record one batch of claimed files (path, name as received), then (and only then) remove them."""
-    datas = [path.read_bytes() for path, _ in claimed]
-    shas = [hashlib.sha256(data).hexdigest() for data in datas]
-    on_record = {d.sha256: d for d in Document.select().where(Document.sha256.in_(shas))}
-    fresh = [i for i, sha in enumerate(shas) if sha not in on_record and sha not in shas[:i]]
-    parsed = dict(zip(fresh, worker.parse_many([datas[i] for i in fresh], max_pages=max_pages(desk)), strict=True))
-    stored: dict[int, tuple[str, object]] = {}
-    quarantined: list[tuple[str, str]] = []
+def _take_in(desk: Desk, actor, claimed_dir: Path, claimed_fd: int, claimed: list[_Claimed],
+             refused: list[tuple[str, str]], worker: PdfWorker, report: ScanReport, limits: tuple[int, int]) -> None:
+    """Store and record one batch of claimed files, then (and only then) remove them from .claimed.
+
+    Each file is streamed from its checked descriptor into the store (hashed on the way); the parser
+    opens it itself, by its device and inode, so no file is ever held whole in the desk's memory.
+    """
+    page_limit, byte_limit = limits
+    stored: list[tuple[str, StoredBlob]] = []
     try:
-        for i in fresh:
+        for c in claimed:
             uid = new_uuid()
-            stored[i] = (uid, desk.store.put(desk.desk_key, uid, datas[i], sync=False))
+            stored.append((uid, desk.store.put(desk.desk_key, uid, _chunks(c.fd), sync=False)))
+        shas = [blob.sha256 for _, blob in stored]
+        on_record = {d.sha256: d for d in Document.select().where(Document.sha256.in_(shas))} if shas else {}
+        fresh = [i for i, sha in enumerate(shas) if sha not in on_record and sha not in shas[:i]]
+        for i in set(range(len(stored))) - set(fresh):
+            desk.store.delete(stored[i][1].blob)  # a duplicate: its bytes are on the desk already
+        to_parse = [i for i in fresh if claimed[i].stat.st_size <= byte_limit]
+        sources = [FileRef(str(claimed_dir / claimed[i].claimed), claimed[i].stat.st_dev, claimed[i].stat.st_ino)
+                   for i in to_parse]
+        parsed = dict(zip(to_parse, worker.parse_many(sources, max_pages=page_limit), strict=True))
         desk.store.sync()  # every file is on disk before any row says it is
-        events = []
+        events = [audit.Event("intake.refuse", details={"name": name, "why": why}) for name, why in refused]
         with desk.write():
             for i, sha in enumerate(shas):
-                if i not in stored:
+                if i not in fresh:
                     existing = on_record.get(sha)
                     events.append(audit.Event("intake.duplicate", f"document:{existing.uuid}" if existing else "",
                                               existing.patient.uuid if existing and existing.patient_id else ""))
                     report.duplicates += 1
                     continue
                 uid, blob = stored[i]
-                result = parsed[i]
-                reason = str(result) if isinstance(result, Rejected) else ""
-                pages = 0 if reason else result.pages
+                result = parsed.get(i, Rejected(TOO_LARGE, f"{claimed[i].stat.st_size} bytes, more than the "
+                                                           f"limit of {byte_limit}"))
+                rejected = isinstance(result, Rejected)
+                pages = 0 if rejected else result.pages
+                # Only the fixed phrase goes in the row, in this transaction; the parser's words are sealed.
                 Document.create(
                     uuid=uid, doc_type=UNCLASSIFIED, pages=pages, size=blob.size, sha256=blob.sha256,
-                    blob=blob.blob, source="scan", status="quarantined" if reason else "unfiled",
-                    qa_state="pending", received_at=now(), quarantine_reason=reason[:200],
-                    name_enc=crypto.seal(desk.desk_key, "document", "name", uid, claimed[i][1]),
+                    blob=blob.blob, source="scan", status="quarantined" if rejected else "unfiled",
+                    qa_state="pending", received_at=now(), quarantine_reason=result.reason if rejected else "",
+                    name_enc=crypto.seal(desk.desk_key, "document", "name", uid, _text(claimed[i].name)),
                 )
-                events.append(audit.Event("intake.quarantine" if reason else "intake.receive", f"document:{uid}",
-                                          details={"pages": pages, "reason": reason} if reason else {"pages": pages}))
-                if reason:
-                    quarantined.append((uid, reason))
+                details = {"pages": pages, "reason": result.reason, "detail": result.detail} if rejected else {
+                    "pages": pages}
+                events.append(audit.Event("intake.quarantine" if rejected else "intake.receive", f"document:{uid}",
+                                          details=details))
+                if rejected:
+                    report.quarantined.append((uid, result.reason))
                 else:
                     report.received.append(uid)
             seals.reseal(desk, Document, Document.uuid.in_([uid for uid, _ in stored.values()]))
             audit.append_many(desk, actor, events)
     except BaseException:
-        for _, blob in stored.values():
+        for _, blob in stored:
             desk.store.delete(blob.blob)
         raise
-    for uid, reason in quarantined:
-        _write_reason(desk, uid, reason)
-    report.quarantined += quarantined
-    for path, _ in claimed:
-        path.unlink()
-
-
-def _write_reason(desk: Desk, uid: str, reason: str) -> None:
-    quarantine_dir(desk).mkdir(exist_ok=True)
-    # The reason, not the bytes: those stay encrypted in the store (the file name may hold PHI too).
-    (quarantine_dir(desk) / f"{uid}.reason").write_text(
-        f"document {uid}\nreceived {now().isoformat(timespec='seconds')} UTC\nreason: {reason}\n"
-        f"recover the original with: recdesk intake export {uid} -o FILE\n")
+    report.refused += refused
+    for c in claimed:
+        os.unlink(c.claimed, dir_fd=claimed_fd)
 
 
 # --- reading a document back ----------------------------------------------------------------------

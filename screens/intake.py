@@ -57,7 +57,7 @@ class IntakeScreen(DocumentQueueScreen):
         table.clear()
         for doc in self.docs:
             if doc.status == "quarantined":
-                state = f"QUARANTINED: {doc.quarantine_reason[:40]}"
+                state = f"QUARANTINED: {intake.shown_reason(doc.quarantine_reason)[:40]}"
             elif doc.qa_state == "failed":
                 state = f"QA failed: {doc.qa_reason[:30]}"
             else:
@@ -80,7 +80,7 @@ class IntakeScreen(DocumentQueueScreen):
             await pages.show(None, 0)
             self.query_one("#choice", Static).update(
                 "Nothing to file: press S to scan the inbox." if doc is None else
-                f"Quarantined: {doc.quarantine_reason}")
+                f"Quarantined: {intake.shown_reason(doc.quarantine_reason)}")
             return
         await pages.show(doc.uuid, doc.pages)
         self.choice["suggested"] = intake.suggested_query(pages.text)
@@ -115,6 +115,8 @@ class IntakeScreen(DocumentQueueScreen):
             return
         self.notify(f"{len(report.received)} received, {len(report.quarantined)} quarantined, "
                     f"{report.duplicates} duplicates")
+        for name, why in report.refused:
+            self.notify(f"Refused {intake.shown_name(name)}: {why}; {intake.REFUSED_ADVICE}", severity="warning")
         await self.reload()
 
     def action_pick_patient(self) -> None:

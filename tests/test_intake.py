@@ -14,7 +14,7 @@ import pytest
 from fpdf import FPDF
 from pypdf import PdfWriter
 
-from recdesk import intake, users
+from recdesk import audit, intake, pdfworker, users
 from recdesk.errors import AccessDenied, DeskError
 from recdesk.models import AuditEvent, Document, DocumentMove, Patient
 from recdesk.patients import PatientDetails, register
@@ -89,7 +89,7 @@ def bomb_pdf() -> bytes:
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
         b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
     ]
-    return _assemble(objects)
+    return assemble(objects)
 
 
 def nested_pdf() -> bytes:
@@ -100,10 +100,10 @@ def nested_pdf() -> bytes:
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
         deep,
     ]
-    return _assemble(objects)
+    return assemble(objects)
 
 
-def _assemble(objects: list[bytes]) -> bytes:
+def assemble(objects: list[bytes]) -> bytes:
     out = io.BytesIO()
     out.write(b"%PDF-1.7\n")
     offsets = []
@@ -141,12 +141,12 @@ GOOD = {
     "owner-only-encrypted.pdf": lambda: pypdf_pdf(1, password=""),
 }
 BAD = {
-    "empty.pdf": (lambda: b"", "not a PDF"),
-    "garbage.pdf": (lambda: os.urandom(5000), "not a PDF"),
-    "truncated.pdf": (lambda: text_pdf(3)[:-400], "truncated"),
-    "locked.pdf": (lambda: pypdf_pdf(1, password="s3cret"), "password-protected"),
-    "bomb.pdf": (bomb_pdf, "hostile"),
-    "nested.pdf": (nested_pdf, "nested"),
+    "empty.pdf": (lambda: b"", pdfworker.NOT_PDF),
+    "garbage.pdf": (lambda: os.urandom(5000), pdfworker.NOT_PDF),
+    "truncated.pdf": (lambda: text_pdf(3)[:-400], pdfworker.TRUNCATED),
+    "locked.pdf": (lambda: pypdf_pdf(1, password="s3cret"), pdfworker.PASSWORD_PROTECTED),
+    "bomb.pdf": (bomb_pdf, pdfworker.DECOMPRESSION_BOMB),
+    "nested.pdf": (nested_pdf, pdfworker.NESTED_TOO_DEEPLY),
 }
 
 
@@ -171,12 +171,18 @@ def test_bad_files_are_quarantined_with_a_reason_and_never_lost(clinic, worker):
     report = intake.scan(desk, ann, worker=worker)
     assert report.received == []
     reasons = {intake.original_name(desk, Document.get(Document.uuid == uid)): why for uid, why in report.quarantined}
-    for name, (_, expected) in BAD.items():
-        assert expected in reasons[name], (name, reasons[name])
+    assert reasons == {name: expected for name, (_, expected) in BAD.items()}
     for doc in intake.quarantine(desk):
         name = intake.original_name(desk, doc)
         assert intake.document_bytes(desk, ann, doc.uuid) == originals[name]  # the bytes are kept, encrypted
-        assert (desk.config.home / "quarantine" / f"{doc.uuid}.reason").read_text().count("reason:") == 1
+        assert doc.quarantine_reason == reasons[name]  # the reason is in the row, committed with it
+    assert not (desk.config.home / "quarantine").exists()  # no reason files beside the desk
+
+
+def _sealed_detail(desk, doc_uuid: str) -> dict:
+    (event,) = AuditEvent.select().where((AuditEvent.object == f"document:{doc_uuid}")
+                                         & (AuditEvent.action == "intake.quarantine"))
+    return audit.details(desk, event)
 
 
 def test_page_limit_is_configurable(clinic, worker):
@@ -184,7 +190,8 @@ def test_page_limit_is_configurable(clinic, worker):
     desk.config.extra["intake"] = {"max_pages": 5}
     drop(desk, "long.pdf", text_pdf(6))
     (uid, reason), = intake.scan(desk, ann, worker=worker).quarantined
-    assert "6 pages" in reason and "limit of 5" in reason
+    assert reason == pdfworker.TOO_MANY_PAGES
+    assert _sealed_detail(desk, uid)["detail"] == "6 pages, more than the limit of 5"
 
 
 def test_a_1500_page_outside_record_files_normally(clinic, worker):
