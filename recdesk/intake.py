@@ -436,7 +436,7 @@ def _take_in(desk: Desk, actor, claimed_dir: Path, claimed_fd: int, claimed: lis
                     report.quarantined.append((uid, result.reason))
                 else:
                     report.received.append(uid)
-            seals.reseal(desk, Document, Document.uuid.in_([uid for uid, _ in stored.values()]))
+            seals.reseal(desk, Document, Document.uuid.in_([uid for uid, _ in stored]))
             audit.append_many(desk, actor, events)
     except BaseException:
         for _, blob in stored:
