@@ -9,7 +9,7 @@ from pathlib import Path
 
 from recdesk import audit, reference, synthetic
 from recdesk import config as config_mod
-from recdesk.config import Config
+from recdesk.config import Config, Intake
 from recdesk.db import bulk_insert
 from recdesk.desk import Actor, Desk
 from recdesk.documents import file_document
@@ -133,7 +133,7 @@ def build(home: Path, patients: int, seed: int, progress: Progress | None = None
                             "or another --home")
     else:
         # One demo clerk plays every part, so QA by the same clerk is allowed here (never in production).
-        config = Config(home=home, key_source="demo", demo=True, extra={"intake": {"qa_by_other_clerk": False}})
+        config = Config(home=home, key_source="demo", demo=True, intake=Intake(qa_by_other_clerk=False))
         desk, manager = Desk.create(config, "manager", manager_full_name="Demo Manager", demo_seed=seed)
         with desk.write():
             for name, role, full in DEMO_USERS:

@@ -29,12 +29,8 @@ UNCLASSIFIED = "unclassified"
 QA_FAIL_REASONS = ("illegible", "wrong patient", "wrong document type", "wrong date of service", "pages missing")
 
 
-def _settings(desk: Desk) -> dict:
-    return desk.config.extra.get("intake", {})
-
-
 def inbox(desk: Desk) -> Path:
-    return desk.config.home / _settings(desk).get("inbox", "inbox")
+    return desk.config.home / desk.config.intake.inbox
 
 
 def quarantine_dir(desk: Desk) -> Path:
@@ -42,11 +38,11 @@ def quarantine_dir(desk: Desk) -> Path:
 
 
 def max_pages(desk: Desk) -> int:
-    return int(_settings(desk).get("max_pages", 2000))
+    return desk.config.intake.max_pages
 
 
 def qa_by_other_clerk(desk: Desk) -> bool:
-    return bool(_settings(desk).get("qa_by_other_clerk", True))
+    return desk.config.intake.qa_by_other_clerk
 
 
 def document_types(desk: Desk) -> dict[str, str]:

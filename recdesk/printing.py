@@ -19,7 +19,7 @@ def send(desk, pdf: bytes, name: str) -> str:
     a thin client has no printer of their own). Without one it is written, owner-only, to
     <home>/printouts/, for the site to pick up; that folder holds PHI in the clear and should be emptied.
     """
-    command = desk.config.extra.get("print", {}).get("command", "")
+    command = desk.config.print.command
     if command:
         try:
             done = subprocess.run(shlex.split(command), input=pdf, capture_output=True, timeout=60)

@@ -50,7 +50,7 @@ def filing_order(desk: Desk) -> str:
 
 def due_back_days(desk: Desk) -> int:
     """Days after the appointment a pulled chart is due back in the file room ([pull_list] due_back_days)."""
-    return int(desk.config.extra.get("pull_list", {}).get("due_back_days", 1))
+    return desk.config.pull_list.due_back_days
 
 
 def _appointments(start: datetime.date, days: int, statuses: tuple[str, ...] = ("booked",)) -> list[Appointment]:

@@ -261,9 +261,8 @@ async def serve(home: Path, host: str, port: int, *, ready=None) -> None:
     """Run the front door until cancelled; `ready(port)` is called once it listens."""
     desk = Desk.open(home)
     door = FrontDoor(home, desk)
-    extra = desk.config.extra.get("serve", {})
-    door.max_sessions = int(extra.get("max_sessions", door.max_sessions))
-    door.max_sessions_per_user = int(extra.get("max_sessions_per_user", door.max_sessions_per_user))
+    door.max_sessions = desk.config.serve.max_sessions
+    door.max_sessions_per_user = desk.config.serve.max_sessions_per_user
     server = await asyncssh.create_server(
         lambda: DeskSSHServer(door), host, port, server_host_keys=[host_key(home)],
         process_factory=lambda process: run_session(door, process), encoding=None,

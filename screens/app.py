@@ -101,9 +101,8 @@ class RecdeskApp(App[str]):
 
     def on_mount(self) -> None:
         self.theme = "ansi-dark"
-        keymap = self.desk.config.extra.get("keymap", {})
-        if keymap:
-            self.set_keymap({str(k): str(v) for k, v in keymap.items()})
+        if self.desk.config.keymap:
+            self.set_keymap(dict(self.desk.config.keymap))
         self._idle_timer = self.set_timer(self.idle_timeout, self.idle_logoff)
         from screens.search import SearchScreen
 

@@ -15,6 +15,7 @@ from fpdf import FPDF
 from pypdf import PdfWriter
 
 from recdesk import intake, users
+from recdesk.config import Intake, Print
 from recdesk.errors import AccessDenied, DeskError
 from recdesk.models import AuditEvent, Document, DocumentMove, Patient
 from recdesk.patients import PatientDetails, register
@@ -181,7 +182,7 @@ def test_bad_files_are_quarantined_with_a_reason_and_never_lost(clinic, worker):
 
 def test_page_limit_is_configurable(clinic, worker):
     desk, ann, *_ = clinic
-    desk.config.extra["intake"] = {"max_pages": 5}
+    desk.config.intake = Intake(max_pages=5)
     drop(desk, "long.pdf", text_pdf(6))
     (uid, reason), = intake.scan(desk, ann, worker=worker).quarantined
     assert "6 pages" in reason and "limit of 5" in reason
@@ -330,10 +331,10 @@ def test_printing_pipes_to_the_site_command_or_saves_owner_only(clinic, tmp_path
     (path,) = (desk.config.home / "printouts").iterdir()
     assert str(path) in saved and path.read_bytes() == sheet and path.stat().st_mode & 0o777 == 0o600
     spool = tmp_path / "spooled.pdf"
-    desk.config.extra["print"] = {"command": f"sh -c 'cat > {spool}'"}
+    desk.config.print = Print(command=f"sh -c 'cat > {spool}'")
     assert printing.send(desk, sheet, "again").startswith("sent to sh")
     assert spool.read_bytes() == sheet
-    desk.config.extra["print"] = {"command": "false"}
+    desk.config.print = Print(command="false")
     with pytest.raises(DeskError, match="refused the job"):
         printing.send(desk, sheet, "again")
     assert AuditEvent.select().where(AuditEvent.action == "patient.coversheet").count() == 1
