@@ -14,6 +14,7 @@ from recdesk.errors import DeskError
 
 EXIT_FAILED = 1  # a check ran and found a problem
 EXIT_ERROR = 2  # the command could not do what was asked
+MAX_DEMO_PATIENTS = 2_000_000
 
 
 def _home(args) -> Path:
@@ -24,6 +25,44 @@ def _home(args) -> Path:
 
 def _out(text: str = "") -> None:
     print(text, flush=True)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a mistyped argument reported in one line (no usage block) and exit 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_ERROR, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+def _whole(least: int, most: int | None = None):
+    """An argparse type: a whole number from `least` to `most` (no upper bound: the service checks it)."""
+
+    def whole(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:  # also a number of thousands of digits
+            value = None
+        if value is None or value < least or (most is not None and value > most):
+            bounds = f"from {least:,} to {most:,}" if most is not None else f"of at least {least:,}"
+            raise argparse.ArgumentTypeError(f"must be a whole number {bounds}, not {text[:20]!r}")
+        return value
+
+    return whole
+
+
+def _day(text: str):
+    """An argparse type: a date YYYY-MM-DD in the years a pull list can cover."""
+    import datetime
+
+    from recdesk.pulllist import FIRST_DAY, LAST_DAY
+
+    try:
+        day = datetime.date.fromisoformat(text)
+    except ValueError:
+        day = None
+    if day is None or not FIRST_DAY <= day <= LAST_DAY or len(text) != 10:
+        raise argparse.ArgumentTypeError(f"must be a date YYYY-MM-DD from {FIRST_DAY} to {LAST_DAY}, not {text[:20]!r}")
+    return day
 
 
 def cmd_init(args) -> int:
@@ -254,12 +293,8 @@ def cmd_pull_list(args) -> int:
 
     from recdesk import pulllist
 
-    try:
-        start = datetime.date.fromisoformat(args.date) if args.date else datetime.date.today() + datetime.timedelta(1)
-    except ValueError:
-        raise DeskError(f"--date {args.date!r} is not a date: use YYYY-MM-DD") from None
-    if args.days < 1:
-        raise DeskError("--days must be at least 1")
+    start = args.date or datetime.date.today() + datetime.timedelta(1)
+    pulllist.check_span(start, args.days)
     with _open(args) as desk:
         items = pulllist.build(desk, desk.local_actor(), start, args.days)
     if args.json:
@@ -425,7 +460,7 @@ def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--home", default=argparse.SUPPRESS,
                         help="the desk's home folder (default: $RECDESK_HOME or the platform data dir)")
-    p = argparse.ArgumentParser(prog="recdesk", description="A keyboard-only records desk for HIM clerks.",
+    p = _Parser(prog="recdesk", description="A keyboard-only records desk for HIM clerks.",
                                 parents=[common])
     p.add_argument("--version", action="version", version=f"recdesk {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -442,20 +477,22 @@ def parser() -> argparse.ArgumentParser:
     init.set_defaults(func=cmd_init)
 
     demo = sub.add_parser("demo", parents=[common], help="build (or reuse) a demo desk of synthetic patients")
-    demo.add_argument("--patients", type=int, default=10_000, help="how many patients (default 10,000)")
-    demo.add_argument("--seed", type=int, default=1, help="the same seed builds the same desk (default 1)")
+    demo.add_argument("--patients", type=_whole(1, MAX_DEMO_PATIENTS), default=10_000,
+                      help="how many patients (default 10,000)")
+    demo.add_argument("--seed", type=_whole(0, 999_999_999), default=1,
+                      help="the same seed builds the same desk (default 1)")
     demo.add_argument("--build-only", action="store_true", help="build, then exit instead of opening the desk")
     demo.set_defaults(func=cmd_demo)
 
     search = sub.add_parser("search", parents=[common], help="find patients (name, MRN, DOB, last 4, S1234, phone)")
     search.add_argument("query")
     search.add_argument("--json", action="store_true", help="JSON rows: mrn,last,first,middle,dob,sex,ssn_last4,flags")
-    search.add_argument("--limit", type=int, default=50)
+    search.add_argument("--limit", type=_whole(1, 1000), default=50, help="at most this many rows (default 50)")
     search.set_defaults(func=cmd_search)
 
     serve = sub.add_parser("serve", parents=[common], help="the SSH front door: clerks connect with their SSH key")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=2222, help="port (default 2222; 0 picks a free one)")
+    serve.add_argument("--port", type=_whole(0, 65535), default=2222, help="port (default 2222; 0 picks a free one)")
     serve.set_defaults(func=cmd_serve)
 
     intake = sub.add_parser("intake", parents=[common], help="scanned documents: inbox, cover sheets, queues")
@@ -476,8 +513,8 @@ def parser() -> argparse.ArgumentParser:
     status.set_defaults(func=cmd_intake_status)
 
     pull = sub.add_parser("pull-list", parents=[common], help="paper charts to pull for upcoming appointments")
-    pull.add_argument("--date", help="first day, YYYY-MM-DD (default: tomorrow)")
-    pull.add_argument("--days", type=int, default=1, help="how many days from --date (default 1)")
+    pull.add_argument("--date", type=_day, help="first day, YYYY-MM-DD (default: tomorrow)")
+    pull.add_argument("--days", type=_whole(1), default=1, help="how many days from --date (default 1)")
     pull.add_argument("--json", action="store_true", help="JSON rows: mrn, shelf, clinic, time, status")
     pull.set_defaults(func=cmd_pull_list)
 

@@ -145,3 +145,36 @@ def test_a_forged_session_ticket_is_refused_in_one_line(home):
     result = run_cli("desk", home=home, env={"RECDESK_TICKET": "abc.é"})
     assert result.returncode == 2
     assert "session ticket is not valid" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["pull-list", "--date", "9999-12-31"], "--date: must be a date YYYY-MM-DD from 1900-01-01 to 2199-12-31"),
+    (["pull-list", "--date", "31/12/2026"], "--date: must be a date YYYY-MM-DD"),
+    (["pull-list", "--days", "100000000"], "a pull list covers 1 to 366 days, not 100000000"),
+    (["pull-list", "--days", "0"], "--days: must be a whole number of at least 1, not '0'"),
+    (["search", "smith", "--limit", "0"], "--limit: must be a whole number from 1 to 1,000"),
+    (["search", "smith", "--limit", "9" * 5000], "--limit: must be a whole number from 1 to 1,000"),
+    (["serve", "--port", "70000"], "--port: must be a whole number from 0 to 65,535, not '70000'"),
+    (["demo", "--patients", "-5"], "--patients: must be a whole number from 1 to 2,000,000"),
+    (["demo", "--patients", "lots"], "--patients: must be a whole number from 1 to 2,000,000, not 'lots'"),
+    (["demo", "--seed", "1e9"], "--seed: must be a whole number from 0 to 999,999,999, not '1e9'"),
+])
+def test_every_cli_value_is_checked_with_one_line(home, args, message):
+    result = run_cli(*args, home=home)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1 and "unexpected" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_pull_list_at_the_end_of_the_calendar_is_refused_by_the_service_too(home):
+    import datetime
+
+    from recdesk import pulllist
+    from recdesk.desk import Desk
+    from recdesk.errors import DeskError
+
+    with Desk.open(home) as desk:
+        with pytest.raises(DeskError, match="starts between 1900-01-01 and 2199-12-31"):
+            pulllist.build(desk, desk.local_actor(), datetime.date(9999, 12, 31), 1)
+        with pytest.raises(DeskError, match="covers 1 to 366 days"):
+            pulllist.build(desk, desk.local_actor(), datetime.date(2026, 1, 1), 100_000_000)
