@@ -599,8 +599,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _unexpected(args, exc: Exception) -> int:
+    from recdesk import environment
     from recdesk.db import DATABASE_ERRORS
 
+    problem = environment.cause(exc, _home(args))
+    if problem is not None:
+        print(f"recdesk: {problem}", file=sys.stderr)
+        return EXIT_ERROR
     if isinstance(exc, DATABASE_ERRORS):
         print(f"recdesk: the database reports: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}: "
               "run `recdesk doctor`", file=sys.stderr)

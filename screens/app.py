@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
 
-from recdesk import sessions
+from recdesk import environment, sessions
 from recdesk.desk import Actor, Desk
 from recdesk.errors import DeskError
 
@@ -83,7 +83,8 @@ class RecdeskApp(App[str]):
 
     async def desk_call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._desk_thread, functools.partial(fn, *args, **kwargs))
+        return await loop.run_in_executor(self._desk_thread, functools.partial(
+            environment.explained, self.desk.config.home, fn, *args, **kwargs))
 
     def desk_call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue work whose result the screen does not wait for (audit of what was shown); failures are shown."""

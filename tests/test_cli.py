@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from recdesk.errors import DeskError
 from tests.conftest import run_cli
 
 
@@ -178,3 +179,84 @@ def test_a_pull_list_at_the_end_of_the_calendar_is_refused_by_the_service_too(ho
             pulllist.build(desk, desk.local_actor(), datetime.date(9999, 12, 31), 1)
         with pytest.raises(DeskError, match="covers 1 to 366 days"):
             pulllist.build(desk, desk.local_actor(), datetime.date(2026, 1, 1), 100_000_000)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 8 MiB filesystem (tmpfs) that a test may fill or remount read-only; skipped where mounts are refused."""
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8M,mode=0700", "tmpfs", str(disk)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}): needs root and CAP_SYS_ADMIN")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def _remount(disk, mode):
+    import subprocess
+
+    subprocess.run(["mount", "-o", f"remount,{mode}", str(disk)], check=True)
+
+
+def test_a_read_only_home_is_named_not_taken_for_a_wrong_key(small_disk):
+    home = small_disk / "desk"
+    run_cli("init", "--key-file", str(small_disk / "master.key"), "--manager", "boss", home=home, check=True)
+    _remount(small_disk, "ro")
+    for args in (["search", "smith"], ["user", "add", "ann", "--role", "clerk"], ["audit", "verify"], ["doctor"]):
+        result = run_cli(*args, home=home)
+        out = result.stderr + result.stdout
+        assert result.returncode != 0, args
+        assert f"the desk's home {home} is on a read-only disk: remount it read-write" in out, args
+        assert "wrong master key" not in out and "unexpected" not in out and "Traceback" not in out
+    _remount(small_disk, "rw")
+    assert run_cli("user", "add", "ann", "--role", "clerk", home=home).returncode == 0
+
+
+def _fill(disk):
+    with open(disk / "filler", "wb") as f:
+        try:
+            for _ in range(64):  # bounded: 8 MiB of tmpfs fills long before 64 MiB
+                f.write(b"\0" * (1 << 20))
+                f.flush()
+        except OSError as exc:
+            assert exc.errno == 28  # ENOSPC
+            return
+    pytest.fail("the small disk never filled")
+
+
+def test_a_full_disk_is_named_and_nothing_is_half_written(small_disk):
+    home = small_disk / "desk"
+    run_cli("init", "--key-file", str(small_disk / "master.key"), "--manager", "boss", home=home, check=True)
+    _fill(small_disk)
+    for args in (["user", "add", "ann", "--role", "clerk", "--full-name", "A" * 100], ["search", "smith"]):
+        result = run_cli(*args, home=home)
+        assert result.returncode == 2, args
+        assert f"the disk holding {home} is full (or over its quota): free space and retry" in result.stderr
+        assert "unexpected" not in result.stderr and "cannot rollback" not in result.stderr
+        assert result.stderr.count("\n") == 1
+    (small_disk / "filler").unlink()
+    assert run_cli("audit", "verify", home=home).returncode == 0
+    listed = json.loads(run_cli("user", "list", "--json", home=home, check=True).stdout)
+    assert [u["name"] for u in listed] == ["boss"]
+
+
+def test_a_disk_that_fills_under_an_open_desk_names_the_disk(small_disk):
+    from recdesk import environment, users
+    from recdesk.desk import Desk
+
+    home = small_disk / "desk"
+    run_cli("init", "--key-file", str(small_disk / "master.key"), "--manager", "boss", home=home, check=True)
+    with Desk.open(home) as desk:
+        _fill(small_disk)
+        with pytest.raises(Exception) as caught:  # the driver's error, whatever it is called
+            for n in range(200):
+                users.add(desk, desk.local_actor(), f"u{n:03}", "clerk", full_name="x" * 3000)
+        assert "full" in str(environment.cause(caught.value, home))
+        with pytest.raises(DeskError, match="is full"):
+            environment.explained(home, users.add, desk, desk.local_actor(), "zed", "clerk", full_name="x" * 3000)
