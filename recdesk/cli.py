@@ -78,13 +78,15 @@ def cmd_init(args) -> int:
                     database_url=args.database or "")
     from recdesk.desk import os_user_name
 
-    desk, _ = Desk.create(config, args.manager or os_user_name(), manager_full_name=args.full_name or "")
+    resuming = config.creating_path.exists()
+    desk, actor = Desk.create(config, args.manager or os_user_name(), manager_full_name=args.full_name or "")
     desk.close()
+    config = desk.config  # an interrupted init's own settings, when this run finished it
     where = config.effective_database_url or str(config.sqlite_path)
-    _out(f"desk created in {home}")
+    _out(f"desk {'finished (its first init was interrupted)' if resuming else 'created'} in {home}")
     _out(f"  database: {where}")
-    _out(f"  master key: {key_source}" + (f" ({config.key_file})" if config.key_file else ""))
-    _out(f"  first manager: {args.manager or os_user_name()}")
+    _out(f"  master key: {config.key_source}" + (f" ({config.key_file})" if config.key_file else ""))
+    _out(f"  first manager: {actor.user_name}")
     _out("Back up the master key apart from the database: without it the records cannot be read.")
     return 0
 

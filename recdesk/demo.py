@@ -78,6 +78,16 @@ def _seed_reference(desk: Desk, home: Path) -> None:
                                      "minor_years_after_majority", "basis")})
 
 
+def _seed_users(desk: Desk, home: Path) -> None:
+    manager = desk.sign_on("manager")
+    with desk.write():
+        for name, role, full in DEMO_USERS:
+            if not User.select().where(User.name == name).exists():
+                User.create(name=name, role=role, full_name=full)
+                audit.append(desk, manager, "user.add", object=f"user:{name}", details={"role": role})
+        _seed_reference(desk, home)
+
+
 def _build_batch(desk: Desk, actor: Actor, seed: int, start: int, stop: int, providers: dict[str, int]) -> None:
     people = [synthetic.patient(seed, i) for i in range(start, stop)]
     duplicate = [
@@ -132,14 +142,14 @@ def build(home: Path, patients: int, seed: int, progress: Progress | None = None
             raise DeskError(f"the demo desk in {home} was built with --seed {info.demo_seed}: use that seed, "
                             "or another --home")
     else:
+        creating = home / config_mod.CREATING_NAME
+        if creating.exists() and not config_mod.read(creating).demo:
+            raise DeskError(f"{home} holds a real desk whose init was interrupted: finish it with `recdesk init`, "
+                            "or choose another --home for the demo")
         # One demo clerk plays every part, so QA by the same clerk is allowed here (never in production).
         config = Config(home=home, key_source="demo", demo=True, intake=Intake(qa_by_other_clerk=False))
-        desk, manager = Desk.create(config, "manager", manager_full_name="Demo Manager", demo_seed=seed)
-        with desk.write():
-            for name, role, full in DEMO_USERS:
-                User.create(name=name, role=role, full_name=full)
-                audit.append(desk, manager, "user.add", object=f"user:{name}", details={"role": role})
-            _seed_reference(desk, home)
+        desk, _ = Desk.create(config, "manager", manager_full_name="Demo Manager", demo_seed=seed)
+    _seed_users(desk, home)  # every build: a kill right after the desk was created left them out
     _tidy_store(desk)
     _fill_inbox(desk, seed, patients)
     with desk.write():
