@@ -385,12 +385,16 @@ def _fill_inbox(desk: Desk, seed: int, patients: int) -> None:
 
 
 def _tidy_store(desk: Desk) -> None:
-    """Remove what an interrupted write left: temp files and files no record points to."""
-    for part in desk.store.stale_parts():
-        part.unlink(missing_ok=True)
-    known = {d.blob for d in Document.select(Document.blob)}
-    for blob in desk.store.blob_ids() - known:
-        desk.store.delete(blob)
+    """Remove what an interrupted write left: temp files and files no record points to.
+
+    Never while a scan has files stored but not yet recorded (the store's lock), nor while another session's
+    transaction is filing one (the database's write lock, held across the look and the removal)."""
+    with desk.store.tidying(), desk.write():
+        for part in desk.store.stale_parts():
+            part.unlink(missing_ok=True)
+        known = {d.blob for d in Document.select(Document.blob)}
+        for blob in desk.store.blob_ids() - known:
+            desk.store.delete(blob)
 
 
 class Rate:

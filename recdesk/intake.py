@@ -121,7 +121,7 @@ def scan(desk: Desk, actor, directory: Path | None = None, *, worker: PdfWorker 
     own_worker = worker is None
     worker = worker or PdfWorker()
     try:
-        with _scan_lock(box):
+        with _scan_lock(box), desk.store.writing():
             report = ScanReport(returned=_recover(box))
             files = sorted(p for p in box.iterdir() if p.is_file() and not p.name.startswith("."))
             for start in range(0, len(files), BATCH):
