@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from recdesk import crypto
 from recdesk.db import bulk_insert
+from recdesk.errors import AccessDenied
 from recdesk.models import AuditEvent, AuditHead, now
 
 GENESIS = "0" * 64
@@ -37,6 +38,17 @@ class Event:
 def append(desk, actor, action: str, *, object: str = "", patient: str = "", details: dict | None = None) -> int:
     """Write one chained event inside the caller's transaction (or its own for a read-only session)."""
     return append_many(desk, actor, [Event(action, object, patient, details)])
+
+
+def refusal(desk, exc: AccessDenied) -> None:
+    """Record a role refusal (who tried which action, with what role) in its own transaction.
+
+    Called where refusals reach the person (the CLI, the desk's screens), not at each check."""
+    if exc.actor is None:
+        return
+    with desk.audit_db.atomic():
+        append(desk, exc.actor, "access.denied", object=f"action:{exc.attempted}",
+               details={"role": exc.actor.role, "needs": list(exc.needs)})
 
 
 def append_many(desk, actor, events: list[Event]) -> int:

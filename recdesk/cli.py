@@ -10,7 +10,7 @@ import traceback
 from pathlib import Path
 
 from recdesk import __version__
-from recdesk.errors import DeskError
+from recdesk.errors import AccessDenied, DeskError
 
 EXIT_FAILED = 1  # a check ran and found a problem
 EXIT_ERROR = 2  # the command could not do what was asked
@@ -368,6 +368,8 @@ def cmd_appointments_import(args) -> int:
     from recdesk import appointments
 
     path = Path(args.file)
+    if path.is_dir():
+        raise DeskError(f"{path} is a folder, not a CSV file: name the file to import")
     if not path.is_file():
         raise DeskError(f"cannot read {path}: no such file")
     with _open(args) as desk:
@@ -439,13 +441,13 @@ def cmd_user_list(args) -> int:
     from recdesk import users
 
     with _open(args) as desk:
-        rows = users.listing(desk)
+        rows = users.listing(desk, desk.local_actor())
     if args.json:
         _out(json.dumps(rows))
         return 0
     for r in rows:
         state = "disabled" if r["disabled"] else "active"
-        _out(f"{r['name']:<16} {r['role']:<10} {state:<8} {len(r['ssh_keys'])} key(s)  {r['full_name']}")
+        _out(f"{r['name']:<16} {r['role']:<10} {state:<8} {r['keys']} key(s)  {r['full_name']}")
     return 0
 
 
@@ -589,6 +591,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except DeskError as exc:
         print(f"recdesk: {exc}", file=sys.stderr)
+        if isinstance(exc, AccessDenied):
+            _record_refusal(args, exc)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("recdesk: interrupted", file=sys.stderr)
@@ -598,6 +602,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Exception as exc:  # noqa: BLE001 - a clerk never sees a traceback
         return _unexpected(args, exc)
+
+
+def _record_refusal(args, exc: AccessDenied) -> None:
+    """A refused action goes into the audit trail (the command's own transaction was rolled back)."""
+    if exc.actor is None:
+        return
+    from recdesk import audit
+    from recdesk.desk import Desk
+
+    try:
+        with Desk.open(_home(args), readonly=exc.actor.role == "supervisor") as desk:
+            audit.refusal(desk, exc)
+    except Exception as err:  # noqa: BLE001 - the refusal stands; say that it went unrecorded
+        print(f"recdesk: (the refusal could not be recorded in the audit trail: {type(err).__name__})",
+              file=sys.stderr)
 
 
 def _unexpected(args, exc: Exception) -> int:

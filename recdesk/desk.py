@@ -8,6 +8,7 @@ import os
 import pwd
 import re
 import secrets
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,10 @@ class Actor:
 
     def require(self, *roles: str) -> None:
         if self.role not in roles:
-            raise AccessDenied(f"{self.user_name} is a {self.role}; this needs a {' or '.join(roles)}")
+            caller = sys._getframe(1)  # the service refusing: what the person tried, named once for every check
+            attempted = f"{caller.f_globals['__name__'].removeprefix('recdesk.')}.{caller.f_code.co_name}"
+            raise AccessDenied(f"{self.user_name} is a {self.role}; this needs a {' or '.join(roles)}",
+                               actor=self, attempted=attempted, needs=roles)
 
 
 def _open_database(config: Config, master: keys.MasterKey, *, readonly: bool, create: bool = False,

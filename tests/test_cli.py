@@ -260,3 +260,28 @@ def test_a_disk_that_fills_under_an_open_desk_names_the_disk(small_disk):
         assert "full" in str(environment.cause(caught.value, home))
         with pytest.raises(DeskError, match="is full"):
             environment.explained(home, users.add, desk, desk.local_actor(), "zed", "clerk", full_name="x" * 3000)
+
+
+def test_a_clerk_refused_manager_commands_is_audited_for_each(tmp_path):
+    home = tmp_path / "demo"
+    run_cli("demo", "--patients", "3", "--seed", "2", "--build-only", home=home, check=True)  # the CLI acts as a clerk
+    tried = {("user", "add", "zed", "--role", "manager"): "users.add", ("user", "disable", "mgr2"): "users.disable",
+             ("reindex",): "patients.reindex", ("user", "list"): "users.listing"}
+    for args in tried:
+        result = run_cli(*args, home=home)
+        assert result.returncode == 2 and "demo is a clerk" in result.stderr, args
+        assert "could not be recorded" not in result.stderr
+    from recdesk import audit
+    from recdesk.desk import Desk
+    from recdesk.models import AuditEvent
+
+    with Desk.open(home) as desk:
+        events = list(AuditEvent.select().where(AuditEvent.action == "access.denied").order_by(AuditEvent.seq))
+        assert [(e.user_name, e.object) for e in events] == [("demo", f"action:{a}") for a in tried.values()]
+        assert audit.verify(desk).intact
+
+
+def test_appointments_import_of_a_folder_says_it_is_a_folder(home, tmp_path):
+    result = run_cli("appointments", "import", str(tmp_path), home=home)
+    assert result.returncode == 2
+    assert f"{tmp_path} is a folder, not a CSV file" in result.stderr

@@ -191,7 +191,7 @@ def test_ssh_key_is_stored_with_its_fingerprint(desk_and_manager):
 
     line = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()
     users.add(desk, actor, "ann", "clerk", ssh_keys=[line + " ann@thin-client"])
-    (row,) = [r for r in users.listing(desk) if r["name"] == "ann"]
+    (row,) = [r for r in users.listing(desk, actor) if r["name"] == "ann"]
     assert row["ssh_keys"] == [users.fingerprint(line)]
     assert row["ssh_keys"][0].startswith("SHA256:")
     with pytest.raises(DeskError, match="another desk user"):
@@ -406,3 +406,33 @@ def test_a_failed_init_leaves_nothing_so_a_corrected_rerun_starts_clean(tmp_path
     finally:
         with psycopg.connect(pg_url.split("?")[0], autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema}_2 CASCADE")
+
+
+def test_user_list_is_for_managers_and_supervisors_see_no_key_fingerprints(desk_and_manager):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    desk, manager = desk_and_manager
+    line = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()
+    users.add(desk, manager, "ann", "clerk", ssh_keys=[line])
+    users.add(desk, manager, "sue", "supervisor")
+    with pytest.raises(AccessDenied):
+        users.listing(desk, desk.sign_on("ann"))
+    seen = {r["name"]: r for r in users.listing(desk, desk.sign_on("sue"))}
+    assert (seen["ann"]["role"], seen["ann"]["keys"]) == ("clerk", 1) and "ssh_keys" not in seen["ann"]
+    assert users.fingerprint(line) not in str(seen)
+    assert {r["name"]: r for r in users.listing(desk, manager)}["ann"]["ssh_keys"] == [users.fingerprint(line)]
+
+
+def test_a_role_refusal_names_who_tried_which_action_and_is_recorded(desk_and_manager):
+    desk, manager = desk_and_manager
+    users.add(desk, manager, "ann", "clerk")
+    ann = desk.sign_on("ann")
+    with pytest.raises(AccessDenied) as caught:
+        users.disable(desk, ann, "boss")
+    assert (caught.value.actor, caught.value.attempted, caught.value.needs) == (ann, "users.disable", ("manager",))
+    audit.refusal(desk, caught.value)
+    (event,) = AuditEvent.select().where(AuditEvent.action == "access.denied")
+    assert (event.user_name, event.object) == ("ann", "action:users.disable")
+    assert audit.details(desk, event) == {"role": "clerk", "needs": ["manager"]}
+    assert audit.verify(desk).intact

@@ -327,16 +327,16 @@ def test_printing_pipes_to_the_site_command_or_saves_owner_only(clinic, tmp_path
 
     desk, ann, *_ = clinic
     sheet = intake.coversheet(desk, ann, "200345")
-    saved = printing.send(desk, sheet, "coversheet-200345")
+    saved = printing.send(desk, sheet, "coversheet")
     (path,) = (desk.config.home / "printouts").iterdir()
     assert str(path) in saved and path.read_bytes() == sheet and path.stat().st_mode & 0o777 == 0o600
     spool = tmp_path / "spooled.pdf"
     desk.config.print = Print(command=f"sh -c 'cat > {spool}'")
-    assert printing.send(desk, sheet, "again").startswith("sent to sh")
+    assert printing.send(desk, sheet, "coversheet").startswith("sent to sh")
     assert spool.read_bytes() == sheet
     desk.config.print = Print(command="false")
     with pytest.raises(DeskError, match="refused the job"):
-        printing.send(desk, sheet, "again")
+        printing.send(desk, sheet, "coversheet")
     assert AuditEvent.select().where(AuditEvent.action == "patient.coversheet").count() == 1
 
 
