@@ -94,6 +94,7 @@ class Completion:
 @dataclass(frozen=True)
 class Tracking:
     pull_ahead_days: int = _rule(7, least=0, most=365, unit="days")
+    due_back_days: int = _rule(3, least=0, most=365, unit="days")  # a charge-out's proposed due date
     default_file_room: str = _rule("MAIN", pattern=r"[A-Z0-9][A-Z0-9_-]{0,31}", upper=True,
                                    shape="a location code: capital letters, digits, _ or -, at most 32")
 
