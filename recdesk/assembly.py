@@ -79,42 +79,24 @@ _DAY_ONLY = re.compile(r"([Ss]igned \d{4}-\d{2}-\d{2}) (?:00:00|23:59)\b")  # a 
 # --- settings ------------------------------------------------------------------------------------------------------
 
 
-def settings(desk: Desk) -> dict:
-    return desk.config.extra.get("completion", {})
-
-
-def _whole(desk: Desk, key: str, default: int, least: int = 1) -> int:
-    value = settings(desk).get(key, default)
-    if not isinstance(value, int) or isinstance(value, bool) or value < least:
-        raise DeskError(f"config.toml: [completion] {key} must be a whole number of days, at least {least}")
-    return value
-
-
 def delinquent_days(desk: Desk) -> int:
     """C4: days after discharge at which an incomplete record is delinquent ([completion] delinquent_days, 30)."""
-    return _whole(desk, "delinquent_days", 30)
+    return desk.config.completion.delinquent_days
 
 
 def discharge_days(desk: Desk) -> int:
     """How far back the discharges worklist looks ([completion] worklist_days, 45)."""
-    return _whole(desk, "worklist_days", 45)
+    return desk.config.completion.worklist_days
 
 
 def analysed_kinds(desk: Desk) -> tuple[str, ...]:
     """The encounter kinds whose records go through deficiency analysis after discharge: the discharges worklist
     and the C6 rate ([completion] kinds, default inpatient and surgery)."""
-    kinds = settings(desk).get("kinds", ["inpatient", "surgery"])
-    if not isinstance(kinds, list) or not kinds or any(k not in completion.ENCOUNTER_KINDS for k in kinds):
-        raise DeskError(f"config.toml: [completion] kinds must list encounter kinds from "
-                        f"{', '.join(completion.ENCOUNTER_KINDS)}")
-    return tuple(kinds)
+    return desk.config.completion.kinds
 
 
 def threshold(desk: Desk) -> float:
-    value = settings(desk).get("delinquency_threshold", 0.5)
-    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-        raise DeskError("config.toml: [completion] delinquency_threshold must be a positive number such as 0.5")
-    return float(value)
+    return desk.config.completion.delinquency_threshold
 
 
 def _now() -> dt.datetime:
@@ -872,17 +854,16 @@ def provider_letter(desk: Desk, actor, provider: int | str | Provider, as_of: dt
             if not r.delinquent:
                 coming.append(due.date())
         lines.append(f"MRN {r.mrn} ({r.encounter_kind or 'no encounter'}): {r.label}; {when}")
-    s = settings(desk)
+    s = desk.config.completion
     user = User.get_or_none(User.id == actor.user_id)
     signer = (user.full_name or user.name) if user else actor.user_name
-    due = min([as_of.date() + dt.timedelta(days=_whole(desk, "letter_due_days", 7))] + coming)
+    due = min([as_of.date() + dt.timedelta(days=s.letter_due_days)] + coming)
     fields = {
         "facility": desk.config.facility, "date": as_of.date(), "as_of": as_of.date(), "due": due,
         "to": [who.name, *([who.service] if who.service else []), "Medical Staff", desk.config.facility],
         "provider": who.name, "deficiencies": lines, "delinquent_days": days,
-        "where": s.get("where", "in the Health Information Management department"),
-        "phone": s.get("phone", desk.config.extra.get("roi", {}).get("phone", "the number on our letterhead")),
-        "signer": signer, "signer_title": s.get("signer_title", "Chart Completion Analyst"),
+        "where": s.where, "phone": s.phone or desk.config.roi.phone or "the number on our letterhead",
+        "signer": signer, "signer_title": s.signer_title,
     }
     try:
         pdf = letters.render("provider_deficiency", fields, desk.config.home)

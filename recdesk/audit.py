@@ -44,6 +44,17 @@ def append(desk, actor, action: str, *, object: str = "", patient: str = "", det
     return append_many(desk, actor, [Event(action, object, patient, details)])
 
 
+def refusal(desk, exc: AccessDenied) -> None:
+    """Record a role refusal (who tried which action, with what role) in its own transaction.
+
+    Called where refusals reach the person (the CLI, the desk's screens), not at each check."""
+    if exc.actor is None:
+        return
+    with desk.audit_db.atomic():
+        append(desk, exc.actor, "access.denied", object=f"action:{exc.attempted}",
+               details={"role": exc.actor.role, "needs": list(exc.needs)})
+
+
 def append_many(desk, actor, events: list[Event]) -> int:
     """Chain and write several events at once (bulk registrations); returns the last seq."""
     db = desk.audit_db

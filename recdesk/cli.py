@@ -10,10 +10,11 @@ import traceback
 from pathlib import Path
 
 from recdesk import __version__
-from recdesk.errors import DeskError
+from recdesk.errors import AccessDenied, DeskError
 
 EXIT_FAILED = 1  # a check ran and found a problem
 EXIT_ERROR = 2  # the command could not do what was asked
+MAX_DEMO_PATIENTS = 2_000_000
 
 
 def _home(args) -> Path:
@@ -24,6 +25,44 @@ def _home(args) -> Path:
 
 def _out(text: str = "") -> None:
     print(text, flush=True)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a mistyped argument reported in one line (no usage block) and exit 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_ERROR, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+def _whole(least: int, most: int | None = None):
+    """An argparse type: a whole number from `least` to `most` (no upper bound: the service checks it)."""
+
+    def whole(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:  # also a number of thousands of digits
+            value = None
+        if value is None or value < least or (most is not None and value > most):
+            bounds = f"from {least:,} to {most:,}" if most is not None else f"of at least {least:,}"
+            raise argparse.ArgumentTypeError(f"must be a whole number {bounds}, not {text[:20]!r}")
+        return value
+
+    return whole
+
+
+def _day(text: str):
+    """An argparse type: a date YYYY-MM-DD in the years a pull list can cover."""
+    import datetime
+
+    from recdesk.pulllist import FIRST_DAY, LAST_DAY
+
+    try:
+        day = datetime.date.fromisoformat(text)
+    except ValueError:
+        day = None
+    if day is None or not FIRST_DAY <= day <= LAST_DAY or len(text) != 10:
+        raise argparse.ArgumentTypeError(f"must be a date YYYY-MM-DD from {FIRST_DAY} to {LAST_DAY}, not {text[:20]!r}")
+    return day
 
 
 def cmd_init(args) -> int:
@@ -39,13 +78,15 @@ def cmd_init(args) -> int:
                     database_url=args.database or "")
     from recdesk.desk import os_user_name
 
-    desk, _ = Desk.create(config, args.manager or os_user_name(), manager_full_name=args.full_name or "")
+    resuming = config.creating_path.exists()
+    desk, actor = Desk.create(config, args.manager or os_user_name(), manager_full_name=args.full_name or "")
     desk.close()
+    config = desk.config  # an interrupted init's own settings, when this run finished it
     where = config.effective_database_url or str(config.sqlite_path)
-    _out(f"desk created in {home}")
+    _out(f"desk {'finished (its first init was interrupted)' if resuming else 'created'} in {home}")
     _out(f"  database: {where}")
-    _out(f"  master key: {key_source}" + (f" ({config.key_file})" if config.key_file else ""))
-    _out(f"  first manager: {args.manager or os_user_name()}")
+    _out(f"  master key: {config.key_source}" + (f" ({config.key_file})" if config.key_file else ""))
+    _out(f"  first manager: {actor.user_name}")
     _out("Back up the master key apart from the database: without it the records cannot be read.")
     return 0
 
@@ -268,12 +309,8 @@ def cmd_pull_list(args) -> int:
 
     from recdesk import pulllist
 
-    try:
-        start = datetime.date.fromisoformat(args.date) if args.date else datetime.date.today() + datetime.timedelta(1)
-    except ValueError:
-        raise DeskError(f"--date {args.date!r} is not a date: use YYYY-MM-DD") from None
-    if args.days < 1:
-        raise DeskError("--days must be at least 1")
+    start = args.date or datetime.date.today() + datetime.timedelta(1)
+    pulllist.check_span(start, args.days)
     with _open(args) as desk:
         items = pulllist.build(desk, desk.local_actor(), start, args.days)
     if args.json:
@@ -345,6 +382,8 @@ def cmd_appointments_import(args) -> int:
     from recdesk import appointments
 
     path = Path(args.file)
+    if path.is_dir():
+        raise DeskError(f"{path} is a folder, not a CSV file: name the file to import")
     if not path.is_file():
         raise DeskError(f"cannot read {path}: no such file")
     with _open(args) as desk:
@@ -425,13 +464,13 @@ def cmd_user_list(args) -> int:
     from recdesk import users
 
     with _open(args) as desk:
-        rows = users.listing(desk)
+        rows = users.listing(desk, desk.local_actor())
     if args.json:
         _out(json.dumps(rows))
         return 0
     for r in rows:
         state = "disabled" if r["disabled"] else "active"
-        _out(f"{r['name']:<16} {r['role']:<10} {state:<8} {len(r['ssh_keys'])} key(s)  {r['full_name']}")
+        _out(f"{r['name']:<16} {r['role']:<10} {state:<8} {r['keys']} key(s)  {r['full_name']}")
     return 0
 
 
@@ -448,7 +487,7 @@ def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--home", default=argparse.SUPPRESS,
                         help="the desk's home folder (default: $RECDESK_HOME or the platform data dir)")
-    p = argparse.ArgumentParser(prog="recdesk", description="A keyboard-only records desk for HIM clerks.",
+    p = _Parser(prog="recdesk", description="A keyboard-only records desk for HIM clerks.",
                                 parents=[common])
     p.add_argument("--version", action="version", version=f"recdesk {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -465,20 +504,22 @@ def parser() -> argparse.ArgumentParser:
     init.set_defaults(func=cmd_init)
 
     demo = sub.add_parser("demo", parents=[common], help="build (or reuse) a demo desk of synthetic patients")
-    demo.add_argument("--patients", type=int, default=10_000, help="how many patients (default 10,000)")
-    demo.add_argument("--seed", type=int, default=1, help="the same seed builds the same desk (default 1)")
+    demo.add_argument("--patients", type=_whole(1, MAX_DEMO_PATIENTS), default=10_000,
+                      help="how many patients (default 10,000)")
+    demo.add_argument("--seed", type=_whole(0, 999_999_999), default=1,
+                      help="the same seed builds the same desk (default 1)")
     demo.add_argument("--build-only", action="store_true", help="build, then exit instead of opening the desk")
     demo.set_defaults(func=cmd_demo)
 
     search = sub.add_parser("search", parents=[common], help="find patients (name, MRN, DOB, last 4, S1234, phone)")
     search.add_argument("query")
     search.add_argument("--json", action="store_true", help="JSON rows: mrn,last,first,middle,dob,sex,ssn_last4,flags")
-    search.add_argument("--limit", type=int, default=50)
+    search.add_argument("--limit", type=_whole(1, 1000), default=50, help="at most this many rows (default 50)")
     search.set_defaults(func=cmd_search)
 
     serve = sub.add_parser("serve", parents=[common], help="the SSH front door: clerks connect with their SSH key")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=2222, help="port (default 2222; 0 picks a free one)")
+    serve.add_argument("--port", type=_whole(0, 65535), default=2222, help="port (default 2222; 0 picks a free one)")
     serve.add_argument("--new-host-key", action="store_true",
                        help="make the SSH host key on purpose (refused if one exists), then exit")
     serve.set_defaults(func=cmd_serve)
@@ -501,8 +542,8 @@ def parser() -> argparse.ArgumentParser:
     status.set_defaults(func=cmd_intake_status)
 
     pull = sub.add_parser("pull-list", parents=[common], help="paper charts to pull for upcoming appointments")
-    pull.add_argument("--date", help="first day, YYYY-MM-DD (default: tomorrow)")
-    pull.add_argument("--days", type=int, default=1, help="how many days from --date (default 1)")
+    pull.add_argument("--date", type=_day, help="first day, YYYY-MM-DD (default: tomorrow)")
+    pull.add_argument("--days", type=_whole(1), default=1, help="how many days from --date (default 1)")
     pull.add_argument("--json", action="store_true", help="JSON rows: mrn, shelf, clinic, time, status")
     pull.set_defaults(func=cmd_pull_list)
 
@@ -578,6 +619,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except DeskError as exc:
         print(f"recdesk: {exc}", file=sys.stderr)
+        if isinstance(exc, AccessDenied):
+            _record_refusal(args, exc)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("recdesk: interrupted", file=sys.stderr)
@@ -589,9 +632,29 @@ def main(argv: list[str] | None = None) -> int:
         return _unexpected(args, exc)
 
 
+def _record_refusal(args, exc: AccessDenied) -> None:
+    """A refused action goes into the audit trail (the command's own transaction was rolled back)."""
+    if exc.actor is None:
+        return
+    from recdesk import audit
+    from recdesk.desk import Desk
+
+    try:
+        with Desk.open(_home(args), readonly=exc.actor.role == "supervisor") as desk:
+            audit.refusal(desk, exc)
+    except Exception as err:  # noqa: BLE001 - the refusal stands; say that it went unrecorded
+        print(f"recdesk: (the refusal could not be recorded in the audit trail: {type(err).__name__})",
+              file=sys.stderr)
+
+
 def _unexpected(args, exc: Exception) -> int:
+    from recdesk import environment
     from recdesk.db import DATABASE_ERRORS
 
+    problem = environment.cause(exc, _home(args))
+    if problem is not None:
+        print(f"recdesk: {problem}", file=sys.stderr)
+        return EXIT_ERROR
     if isinstance(exc, DATABASE_ERRORS):
         print(f"recdesk: the database reports: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}: "
               "run `recdesk doctor`", file=sys.stderr)

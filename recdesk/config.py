@@ -1,17 +1,30 @@
-"""Where a desk lives and how it is configured: the home folder and its config.toml."""
+"""Where a desk lives and how it is configured: the home folder and its config.toml, read and checked once."""
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import json
 import os
+import re
+import shlex
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from recdesk import reference
+from recdesk.completion import ENCOUNTER_KINDS
 from recdesk.errors import DeskError
 
 CONFIG_NAME = "config.toml"
+# An unfinished `recdesk init` keeps its settings here; config.toml appears (by rename) only for a whole desk.
+CREATING_NAME = "config.toml.creating"
 DEFAULT_IDLE_TIMEOUT = 600
 KEY_SOURCES = ("keyring", "file", "demo")
+FILING_ORDERS = ("terminal", "middle", "straight")
+MIB = 1 << 20
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def default_home() -> Path:
@@ -22,6 +35,91 @@ def default_home() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("recdesk", appauthor=False))
+
+
+# --- what each key may hold ------------------------------------------------------------------------------------
+
+
+def _rule(default: Any, *, least: float | None = None, most: float | None = None, unit: str = "",
+          choices: tuple[str, ...] = (), pattern: str = "", shape: str = "", upper: bool = False,
+          limit: int = 200) -> Any:
+    """A setting's default and bounds, kept on the dataclass field so one reader checks every section."""
+    return field(default=default, metadata={"least": least, "most": most, "unit": unit, "choices": choices,
+                                            "pattern": pattern, "shape": shape, "upper": upper, "limit": limit})
+
+
+@dataclass(frozen=True)
+class Intake:
+    inbox: str = _rule("inbox", limit=4096)  # relative to the home, or absolute
+    max_pages: int = _rule(2000, least=1, most=100_000)
+    max_bytes: int = _rule(200 * MIB, least=1, most=64 * 1024 * MIB, unit="bytes")
+    qa_by_other_clerk: bool = _rule(True)
+
+
+@dataclass(frozen=True)
+class Print:
+    command: str = _rule("", limit=1000)  # e.g. "lp -d HIM-LASER"; empty: save to <home>/printouts
+
+
+@dataclass(frozen=True)
+class Roi:
+    state: str = _rule("", pattern=r"[A-Z]{2}", shape="a two-letter state code such as \"CA\"", upper=True)
+    facility: str = _rule("Health Information Management")
+    phone: str = _rule("")
+    address: str = _rule("")  # empty: the facility
+    city: str = _rule("")
+    signer_title: str = _rule("Release of Information Specialist")
+    privacy_officer: str = _rule("the Privacy Officer")
+    custodian: str = _rule("")  # empty: the person who signs
+    custodian_title: str = _rule("Custodian of Records")
+    preparation: str = _rule("entered or scanned into the electronic health record by hospital personnel in the "
+                             "ordinary course of business at or near the time of the events recorded", limit=1000)
+    fees: bool = _rule(True)
+    bates_prefix: str = _rule("REL", pattern=r"[A-Z0-9-]{1,12}", shape="1-12 capital letters, digits or -")
+
+
+@dataclass(frozen=True)
+class Completion:
+    delinquent_days: int = _rule(30, least=1, most=3650, unit="days")
+    worklist_days: int = _rule(45, least=1, most=3650, unit="days")
+    letter_due_days: int = _rule(7, least=1, most=365, unit="days")
+    kinds: tuple[str, ...] = _rule(("inpatient", "surgery"), choices=ENCOUNTER_KINDS)
+    delinquency_threshold: float = _rule(0.5, least=0.01, most=100.0)
+    where: str = _rule("in the Health Information Management department")
+    phone: str = _rule("")  # empty: [roi] phone
+    signer_title: str = _rule("Chart Completion Analyst")
+
+
+@dataclass(frozen=True)
+class Tracking:
+    pull_ahead_days: int = _rule(7, least=0, most=365, unit="days")
+    due_back_days: int = _rule(3, least=0, most=365, unit="days")  # a charge-out's proposed due date
+    default_file_room: str = _rule("MAIN", pattern=r"[A-Z0-9][A-Z0-9_-]{0,31}", upper=True,
+                                   shape="a location code: capital letters, digits, _ or -, at most 32")
+
+
+@dataclass(frozen=True)
+class Filing:
+    order: str = _rule("terminal", choices=FILING_ORDERS)
+
+
+@dataclass(frozen=True)
+class PullList:
+    due_back_days: int = _rule(1, least=0, most=365, unit="days")
+
+
+@dataclass(frozen=True)
+class Serve:
+    max_sessions: int = _rule(50, least=1, most=10_000)
+    max_sessions_per_user: int = _rule(3, least=1, most=1000)
+    max_output_buffer: int = _rule(4 * MIB, least=64 * 1024, most=1024 * MIB, unit="bytes")
+    max_unauthenticated: int = _rule(20, least=1, most=10_000)
+
+
+SECTIONS: dict[str, type] = {"intake": Intake, "print": Print, "roi": Roi, "completion": Completion,
+                             "tracking": Tracking, "filing": Filing, "pull_list": PullList, "serve": Serve}
+_BINDING_ID = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")
+_KEYS = re.compile(r"[A-Za-z0-9_+-]+(,[A-Za-z0-9_+-]+)*")
 
 
 @dataclass
@@ -36,11 +134,23 @@ class Config:
     idle_timeout: int = DEFAULT_IDLE_TIMEOUT
     demo: bool = False
     facility: str = "Riverside General Hospital"
-    extra: dict = field(default_factory=dict)
+    intake: Intake = field(default_factory=Intake)
+    print: Print = field(default_factory=Print)
+    roi: Roi = field(default_factory=Roi)
+    completion: Completion = field(default_factory=Completion)
+    tracking: Tracking = field(default_factory=Tracking)
+    filing: Filing = field(default_factory=Filing)
+    pull_list: PullList = field(default_factory=PullList)
+    serve: Serve = field(default_factory=Serve)
+    keymap: dict[str, str] = field(default_factory=dict)  # binding id -> key(s), for App.set_keymap
 
     @property
     def path(self) -> Path:
         return self.home / CONFIG_NAME
+
+    @property
+    def creating_path(self) -> Path:
+        return self.home / CREATING_NAME
 
     @property
     def sqlite_path(self) -> Path:
@@ -59,74 +169,204 @@ class Config:
         lines = [
             "# recdesk desk configuration",
             "[desk]",
-            f"id = {_quote(self.desk_id)}",
-            f"demo = {'true' if self.demo else 'false'}",
-            f"facility = {_quote(self.facility)}",
+            f"id = {_toml(self.desk_id)}",
+            f"demo = {_toml(self.demo)}",
+            f"facility = {_toml(self.facility)}",
             f"idle_timeout = {self.idle_timeout}",
             "",
             "[keys]",
             "# keyring (OS keyring of the service account), file (0400/0600 key file), demo",
-            f"source = {_quote(self.key_source)}",
+            f"source = {_toml(self.key_source)}",
         ]
         if self.key_file is not None:
-            lines.append(f"file = {_quote(str(self.key_file))}")
+            lines.append(f"file = {_toml(str(self.key_file))}")
         lines += ["", "[database]", "# empty: the embedded SQLCipher file recdesk.db in this home"]
-        lines.append(f"url = {_quote(self.database_url)}")
-        for section, values in self.extra.items():
-            if section in ("desk", "keys", "database") or not isinstance(values, dict):
-                continue
-            lines += ["", f"[{section}]"]
-            lines += [f"{_quote(str(k)) if not str(k).isidentifier() else k} = {_value(v)}" for k, v in values.items()]
+        lines.append(f"url = {_toml(self.database_url)}")
+        for name in SECTIONS:  # only what differs from the defaults, so a newer recdesk's defaults apply
+            section = getattr(self, name)
+            changed = [(f.name, getattr(section, f.name)) for f in dataclasses.fields(section)
+                       if getattr(section, f.name) != f.default]
+            if changed:
+                lines += ["", f"[{name}]", *(f"{key} = {_toml(value)}" for key, value in changed)]
+        if self.keymap:
+            lines += ["", "[keymap]", *(f"{_toml(k)} = {_toml(v)}" for k, v in self.keymap.items())]
         return "\n".join(lines) + "\n"
 
-    def save(self) -> None:
+    def save(self, path: Path | None = None) -> None:
+        """Write the settings to config.toml (or `path`) whole: a temporary file, flushed, then renamed."""
+        path = path or self.path
         self.home.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(self.to_toml(), encoding="utf-8")
-        os.replace(tmp, self.path)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(self.to_toml())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
 
 
-def _value(value) -> str:
+def _toml(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return str(value)
-    return _quote(str(value))
+        return repr(value)
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a TOML basic string
 
 
-def _quote(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+# --- reading and checking --------------------------------------------------------------------------------------
+
+
+def _shown(value: Any) -> str:
+    """A bad value as the person wrote it in TOML, cut short."""
+    text = _toml(value) if isinstance(value, bool | int | float | str | list) else type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class _Reader:
+    """Checks one config.toml's values, each against its section's rule; the first bad one is the error."""
+
+    def __init__(self, raw: dict) -> None:
+        self.raw = raw
+
+    def fail(self, section: str, key: str, wants: str, value: Any) -> DeskError:
+        return DeskError(f"{CONFIG_NAME}: [{section}] {key} must be {wants}, not {_shown(value)}")
+
+    def table(self, name: str, known: tuple[str, ...]) -> dict:
+        values = self.raw.get(name, {})
+        if not isinstance(values, dict):
+            raise DeskError(f"{CONFIG_NAME}: {name} must be a [{name}] section, not {_shown(values)}")
+        for key in values:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"did you mean {close[0]}?" if close else f"known keys: {', '.join(known) or 'none'}"
+                raise DeskError(f"{CONFIG_NAME}: [{name}] has no setting {key!r} ({hint}): fix or remove it")
+        return values
+
+    def value(self, section: str, key: str, value: Any, kind: str, meta: dict) -> Any:
+        least, most, unit = meta.get("least"), meta.get("most"), meta.get("unit", "")
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise self.fail(section, key, "true or false", value)
+            return value
+        if kind == "int":
+            if not isinstance(value, int) or isinstance(value, bool) or not least <= value <= most:
+                raise self.fail(section, key, f"a whole number{' of ' + unit if unit else ''} from {least} to {most}",
+                                value)
+            return value
+        if kind == "float":
+            if not isinstance(value, int | float) or isinstance(value, bool) or not least <= value <= most:
+                raise self.fail(section, key, f"a number from {least} to {most}", value)
+            return float(value)
+        if kind == "tuple[str, ...]":
+            choices = meta["choices"]
+            if not isinstance(value, list) or not value or any(v not in choices for v in value):
+                raise self.fail(section, key, f"a list of one or more of {', '.join(choices)}", value)
+            return tuple(dict.fromkeys(value))
+        if not isinstance(value, str):
+            raise self.fail(section, key, "a quoted text", value)
+        if meta.get("upper"):
+            value = value.strip().upper()
+        limit = meta.get("limit", 200)
+        if _CONTROL.search(value) or len(value) > limit:
+            raise self.fail(section, key, f"one line of at most {limit} characters", value)
+        if meta.get("choices") and value not in meta["choices"]:
+            raise self.fail(section, key, f"one of {', '.join(meta['choices'])}", value)
+        if value and meta.get("pattern") and re.fullmatch(meta["pattern"], value) is None:
+            raise self.fail(section, key, meta["shape"], value)
+        return value
+
+    def section(self, name: str, cls: type) -> Any:
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        values = self.table(name, tuple(fields))
+        return cls(**{key: self.value(name, key, value, fields[key].type, dict(fields[key].metadata))
+                      for key, value in values.items()})
+
+
+def _keymap(reader: _Reader) -> dict[str, str]:
+    values = reader.raw.get("keymap", {})
+    if not isinstance(values, dict):
+        raise DeskError(f"{CONFIG_NAME}: keymap must be a [keymap] section of binding id = \"key\"")
+    for binding, keys in values.items():
+        if not _BINDING_ID.fullmatch(binding):
+            raise DeskError(f"{CONFIG_NAME}: [keymap] {binding!r} is not a binding id (such as sign_off or "
+                            "search.open): see F1 for the ids")
+        if not isinstance(keys, str) or not _KEYS.fullmatch(keys):
+            raise reader.fail("keymap", binding, "a key such as \"f9\" or \"ctrl+x\" (several: \"f9,ctrl+x\")", keys)
+    return dict(values)
+
+
+def parse(home: Path, text: str) -> Config:
+    """The settings in a config.toml's text; anything unknown, of the wrong type or out of bounds is one line."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DeskError(f"{home / CONFIG_NAME} is not valid TOML ({exc}): fix or restore it") from None
+    known = ("desk", "keys", "database", *SECTIONS, "keymap")
+    for name in raw:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean [{close[0]}]?" if close else f"sections: {', '.join(known)}"
+            raise DeskError(f"{CONFIG_NAME}: there is no [{name}] section ({hint}): fix or remove it")
+    reader = _Reader(raw)
+    text_rule = {"limit": 200}
+    desk = reader.table("desk", ("id", "demo", "facility", "idle_timeout"))
+    desk_id = reader.value("desk", "id", desk.get("id", ""), "str",
+                           {"pattern": r"[0-9a-f]{8,64}", "shape": "the desk id recdesk init wrote"})
+    if not desk_id:
+        raise DeskError(f"{CONFIG_NAME}: [desk] id is missing: restore the config.toml recdesk init wrote")
+    demo = reader.value("desk", "demo", desk.get("demo", False), "bool", {})
+    facility = reader.value("desk", "facility", desk.get("facility", Config.facility), "str", text_rule)
+    idle = reader.value("desk", "idle_timeout", desk.get("idle_timeout", DEFAULT_IDLE_TIMEOUT), "int",
+                        {"least": 30, "most": 86_400, "unit": "seconds"})
+    keys = reader.table("keys", ("source", "file"))
+    source = reader.value("keys", "source", keys.get("source", "keyring"), "str", {"choices": KEY_SOURCES})
+    key_file = reader.value("keys", "file", keys.get("file", ""), "str", {"limit": 4096})
+    if source == "file" and not key_file:
+        raise DeskError(f"{CONFIG_NAME}: [keys] source = \"file\" needs file = \"/path/to/key\"")
+    url = reader.value("database", "url", reader.table("database", ("url",)).get("url", ""), "str", {"limit": 4096})
+    if url and not url.startswith(("postgresql://", "postgres://")):
+        raise reader.fail("database", "url", "empty (the SQLCipher file) or a postgresql:// URL", url)
+    config = Config(home=home, desk_id=desk_id, key_source=source,
+                    key_file=Path(key_file).expanduser() if key_file else None, database_url=url,
+                    idle_timeout=idle, demo=demo, facility=facility, keymap=_keymap(reader),
+                    **{name: reader.section(name, cls) for name, cls in SECTIONS.items()})
+    _check_print_command(config.print.command)
+    _check_state(home, config.roi.state)
+    return config
+
+
+def _check_print_command(command: str) -> None:
+    try:
+        shlex.split(command)
+    except ValueError as exc:
+        raise DeskError(f"{CONFIG_NAME}: [print] command {_shown(command)} cannot be read ({exc}): "
+                        "fix its quotes") from None
+
+
+def _check_state(home: Path, state: str) -> None:
+    if state and state not in reference.load("roi_rules", home).get("state", {}):
+        raise DeskError(f"{CONFIG_NAME}: [roi] state {state!r} has no release rules in roi_rules.toml: add a "
+                        f"[state.{state}] section to {home / 'data' / 'roi_rules.toml'} or fix the code")
+
+
+def read(path: Path) -> Config:
+    """The settings in `path` (config.toml, or an unfinished desk's config.toml.creating)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DeskError(f"{path} is not UTF-8 text: fix or restore it") from None
+    except OSError as exc:
+        raise DeskError(f"cannot read {path} ({exc.strerror}): check its permissions") from None
+    return parse(path.parent, text)
 
 
 def load(home: Path) -> Config:
     """Read and validate <home>/config.toml; a missing desk or a bad value is a one-line DeskError."""
     path = home / CONFIG_NAME
     if not path.exists():
+        if (home / CREATING_NAME).exists():
+            raise DeskError(f"the desk in {home} was not finished (its `recdesk init` was interrupted): run the "
+                            "same `recdesk init` again to finish it")
         raise DeskError(f"no desk in {home}: run `recdesk init` (or `recdesk demo`) first")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise DeskError(f"{path} is not valid TOML ({exc}): fix or restore it") from None
-    desk = raw.get("desk", {})
-    keys = raw.get("keys", {})
-    database = raw.get("database", {})
-    source = keys.get("source", "keyring")
-    if source not in KEY_SOURCES:
-        raise DeskError(f"{path}: [keys] source must be one of {', '.join(KEY_SOURCES)}, not {source!r}")
-    key_file = keys.get("file")
-    if source == "file" and not key_file:
-        raise DeskError(f"{path}: [keys] source = \"file\" needs file = \"/path/to/key\"")
-    idle = desk.get("idle_timeout", DEFAULT_IDLE_TIMEOUT)
-    if not isinstance(idle, int) or idle < 30:
-        raise DeskError(f"{path}: [desk] idle_timeout must be a whole number of seconds, at least 30")
-    return Config(
-        home=home,
-        desk_id=str(desk.get("id", "")),
-        key_source=source,
-        key_file=Path(key_file).expanduser() if key_file else None,
-        database_url=database.get("url", ""),
-        idle_timeout=idle,
-        demo=bool(desk.get("demo", False)),
-        facility=desk.get("facility", "Riverside General Hospital"),
-        extra=raw,
-    )
+    return read(path)

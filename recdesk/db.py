@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlparse
 import peewee
 from sqlcipher3 import dbapi2 as sqlcipher
 
+from recdesk import environment
 from recdesk.errors import DeskError, MasterKeyError
 
 BUSY_TIMEOUT_MS = 10_000
@@ -50,7 +51,11 @@ class SqlCipherDatabase(peewee.SqliteDatabase):
             try:
                 # The first read proves the key before any pragma could write to the file.
                 conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            except sqlcipher.DatabaseError:
+            except sqlcipher.DatabaseError as exc:
+                # A disk that is read-only, full or forbidden is not a wrong key: say which it is.
+                problem = environment.cause(exc, path)
+                if problem is not None:
+                    raise problem from None
                 raise MasterKeyError(
                     f"cannot open {path}: wrong master key for this desk, or the file is not a recdesk "
                     "database (or its first page is corrupt)"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from recdesk import audit, reference, seals, synthetic
 from recdesk import config as config_mod
-from recdesk.config import Config
+from recdesk.config import Config, Intake
 from recdesk.db import bulk_insert
 from recdesk.desk import Actor, Desk
 from recdesk.documents import file_document
@@ -78,6 +78,17 @@ def _seed_reference(desk: Desk, home: Path) -> None:
                                      "minor_years_after_majority", "basis")})
 
 
+def _seed_users(desk: Desk, home: Path) -> None:
+    manager = desk.sign_on("manager")
+    with desk.write():
+        for name, role, full in DEMO_USERS:
+            if not User.select().where(User.name == name).exists():
+                user = User.create(name=name, role=role, full_name=full)
+                seals.reseal(desk, User, User.id == user.id)
+                audit.append(desk, manager, "user.add", object=f"user:{name}", details={"role": role})
+        _seed_reference(desk, home)
+
+
 def _build_batch(desk: Desk, actor: Actor, seed: int, start: int, stop: int, providers: dict[str, int]) -> None:
     people = [synthetic.patient(seed, i) for i in range(start, stop)]
     duplicate = [
@@ -132,15 +143,14 @@ def build(home: Path, patients: int, seed: int, progress: Progress | None = None
             raise DeskError(f"the demo desk in {home} was built with --seed {info.demo_seed}: use that seed, "
                             "or another --home")
     else:
+        creating = home / config_mod.CREATING_NAME
+        if creating.exists() and not config_mod.read(creating).demo:
+            raise DeskError(f"{home} holds a real desk whose init was interrupted: finish it with `recdesk init`, "
+                            "or choose another --home for the demo")
         # One demo clerk plays every part, so QA by the same clerk is allowed here (never in production).
-        config = Config(home=home, key_source="demo", demo=True, extra={"intake": {"qa_by_other_clerk": False}})
-        desk, manager = Desk.create(config, "manager", manager_full_name="Demo Manager", demo_seed=seed)
-        with desk.write():
-            for name, role, full in DEMO_USERS:
-                user = User.create(name=name, role=role, full_name=full)
-                seals.reseal(desk, User, User.id == user.id)
-                audit.append(desk, manager, "user.add", object=f"user:{name}", details={"role": role})
-            _seed_reference(desk, home)
+        config = Config(home=home, key_source="demo", demo=True, intake=Intake(qa_by_other_clerk=False))
+        desk, _ = Desk.create(config, "manager", manager_full_name="Demo Manager", demo_seed=seed)
+    _seed_users(desk, home)  # every build: a kill right after the desk was created left them out
     _tidy_store(desk)
     _fill_inbox(desk, seed, patients)
     with desk.write():
@@ -376,12 +386,16 @@ def _fill_inbox(desk: Desk, seed: int, patients: int) -> None:
 
 
 def _tidy_store(desk: Desk) -> None:
-    """Remove what an interrupted write left: temp files and files no record points to."""
-    for part in desk.store.stale_parts():
-        part.unlink(missing_ok=True)
-    known = {d.blob for d in Document.select(Document.blob)}
-    for blob in desk.store.blob_ids() - known:
-        desk.store.delete(blob)
+    """Remove what an interrupted write left: temp files and files no record points to.
+
+    Never while a scan has files stored but not yet recorded (the store's lock), nor while another session's
+    transaction is filing one (the database's write lock, held across the look and the removal)."""
+    with desk.store.tidying(), desk.write():
+        for part in desk.store.stale_parts():
+            part.unlink(missing_ok=True)
+        known = {d.blob for d in Document.select(Document.blob)}
+        for blob in desk.store.blob_ids() - known:
+            desk.store.delete(blob)
 
 
 class Rate:

@@ -8,6 +8,7 @@ import os
 import pwd
 import re
 import secrets
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,10 @@ class Actor:
 
     def require(self, *roles: str) -> None:
         if self.role not in roles:
-            raise AccessDenied(f"{self.user_name} is a {self.role}; this needs a {' or '.join(roles)}")
+            caller = sys._getframe(1)  # the service refusing: what the person tried, named once for every check
+            attempted = f"{caller.f_globals['__name__'].removeprefix('recdesk.')}.{caller.f_code.co_name}"
+            raise AccessDenied(f"{self.user_name} is a {self.role}; this needs a {' or '.join(roles)}",
+                               actor=self, attempted=attempted, needs=roles)
 
 
 def _open_database(config: Config, master: keys.MasterKey, *, readonly: bool, create: bool = False,
@@ -134,25 +138,63 @@ class Desk:
     @classmethod
     def create(cls, config: Config, manager_name: str, *, manager_full_name: str = "",
                demo_seed: int | None = None) -> tuple[Desk, Actor]:
-        """A new desk: key in its source, database with the latest schema, first manager, audit genesis."""
+        """A new desk: key in its source, database with the latest schema, first manager, audit genesis.
+
+        The settings are written first (as config.toml.creating) and become config.toml by a rename last, so a
+        kill at any point leaves either no desk or one that the same call, run again, finishes: it reads the
+        settings the interrupted run chose, reuses the key it stored and keeps a database it committed.
+        """
         if config.path.exists():
             raise DeskError(f"a desk already exists in {config.home}: use it, or choose another --home")
         check_user_name(manager_name)
-        config.desk_id = config.desk_id or secrets.token_hex(16)
-        config.database_url = config.effective_database_url  # later commands find it without RECDESK_DB
-        keys.check_source(config)
+        resuming = config.creating_path.exists()
+        if resuming:
+            config = config_mod.read(config.creating_path)
+        else:
+            config.desk_id = config.desk_id or secrets.token_hex(16)
+            config.database_url = config.effective_database_url  # later commands find it without RECDESK_DB
+            keys.check_source(config)
+            if not config.database_url and config.sqlite_path.exists():
+                raise DeskError(f"{config.sqlite_path} already exists without a config: move it away first")
+            config.home.mkdir(parents=True, exist_ok=True)
+            os.chmod(config.home, 0o700)
+            config.save(config.creating_path)
+        master = keys.load(config) if resuming and keys.stored(config) else keys.create(config)
+        try:
+            desk, actor = cls._create_database(config, master, manager_name, manager_full_name, demo_seed)
+        except BaseException:
+            if not resuming:  # nothing of this desk is anywhere yet: leave no trace, so a rerun starts clean
+                if not config.database_url:
+                    for suffix in ("", "-wal", "-shm"):
+                        Path(str(config.sqlite_path) + suffix).unlink(missing_ok=True)
+                keys.discard(config)
+                config.creating_path.unlink(missing_ok=True)
+            raise
+        config.store_path.mkdir(exist_ok=True)
+        if not os.path.lexists(config.home / HOST_KEY_NAME):  # made once with the desk so clients can pin it
+            write_host_key(config.home / HOST_KEY_NAME)
+        os.replace(config.creating_path, config.path)  # last: a config.toml means a complete desk
+        return desk, actor
+
+    @classmethod
+    def _create_database(cls, config: Config, master: keys.MasterKey, manager_name: str, manager_full_name: str,
+                         demo_seed: int | None) -> tuple[Desk, Actor]:
+        """The desk's schema, identity, audit genesis and first manager in one transaction, or the ones an
+        interrupted init already committed."""
         url = config.effective_database_url
-        if not url and config.sqlite_path.exists():
-            raise DeskError(f"{config.sqlite_path} already exists without a config: move it away first")
-        config.home.mkdir(parents=True, exist_ok=True)
-        os.chmod(config.home, 0o700)
-        master = keys.create(config)
         db = _open_database(config, master, readonly=False, create=True)
         database.initialize(db)
         try:
             db.connect(reuse_if_open=True)
-            if url and DeskInfo.table_exists():
-                raise DeskError("that PostgreSQL database (schema) already holds a desk: use an empty one")
+            if DeskInfo.table_exists():
+                info = DeskInfo.select(DeskInfo.desk_id, DeskInfo.key_check).first()
+                if info is None or info.desk_id != config.desk_id or not hmac.compare_digest(
+                        bytes(info.key_check), _key_check(master, config.desk_id)):
+                    raise DeskError("that PostgreSQL database (schema) already holds a desk: use an empty one"
+                                    if url else f"{config.sqlite_path} holds another desk: move it away first")
+                first = User.select().where(User.role == "manager").order_by(User.id).get()
+                return cls(config, master, db, readonly=False), Actor(first.id, first.name, first.role,
+                                                                      secrets.token_hex(8))
             with db.atomic():
                 create_schema(db)
                 DeskInfo.create(desk_id=config.desk_id, schema_version=migrations.latest(),
@@ -166,18 +208,10 @@ class Desk:
                 actor = Actor(user.id, user.name, user.role, secrets.token_hex(8))
                 audit.append(desk, actor, "desk.init", object=f"desk:{config.desk_id}",
                              details={"key_source": config.key_source, "backend": "postgresql" if url else "sqlcipher"})
+            return desk, actor
         except BaseException:
             db.close()
-            if not url:
-                for suffix in ("", "-wal", "-shm"):
-                    Path(str(config.sqlite_path) + suffix).unlink(missing_ok=True)
-            keys.discard(config)
             raise
-        config.store_path.mkdir(exist_ok=True)
-        if not os.path.lexists(config.home / HOST_KEY_NAME):  # made once with the desk so clients can pin it
-            write_host_key(config.home / HOST_KEY_NAME)
-        config.save()  # last: a config file means a complete desk
-        return desk, actor
 
     def close(self) -> None:
         try:

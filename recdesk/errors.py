@@ -14,4 +14,10 @@ class TamperError(DeskError):
 
 
 class AccessDenied(DeskError):
-    """The acting user's role does not allow this action."""
+    """The acting user's role does not allow this action; a role refusal names who tried what, for the audit trail."""
+
+    def __init__(self, message: str, *, actor=None, attempted: str = "", needs: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.actor = actor
+        self.attempted = attempted
+        self.needs = needs

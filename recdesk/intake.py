@@ -48,7 +48,6 @@ UNCLASSIFIED = "unclassified"
 QA_FAIL_REASONS = ("illegible", "wrong patient", "wrong document type", "wrong date of service", "pages missing")
 TOO_LARGE = "too large: split it or raise [intake] max_bytes"
 QUARANTINE_REASONS = (*REASONS, TOO_LARGE)
-DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 
 # Why a file in the inbox is refused (not taken in, left where it is): a fixed phrase each.
 SYMLINK = "a symbolic link"
@@ -63,38 +62,21 @@ _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # neve
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def _settings(desk: Desk) -> dict:
-    return desk.config.extra.get("intake", {})
-
-
-def _positive_int(desk: Desk, key: str, default: int) -> int:
-    value = _settings(desk).get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise DeskError(f"[intake] {key} must be a whole number above 0, not {value!r:.40}: fix config.toml")
-    return value
-
-
 def inbox(desk: Desk) -> Path:
-    folder = _settings(desk).get("inbox", "inbox")
-    if not isinstance(folder, str) or not folder:
-        raise DeskError(f"[intake] inbox must be a folder name in quotes, not {folder!r:.40}: fix config.toml")
-    return desk.config.home / folder
+    return desk.config.home / desk.config.intake.inbox
 
 
 def max_pages(desk: Desk) -> int:
-    return _positive_int(desk, "max_pages", 2000)
+    return desk.config.intake.max_pages
 
 
 def max_bytes(desk: Desk) -> int:
     """Files larger than this are quarantined as too large without being parsed."""
-    return _positive_int(desk, "max_bytes", DEFAULT_MAX_BYTES)
+    return desk.config.intake.max_bytes
 
 
 def qa_by_other_clerk(desk: Desk) -> bool:
-    value = _settings(desk).get("qa_by_other_clerk", True)
-    if not isinstance(value, bool):
-        raise DeskError(f"[intake] qa_by_other_clerk must be true or false, not {value!r:.40}: fix config.toml")
-    return value
+    return desk.config.intake.qa_by_other_clerk
 
 
 def document_types(desk: Desk) -> dict[str, str]:
@@ -358,7 +340,7 @@ def scan(desk: Desk, actor, directory: Path | None = None, *, worker: PdfWorker 
     own_worker = worker is None
     worker = worker or PdfWorker()
     try:
-        with _scan_lock(box) as (box_fd, claimed_fd):
+        with _scan_lock(box) as (box_fd, claimed_fd), desk.store.writing():
             settle_old_reasons(desk)
             report = ScanReport(returned=_recover(box_fd, claimed_fd))
             names = sorted(n for n in os.listdir(box_fd) if not n.startswith("."))

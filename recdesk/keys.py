@@ -149,6 +149,13 @@ def discard(config: Config) -> None:
         _key_path(config).unlink(missing_ok=True)
 
 
+def stored(config: Config) -> bool:
+    """Whether the configured source already holds this desk's key (an interrupted init made it)."""
+    if config.key_source == "keyring":
+        return _keyring_backend().get_password(KEYRING_SERVICE, keyring_username(config)) is not None
+    return _key_path(config).exists()
+
+
 def check_source(config: Config) -> None:
     """Fail early, before anything is written, when the configured source cannot hold a key."""
     if config.key_source == "keyring":

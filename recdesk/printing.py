@@ -11,15 +11,22 @@ from pathlib import Path
 
 from recdesk.errors import DeskError
 
+# What a printout may be called: its kind only. A name never carries an MRN, a patient's name or an id that
+# leads to one, since file names show in listings, backups and the print spooler's logs.
+PRINTOUT_KINDS = ("accounting", "chart", "coversheet", "deficiency-letter", "letter", "packet", "pull-list")
 
-def send(desk, pdf: bytes, name: str) -> str:
-    """Print a PDF; returns where it went, in words for the clerk.
+
+def send(desk, pdf: bytes, kind: str) -> str:
+    """Print a PDF of one of PRINTOUT_KINDS; returns where it went, in words for the clerk.
 
     With `[print] command = "lp -d HIM-LASER"` in config.toml the PDF is piped to that command (a clerk on
     a thin client has no printer of their own). Without one it is written, owner-only, to
-    <home>/printouts/, for the site to pick up; that folder holds PHI in the clear and should be emptied.
+    <home>/printouts/<time>-<kind>.pdf, for the site to pick up; that folder holds PHI in the clear and should
+    be emptied.
     """
-    command = desk.config.extra.get("print", {}).get("command", "")
+    if kind not in PRINTOUT_KINDS:
+        raise ValueError(f"printout kind {kind!r} is not one of {PRINTOUT_KINDS}")
+    command = desk.config.print.command
     if command:
         try:
             done = subprocess.run(shlex.split(command), input=pdf, capture_output=True, timeout=60)
@@ -33,7 +40,7 @@ def send(desk, pdf: bytes, name: str) -> str:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     try:
         folder.mkdir(mode=0o700, exist_ok=True)
-        path, fd = _new_file(Path(folder), f"{stamp}-{name}")
+        path, fd = _new_file(Path(folder), f"{stamp}-{kind}")
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(pdf)

@@ -26,6 +26,8 @@ NOT_FILLABLE_REASONS = ("not on the shelf", "flagged missing", "out to another b
                         "no paper chart", "in use elsewhere in HIM")
 OTHER = "other"  # the clerk typed the reason: the code is kept, the words only in the (encrypted) audit details
 REASON_LIMIT = 100
+MAX_DAYS = 366  # a pull list of more than a year is a mistyped --days
+FIRST_DAY, LAST_DAY = datetime.date(1900, 1, 1), datetime.date(2199, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -50,12 +52,19 @@ def filing_order(desk: Desk) -> str:
 
 def due_back_days(desk: Desk) -> int:
     """Days after the appointment a pulled chart is due back in the file room ([pull_list] due_back_days)."""
-    return int(desk.config.extra.get("pull_list", {}).get("due_back_days", 1))
+    return desk.config.pull_list.due_back_days
+
+
+def check_span(start: datetime.date, days: int) -> None:
+    """A pull list covers 1 to MAX_DAYS days starting between FIRST_DAY and LAST_DAY (the calendar ends at 9999)."""
+    if not 1 <= days <= MAX_DAYS:
+        raise DeskError(f"a pull list covers 1 to {MAX_DAYS} days, not {days}")
+    if not FIRST_DAY <= start <= LAST_DAY:
+        raise DeskError(f"a pull list starts between {FIRST_DAY} and {LAST_DAY}, not on {start}")
 
 
 def _appointments(start: datetime.date, days: int, statuses: tuple[str, ...] = ("booked",)) -> list[Appointment]:
-    if days < 1:
-        raise DeskError("--days must be at least 1")
+    check_span(start, days)
     first = datetime.datetime.combine(start, datetime.time.min)
     until = first + datetime.timedelta(days=days)
     return list(

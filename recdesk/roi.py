@@ -40,18 +40,14 @@ def today() -> datetime.date:
     return datetime.date.today()
 
 
-def _settings(desk: Desk) -> dict:
-    return desk.config.extra.get("roi", {})
-
-
 def state_of(desk: Desk, request_json: dict | None = None) -> str:
     """The jurisdiction whose clocks apply: the request's own (`"state": "CA"`), else the site's [roi] state."""
     own = str((request_json or {}).get("state") or "").strip().upper()
-    return own or str(_settings(desk).get("state", "")).upper()
+    return own or desk.config.roi.state
 
 
 def facility(desk: Desk) -> str:
-    return str(_settings(desk).get("facility", "Health Information Management"))
+    return desk.config.roi.facility
 
 
 # --- the request as entered ----------------------------------------------------------------------------------
@@ -489,23 +485,18 @@ def deny(desk: Desk, actor, release_uuid: str, basis: str, *, determined_by: str
 
 def site_fields(desk: Desk, actor) -> dict:
     """What every letter and certification says about the facility and who signs ([roi] in config.toml)."""
-    s = _settings(desk)
+    s = desk.config.roi
     from recdesk.models import User
 
     user = User.get_or_none(User.id == actor.user_id)
+    signer = (user.full_name or user.name) if user else actor.user_name
     return {
-        "facility": facility(desk), "phone": s.get("phone", "the number on our letterhead"),
-        "signer": (user.full_name or user.name) if user else actor.user_name,
-        "signer_title": s.get("signer_title", "Release of Information Specialist"),
-        "complaint_contact": s.get("privacy_officer", "the Privacy Officer"),
-        "complaint_address": s.get("address", facility(desk)), "complaint_phone": s.get("phone", "our main number"),
-        "review_contact": s.get("privacy_officer", "the Privacy Officer"),
-        "review_address": s.get("address", facility(desk)),
-        "custodian": s.get("custodian", (user.full_name or user.name) if user else actor.user_name),
-        "custodian_title": s.get("custodian_title", "Custodian of Records"),
-        "place": s.get("city", ""), "preparation": s.get(
-            "preparation", "entered or scanned into the electronic health record by hospital personnel in the "
-            "ordinary course of business at or near the time of the events recorded"),
+        "facility": s.facility, "phone": s.phone or "the number on our letterhead", "signer": signer,
+        "signer_title": s.signer_title, "complaint_contact": s.privacy_officer,
+        "complaint_address": s.address or s.facility, "complaint_phone": s.phone or "our main number",
+        "review_contact": s.privacy_officer, "review_address": s.address or s.facility,
+        "custodian": s.custodian or signer, "custodian_title": s.custodian_title, "place": s.city,
+        "preparation": s.preparation,
     }
 
 
@@ -690,7 +681,7 @@ def build_packet(desk: Desk, actor, release_uuid: str, selected: list[str], *, c
         raise DeskError("the validator finds problems: " + "; ".join(f"{p.code} {p.message}"
                                                                      for p in v.verdict.problems[:2]))
     if (v.verdict.basis == "individual" and v.request_json.get("purpose") != "accounting" and not release.fee_json
-            and _settings(desk).get("fees", True)):
+            and desk.config.roi.fees):
         raise DeskError("tell the patient the approximate fee before the copy is made (R3): F records the estimate")
     by_uuid = {c.uuid: c for c in candidates(desk, actor, release_uuid)}
     unknown = [u for u in selected if u not in by_uuid]
@@ -731,7 +722,7 @@ def build_packet(desk: Desk, actor, release_uuid: str, selected: list[str], *, c
                             "signed consent and link it to this request (A, scanned copy)")
         scan = Document.get_by_id(consent.scan_id)
         back.append(desk.store.read(desk.dek(scan.patient), scan.uuid, scan.blob, scan.sha256))
-    prefix = str(_settings(desk).get("bates_prefix", "REL")) + release.uuid[:6].upper() + "-"
+    prefix = desk.config.roi.bates_prefix + release.uuid[:6].upper() + "-"
     built = packets.build(parts, bates_prefix=prefix, front=front, back=back)
     pdf = built.pdf
     password = None

@@ -8,6 +8,7 @@ no SFTP, no forwarding of any kind.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import os
 import resource
@@ -32,13 +33,6 @@ from recdesk.terminal import PtyProcess
 LOGIN_TIMEOUT = 30
 KEEPALIVE_INTERVAL = 30
 KEEPALIVE_COUNT_MAX = 3
-# [serve] settings in config.toml: default, lowest and highest allowed.
-SETTINGS = {
-    "max_sessions": (50, 1, 10_000),
-    "max_sessions_per_user": (3, 1, 1_000),
-    "max_unauthenticated": (20, 1, 10_000),
-    "max_output_buffer": (4 << 20, 16 << 10, 1 << 30),
-}
 # Failed sign-on attempts. Only a refusal is ever held back, never a key that verifies. Failures recorded
 # in the last FAILURE_WINDOW seconds beyond a free allowance slow the next refusal for the same address,
 # desk user name or key; an address gets the most slack because many thin clients may share it (NAT).
@@ -59,20 +53,6 @@ SESSION_LIMITS = {
     resource.RLIMIT_AS: (2 << 30, 2 << 30),
     resource.RLIMIT_NOFILE: (256, 256),
 }
-
-
-def serve_settings(raw_config: dict) -> dict[str, int]:
-    """The [serve] settings of a desk's config, each checked for type and range (a one-line DeskError)."""
-    section = raw_config.get("serve", {})
-    if not isinstance(section, dict):
-        raise DeskError("config [serve] must be a table of settings, e.g. [serve] max_sessions = 50")
-    settings = {}
-    for name, (default, low, high) in SETTINGS.items():
-        value = section.get(name, default)
-        if type(value) is not int or not low <= value <= high:
-            raise DeskError(f"config [serve] {name} = {value!r}: must be a whole number from {low} to {high}")
-        settings[name] = value
-    return settings
 
 
 class FailureLog:
@@ -115,10 +95,10 @@ class FrontDoor:
 
     home: Path
     desk: Desk
-    max_sessions: int = SETTINGS["max_sessions"][0]
-    max_sessions_per_user: int = SETTINGS["max_sessions_per_user"][0]
-    max_unauthenticated: int = SETTINGS["max_unauthenticated"][0]
-    max_output_buffer: int = SETTINGS["max_output_buffer"][0]
+    max_sessions: int = config_mod.Serve.max_sessions
+    max_sessions_per_user: int = config_mod.Serve.max_sessions_per_user
+    max_unauthenticated: int = config_mod.Serve.max_unauthenticated
+    max_output_buffer: int = config_mod.Serve.max_output_buffer
     sessions: Counter = field(default_factory=Counter)
     unauthenticated: int = 0
     failures: FailureLog = field(default_factory=FailureLog)
@@ -437,12 +417,11 @@ async def serve(home: Path, host: str, port: int, *, ready=None) -> None:
     """Run the front door until cancelled; `ready(port)` is called once it listens."""
     desk = Desk.open(home)
     try:
-        settings = serve_settings(desk.config.extra)
         key = load_host_key(home)
     except BaseException:
         desk.close()
         raise
-    door = FrontDoor(home, desk, **settings)
+    door = FrontDoor(home, desk, **dataclasses.asdict(desk.config.serve))  # [serve], checked when config loads
     server = await asyncssh.create_server(
         lambda: DeskSSHServer(door), host, port, server_host_keys=[key],
         process_factory=lambda process: run_session(door, process), encoding=None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import os
@@ -14,7 +16,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from recdesk.errors import TamperError
+from recdesk.errors import DeskError, TamperError
 
 MAGIC = b"RDS1"
 CHUNK = 64 * 1024
@@ -159,6 +161,30 @@ class ContentStore:
 
     def delete(self, blob: str) -> None:
         self.path(blob).unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def writing(self):
+        """Held, shared, by work that stores files outside a transaction and records them later (an intake scan),
+        so that a tidy-up never takes its files for unrecorded leftovers (the lock goes with the process)."""
+        with self._lock(fcntl.LOCK_SH):
+            yield
+
+    @contextlib.contextmanager
+    def tidying(self):
+        """Held, alone, while files no record points to are removed; refused while anything is `writing`."""
+        try:
+            with self._lock(fcntl.LOCK_EX | fcntl.LOCK_NB):
+                yield
+        except BlockingIOError:
+            raise DeskError("documents are being taken into the store (an intake scan is running): wait for it to "
+                            "finish, then try again") from None
+
+    @contextlib.contextmanager
+    def _lock(self, how: int):
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".writers.lock", "a") as lock:
+            fcntl.flock(lock, how)
+            yield
 
     def stale_parts(self) -> list[Path]:
         """Temp files left by a write that was killed; never visible as documents."""

@@ -38,13 +38,9 @@ _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def settings(desk: Desk) -> dict:
-    return desk.config.extra.get("tracking", {})
-
-
 def pull_ahead_days(desk: Desk) -> int:
     """How far ahead a check-in looks for appointments that want the chart ([tracking] pull_ahead_days)."""
-    return int(settings(desk).get("pull_ahead_days", 7))
+    return desk.config.tracking.pull_ahead_days
 
 
 def _clean(text: str, what: str, limit: int) -> str:
@@ -58,7 +54,7 @@ def _clean(text: str, what: str, limit: int) -> str:
 
 
 def default_file_room_code(desk: Desk) -> str:
-    return str(settings(desk).get("default_file_room", DEFAULT_FILE_ROOM[0])).upper()
+    return desk.config.tracking.default_file_room
 
 
 def find_location(code_or_name: str) -> ChartLocation | None:
@@ -220,7 +216,7 @@ def label(desk: Desk, volume: ChartVolume, patient: Patient | None = None) -> st
 
 
 def filing_order(desk: Desk) -> str:
-    return str(desk.config.extra.get("filing", {}).get("order", "terminal"))
+    return desk.config.filing.order
 
 
 def _where(loc_id: int) -> ChartLocation:

@@ -77,12 +77,18 @@ def key_owner(desk, fingerprint: str) -> tuple[SshKey, User] | None:
     return row, row.user
 
 
-def listing(desk) -> list[dict]:
+def listing(desk, actor) -> list[dict]:
+    """Every desk user, for a manager (with key fingerprints) or a supervisor reviewing access (names, roles,
+    state and how many keys, no fingerprints: a fingerprint helps no review and points at a key to attack)."""
+    actor.require("manager", "supervisor")
     keys: dict[int, list[str]] = {}
     for k in SshKey.select():
         keys.setdefault(k.user_id, []).append(k.fingerprint)
-    return [
-        {"name": u.name, "role": u.role, "full_name": u.full_name, "os_user": u.os_user or "",
-         "disabled": u.disabled, "ssh_keys": keys.get(u.id, [])}
-        for u in User.select().order_by(User.name)
-    ]
+    rows = []
+    for u in User.select().order_by(User.name):
+        row = {"name": u.name, "role": u.role, "full_name": u.full_name, "os_user": u.os_user or "",
+               "disabled": u.disabled, "keys": len(keys.get(u.id, []))}
+        if actor.role == "manager":
+            row["ssh_keys"] = keys.get(u.id, [])
+        rows.append(row)
+    return rows

@@ -14,9 +14,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
 
-from recdesk import sessions
+from recdesk import audit, environment, sessions
 from recdesk.desk import Actor, Desk
-from recdesk.errors import DeskError
+from recdesk.errors import AccessDenied, DeskError
 
 T = TypeVar("T")
 
@@ -83,7 +83,15 @@ class RecdeskApp(App[str]):
 
     async def desk_call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._desk_thread, functools.partial(fn, *args, **kwargs))
+        return await loop.run_in_executor(self._desk_thread, functools.partial(self._on_desk, fn, *args, **kwargs))
+
+    def _on_desk(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run on the desk thread: a disk problem becomes its one line; a role refusal is audited."""
+        try:
+            return environment.explained(self.desk.config.home, fn, *args, **kwargs)
+        except AccessDenied as exc:
+            audit.refusal(self.desk, exc)
+            raise
 
     def desk_call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue work whose result the screen does not wait for (audit of what was shown); failures are shown."""
@@ -101,9 +109,8 @@ class RecdeskApp(App[str]):
 
     def on_mount(self) -> None:
         self.theme = "ansi-dark"
-        keymap = self.desk.config.extra.get("keymap", {})
-        if keymap:
-            self.set_keymap({str(k): str(v) for k, v in keymap.items()})
+        if self.desk.config.keymap:
+            self.set_keymap(dict(self.desk.config.keymap))
         self._idle_timer = self.set_timer(self.idle_timeout, self.idle_logoff)
         from screens.search import SearchScreen
 

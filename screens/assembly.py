@@ -89,13 +89,13 @@ def _print(desk, actor, encounter_uuid: str, purpose: str | None) -> str:
     from recdesk import printing
 
     data = assembly.print_chart(desk, actor, encounter_uuid, purpose=purpose)
-    return printing.send(desk, data, f"chart-{encounter_uuid[:8]}")
+    return printing.send(desk, data, "chart")
 
 
 def _letter(desk, actor, provider_id: int) -> str:
     from recdesk import printing
 
-    return printing.send(desk, assembly.provider_letter(desk, actor, provider_id), f"deficiency-letter-{provider_id}")
+    return printing.send(desk, assembly.provider_letter(desk, actor, provider_id), "deficiency-letter")
 
 
 def _queue(desk, actor):

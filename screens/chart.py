@@ -125,7 +125,7 @@ class ChartScreen(DeskScreen):
         app = self.app
 
         def make_and_print(desk, actor, mrn: str) -> str:
-            return printing.send(desk, intake.coversheet(desk, actor, mrn), f"coversheet-{mrn}")
+            return printing.send(desk, intake.coversheet(desk, actor, mrn), "coversheet")
 
         try:
             where = await app.desk_call(make_and_print, app.desk, app.actor, self.chart.patient.mrn)

@@ -332,7 +332,7 @@ class PickListScreen(DeskScreen):
         app = self.app
 
         def make_and_print(desk, actor, picks: PickList) -> str:
-            return printing.send(desk, pulllist.printout(desk, actor, picks), f"pull-list-{picks.start.isoformat()}")
+            return printing.send(desk, pulllist.printout(desk, actor, picks), "pull-list")
 
         try:
             where = await app.desk_call(make_and_print, app.desk, app.actor, self.picks)

@@ -327,7 +327,7 @@ class RequestFormScreen(Screen[dict | None]):
         try:
             as_of, req, auth = roirules.read(self.document())
             return roirules.check(as_of, req, auth, home=self.app.desk.config.home,
-                                  state=str(self.app.desk.config.extra.get("roi", {}).get("state", "")).upper()), ""
+                                  state=self.app.desk.config.roi.state), ""
         except roirules.DeskError as exc:
             return None, str(exc)
 

@@ -312,7 +312,7 @@ class RequestsScreen(DeskScreen):
 
         def send(desk, actor):
             doc = Document.get_by_id(Release.get_by_id(v.release.id).packet_id)
-            return printing.send(desk, documents.read_document(desk, actor, doc), f"packet-{v.release.uuid[:8]}")
+            return printing.send(desk, documents.read_document(desk, actor, doc), "packet")
 
         where = await self._do(send)
         if where:
@@ -425,7 +425,7 @@ class RequestsScreen(DeskScreen):
 
         def send(desk, actor):
             doc = Document.get(Document.uuid == choice)
-            return printing.send(desk, documents.read_document(desk, actor, doc), f"letter-{choice[:8]}")
+            return printing.send(desk, documents.read_document(desk, actor, doc), "letter")
 
         where = await self._do(send)
         if where:

@@ -389,7 +389,7 @@ class TrackingScreen(DeskScreen):
         borrower = await self._borrower(chart, f"Charge chart {chart.shelf} out to:")
         if borrower is None:
             return
-        days = int(tracking.settings(app.desk).get("due_back_days", 3))
+        days = app.desk.config.tracking.due_back_days
         default = datetime.date.today() + datetime.timedelta(days=days)
         answer = await app.push_screen_wait(DueDateDialog("Due back on:", default.isoformat(), "2026-11-20"))
         if answer is None:

@@ -13,6 +13,7 @@ from pypdf import PdfReader
 
 from recdesk import assembly, completion, crypto, users
 from recdesk.chart import PurposeRequired, sensitive_access_queue
+from recdesk.config import Completion
 from recdesk.documents import file_document
 from recdesk.errors import AccessDenied, DeskError
 from recdesk.models import AssemblyItem, AuditEvent, Deficiency, Document, Encounter, Patient, Provider
@@ -139,7 +140,7 @@ def test_discharges_worklist_lists_incomplete_charts_only(ward):
     rows = assembly.worklist(w.desk, w.ann, TODAY, "discharges", as_of=as_of)
     assert [r.encounter_uuid for r in rows] == [owed.uuid]
     assert rows[0].missing > 0 and rows[0].age_days == 5 and not rows[0].delinquent
-    w.desk.config.extra["completion"] = {"kinds": ["inpatient", "outpatient"]}
+    w.desk.config.completion = Completion(kinds=("inpatient", "outpatient"))
     rows = assembly.worklist(w.desk, w.ann, TODAY, "discharges", as_of=as_of)
     assert [r.encounter_uuid for r in rows] == [owed.uuid, clinic.uuid]  # the complete visit is not listed
 
@@ -369,14 +370,11 @@ def test_delinquent_at_exactly_the_configured_days_after_discharge(ward):
 
     assert row(due - dt.timedelta(minutes=1)) == (29, False)
     assert row(due) == (30, True)
-    w.desk.config.extra["completion"] = {"delinquent_days": 14}
+    w.desk.config.completion = Completion(delinquent_days=14)
     assert row(DISCHARGE + 14 * DAY - dt.timedelta(minutes=1)) == (13, False)
     assert row(DISCHARGE + 14 * DAY) == (14, True)
     assert assembly.worklist(w.desk, w.ann, (DISCHARGE + 14 * DAY).date(), "discharges",
                              as_of=DISCHARGE + 14 * DAY)[0].delinquent
-    w.desk.config.extra["completion"] = {"delinquent_days": "soon"}
-    with pytest.raises(DeskError, match="delinquent_days"):
-        assembly.deficiencies(w.desk, w.ann, as_of=due)
 
 
 def test_deficiency_list_by_provider_and_status_is_an_audited_view(ward):
@@ -429,7 +427,7 @@ def test_delinquency_rate_over_three_months_of_discharges(ward):
     assert rate.rate == pytest.approx(1.0) and rate.over and rate.since == dt.datetime(2026, 8, 26, 12, 0)
     assert rate.rate == completion.delinquency_rate(2, 6)
     assert "2 delinquent / 6 discharges" in rate.text
-    w.desk.config.extra["completion"] = {"kinds": ["inpatient", "outpatient"], "delinquency_threshold": 2}
+    w.desk.config.completion = Completion(kinds=("inpatient", "outpatient"), delinquency_threshold=2)
     rate = assembly.delinquency_rate(w.desk, as_of)
     assert (rate.delinquent, rate.discharges, rate.over) == (3, 7, False)
 

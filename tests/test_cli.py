@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from recdesk.errors import DeskError
 from tests.conftest import run_cli
 
 
@@ -152,3 +153,142 @@ def test_a_forged_session_ticket_is_refused_in_one_line(home):
     result = run_cli("desk", home=home, env={"RECDESK_TICKET": "abc.é"})
     assert result.returncode == 2
     assert "session ticket is not valid" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["pull-list", "--date", "9999-12-31"], "--date: must be a date YYYY-MM-DD from 1900-01-01 to 2199-12-31"),
+    (["pull-list", "--date", "31/12/2026"], "--date: must be a date YYYY-MM-DD"),
+    (["pull-list", "--days", "100000000"], "a pull list covers 1 to 366 days, not 100000000"),
+    (["pull-list", "--days", "0"], "--days: must be a whole number of at least 1, not '0'"),
+    (["search", "smith", "--limit", "0"], "--limit: must be a whole number from 1 to 1,000"),
+    (["search", "smith", "--limit", "9" * 5000], "--limit: must be a whole number from 1 to 1,000"),
+    (["serve", "--port", "70000"], "--port: must be a whole number from 0 to 65,535, not '70000'"),
+    (["demo", "--patients", "-5"], "--patients: must be a whole number from 1 to 2,000,000"),
+    (["demo", "--patients", "lots"], "--patients: must be a whole number from 1 to 2,000,000, not 'lots'"),
+    (["demo", "--seed", "1e9"], "--seed: must be a whole number from 0 to 999,999,999, not '1e9'"),
+])
+def test_every_cli_value_is_checked_with_one_line(home, args, message):
+    result = run_cli(*args, home=home)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1 and "unexpected" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_pull_list_at_the_end_of_the_calendar_is_refused_by_the_service_too(home):
+    import datetime
+
+    from recdesk import pulllist
+    from recdesk.desk import Desk
+    from recdesk.errors import DeskError
+
+    with Desk.open(home) as desk:
+        with pytest.raises(DeskError, match="starts between 1900-01-01 and 2199-12-31"):
+            pulllist.build(desk, desk.local_actor(), datetime.date(9999, 12, 31), 1)
+        with pytest.raises(DeskError, match="covers 1 to 366 days"):
+            pulllist.build(desk, desk.local_actor(), datetime.date(2026, 1, 1), 100_000_000)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 8 MiB filesystem (tmpfs) that a test may fill or remount read-only; skipped where mounts are refused."""
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8M,mode=0700", "tmpfs", str(disk)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}): needs root and CAP_SYS_ADMIN")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def _remount(disk, mode):
+    import subprocess
+
+    subprocess.run(["mount", "-o", f"remount,{mode}", str(disk)], check=True)
+
+
+def test_a_read_only_home_is_named_not_taken_for_a_wrong_key(small_disk):
+    home = small_disk / "desk"
+    run_cli("init", "--key-file", str(small_disk / "master.key"), "--manager", "boss", home=home, check=True)
+    _remount(small_disk, "ro")
+    for args in (["search", "smith"], ["user", "add", "ann", "--role", "clerk"], ["audit", "verify"], ["doctor"]):
+        result = run_cli(*args, home=home)
+        out = result.stderr + result.stdout
+        assert result.returncode != 0, args
+        assert f"the desk's home {home} is on a read-only disk: remount it read-write" in out, args
+        assert "wrong master key" not in out and "unexpected" not in out and "Traceback" not in out
+    _remount(small_disk, "rw")
+    assert run_cli("user", "add", "ann", "--role", "clerk", home=home).returncode == 0
+
+
+def _fill(disk):
+    with open(disk / "filler", "wb") as f:
+        try:
+            for _ in range(64):  # bounded: 8 MiB of tmpfs fills long before 64 MiB
+                f.write(b"\0" * (1 << 20))
+                f.flush()
+        except OSError as exc:
+            assert exc.errno == 28  # ENOSPC
+            return
+    pytest.fail("the small disk never filled")
+
+
+def test_a_full_disk_is_named_and_nothing_is_half_written(small_disk):
+    home = small_disk / "desk"
+    run_cli("init", "--key-file", str(small_disk / "master.key"), "--manager", "boss", home=home, check=True)
+    _fill(small_disk)
+    for args in (["user", "add", "ann", "--role", "clerk", "--full-name", "A" * 100], ["search", "smith"]):
+        result = run_cli(*args, home=home)
+        assert result.returncode == 2, args
+        assert f"the disk holding {home} is full (or over its quota): free space and retry" in result.stderr
+        assert "unexpected" not in result.stderr and "cannot rollback" not in result.stderr
+        assert result.stderr.count("\n") == 1
+    (small_disk / "filler").unlink()
+    assert run_cli("audit", "verify", home=home).returncode == 0
+    listed = json.loads(run_cli("user", "list", "--json", home=home, check=True).stdout)
+    assert [u["name"] for u in listed] == ["boss"]
+
+
+def test_a_disk_that_fills_under_an_open_desk_names_the_disk(small_disk):
+    from recdesk import environment, users
+    from recdesk.desk import Desk
+
+    home = small_disk / "desk"
+    run_cli("init", "--key-file", str(small_disk / "master.key"), "--manager", "boss", home=home, check=True)
+    with Desk.open(home) as desk:
+        _fill(small_disk)
+        with pytest.raises(Exception) as caught:  # the driver's error, whatever it is called
+            for n in range(200):
+                users.add(desk, desk.local_actor(), f"u{n:03}", "clerk", full_name="x" * 3000)
+        assert "full" in str(environment.cause(caught.value, home))
+        with pytest.raises(DeskError, match="is full"):
+            environment.explained(home, users.add, desk, desk.local_actor(), "zed", "clerk", full_name="x" * 3000)
+
+
+def test_a_clerk_refused_manager_commands_is_audited_for_each(tmp_path):
+    home = tmp_path / "demo"
+    run_cli("demo", "--patients", "3", "--seed", "2", "--build-only", home=home, check=True)  # the CLI acts as a clerk
+    tried = {("user", "add", "zed", "--role", "manager"): "users.add", ("user", "disable", "mgr2"): "users.disable",
+             ("reindex",): "patients.reindex", ("user", "list"): "users.listing"}
+    for args in tried:
+        result = run_cli(*args, home=home)
+        assert result.returncode == 2 and "demo is a clerk" in result.stderr, args
+        assert "could not be recorded" not in result.stderr
+    from recdesk import audit
+    from recdesk.desk import Desk
+    from recdesk.models import AuditEvent
+
+    with Desk.open(home) as desk:
+        events = list(AuditEvent.select().where(AuditEvent.action == "access.denied").order_by(AuditEvent.seq))
+        assert [(e.user_name, e.object) for e in events] == [("demo", f"action:{a}") for a in tried.values()]
+        assert audit.verify(desk).intact
+
+
+def test_appointments_import_of_a_folder_says_it_is_a_folder(home, tmp_path):
+    result = run_cli("appointments", "import", str(tmp_path), home=home)
+    assert result.returncode == 2
+    assert f"{tmp_path} is a folder, not a CSV file" in result.stderr

@@ -201,3 +201,51 @@ def test_the_demo_has_work_for_every_screen_whatever_day_it_is_built(demo_home):
         held = [v for v in roi.queue(desk, clerk) if v.status == "on_hold"]
         assert {p.code for v in held for p in v.verdict.problems} >= {"A1", "A2", "L3"}
         assert Disclosure.select().where(Disclosure.accountable == True).count() == 1  # noqa: E712
+
+
+SCAN_HELD_BEFORE_RECORDING = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from recdesk import intake
+    from recdesk.desk import Desk
+
+    desk = Desk.open(Path(sys.argv[1]))
+    sync = desk.store.sync
+
+    def held():  # every file of the batch is in the store; no row records it yet
+        sync()
+        print("stored, not recorded", flush=True)
+        sys.stdin.readline()
+
+    desk.store.sync = held
+    report = intake.scan(desk, desk.sign_on("demo"))
+    print(len(report.received) + len(report.quarantined), flush=True)
+""")
+
+
+def test_demo_refuses_to_tidy_the_store_while_a_scan_is_in_flight(tmp_path):
+    home = tmp_path / "demo"
+    run_cli("demo", "--patients", "12", "--seed", str(SEED), "--build-only", home=home, check=True)
+    inbox = sorted(p.name for p in (home / "inbox").iterdir())
+    scan = subprocess.Popen([sys.executable, "-c", SCAN_HELD_BEFORE_RECORDING, str(home)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert scan.stdout.readline().strip() == "stored, not recorded"
+        with Desk.open(home) as desk:
+            in_flight = desk.store.blob_ids() - {d.blob for d in Document.select(Document.blob)}
+        assert len(in_flight) == len(inbox)
+        again = run_cli("demo", "--patients", "12", "--seed", str(SEED), "--build-only", home=home)
+        assert again.returncode == 2
+        assert "(an intake scan is running): wait for it to finish, then try again" in again.stderr
+        with Desk.open(home) as desk:
+            assert in_flight <= desk.store.blob_ids()  # the scan's files are all still there
+        scan.stdin.write("\n")
+        scan.stdin.flush()
+        assert scan.stdout.readline().strip() == str(len(inbox))
+        assert scan.wait(timeout=60) == 0
+    finally:
+        scan.kill()
+        scan.wait()
+    doctor = run_cli("doctor", home=home)
+    assert doctor.returncode == 0, doctor.stdout
+    assert run_cli("demo", "--patients", "12", "--seed", str(SEED), "--build-only", home=home).returncode == 0

@@ -1,6 +1,10 @@
 """The desk on both backends: registering, searching, auditing, read-only supervisors, migrations, tampering."""
 
 import datetime
+import signal
+import subprocess
+import sys
+import textwrap
 
 import peewee
 import pytest
@@ -9,6 +13,7 @@ from recdesk import audit, crypto, migrations, patients, search, users
 from recdesk.desk import Desk
 from recdesk.errors import AccessDenied, DeskError, TamperError
 from recdesk.models import AuditEvent, Deficiency, Encounter, Patient, PatientToken, User
+from tests.conftest import run_cli
 
 ROSTER = [
     ("100234", "Smith", "John", "1962-03-04", "1234"),
@@ -186,7 +191,7 @@ def test_ssh_key_is_stored_with_its_fingerprint(desk_and_manager):
 
     line = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()
     users.add(desk, actor, "ann", "clerk", ssh_keys=[line + " ann@thin-client"])
-    (row,) = [r for r in users.listing(desk) if r["name"] == "ann"]
+    (row,) = [r for r in users.listing(desk, actor) if r["name"] == "ann"]
     assert row["ssh_keys"] == [users.fingerprint(line)]
     assert row["ssh_keys"][0].startswith("SHA256:")
     with pytest.raises(DeskError, match="another desk user"):
@@ -325,3 +330,109 @@ def test_reindex_brings_an_older_search_index_up_to_date(roster):
     assert PatientToken.select().where(PatientToken.kind == kind).count() >= len(ROSTER) - 1
     assert names(search.find(desk, "smi,jo")) == expected
     assert patients.reindex(desk, actor) == 0  # nothing left to add
+
+
+# --- init after a kill -------------------------------------------------------------------------------------------
+
+KILLED_INIT = textwrap.dedent("""
+    import os, signal, sys
+    from recdesk import cli, config, desk, keys
+
+    point = sys.argv[1]
+
+    def die():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def after(module, name):
+        original = getattr(module, name)
+
+        def wrapped(*args, **kwargs):
+            result = original(*args, **kwargs)
+            die()
+            return result
+        setattr(module, name, wrapped)
+
+    if point == "settings":
+        after(config.Config, "save")
+    elif point == "key":
+        after(keys, "create")
+    elif point == "database":  # committed, the store made; no host key, no config.toml
+        desk.write_host_key = lambda path: die()
+    else:  # everything but the rename of config.toml.creating
+        after(desk, "write_host_key")
+    sys.exit(cli.main(sys.argv[2:]))
+""")
+
+
+@pytest.mark.parametrize("point", ["settings", "key", "database", "host_key"])
+def test_init_killed_at_any_point_is_finished_by_running_it_again(tmp_path, backend, request, point):
+    home, key = tmp_path / "desk", tmp_path / "master.key"
+    args = ["--home", str(home), "init", "--key-file", str(key), "--manager", "boss"]
+    if backend == "postgres":
+        args += ["--database", request.getfixturevalue("pg_url")]
+    killed = subprocess.run([sys.executable, "-c", KILLED_INIT, point, *args], capture_output=True, text=True,
+                            timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert not (home / "config.toml").exists()
+    stuck = run_cli("search", "smith", home=home)
+    assert stuck.returncode == 2 and "run the same `recdesk init` again to finish it" in stuck.stderr
+    again = run_cli(*args[2:], home=home)
+    assert again.returncode == 0, again.stderr
+    assert "finished" in again.stdout
+    assert run_cli("doctor", home=home).returncode == 0
+    assert run_cli("audit", "verify", home=home).returncode == 0
+    with Desk.open(home) as desk:
+        assert [u.name for u in User.select()] == ["boss"]
+        assert AuditEvent.select().where(AuditEvent.action == "desk.init").count() == 1
+        assert desk.local_actor().user_name == "boss"
+    assert not (home / "config.toml.creating").exists()
+
+
+def test_a_failed_init_leaves_nothing_so_a_corrected_rerun_starts_clean(tmp_path, pg_url):
+    import psycopg
+
+    home, key = tmp_path / "desk", tmp_path / "master.key"
+    run_cli("init", "--key-file", str(tmp_path / "other.key"), "--database", pg_url, home=tmp_path / "first",
+            check=True)
+    taken = run_cli("init", "--key-file", str(key), "--database", pg_url, home=home)
+    assert taken.returncode == 2 and "already holds a desk" in taken.stderr
+    assert not key.exists() and not (home / "config.toml.creating").exists()
+    schema = pg_url.rsplit("%3D", 1)[1]
+    with psycopg.connect(pg_url.split("?")[0], autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}_2")
+    try:
+        other = pg_url.replace(f"%3D{schema}", f"%3D{schema}_2")
+        assert run_cli("init", "--key-file", str(key), "--database", other, home=home).returncode == 0
+    finally:
+        with psycopg.connect(pg_url.split("?")[0], autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema}_2 CASCADE")
+
+
+def test_user_list_is_for_managers_and_supervisors_see_no_key_fingerprints(desk_and_manager):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    desk, manager = desk_and_manager
+    line = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()
+    users.add(desk, manager, "ann", "clerk", ssh_keys=[line])
+    users.add(desk, manager, "sue", "supervisor")
+    with pytest.raises(AccessDenied):
+        users.listing(desk, desk.sign_on("ann"))
+    seen = {r["name"]: r for r in users.listing(desk, desk.sign_on("sue"))}
+    assert (seen["ann"]["role"], seen["ann"]["keys"]) == ("clerk", 1) and "ssh_keys" not in seen["ann"]
+    assert users.fingerprint(line) not in str(seen)
+    assert {r["name"]: r for r in users.listing(desk, manager)}["ann"]["ssh_keys"] == [users.fingerprint(line)]
+
+
+def test_a_role_refusal_names_who_tried_which_action_and_is_recorded(desk_and_manager):
+    desk, manager = desk_and_manager
+    users.add(desk, manager, "ann", "clerk")
+    ann = desk.sign_on("ann")
+    with pytest.raises(AccessDenied) as caught:
+        users.disable(desk, ann, "boss")
+    assert (caught.value.actor, caught.value.attempted, caught.value.needs) == (ann, "users.disable", ("manager",))
+    audit.refusal(desk, caught.value)
+    (event,) = AuditEvent.select().where(AuditEvent.action == "access.denied")
+    assert (event.user_name, event.object) == ("ann", "action:users.disable")
+    assert audit.details(desk, event) == {"role": "clerk", "needs": ["manager"]}
+    assert audit.verify(desk).intact

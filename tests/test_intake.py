@@ -15,6 +15,7 @@ from fpdf import FPDF
 from pypdf import PdfWriter
 
 from recdesk import audit, intake, pdfworker, users
+from recdesk.config import Intake, Print
 from recdesk.errors import AccessDenied, DeskError
 from recdesk.models import AuditEvent, Document, DocumentMove, Patient
 from recdesk.patients import PatientDetails, register
@@ -187,7 +188,7 @@ def _sealed_detail(desk, doc_uuid: str) -> dict:
 
 def test_page_limit_is_configurable(clinic, worker):
     desk, ann, *_ = clinic
-    desk.config.extra["intake"] = {"max_pages": 5}
+    desk.config.intake = Intake(max_pages=5)
     drop(desk, "long.pdf", text_pdf(6))
     (uid, reason), = intake.scan(desk, ann, worker=worker).quarantined
     assert reason == pdfworker.TOO_MANY_PAGES
@@ -347,16 +348,16 @@ def test_printing_pipes_to_the_site_command_or_saves_owner_only(clinic, tmp_path
 
     desk, ann, *_ = clinic
     sheet = intake.coversheet(desk, ann, "200345")
-    saved = printing.send(desk, sheet, "coversheet-200345")
+    saved = printing.send(desk, sheet, "coversheet")
     (path,) = (desk.config.home / "printouts").iterdir()
     assert str(path) in saved and path.read_bytes() == sheet and path.stat().st_mode & 0o777 == 0o600
     spool = tmp_path / "spooled.pdf"
-    desk.config.extra["print"] = {"command": f"sh -c 'cat > {spool}'"}
-    assert printing.send(desk, sheet, "again").startswith("sent to sh")
+    desk.config.print = Print(command=f"sh -c 'cat > {spool}'")
+    assert printing.send(desk, sheet, "coversheet").startswith("sent to sh")
     assert spool.read_bytes() == sheet
-    desk.config.extra["print"] = {"command": "false"}
+    desk.config.print = Print(command="false")
     with pytest.raises(DeskError, match="refused the job"):
-        printing.send(desk, sheet, "again")
+        printing.send(desk, sheet, "coversheet")
     assert AuditEvent.select().where(AuditEvent.action == "patient.coversheet").count() == 1
 
 

@@ -551,4 +551,4 @@ def test_serve_settings_of_the_wrong_type_or_range_are_one_line_errors(desk_home
     server, port = start_server(desk_home)
     message = server.stderr.read()
     assert port is None and server.returncode == 2 and message.count("\n") == 1
-    assert message.startswith(f"recdesk: config [serve] {named} = ")
+    assert message.startswith("recdesk: ") and f"[serve] {named} " in message

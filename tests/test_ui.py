@@ -5,8 +5,9 @@ import datetime
 import pytest
 from textual.screen import ModalScreen
 
-from recdesk import sessions, users
-from recdesk.models import AuditEvent
+from recdesk import audit, sessions, users
+from recdesk.errors import AccessDenied
+from recdesk.models import AuditEvent, User
 from recdesk.patients import PatientDetails, register
 from screens.app import RecdeskApp
 from screens.chart import ChartScreen
@@ -167,7 +168,7 @@ async def test_f1_shows_help_with_the_keys_of_this_screen(clinic):
 
 
 async def test_keymap_in_config_remaps_a_binding_by_id(clinic):
-    clinic.config.extra["keymap"] = {"sign_off": "f9"}
+    clinic.config.keymap = {"sign_off": "f9"}
     app = app_for(clinic)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f9")
@@ -257,6 +258,7 @@ async def test_a_clerk_clears_the_inbox_qa_passes_and_a_misfile_is_fixed_with_ke
         await settle(fixer, pilot)
         (printed,) = (clinic.config.home / "printouts").iterdir()
         assert printed.read_bytes().startswith(b"%PDF") and printed.stat().st_mode & 0o777 == 0o600
+        assert printed.name.endswith("-coversheet.pdf") and "100234" not in printed.name  # no MRN in a file name
         await pilot.press("3", "m")
         await settle(fixer, pilot)
         await pilot.press("enter")  # move it to another patient
@@ -270,3 +272,15 @@ async def test_a_clerk_clears_the_inbox_qa_passes_and_a_misfile_is_fixed_with_ke
     moved = Document.get_by_id(doc.id)
     assert moved.patient.id != doc.patient.id and moved.qa_state == "pending"
     assert len(intake.history(clinic, doc.uuid)) == 1
+
+
+async def test_a_refused_manager_action_on_the_desk_is_in_the_audit_trail(clinic):
+    app = app_for(clinic)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        with pytest.raises(AccessDenied):
+            await app.desk_call(users.add, clinic, app.actor, "zed", "manager")
+    (event,) = AuditEvent.select().where(AuditEvent.action == "access.denied")
+    assert (event.user_name, event.object) == ("ann", "action:users.add")
+    assert not User.select().where(User.name == "zed").exists()
+    assert audit.verify(clinic).intact

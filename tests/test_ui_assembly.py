@@ -198,7 +198,7 @@ async def test_lists_switch_with_keys_and_the_queue_prints_a_letter(ward, tmp_pa
         assert screen.view == "provider" and [r.mrn for r in screen.rows] == ["700100"]
         await pilot.press("p")  # print that chart
         await settle(app, pilot)
-        assert len(list((desk.config.home / "printouts").glob("*chart-*.pdf"))) == 1
+        assert len(list((desk.config.home / "printouts").glob("*-chart.pdf"))) == 1
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
         help_text = str(app.screen.query_one("#help-text").render())
