@@ -63,7 +63,7 @@ def test_every_control_and_format_character_of_unicode_is_made_visible():
 # --- the CLI over rows written straight into the database (no import validation on the way) ---------------
 
 
-def _seal_patient_field(desk, patient_id: int, column: str, value: str) -> None:
+def seal_patient_field(desk, patient_id: int, column: str, value: str) -> None:
     p = Patient.get_by_id(patient_id)
     setattr(p, f"{column}_enc", crypto.seal(desk.dek(p), "patient", column, p.uuid, value))
     p.save()
@@ -90,7 +90,7 @@ def hostile_desk(desk_and_manager):
     request.requester_name_enc = crypto.seal(desk.desk_key, "release_request", "requester_name", request.uuid,
                                              f"{HOSTILE}Dewey LLP")
     request.save()
-    _seal_patient_field(desk, pid, "last", f"{HOSTILE}Avery")
+    seal_patient_field(desk, pid, "last", f"{HOSTILE}Avery")
     User.update(full_name=f"{HOSTILE}Ann").where(User.name == "ann").execute()
     desk.config.save()
     return desk, tomorrow
