@@ -8,8 +8,10 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import NoReturn
 
 from recdesk import __version__
+from recdesk.display import shown
 from recdesk.errors import AccessDenied, DeskError
 
 EXIT_FAILED = 1  # a check ran and found a problem
@@ -24,14 +26,27 @@ def _home(args) -> Path:
 
 
 def _out(text: str = "") -> None:
-    print(text, flush=True)
+    """Lines for a person on stdout: what came from outside shows its control characters, never runs them."""
+    print(shown(text, lines=True), flush=True)
+
+
+def _err(text: str) -> None:
+    """A line for a person on stderr, made safe like `_out` (messages echo file names and typed values)."""
+    print(shown(text, lines=True), file=sys.stderr, flush=True)
+
+
+def _out_json(data: object, *, indent: int | None = None) -> None:
+    """JSON on stdout, all ASCII: every control, C1 and bidi character goes out as a \\uXXXX escape."""
+    print(json.dumps(data, ensure_ascii=True, indent=indent), flush=True)
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with a mistyped argument reported in one line (no usage block) and exit 2."""
+    """argparse, with a mistyped argument reported in one line (no usage block), made safe like every other
+    line (it echoes what was typed), and exit 2."""
 
-    def error(self, message: str):
-        self.exit(EXIT_ERROR, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+    def error(self, message: str) -> NoReturn:
+        _err(f"{self.prog}: {message} (see `{self.prog} --help`)")
+        sys.exit(EXIT_ERROR)
 
 
 def _whole(least: int, most: int | None = None):
@@ -101,7 +116,7 @@ def cmd_demo(args) -> int:
         home = default_home() / "demo" if not os.environ.get("RECDESK_HOME") else default_home()
 
     def say(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
+        _err(line)
 
     say(f"demo desk in {home} (synthetic patients; demo key file, not for production)")
     progress = demo.Rate(say)
@@ -160,7 +175,7 @@ def run_desk(home: Path) -> int:
         import humanize
 
         idle = humanize.naturaldelta(datetime.timedelta(seconds=desk.config.idle_timeout))
-        print(f"recdesk: signed off after {idle} without a keystroke", file=sys.stderr)
+        _err(f"recdesk: signed off after {idle} without a keystroke")
     return 0
 
 
@@ -182,13 +197,13 @@ def cmd_search(args) -> int:
         hits = search.search(desk, actor, args.query, limit=args.limit, complete=True)
         rows = [h.as_row() for h in hits]
         if args.json:
-            _out(json.dumps(rows, ensure_ascii=False))
+            _out_json(rows)
             return 0
         if not rows:
             _out(f"no patient matches {search.clean(args.query)!r}: {search.NO_MATCH_HINT}")
             return 0
         for hit, row in zip(hits, rows, strict=True):
-            name = hit.patient.display_name
+            name = shown(hit.patient.display_name)  # before padding, so a made-visible escape keeps the columns
             flags = ",".join(row["flags"])
             _out(f"{row['mrn']:>9}  {name[:34]:<34} {row['dob'] or '':<10} {row['sex']}  "
                  f"{row['ssn_last4'] or '----'}  {hit.match:<8} {flags}")
@@ -207,7 +222,7 @@ def cmd_serve(args) -> int:
         return 0
 
     def ready(port: int) -> None:
-        print(f"recdesk: serving the desk in {_home(args)} on ssh://{args.host}:{port} (Ctrl+C stops)", flush=True)
+        _out(f"recdesk: serving the desk in {_home(args)} on ssh://{args.host}:{port} (Ctrl+C stops)")
 
     try:
         asyncio.run(serve.serve(_home(args), args.host, args.port, ready=ready))
@@ -238,7 +253,7 @@ def cmd_intake_scan(args) -> int:
     from recdesk import intake
 
     def progress(done: int, total: int) -> None:
-        print(f"scanned {done:,} / {total:,}", file=sys.stderr, flush=True)
+        _err(f"scanned {done:,} / {total:,}")
 
     with _open(args) as desk:
         actor = desk.local_actor()
@@ -278,13 +293,13 @@ def cmd_intake_status(args) -> int:
         counts = intake.counts(desk)
         quarantined = intake.quarantine(desk)
     if args.json:
-        _out(json.dumps({**counts, "quarantine": [
+        _out_json({**counts, "quarantine": [
             {"document": d.uuid, "received_at": d.received_at.isoformat() if d.received_at else None,
-             "reason": intake.shown_reason(d.quarantine_reason)} for d in quarantined]}))
+             "reason": intake.shown_reason(d.quarantine_reason)} for d in quarantined]})
         return 0
     _out(f"unfiled {counts['unfiled']}  QA pending {counts['qa_pending']}  quarantined {counts['quarantined']}")
     for name, c in sorted(counts["clerks"].items()):
-        _out(f"  {name:<16} indexed {c['indexed']:>6}  QA'd {c['qa_done']:>6}  failed {c['qa_failed']:>6}")
+        _out(f"  {shown(name):<16} indexed {c['indexed']:>6}  QA'd {c['qa_done']:>6}  failed {c['qa_failed']:>6}")
     for doc in quarantined:
         received = f" {doc.received_at:%Y-%m-%d %H:%M}" if doc.received_at else ""
         _out(f"  quarantined {doc.uuid}{received}: {intake.shown_reason(doc.quarantine_reason)}")
@@ -295,7 +310,7 @@ def cmd_reindex(args) -> int:
     from recdesk import patients
 
     def progress(done: int, total: int) -> None:
-        print(f"indexed {done:,} / {total:,} patients", file=sys.stderr, flush=True)
+        _err(f"indexed {done:,} / {total:,} patients")
 
     with _open(args) as desk:
         before = desk.index_version
@@ -314,12 +329,13 @@ def cmd_pull_list(args) -> int:
     with _open(args) as desk:
         items = pulllist.build(desk, desk.local_actor(), start, args.days)
     if args.json:
-        _out(json.dumps([i.as_row() for i in items]))
+        _out_json([i.as_row() for i in items])
         return 0
     _out(f"pull list {start.isoformat()}" + (f" + {args.days - 1} days" if args.days > 1 else "")
          + f": {len(items)} charts in shelf order")
     for i in items:
-        _out(f"  {i.shelf:<12} {i.mrn:>9}  {i.name[:28]:<28} {i.clinic[:22]:<22} {i.time[11:]}  {i.status}")
+        _out(f"  {shown(i.shelf):<12} {shown(i.mrn):>9}  {shown(i.name)[:28]:<28} {shown(i.clinic)[:22]:<22} "
+             f"{i.time[11:]}  {i.status}")
     return 0
 
 
@@ -342,7 +358,7 @@ def cmd_roi_check(args) -> int:
     home = _home(args)
     verdict = roirules.check_json(_read_json(args.file), home=home if home.is_dir() else None,
                                   state=(args.state or "").upper())
-    _out(json.dumps(verdict, ensure_ascii=False, indent=None if args.compact else 2))
+    _out_json(verdict, indent=None if args.compact else 2)
     return 0
 
 
@@ -366,15 +382,15 @@ def cmd_roi_list(args) -> int:
     with _open(args) as desk:
         views = roi.queue(desk, desk.local_actor(), include_closed=args.all)
         if args.json:
-            _out(json.dumps([{"release": v.release.uuid, "mrn": v.mrn, "status": v.status, "due": v.due.isoformat(),
-                              "received": v.request.received_on.isoformat(), "aging": v.bucket,
-                              "problems": [p.code for p in v.verdict.problems]} for v in views]))
+            _out_json([{"release": v.release.uuid, "mrn": v.mrn, "status": v.status, "due": v.due.isoformat(),
+                        "received": v.request.received_on.isoformat(), "aging": v.bucket,
+                        "problems": [p.code for p in v.verdict.problems]} for v in views])
             return 0
         if not views:
             _out("no open requests")
         for v in views:
-            _out(f"{v.release.uuid[:8].upper()}  {v.mrn:>9}  {v.status.replace('_', ' '):<11}  due {v.due}  "
-                 f"{v.bucket:<12}  {v.requester_name[:30]}")
+            _out(f"{v.release.uuid[:8].upper()}  {shown(v.mrn):>9}  {v.status.replace('_', ' '):<11}  due {v.due}  "
+                 f"{v.bucket:<12}  {shown(v.requester_name)[:30]}")
     return 0
 
 
@@ -390,7 +406,7 @@ def cmd_appointments_import(args) -> int:
         report = appointments.import_csv(desk, desk.local_actor(), path)
     _out(report.summary())
     for reject in report.rejects:
-        print(f"  {reject}", file=sys.stderr)
+        _err(f"  {reject}")
     return EXIT_FAILED if report.rejects else 0
 
 
@@ -404,12 +420,13 @@ def cmd_review(args) -> int:
     with _open(args, readonly=actor.role == "supervisor") as desk:  # a supervisor's connection refuses writes
         table = review.section(desk, desk.local_actor(), args.section)
     if args.json:
-        _out(json.dumps({"title": table.title, "columns": table.columns, "rows": table.rows}))
+        _out_json({"title": table.title, "columns": table.columns, "rows": table.rows})
         return 0
-    widths = [max([len(c), *(len(r[i]) for r in table.rows)]) for i, c in enumerate(table.columns)]
+    rows = [[shown(v) for v in row] for row in table.rows]  # before measuring, so the columns line up
+    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(table.columns)]
     _out(table.title + (f" - {table.note}" if table.note else ""))
     _out("  ".join(c.ljust(w) for c, w in zip(table.columns, widths, strict=True)).rstrip())
-    for row in table.rows:
+    for row in rows:
         _out("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
     return 0
 
@@ -466,11 +483,11 @@ def cmd_user_list(args) -> int:
     with _open(args) as desk:
         rows = users.listing(desk, desk.local_actor())
     if args.json:
-        _out(json.dumps(rows))
+        _out_json(rows)
         return 0
     for r in rows:
         state = "disabled" if r["disabled"] else "active"
-        _out(f"{r['name']:<16} {r['role']:<10} {state:<8} {r['keys']} key(s)  {r['full_name']}")
+        _out(f"{shown(r['name']):<16} {r['role']:<10} {state:<8} {r['keys']} key(s)  {r['full_name']}")
     return 0
 
 
@@ -484,7 +501,7 @@ def cmd_user_disable(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--home", default=argparse.SUPPRESS,
                         help="the desk's home folder (default: $RECDESK_HOME or the platform data dir)")
     p = _Parser(prog="recdesk", description="A keyboard-only records desk for HIM clerks.",
@@ -618,12 +635,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except DeskError as exc:
-        print(f"recdesk: {exc}", file=sys.stderr)
+        _err(f"recdesk: {exc}")
         if isinstance(exc, AccessDenied):
             _record_refusal(args, exc)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("recdesk: interrupted", file=sys.stderr)
+        _err("recdesk: interrupted")
         return 130
     except BrokenPipeError:  # `recdesk search smith | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -643,8 +660,7 @@ def _record_refusal(args, exc: AccessDenied) -> None:
         with Desk.open(_home(args), readonly=exc.actor.role == "supervisor") as desk:
             audit.refusal(desk, exc)
     except Exception as err:  # noqa: BLE001 - the refusal stands; say that it went unrecorded
-        print(f"recdesk: (the refusal could not be recorded in the audit trail: {type(err).__name__})",
-              file=sys.stderr)
+        _err(f"recdesk: (the refusal could not be recorded in the audit trail: {type(err).__name__})")
 
 
 def _unexpected(args, exc: Exception) -> int:
@@ -653,11 +669,11 @@ def _unexpected(args, exc: Exception) -> int:
 
     problem = environment.cause(exc, _home(args))
     if problem is not None:
-        print(f"recdesk: {problem}", file=sys.stderr)
+        _err(f"recdesk: {problem}")
         return EXIT_ERROR
     if isinstance(exc, DATABASE_ERRORS):
-        print(f"recdesk: the database reports: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}: "
-              "run `recdesk doctor`", file=sys.stderr)
+        _err(f"recdesk: the database reports: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}: "
+             "run `recdesk doctor`")
         return EXIT_ERROR
     log = None
     try:
@@ -672,7 +688,7 @@ def _unexpected(args, exc: Exception) -> int:
     except OSError:
         log = None
     where = f"; details in {log}" if log else ""
-    print(f"recdesk: unexpected error ({type(exc).__name__}){where}", file=sys.stderr)
+    _err(f"recdesk: unexpected error ({type(exc).__name__}){where}")
     return EXIT_ERROR
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from recdesk import audit, crypto, reference, seals
 from recdesk.desk import Desk
+from recdesk.display import shown
 from recdesk.documents import type_tags
 from recdesk.errors import AccessDenied, DeskError
 from recdesk.models import Document, DocumentMove, Encounter, Patient, User, new_uuid, now
@@ -99,13 +100,11 @@ def shown_reason(reason: str) -> str:
     return next((phrase for start, phrase in _OLD_REASONS if reason.startswith(start)), CANNOT_BE_PARSED)
 
 
-_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def shown_name(name: str) -> str:
-    """A file name from the inbox as one safe line: control characters and undecodable bytes escaped."""
-    return _UNSHOWABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
-                           else f"\\u{ord(m.group()):04x}", name)[:200]
+    """A file name from the inbox as one safe line (the desk's one rule for showing text from outside)."""
+    return shown(name)[:200]
 
 
 @dataclass

@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Footer, Static
 from recdesk import printing, roi, roirules
 from recdesk.errors import DeskError
 from screens.pickers import ChoiceDialog, TextDialog
-from screens.widgets import DeskHeader, DeskScreen
+from screens.widgets import DeskHeader, DeskScreen, DeskTable, Plain
 
 HELP = (
     "The disclosures the patient is entitled to hear about, over the last six years: subpoenas and court\n"
@@ -47,8 +47,8 @@ class AccountingScreen(DeskScreen):
 
     def compose(self) -> ComposeResult:
         yield DeskHeader(self.SCREEN_NAME)
-        yield Static("", id="summary")
-        yield DataTable(id="disclosures", cursor_type="row")
+        yield Plain("", id="summary")
+        yield DeskTable(id="disclosures", cursor_type="row")
         yield Footer()
 
     async def on_mount(self) -> None:

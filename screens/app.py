@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.filter import LineFilter
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 
 from recdesk import audit, environment, sessions
 from recdesk.desk import Actor, Desk
+from recdesk.display import shown
 from recdesk.errors import AccessDenied, DeskError
+from screens.widgets import ControlFilter
 
 T = TypeVar("T")
 
@@ -78,6 +82,18 @@ class RecdeskApp(App[str]):
         self._desk_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="desk")
         self._idle_timer: Timer | None = None
         self.last_patient: str | None = None
+        self._control_filter = ControlFilter()
+
+    # --- what reaches the terminal: data shown, never obeyed
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        return [*super().get_line_filters(), self._control_filter]
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every toast is plain text: messages echo names, file names and DeskErrors (markup is never read)."""
+        super().notify(shown(message, lines=True), title=shown(title), severity=severity, timeout=timeout,
+                       markup=False)
 
     # --- the desk thread: every database call runs on one thread, so one connection serves the session
 

@@ -8,15 +8,13 @@ import re
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.content import Content
-from textual.markup import escape
 from textual.widgets import DataTable, Footer, Input, Static
 
 from recdesk import assembly, completion
 from recdesk.chart import PurposeRequired
 from recdesk.errors import DeskError
 from screens.pickers import ChoiceDialog, TextDialog
-from screens.widgets import DeskHeader, DeskScreen
+from screens.widgets import DeskHeader, DeskScreen, DeskTable, Plain
 
 # Paragraphs wrap to the help box; "\\[" is a literal bracket (the help text is Textual markup).
 HELP = (
@@ -64,17 +62,9 @@ def _md(moment: dt.datetime | dt.date | None) -> str:
     return moment.strftime("%m-%d") if moment else ""
 
 
-def _add(table: DataTable, *cells: str) -> None:
-    """A row of plain text (names, notes and labels are never read as markup)."""
-    table.add_row(*(escape(str(c)) for c in cells))
-
-
-def _show(widget: Static, text: str) -> None:
-    widget.update(Content(text))
-
-
-def _options(choices: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    return [(code, escape(label)) for code, label in choices]
+def _add(table: DataTable, *cells: object) -> None:
+    """A row of plain text (a DeskTable never reads names, notes and labels as markup)."""
+    table.add_row(*(str(c) for c in cells))
 
 
 class NoteDialog(TextDialog):
@@ -154,11 +144,11 @@ class AssemblyScreen(DeskScreen):
 
     def compose(self) -> ComposeResult:
         yield DeskHeader(self.SCREEN_NAME)
-        yield Static("", id="asm-status")
-        yield Static("", id="asm-banner", classes="hidden")
-        yield DataTable(id="asm-list", cursor_type="row")
-        yield DataTable(id="asm-items", cursor_type="row", classes="hidden")
-        yield Static("", id="asm-detail")
+        yield Plain("", id="asm-status")
+        yield Plain("", id="asm-banner", classes="hidden")
+        yield DeskTable(id="asm-list", cursor_type="row")
+        yield DeskTable(id="asm-items", cursor_type="row", classes="hidden")
+        yield Plain("", id="asm-detail")
         yield Footer()
 
     async def on_mount(self) -> None:
@@ -224,7 +214,7 @@ class AssemblyScreen(DeskScreen):
                 _add(table, _cut(("! " if r.sensitive else "") + r.name, 20), r.mrn, KIND_WORDS[r.kind],
                      r.admit_at.strftime("%m-%d %H:%M"), _cut(r.attending, 14), str(r.missing),
                      str(r.deficient))
-            _show(status, _cut(f"{self.view.capitalize()} {self._day_words()}: {len(self.rows)} "
+            status.update(_cut(f"{self.view.capitalize()} {self._day_words()}: {len(self.rows)} "
                                f"encounter{'s' if len(self.rows) != 1 else ''}   [ ] day before/after", WIDTH))
         elif self.view == "discharges":
             for label, width in (("Patient", 20), ("MRN", 8), ("Kind", 4), ("Disch", 5), ("Age", 4),
@@ -235,7 +225,7 @@ class AssemblyScreen(DeskScreen):
                      _md(r.discharge_at), f"{r.age_days}{'!' if r.delinquent else ''}",
                      _cut(r.attending, 14), str(r.missing), str(r.deficient))
             late = sum(r.delinquent for r in self.rows)
-            _show(status, _cut(f"Discharges with incomplete charts: {len(self.rows)}, {late} delinquent (!)",
+            status.update(_cut(f"Discharges with incomplete charts: {len(self.rows)}, {late} delinquent (!)",
                                WIDTH))
         elif self.view == "queue":
             for label, width in (("Provider", 30), ("Open", 5), ("Charts", 6), ("Delinq", 6), ("Oldest", 6)):
@@ -243,7 +233,7 @@ class AssemblyScreen(DeskScreen):
             for r in self.rows:
                 _add(table, _cut(r.provider, 30), str(r.open), str(r.charts), str(r.delinquent),
                      f"{r.oldest_days}d")
-            _show(status, _cut(self.rate.text if self.rate else "", WIDTH))
+            status.update(_cut(self.rate.text if self.rate else "", WIDTH))
         else:
             for label, width in (("Patient", 18), ("MRN", 8), ("Deficiency", 22), ("Disch", 5), ("Age", 4)):
                 table.add_column(label, width=width)
@@ -251,7 +241,7 @@ class AssemblyScreen(DeskScreen):
                 _add(table, _cut(r.name, 18), r.mrn, _cut(r.label, 22), _md(r.discharge_at),
                      f"{r.age_days}{'!' if r.delinquent else ''}")
             p = self.provider
-            _show(status, _cut(f"{p.provider}: {len(self.rows)} open, {sum(r.delinquent for r in self.rows)} "
+            status.update(_cut(f"{p.provider}: {len(self.rows)} open, {sum(r.delinquent for r in self.rows)} "
                                "delinquent (!)", WIDTH))
         if self.rows:
             table.move_cursor(row=min(keep, len(self.rows) - 1))
@@ -268,18 +258,18 @@ class AssemblyScreen(DeskScreen):
         r = self.current
         detail = self.query_one("#asm-detail", Static)
         if r is None:
-            _show(detail, {"admissions": "No admissions on this day: [ and ] change the day, C shows clinics.",
+            detail.update({"admissions": "No admissions on this day: [ and ] change the day, C shows clinics.",
                            "clinics": "No clinic visits on this day: [ and ] change the day.",
                            "discharges": "No recent discharge is waiting for its chart to be completed.",
                            "queue": "No open deficiencies.", "provider": "No open deficiencies."}[self.view])
         elif isinstance(r, assembly.WorkRow):
-            _show(detail, f"{r.service} · {r.attending}\n{r.present}/{r.required} on file, {r.pending} not due, "
+            detail.update(f"{r.service} · {r.attending}\n{r.present}/{r.required} on file, {r.pending} not due, "
                           f"{r.missing} missing, {r.deficient} deficient.   Enter opens the checklist.")
         elif isinstance(r, assembly.ProviderRow):
-            _show(detail, f"{r.provider} {('· ' + r.service) if r.service else ''}\n"
+            detail.update(f"{r.provider} {('· ' + r.service) if r.service else ''}\n"
                           "Enter lists the deficiencies, L prints a letter to the provider.")
         else:
-            _show(detail, f"{r.label} · opened {r.opened_at:%Y-%m-%d} by {r.opened_by}\n{r.note}")
+            detail.update(f"{r.label} · opened {r.opened_at:%Y-%m-%d} by {r.opened_by}\n{r.note}")
 
     async def action_show(self, view: str) -> None:
         if self.in_chart or view not in LIST_VIEWS:
@@ -386,8 +376,8 @@ class AssemblyScreen(DeskScreen):
             state += f" · day {a.age_days}" + (" DELINQUENT" if a.delinquent else "")
         who = f"{p.display_name}  MRN {p.mrn}  DOB {dob}  {p.sex}{'  RESTRICTED' if p.sensitive else ''}"
         visit = f"{a.kind} {stay} · {a.service} · {a.attending or 'no attending'}"
-        _show(self.query_one("#asm-banner", Static), _cut(who, WIDTH) + "\n" + _cut(visit, WIDTH))
-        _show(self.query_one("#asm-status", Static), _cut(f"Checklist: {state}", WIDTH))
+        self.query_one("#asm-banner", Static).update(_cut(who, WIDTH) + "\n" + _cut(visit, WIDTH))
+        self.query_one("#asm-status", Static).update(_cut(f"Checklist: {state}", WIDTH))
         self._item_detail()
         self.refresh_bindings()
 
@@ -403,13 +393,13 @@ class AssemblyScreen(DeskScreen):
         detail = self.query_one("#asm-detail", Static)
         if item is not None:
             docs = "; ".join(d.label for d in item.documents)
-            _show(detail, f"{item.message}" + (f"  [{docs}]" if docs else "") + (f" ({item.rule})" if item.rule
+            detail.update(f"{item.message}" + (f"  [{docs}]" if docs else "") + (f" ({item.rule})" if item.rule
                                                                                    else ""))
         elif other is not None:
-            _show(detail, f"Open deficiency: {other.label} ({other.provider or 'no provider'})"
+            detail.update(f"Open deficiency: {other.label} ({other.provider or 'no provider'})"
                           + (f": {other.note}" if other.note else "") + "   K closes it.")
         else:
-            _show(detail, "")
+            detail.update("")
 
     async def reload_chart(self) -> None:
         app = self.app
@@ -456,7 +446,7 @@ class AssemblyScreen(DeskScreen):
         docs = sorted(a.documents, key=lambda d: (d.doc_type not in types, d.where != "this"))
         choices = [(d.uuid, _cut(("[attached] " if d.uuid in item.attached else "") + d.label, 60)) for d in docs]
         current = next((d.uuid for d in docs if d.uuid not in item.attached), None)
-        uuid = await app.push_screen_wait(ChoiceDialog(escape(f"Attach to {_cut(item.label, 48)}:"), _options(choices),
+        uuid = await app.push_screen_wait(ChoiceDialog(f"Attach to {_cut(item.label, 48)}:", choices,
                                                        current))
         if uuid is None:
             return
@@ -483,8 +473,8 @@ class AssemblyScreen(DeskScreen):
             return
         what = f" for {_cut(item.label, 40)}" if item else ""
         kind = await app.push_screen_wait(ChoiceDialog(
-            escape(f"Deficiency{what}:"),
-            _options([(k.code, _cut(k.label + (f" ({k.rule})" if k.rule else ""), 60)) for k in kinds]),
+            f"Deficiency{what}:",
+            [(k.code, _cut(k.label + (f" ({k.rule})" if k.rule else ""), 60)) for k in kinds],
             item.suggested if item and item.suggested else None))
         if kind is None:
             return
@@ -492,7 +482,7 @@ class AssemblyScreen(DeskScreen):
         choices = [(str(pid), _cut(name + (" · attending" if pid == a.attending_id else f" · {service}" if service
                                            else ""), 60)) for pid, name, service in people]
         provider = await app.push_screen_wait(ChoiceDialog(
-            "Assigned to:", _options(choices), str(a.attending_id) if a.attending_id else None))
+            "Assigned to:", choices, str(a.attending_id) if a.attending_id else None))
         if provider is None:
             return
         note = await app.push_screen_wait(NoteDialog("Note for the provider (Enter for none, Esc cancels):"))
@@ -526,7 +516,7 @@ class AssemblyScreen(DeskScreen):
         app = self.app
         choices = [(KEEP, "No, keep it open")] + [
             (d.uuid, _cut(f"Close: {d.label} ({d.provider or 'no provider'})", 60)) for d in open_]
-        uuid = await app.push_screen_wait(ChoiceDialog("Has the provider completed it?", _options(choices), KEEP))
+        uuid = await app.push_screen_wait(ChoiceDialog("Has the provider completed it?", choices, KEEP))
         if uuid in (None, KEEP):
             return
         try:

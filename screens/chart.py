@@ -6,12 +6,12 @@ import datetime
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 
 from recdesk.chart import Chart
 from recdesk.search import age
 from screens.results import FLAG_LABELS
-from screens.widgets import DeskHeader, DeskScreen
+from screens.widgets import DeskHeader, DeskScreen, DeskTable, Plain
 
 TABS = [
     ("patient", "1 Patient"), ("visits", "2 Visits"), ("documents", "3 Docs"), ("releases", "4 Releases"),
@@ -56,14 +56,14 @@ class ChartScreen(DeskScreen):
         yield DeskHeader(f"Chart of {p.display_name[:30]} · MRN {p.mrn}")
         flags = "  ".join(FLAG_LABELS[f] for f in p.flags)
         dob = f"{p.dob.isoformat()} (age {age(p.dob)})" if p.dob else "unknown"
-        yield Static(f" {p.display_name}   DOB {dob}   Sex {p.sex}   MRN {p.mrn}   {flags}", id="banner")
+        yield Plain(f" {p.display_name}   DOB {dob}   Sex {p.sex}   MRN {p.mrn}   {flags}", id="banner")
         with TabbedContent(id="sections"):
             for tab_id, label in TABS:
                 with TabPane(label, id=tab_id):
                     if tab_id == "patient":
-                        yield Static(self._demographics(), id="demographics")
+                        yield Plain(self._demographics(), id="demographics")
                     else:
-                        yield DataTable(id=f"{tab_id}-table", cursor_type="row", zebra_stripes=False)
+                        yield DeskTable(id=f"{tab_id}-table", cursor_type="row", zebra_stripes=False)
         yield Footer()
 
     def _demographics(self) -> str:

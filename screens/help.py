@@ -7,7 +7,8 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Static
+
+from screens.widgets import Plain
 
 
 def _key_lines(screen: Screen) -> list[str]:
@@ -39,7 +40,7 @@ class HelpScreen(ModalScreen[None]):
         text = getattr(self.underneath, "HELP", "") or "No help for this screen yet."
         keys = _key_lines(self.underneath)
         with VerticalScroll(id="help-box"):
-            yield Static(_body(text, keys), id="help-text")
+            yield Plain(_body(text, keys), id="help-text")
 
     def action_close(self) -> None:
         self.dismiss(None)

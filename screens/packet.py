@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Footer, Static
 from recdesk import roi
 from recdesk.errors import DeskError
 from screens.pickers import ChoiceDialog
-from screens.widgets import DeskHeader, DeskScreen
+from screens.widgets import DeskHeader, DeskScreen, DeskTable, Plain
 
 HELP = (
     "The patient's filed documents. Space picks or drops the highlighted one; A picks every document that is\n"
@@ -46,8 +46,8 @@ class PacketScreen(DeskScreen):
 
     def compose(self) -> ComposeResult:
         yield DeskHeader(self.SCREEN_NAME)
-        yield DataTable(id="candidates", cursor_type="row")
-        yield Static("", id="flag")
+        yield DeskTable(id="candidates", cursor_type="row")
+        yield Plain("", id="flag")
         yield Footer()
 
     async def on_mount(self) -> None:

@@ -13,6 +13,7 @@ from textual.widgets.option_list import Option
 
 from recdesk.search import parse_date
 from screens.search import SearchScreen
+from screens.widgets import Plain, plain
 
 
 class PatientPicker(SearchScreen):
@@ -44,7 +45,7 @@ class PatientPicker(SearchScreen):
 
 
 class ChoiceDialog(ModalScreen[str | None]):
-    """Pick one of a list with arrows and Enter; Esc cancels."""
+    """Pick one of a list with arrows and Enter; Esc cancels. The question and labels are plain text, never markup."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="choice.cancel")]
 
@@ -56,8 +57,8 @@ class ChoiceDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.question)
-            yield OptionList(*[Option(label, id=code) for code, label in self.choices], id="choices")
+            yield Plain(self.question)
+            yield OptionList(*[Option(plain(label), id=code) for code, label in self.choices], id="choices")
 
     def on_mount(self) -> None:
         options = self.query_one("#choices", OptionList)
@@ -86,11 +87,11 @@ class TextDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.question)
+            yield Plain(self.question)
             field = Input(value=self.value, placeholder=self.placeholder, id="answer")
             field.cursor_blink = False
             yield field
-            yield Static("", id="problem")
+            yield Plain("", id="problem")
 
     def on_mount(self) -> None:
         self.query_one("#answer", Input).focus()

@@ -16,7 +16,7 @@ from recdesk import appointments, printing, pulllist
 from recdesk.errors import DeskError
 from recdesk.pulllist import NOT_FILLABLE_REASONS, OTHER, PickItem, PickList
 from screens.pickers import ChoiceDialog, TextDialog
-from screens.widgets import DeskHeader, DeskScreen
+from screens.widgets import DeskHeader, DeskScreen, DeskTable, Plain
 
 HELP = (
     "The charts wanted for booked appointments, in shelf order (terminal digit: 56-34-12 is filed in "
@@ -127,12 +127,12 @@ class PickListScreen(DeskScreen):
 
     def compose(self) -> ComposeResult:
         yield DeskHeader(self.SCREEN_NAME)
-        yield Static("", id="pl-when")
-        table = DataTable(id="pl-table", cursor_type="row", zebra_stripes=False)
+        yield Plain("", id="pl-when")
+        table = DeskTable(id="pl-table", cursor_type="row", zebra_stripes=False)
         table.can_focus = False  # the scan line keeps the focus; the screen's keys drive the table
         yield table
-        yield Static("", id="pl-tally")
-        yield Static("Space pulls the highlighted chart; a wand (or digits + Enter) pulls that MRN.", id="pl-message")
+        yield Plain("", id="pl-tally")
+        yield Plain("Space pulls the highlighted chart; a wand (or digits + Enter) pulls that MRN.", id="pl-message")
         scan = ScanInput(placeholder="scan or type an MRN + Enter (Enter alone pulls the highlighted chart)",
                          id="pl-scan", restrict=SCAN_CHARACTERS, max_length=40)
         scan.cursor_blink = False

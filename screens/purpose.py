@@ -6,10 +6,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import OptionList, Static
+from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from recdesk.chart import ACCESS_PURPOSES
+from screens.widgets import Plain
 
 NO = "__no__"
 
@@ -24,7 +25,7 @@ class PurposeDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="purpose-box"):
-            yield Static("Restricted record. Opening it is recorded and reviewed by a supervisor.\n"
+            yield Plain("Restricted record. Opening it is recorded and reviewed by a supervisor.\n"
                          "Why are you opening it?", id="purpose-question")
             yield OptionList(Option("No, go back (default)", id=NO),
                              *[Option(label, id=code) for code, label in ACCESS_PURPOSES], id="purposes")

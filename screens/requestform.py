@@ -18,7 +18,7 @@ from textual.widgets import Footer, Input, Label, Static
 
 from recdesk import roirules
 from recdesk.search import parse_date
-from screens.widgets import DeskHeader
+from screens.widgets import DeskHeader, Plain
 
 NONE = "none"
 
@@ -213,13 +213,13 @@ class RequestFormScreen(Screen[dict | None]):
         yield DeskHeader(self.title_text)
         with VerticalScroll(id="form"):
             if not self.authorization_only:
-                yield Static("The request", classes="section")
+                yield Plain("The request", classes="section")
             for key, label, kind, options in self.fields:
                 if key == "auth.on_file":
-                    yield Static("The authorization (164.508 elements)", classes="section")
+                    yield Plain("The authorization (164.508 elements)", classes="section")
                 yield Label(label)
                 yield self._widget(key, kind, options)
-        yield Static("", id="verdict")
+        yield Plain("", id="verdict")
         yield Footer()
 
     def _widget(self, key: str, kind: str, options: tuple):

@@ -15,7 +15,7 @@ from recdesk.errors import DeskError
 from recdesk.models import Document, Release
 from screens.pickers import ChoiceDialog, PatientPicker, TextDialog
 from screens.requestform import RequestFormScreen
-from screens.widgets import DeskHeader, DeskScreen
+from screens.widgets import DeskHeader, DeskScreen, DeskTable, Plain
 
 HELP = (
     "The request log: open release-of-information requests, the most urgent (earliest due) first.\n"
@@ -42,8 +42,8 @@ class MessageDialog(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.text)
-            yield Static("Enter closes.")
+            yield Plain(self.text)
+            yield Plain("Enter closes.")
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -109,8 +109,8 @@ class RequestsScreen(DeskScreen):
 
     def compose(self) -> ComposeResult:
         yield DeskHeader(self.SCREEN_NAME)
-        yield DataTable(id="requests", cursor_type="row")
-        yield Static("", id="detail")
+        yield DeskTable(id="requests", cursor_type="row")
+        yield Plain("", id="detail")
         yield Footer()
 
     async def on_mount(self) -> None:

@@ -11,6 +11,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from recdesk.display import shown
 from recdesk.search import Hit, age
 
 FLAG_LABELS = {"sensitive": "RESTRICTED", "deceased": "DECEASED", "possible_duplicate": "DUP?"}
@@ -22,7 +23,8 @@ def row_text(hit: Hit, warned: bool, today: datetime.date) -> str:
     mark = "!" if warned else ("~" if hit.match == "phonetic" else " ")
     dob = f"{p.dob.isoformat()} ({age(p.dob, today)})" if p.dob else "?"
     flags = " ".join(FLAG_LABELS[f] for f in p.flags)
-    return f"{mark} {p.display_name[:29]:<29} {dob:<16} {p.sex:<1} {p.mrn:>9}  {flags}"
+    # shown() before the cut and the padding: the row keeps its columns, and a name's escape shows, never runs
+    return f"{mark} {shown(p.display_name)[:29]:<29} {dob:<16} {shown(p.sex):<1} {shown(p.mrn):>9}  {flags}"
 
 
 class ResultsList(ScrollView, can_focus=False):

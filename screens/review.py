@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from recdesk import review
 from recdesk.errors import DeskError
-from screens.widgets import DeskHeader, DeskScreen
+from screens.widgets import DeskHeader, DeskScreen, DeskTable, Plain
 
 HELP = (
     "What the office looks like right now, read-only. Keys 1-9 switch sections: 1 queues (intake, QA,\n"
@@ -47,8 +47,8 @@ class ReviewScreen(DeskScreen):
         with TabbedContent(id="sections"):
             for name, (label, _) in review.SECTIONS.items():
                 with TabPane(label.split(" ", 1)[1], id=name):
-                    yield Static("", id=f"{name}-note", classes="note")
-                    yield DataTable(id=f"{name}-table", cursor_type="row")
+                    yield Plain("", id=f"{name}-note", classes="note")
+                    yield DeskTable(id=f"{name}-table", cursor_type="row")
         yield Footer()
 
     async def on_mount(self) -> None:

@@ -9,7 +9,7 @@ from textual.widgets import Footer, Input, Static
 from recdesk import search
 from recdesk.errors import DeskError
 from screens.results import ResultsList
-from screens.widgets import DeskHeader, DeskScreen
+from screens.widgets import DeskHeader, DeskScreen, Plain
 
 PAGE = 40
 SCREENFUL = 18
@@ -49,7 +49,7 @@ class SearchScreen(DeskScreen):
         prompt = Input(placeholder="name (smith,jo)  MRN  DOB  last 4  S1234  phone", id="prompt")
         prompt.cursor_blink = False
         yield prompt
-        yield Static("Type to search. Enter on an empty prompt re-opens your last patient. F1 help.", id="status")
+        yield Plain("Type to search. Enter on an empty prompt re-opens your last patient. F1 help.", id="status")
         yield ResultsList(id="results")
         yield Footer()
 

@@ -18,7 +18,7 @@ from recdesk.search import parse_date
 from recdesk.tracking import ChartStatus, CheckIn
 from screens.pickers import ChoiceDialog, TextDialog
 from screens.picklist import SCAN_CHARACTERS, ScanInput
-from screens.widgets import DeskHeader, DeskScreen
+from screens.widgets import DeskHeader, DeskScreen, DeskTable, Plain
 
 HELP = (
     "Paper charts. Scan a chart's label with the wand (or type its MRN, then Enter) to see its shelf "
@@ -71,9 +71,9 @@ class StopDialog(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         r = self.result
         with Vertical(classes="dialog stop"):
-            yield Static(Text(f"STOP: chart {r.chart} checked in to {r.location}"), id="stop-title")
-            yield Static(Text("\n".join(f"- {w}" for w in r.warnings)), id="stop-warnings")
-            yield Static(self.HINT, id="stop-hint")
+            yield Plain(Text(f"STOP: chart {r.chart} checked in to {r.location}"), id="stop-title")
+            yield Plain(Text("\n".join(f"- {w}" for w in r.warnings)), id="stop-warnings")
+            yield Plain(self.HINT, id="stop-hint")
 
     def on_key(self, event) -> None:
         if event.key != "enter" and event.is_printable:
@@ -106,9 +106,9 @@ class HistoryDialog(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="history-box"):
-            yield Static(Text(f" Moves of chart {self.chart}, oldest first (times UTC) · Up/Down · Esc closes"))
-            yield DataTable(id="history-table", cursor_type="row", zebra_stripes=False)
-            yield Static("", id="history-detail")
+            yield Plain(Text(f" Moves of chart {self.chart}, oldest first (times UTC) · Up/Down · Esc closes"))
+            yield DeskTable(id="history-table", cursor_type="row", zebra_stripes=False)
+            yield Plain("", id="history-detail")
 
     def on_mount(self) -> None:
         table = self.query_one("#history-table", DataTable)
@@ -185,10 +185,10 @@ class TrackingScreen(DeskScreen):
 
     def compose(self) -> ComposeResult:
         yield DeskHeader(self.SCREEN_NAME)
-        yield Static("", id="tr-mode")
-        yield Static("Scan a chart label (or type its MRN and Enter) to see where the chart is.", id="tr-message")
-        yield Static("", id="tr-chart")
-        log = DataTable(id="tr-log", cursor_type="none", zebra_stripes=False)
+        yield Plain("", id="tr-mode")
+        yield Plain("Scan a chart label (or type its MRN and Enter) to see where the chart is.", id="tr-message")
+        yield Plain("", id="tr-chart")
+        log = DeskTable(id="tr-log", cursor_type="none", zebra_stripes=False)
         log.can_focus = False  # the scan line keeps the focus
         yield log
         scan = ScanInput(placeholder="scan or type an MRN + Enter", id="tr-scan", restrict=SCAN_CHARACTERS,

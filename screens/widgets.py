@@ -1,12 +1,74 @@
-"""Small widgets every screen shares: the header line that says who is signed on and where they are."""
+"""Small widgets every screen shares: plain-text boxes and tables for data, the header line, document pages."""
 
 from __future__ import annotations
 
+import re
+
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.color import Color
 from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.filter import LineFilter
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
+
+from recdesk.display import CONTROLS, shown
+
+
+def plain(value: object, *, lines: bool = False, style: str = "") -> Text:
+    """Data as a widget shows it: never read as markup, its control characters made visible (recdesk.display)."""
+    return Text(shown(value, lines=lines), style=style)
+
+
+def _safe(value: object, *, lines: bool) -> object:
+    """A str becomes plain text; Text and Content keep their styles unless they carry a control character."""
+    if isinstance(value, str):
+        return plain(value, lines=lines)
+    if isinstance(value, Text):
+        return value if not CONTROLS.search(value.plain) else plain(value.plain, lines=lines, style=value.style)
+    if isinstance(value, Content):
+        return value if not CONTROLS.search(value.plain) else Content(shown(value.plain, lines=lines))
+    return value
+
+
+class Plain(Static):
+    """A box of text that may hold data: a str is shown as written (no markup), its escapes made visible."""
+
+    def __init__(self, content: object = "", **kwargs) -> None:
+        super().__init__(_safe(content, lines=True), **kwargs)
+
+    def update(self, content: object = "", *, layout: bool = True) -> None:
+        super().update(_safe(content, lines=True), layout=layout)
+
+
+class DeskTable(DataTable):
+    """A DataTable whose cells may hold data: a str cell is plain text (no markup), its escapes made visible."""
+
+    def add_row(self, *cells: object, height: int | None = 1, key: str | None = None,
+                label: object = None):
+        return super().add_row(*(_safe(c, lines=False) for c in cells), height=height, key=key,
+                               label=_safe(label, lines=False))
+
+    def update_cell(self, row_key, column_key, value: object, *, update_width: bool = False) -> None:
+        # update_cell_at comes here too
+        super().update_cell(row_key, column_key, _safe(value, lines=False), update_width=update_width)
+
+
+class ControlFilter(LineFilter):
+    """The last line of defence: no control character in any widget's output reaches the terminal."""
+
+    def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
+        # Controls are zero cells wide (rich.cells), so dropping them keeps every line its width.
+        return [Segment(CONTROLS.sub(_drop, seg.text), seg.style, seg.control)
+                if not seg.control and CONTROLS.search(seg.text) else seg for seg in segments]
+
+
+def _drop(match: re.Match[str]) -> str:
+    return " " * cell_len(match.group())  # a soft hyphen is one cell: a space keeps the line its width
 
 
 class DeskScreen(Screen):
@@ -16,7 +78,7 @@ class DeskScreen(Screen):
         return self.app.check_action(action, parameters)
 
 
-class DeskHeader(Static):
+class DeskHeader(Plain):
     """`recdesk │ user (role) │ screen name` — no clock: an idle desk draws nothing."""
 
     def __init__(self, screen_name: str) -> None:
@@ -28,7 +90,7 @@ class DeskHeader(Static):
         self.update(f" recdesk │ {actor.user_name} ({actor.role}) │ {self.screen_name}")
 
 
-class DocumentPages(Static):
+class DocumentPages(Plain):
     """The text of one page of a document at a time (pypdf extraction, in the limited parser process)."""
 
     def __init__(self, **kwargs) -> None:
@@ -77,8 +139,8 @@ class DocumentQueueScreen(DeskScreen):
 
     def compose(self) -> ComposeResult:
         yield DeskHeader(self.SCREEN_NAME)
-        yield DataTable(id="queue", cursor_type="row")
-        yield Static("", id="choice")
+        yield DeskTable(id="queue", cursor_type="row")
+        yield Plain("", id="choice")
         with VerticalScroll(id="page-box"):
             yield DocumentPages(id="page")
         yield Footer()

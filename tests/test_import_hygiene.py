@@ -6,7 +6,7 @@ import sys
 import pytest
 
 CORE = ["recdesk.cli", "recdesk.desk", "recdesk.search", "recdesk.patients", "recdesk.audit", "recdesk.doctor",
-        "recdesk.demo", "recdesk.store", "recdesk.users", "recdesk.documents"]
+        "recdesk.demo", "recdesk.store", "recdesk.users", "recdesk.documents", "recdesk.display"]
 
 
 @pytest.mark.parametrize("module", CORE)

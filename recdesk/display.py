@@ -1,0 +1,41 @@
+"""Text from outside made safe to show on a terminal: control and format characters shown, never obeyed.
+
+The convention (one for the CLI and the TUI): an ASCII control shows in caret notation (ESC → ``^[``,
+BEL → ``^G``, DEL → ``^?``), any other control or format character as ``<U+XXXX>`` (C1 CSI → ``<U+009B>``,
+right-to-left override → ``<U+202E>``); a tab or line break inside a one-line value shows as a space.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Every character of Unicode categories Cc, Cf, Cs, Zl and Zp (tests/test_display.py checks this list
+# against unicodedata): the ones a terminal obeys, or that reorder or hide text (bidi overrides, isolates,
+# zero-width marks), or that cannot be written as UTF-8 (lone surrogates).
+CONTROLS = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    "\u2028-\u202e\u2060-\u2064\u2066-\u206f\ud800-\udfff\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
+_BREAKS = frozenset("\t\n\v\f\r\x85\u2028\u2029")  # line and tab breaks: a space in a one-line value
+
+
+def _visible(match: re.Match[str]) -> str:
+    c = match.group()
+    code = ord(c)
+    if c in _BREAKS:
+        return " "
+    if code < 0x20:
+        return "^" + chr(code + 0x40)
+    if code == 0x7F:
+        return "^?"
+    return f"<U+{code:04X}>"
+
+
+def shown(value: object, *, lines: bool = False) -> str:
+    """`value` as text a terminal shows and never obeys; with `lines`, its line breaks stay (page text, notes)."""
+    text = value if isinstance(value, str) else str(value)
+    if lines:
+        return "\n".join(CONTROLS.sub(_visible, line) for line in text.replace("\r\n", "\n").split("\n"))
+    return CONTROLS.sub(_visible, text)
+
