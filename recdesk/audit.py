@@ -183,6 +183,11 @@ def verify(desk, batch: int = 5000) -> ChainReport:
     return ChainReport(count, None, "intact")
 
 
+def recorded(desk, action: str, object: str) -> bool:
+    """Whether the trail holds an event of this action on this object (the action index finds it)."""
+    return AuditEvent.select().where((AuditEvent.action == action) & (AuditEvent.object == object)).exists()
+
+
 def details(desk, event: AuditEvent) -> dict | None:
     """The decrypted details of one event (for the review screen and exports)."""
     text = crypto.open_text(desk.master.sub("audit-data"), "audit_event", "details", str(event.seq),

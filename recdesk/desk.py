@@ -236,11 +236,16 @@ class Desk:
         if user is None:
             raise AccessDenied(f"{user_name!r} is not a desk user: a manager adds them with `recdesk user add`")
         seals.check(self, user)  # a role or key granted by writing the database, not by a manager, is refused
-        if user.disabled:
+        if self.is_disabled(user):
             raise AccessDenied(f"desk user {user_name!r} is disabled: ask a manager")
         if self.readonly and user.role != "supervisor":
             raise AccessDenied("a read-only session is for supervisors only")
         return Actor(user.id, user.name, user.role, session or secrets.token_hex(8))
+
+    def is_disabled(self, user: User) -> bool:
+        """Disabled by a manager. A seal cannot tell a row put back as it was before (with its old seal) from
+        the real one; the audit trail, which only grows, can: a disabled user stays out."""
+        return user.disabled or audit.recorded(self, "user.disable", f"user:{user.name}")
 
     def local_actor(self) -> Actor:
         """The desk user for whoever runs the CLI here: the demo clerk in a demo desk, else the OS user's."""

@@ -134,7 +134,7 @@ class FrontDoor:
         _, user = found
         if user.name != username:
             return "key belongs to another desk user"
-        if user.disabled:
+        if self.desk.is_disabled(user):
             return "desk user disabled"
         return None
 

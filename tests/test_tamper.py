@@ -62,6 +62,17 @@ def test_a_disabled_user_enabled_in_the_database_stays_out(office):
         desk.sign_on("ann")
 
 
+def test_a_disabled_user_put_back_with_the_old_row_and_seal_stays_out(office):
+    desk, boss, *_ = office
+    before = User.get(User.name == "ann")
+    users.disable(desk, boss, "ann")
+    sql(desk, 'UPDATE "user" SET disabled = ?, disabled_at = NULL, seal = ? WHERE name = ?', False, before.seal,
+        "ann")
+    seals.check(desk, User.get(User.name == "ann"))  # a replayed seal authenticates: the trail keeps her out
+    with pytest.raises(DeskError, match="disabled"):
+        desk.sign_on("ann")
+
+
 def test_an_ssh_key_inserted_for_the_manager_does_not_sign_on(office):
     desk, boss, *_ = office
     fingerprint = users.fingerprint(KEY_B)
