@@ -274,10 +274,10 @@ def test_roi_import_logs_a_request_from_a_file(office, tmp_path):
     path = tmp_path / "request.json"
     path.write_text(json.dumps({"request": form().request, "authorization": complete_authorization(),
                                 "patients": ["100234"], "requester_address": "1 Court St", "delivery": "paper"}))
-    (release,) = roi.import_file(desk, ann, path)
+    (release,) = roi.import_file(desk, ann, path).releases
     assert release.status == "in_progress"
     path.write_text(json.dumps({"request": form().request, "patients": []}))
-    with pytest.raises(DeskError, match="patients must list"):
+    with pytest.raises(DeskError, match="^patients: is empty: give at least one"):
         roi.import_file(desk, ann, path)
 
 

@@ -259,11 +259,11 @@ def test_import_rejects_bad_lines_by_number_and_writes_only_the_good_ones(desk_r
     report = appointments.import_csv(desk, ann, path)
     assert [str(r) for r in report.rejects] == [
         "line 3: no patient with MRN 555555 on this desk",
-        "line 4: date '27/11/2026' is not a date YYYY-MM-DD",
-        "line 5: time '9.30' is not a time HH:MM (24-hour)",
-        "line 6: status 'maybe' must be one of booked, cancelled, rescheduled, done",
-        "line 7: clinic is empty",
-        "line 9: mrn must be digits only",
+        'line 4: date: expected a date as "YYYY-MM-DD", got "27/11/2026"',
+        'line 5: time: "9.30" is not a time HH:MM (24-hour)',
+        'line 6: status: "maybe" is not one of booked, cancelled, rescheduled, done',
+        "line 7: clinic: missing: give the clinic's name",
+        'line 9: mrn: "ABC" is not an MRN (digits only)',
         "line 10: 5 fields, the header has 7",
     ]
     assert (report.rows, report.added) == (9, 2)
