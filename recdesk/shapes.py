@@ -127,9 +127,9 @@ class Day(Shape):
 
     def take(self, value: object, path: str) -> datetime.date:
         day = None
-        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        if isinstance(value, str) and re.fullmatch("[0-9]{4}-[0-9]{2}-[0-9]{2}", value.strip(" ")):
             try:
-                day = datetime.date.fromisoformat(value.strip())
+                day = datetime.date.fromisoformat(value.strip(" "))
             except ValueError:
                 day = None
         if day is None:
