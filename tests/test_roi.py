@@ -494,3 +494,20 @@ def test_a_state_of_5_is_refused_by_import_as_by_check(office, tmp_path):
     with pytest.raises(DeskError, match="^request.state: expected text in quotes, got 5$"):
         roi.import_file(desk, ann, path)
     assert ReleaseRequest.select().count() == 0
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[" * 5000 + "]" * 5000, "nested too deeply"),
+    ('{"request": {"received": "2026-11-02", "requester_name": "\\ud800"}, "patients": ["100234"]}',
+     "request.requester_name: contains the control character U+D800"),
+    ('{"patients": [' + "1" * 5000 + "]}", "a number of 5,000 digits"),
+    ('{"patients": ["100234"], "patients": ["200345"]}', 'the key "patients" is given twice'),
+])
+def test_roi_import_refuses_unreadable_json_in_one_line_and_writes_nothing(office, tmp_path, text, message):
+    desk, ann, *_ = office
+    path = tmp_path / "request.json"
+    path.write_text(text)
+    with pytest.raises(DeskError) as caught:
+        roi.import_file(desk, ann, path)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+    assert ReleaseRequest.select().count() == 0
