@@ -194,7 +194,7 @@ class Record(Shape):
     expected: str = "an object {...}"
 
     def absent(self) -> dict | None:
-        return self.take({}, "") if self.defaults else None
+        return {name: shape.absent() for name, shape in self.fields.items()} if self.defaults else None
 
     def take(self, value: object, path: str) -> dict:
         if not isinstance(value, dict):
