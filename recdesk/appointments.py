@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import datetime
 import io
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,12 +29,12 @@ from recdesk.blindindex import Term, digits, mrn_key
 from recdesk.desk import Desk
 from recdesk.errors import DeskError
 from recdesk.models import Appointment, Patient, PatientToken, Provider
+from recdesk.shapes import Choice, Day, InputError, Record, Text
 from recdesk.tracking import CHANGERS, mrn_of
 
 REQUIRED = ("appointment_id", "mrn", "clinic", "date", "time")
 OPTIONAL = ("provider", "status")
 STATUSES = ("booked", "cancelled", "rescheduled", "done")
-_TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 _CHUNK = 500
 
 
@@ -100,40 +99,25 @@ def _read(path_or_text: str | Path) -> str:
         raise DeskError(f"{path} is not UTF-8 text: export the CSV as UTF-8") from None
 
 
+# One line of the feed: each column's type and bounds (an empty cell is an absent value).
+LINE = Record(fields={
+    "appointment_id": Text(64, required=True, hint="the scheduling system's appointment id"),
+    "mrn": Text(32, required=True, pattern="[0-9]+", hint="an MRN (digits only)"),
+    "clinic": Text(100, required=True, hint="the clinic's name"),
+    "date": Day(required=True),
+    "time": Text(5, required=True, pattern="([01]?[0-9]|2[0-3]):[0-5][0-9]", hint="a time HH:MM (24-hour)"),
+    "provider": Text(200),
+    "status": Choice(STATUSES, default="booked"),
+})
+
+
 def _parse(line: int, values: dict[str, str]) -> _Row:
-    """One data line, checked; a DeskError names the first thing wrong with it."""
-    external_id = values.get("appointment_id", "").strip()
-    if not external_id:
-        raise DeskError("appointment_id is empty")
-    if len(external_id) > 64:
-        raise DeskError("appointment_id is longer than 64 characters")
-    mrn = values.get("mrn", "").strip()
-    if not mrn or not mrn.isdigit():
-        raise DeskError("mrn must be digits only")
-    clinic = values.get("clinic", "").strip()
-    if not clinic:
-        raise DeskError("clinic is empty")
-    if len(clinic) > 100:
-        raise DeskError("clinic is longer than 100 characters")
-    text = values.get("date", "").strip()
-    try:
-        day = datetime.date.fromisoformat(text) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else None
-    except ValueError:
-        day = None
-    if day is None:
-        raise DeskError(f"date {text!r} is not a date YYYY-MM-DD")
-    text = values.get("time", "").strip()
-    match = _TIME.match(text)
-    if not match or int(match[1]) > 23 or int(match[2]) > 59:
-        raise DeskError(f"time {text!r} is not a time HH:MM (24-hour)")
-    provider = (values.get("provider") or "").strip()
-    if len(provider) > 200:
-        raise DeskError("provider is longer than 200 characters")
-    status = (values.get("status") or "").strip().lower() or "booked"
-    if status not in STATUSES:
-        raise DeskError(f"status {status!r} must be one of {', '.join(STATUSES)}")
-    at = datetime.datetime.combine(day, datetime.time(int(match[1]), int(match[2])))
-    return _Row(line, external_id, mrn, clinic, at, provider, status)
+    """One data line, checked; an InputError names the first column wrong with it."""
+    cells = {k: (v.lower() if k == "status" else v) if v.strip() else None for k, v in values.items()}
+    row = LINE.read(cells, "")
+    hours, minutes = row["time"].split(":")
+    at = datetime.datetime.combine(row["date"], datetime.time(int(hours), int(minutes)))
+    return _Row(line, row["appointment_id"], row["mrn"], row["clinic"], at, row["provider"], row["status"])
 
 
 def patients_by_mrn(desk: Desk, mrns: Iterable[str]) -> dict[str, Patient]:
@@ -187,7 +171,7 @@ def import_csv(desk: Desk, actor, path_or_text: str | Path) -> ImportReport:
                 continue
             try:
                 parsed.append(_parse(line, dict(zip(header, values, strict=True))))
-            except DeskError as exc:
+            except InputError as exc:
                 report.rejects.append(Reject(line, str(exc)))
     except csv.Error as exc:
         report.rejects.append(Reject(reader.line_num, f"not readable as CSV ({exc})"))

@@ -339,24 +339,11 @@ def cmd_pull_list(args) -> int:
     return 0
 
 
-def _read_json(source: str):
-    """A JSON document from a file or `-` (stdin); DeskError with one line when it cannot be read."""
-    try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DeskError(f"cannot read {source}: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DeskError(f"{'stdin' if source == '-' else source} is not JSON (line {exc.lineno}, column {exc.colno}: "
-                        f"{exc.msg}): fix the file") from None
-
-
 def cmd_roi_check(args) -> int:
-    from recdesk import roirules
+    from recdesk import roirules, shapes
 
     home = _home(args)
-    verdict = roirules.check_json(_read_json(args.file), home=home if home.is_dir() else None,
+    verdict = roirules.check_json(shapes.read_json(args.file), home=home if home.is_dir() else None,
                                   state=(args.state or "").upper())
     _out_json(verdict, indent=None if args.compact else 2)
     return 0
@@ -367,7 +354,10 @@ def cmd_roi_import(args) -> int:
 
     with _open(args) as desk:
         actor = desk.local_actor()
-        for release in roi.import_file(desk, actor, args.file):
+        logged = roi.import_file(desk, actor, args.file)
+        if logged.before:
+            print("recdesk: this request was logged before (the same file): nothing new was written", file=sys.stderr)
+        for release in logged.releases:
             v = roi.view(desk, release)
             line = f"{release.uuid[:8].upper()}  MRN {v.mrn}  {release.status.replace('_', ' ')}  due {v.due}"
             if release.status == "on_hold":

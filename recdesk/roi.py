@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +18,19 @@ from pathlib import Path
 from recdesk import audit, crypto, documents, reference, roirules, seals
 from recdesk.desk import Desk
 from recdesk.errors import DeskError
-from recdesk.models import Authorization, Disclosure, Document, Patient, Release, ReleaseEvent, ReleaseRequest, now
+from recdesk.models import (
+    AuditEvent,
+    Authorization,
+    Disclosure,
+    Document,
+    Patient,
+    Release,
+    ReleaseEvent,
+    ReleaseRequest,
+    now,
+)
 from recdesk.patients import decrypt
+from recdesk.shapes import Choice, Day, InputError, Items, Mapping, Record, Text, read_json
 
 STATUSES = ("received", "validating", "on_hold", "in_progress", "qa", "released", "denied", "withdrawn")
 OPEN = ("received", "validating", "on_hold", "in_progress", "qa")
@@ -52,6 +64,18 @@ def facility(desk: Desk) -> str:
 
 # --- the request as entered ----------------------------------------------------------------------------------
 
+MRN = Text(32, required=True, pattern="[0-9A-Za-z-]+", hint="an MRN (digits, letters or hyphens)")
+# `roi import`'s file: the `roi check` contract (as_of may only be today) plus who the release is for and where.
+IMPORT = Record(required=True, fields={
+    **roirules.CONTRACT.fields,
+    "as_of": Day(),
+    "authorizations": Mapping(key=MRN, value=roirules.AUTHORIZATION),
+    "patients": Items(MRN, required=True),
+    "requester_address": Text(1000, lines=True),
+    "delivery": Choice(roirules.DELIVERIES, default="paper"),
+    "authorization_scan": Text(32, pattern="[0-9a-f]{32}", hint="a filed document's id (32 hex digits)"),
+})
+
 
 @dataclass
 class RequestForm:
@@ -67,26 +91,30 @@ class RequestForm:
 
     @classmethod
     def from_json(cls, doc) -> RequestForm:
-        if not isinstance(doc, dict):
-            raise roirules.InputError("a request file holds one JSON object: request, authorization, patients")
-        patients = doc.get("patients")
-        if not isinstance(patients, list) or not patients or not all(isinstance(m, str) and m.strip()
-                                                                     for m in patients):
-            raise roirules.InputError("patients must list at least one MRN, e.g. \"patients\": [\"100234\"]")
-        auths = doc.get("authorizations") or {}
-        if not isinstance(auths, dict):
-            raise roirules.InputError("authorizations must map an MRN to that patient's authorization")
-        delivery = roirules._choice(doc.get("delivery"), "delivery", roirules.DELIVERIES, default="paper")
-        form = cls(request=roirules._obj(doc.get("request"), "request"), authorization=doc.get("authorization"),
-                   authorizations=auths, patients=[m.strip() for m in patients],
-                   requester_address=roirules._text(doc.get("requester_address")), delivery=delivery,
-                   authorization_scan=roirules._text(doc.get("authorization_scan")))
-        form.read()  # every part readable before anything is written
-        return form
+        """The import form (IMPORT) read and checked whole before anything is written; InputError names the path."""
+        form = IMPORT.read(doc, "")
+        if form["as_of"] is not None and form["as_of"] != today():
+            # The hold decision is taken on the day the request is logged, and the log re-checks it every day
+            # after: a verdict for another day would hold (or pass) a release on a date that is not the release's.
+            raise InputError("as_of", f"{form['as_of']} is not today: a request is checked on the day it is logged; "
+                                      "remove as_of (use `recdesk roi check` for a verdict on another day)")
+        patients = form["patients"]
+        if len(set(patients)) != len(patients):
+            raise InputError("patients", "an MRN is listed twice: list each patient once")
+        for mrn in form["authorizations"]:
+            if mrn not in patients:
+                raise InputError(f"authorizations.{mrn}", "is not one of the patients listed: add the MRN to "
+                                                          "patients or remove its authorization")
+        return cls(request=doc["request"], authorization=doc.get("authorization"),
+                   authorizations=doc.get("authorizations") or {}, patients=patients,
+                   requester_address=form["requester_address"], delivery=form["delivery"],
+                   authorization_scan=form["authorization_scan"])
 
     def read(self) -> tuple[roirules.Request, dict[str, roirules.Authorization | None]]:
         req = roirules.read_request(self.request)
-        auths = {mrn: roirules.read_authorization(self.authorization_for(mrn)) for mrn in self.patients}
+        auths = {mrn: roirules.read_authorization(self.authorization_for(mrn), "authorization" if mrn not in
+                                                  self.authorizations else f"authorizations.{mrn}")
+                 for mrn in self.patients}
         return req, auths
 
     def authorization_for(self, mrn: str) -> dict | None:
@@ -251,9 +279,31 @@ def _event(desk: Desk, actor, release: Release, kind: str, note: str = "", docum
 # --- logging a request ------------------------------------------------------------------------------------------
 
 
+@dataclass
+class Logged:
+    """What logging a request did: its releases, and whether an earlier run had already logged it (a rerun)."""
+
+    releases: list[Release]
+    before: bool = False
+
+
+class _LoggedBefore(Exception):
+    """Rolls a rerun's writes back: the request under its key is on the desk already."""
+
+    def __init__(self, request_uuid: str):
+        super().__init__(request_uuid)
+        self.request_uuid = request_uuid
+
+
 def log_request(desk: Desk, actor, form: RequestForm) -> list[Release]:
     """Record the request and one release per patient, validate each, and hold those that cannot go out
     (drafting the deficiency letter). All or nothing: one unknown MRN and nothing is written."""
+    return _log(desk, actor, form).releases
+
+
+def _log(desk: Desk, actor, form: RequestForm, key: str = "") -> Logged:
+    """log_request in one transaction, so a kill leaves no release unvalidated; with a request key, a request
+    logged before under that key is found and not logged twice."""
     actor.require("clerk", "manager")
     req, auths = form.read()
     patients = [(mrn, find_patient(desk, mrn)) for mrn in form.patients]
@@ -267,31 +317,63 @@ def log_request(desk: Desk, actor, form: RequestForm) -> list[Release]:
     numbers = roirules.rules(desk.config.home, state_of(desk, form.request))
     due = roirules.due_date(req, numbers).due
     releases = []
+    r = ReleaseRequest(requester_type=req.requester_type, received_on=req.received, purpose=req.purpose,
+                       delivery=form.delivery, legal_type=req.legal_type, entered_by=actor.user_id)
+    try:
+        with desk.write():
+            if key:
+                _claim(desk, actor, key, r.uuid)
+            k = desk.desk_key
+            r.requester_name_enc = crypto.seal(k, "release_request", "requester_name", r.uuid, req.requester_name)
+            r.requester_address_enc = crypto.seal(k, "release_request", "requester_address", r.uuid,
+                                                  form.requester_address)
+            r.details_enc = crypto.seal(k, "release_request", "details", r.uuid, json.dumps(form.request))
+            r.save()
+            seals.reseal(desk, ReleaseRequest, ReleaseRequest.id == r.id)
+            for mrn, patient in patients:
+                release = Release.create(request=r, patient=patient, status="received", due_on=due)
+                seals.reseal(desk, Release, Release.id == release.id)
+                _event(desk, actor, release, "status", "request logged")
+                auth = form.authorization_for(mrn)
+                if auth is not None:  # the scanned copy is linked to its own patient's authorization only
+                    _save_authorization(desk, release, patient, auth, auths[mrn],
+                                        scan if scan is not None and scan.patient_id == patient.id else None)
+                audit.append(desk, actor, "roi.request.log", object=f"release:{release.uuid}", patient=patient.uuid,
+                             details={"purpose": req.purpose, "requester_type": req.requester_type,
+                                      "due": due.isoformat()})
+                releases.append(release)
+            for release in releases:
+                validate(desk, actor, release)
+    except _LoggedBefore as before:
+        return _logged_before(desk, actor, before.request_uuid)
+    return Logged([Release.get_by_id(r.id) for r in releases])
+
+
+def request_key(desk: Desk, doc: dict) -> str:
+    """The import key of a request file: an HMAC of its canonical JSON (as_of aside) under a desk sub-key, so
+    the same request is recognised whatever its spacing or key order, and the key says nothing about it."""
+    canonical = json.dumps({k: v for k, v in doc.items() if k != "as_of"}, sort_keys=True, separators=(",", ":"),
+                           ensure_ascii=True)
+    return hmac.new(desk.master.sub("roi-import"), canonical.encode(), hashlib.sha256).hexdigest()
+
+
+def _claim(desk: Desk, actor, key: str, request_uuid: str) -> None:
+    """Claim the key in the audit chain inside the import's transaction; an earlier claim means the request is
+    logged already. The append takes the chain's lock first, so two runs of one file never both pass."""
+    where = f"roi.import:{key}"
+    seq = audit.append(desk, actor, "roi.import", object=where, details={"request": request_uuid})
+    earlier = (AuditEvent.select().where((AuditEvent.action == "roi.import") & (AuditEvent.object == where)
+                                         & (AuditEvent.seq < seq)).order_by(AuditEvent.seq).first())
+    if earlier is not None:
+        raise _LoggedBefore((audit.details(desk, earlier) or {})["request"])
+
+
+def _logged_before(desk: Desk, actor, request_uuid: str) -> Logged:
+    r = ReleaseRequest.get(ReleaseRequest.uuid == request_uuid)
+    releases = list(Release.select().where(Release.request == r.id).order_by(Release.id))
     with desk.write():
-        r = ReleaseRequest(requester_type=req.requester_type, received_on=req.received, purpose=req.purpose,
-                           delivery=form.delivery, legal_type=req.legal_type, entered_by=actor.user_id)
-        k = desk.desk_key
-        r.requester_name_enc = crypto.seal(k, "release_request", "requester_name", r.uuid, req.requester_name)
-        r.requester_address_enc = crypto.seal(k, "release_request", "requester_address", r.uuid,
-                                              form.requester_address)
-        r.details_enc = crypto.seal(k, "release_request", "details", r.uuid, json.dumps(form.request))
-        r.save()
-        seals.reseal(desk, ReleaseRequest, ReleaseRequest.id == r.id)
-        for mrn, patient in patients:
-            release = Release.create(request=r, patient=patient, status="received", due_on=due)
-            seals.reseal(desk, Release, Release.id == release.id)
-            _event(desk, actor, release, "status", "request logged")
-            auth = form.authorization_for(mrn)
-            if auth is not None:  # the scanned copy is linked to its own patient's authorization only
-                _save_authorization(desk, release, patient, auth, auths[mrn],
-                                    scan if scan is not None and scan.patient_id == patient.id else None)
-            audit.append(desk, actor, "roi.request.log", object=f"release:{release.uuid}", patient=patient.uuid,
-                         details={"purpose": req.purpose, "requester_type": req.requester_type,
-                                  "due": due.isoformat()})
-            releases.append(release)
-    for release in releases:
-        validate(desk, actor, release)
-    return [Release.get_by_id(r.id) for r in releases]
+        audit.append(desk, actor, "roi.import.again", object=f"release_request:{r.uuid}")
+    return Logged(releases, before=True)
 
 
 def _save_authorization(desk: Desk, release: Release, patient: Patient, raw: dict,
@@ -793,13 +875,13 @@ def _certification(desk: Desk, actor, v: ReleaseView, parts) -> bytes:
     template = templates.get(code)
     if template is None:
         raise DeskError(f"certification template {code!r} is missing from certifications.toml: add it")
-    legal = v.request_json.get("legal_process") or {}
+    legal = roirules.REQUEST.read(v.request_json, "request")["legal_process"] or {}
     return packets.certification(template, site_fields(desk, actor) | {
         "pages": packets.count_pages(parts), "patient": v.patient_name,
         "records": "; ".join(p.title for p in parts), "date": today(),
-        "case": roirules._text(legal.get("case")) or "In the matter stated in the subpoena",
-        "case_number": roirules._text(legal.get("case_number")) or "as stated in the subpoena",
-        "subpoena_date": roirules._text(legal.get("dated")) or "as stated in the subpoena",
+        "case": legal.get("case") or "In the matter stated in the subpoena",
+        "case_number": legal.get("case_number") or "as stated in the subpoena",
+        "subpoena_date": legal.get("dated") or "as stated in the subpoena",
         "completeness": "all",
     })
 
@@ -849,8 +931,8 @@ def release_packet(desk: Desk, actor, release_uuid: str, on: datetime.date | Non
     req = roirules.read_request(v.request_json)
     recipient, address = v.requester_name, v.requester_address
     if req.third_party:  # R4: the patient directed the copy elsewhere
-        recipient = roirules._text(req.third_party.get("recipient")) or recipient
-        address = roirules._text(req.third_party.get("destination")) or address
+        recipient = req.third_party["recipient"] or recipient
+        address = req.third_party["destination"] or address
     with desk.write():
         d = Disclosure(patient=release.patient, release=release, disclosed_on=on, purpose=req.purpose,
                        basis=v.verdict.basis, accountable=v.verdict.accountable, packet_sha256=sha)
@@ -1048,12 +1130,9 @@ def accounting_pdf(desk: Desk, actor, patient_uuid: str, *, requested_on: dateti
 # --- import ---------------------------------------------------------------------------------------------------------
 
 
-def import_file(desk: Desk, actor, path: Path | str) -> list[Release]:
-    """`recdesk roi import FILE`: one request (JSON, the `roi check` form plus patients) into the log."""
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DeskError(f"cannot read {path}: {exc.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DeskError(f"{path} is not JSON ({exc}): fix the file") from None
-    return log_request(desk, actor, RequestForm.from_json(doc))
+def import_file(desk: Desk, actor, path: Path | str) -> Logged:
+    """`recdesk roi import FILE`: one request (JSON, the `roi check` form plus patients) into the log, once: a rerun
+    of the same file (after a kill, or by mistake) finds the request it logged and logs nothing new."""
+    doc = read_json(path)
+    form = RequestForm.from_json(doc)
+    return _log(desk, actor, form, request_key(desk, doc))

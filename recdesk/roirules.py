@@ -13,6 +13,7 @@ from pathlib import Path
 
 from recdesk import reference
 from recdesk.errors import DeskError
+from recdesk.shapes import Choice, Day, Flag, Items, Record, Text
 
 REQUESTER_TYPES = (
     "patient", "personal_representative", "provider", "health_plan", "insurer", "employer", "attorney", "court",
@@ -53,10 +54,6 @@ BASES = {
 }
 
 
-class InputError(DeskError):
-    """The request could not be read: a one-line message naming the field."""
-
-
 @dataclass
 class Problem:
     code: str
@@ -95,48 +92,46 @@ class Verdict:
 # --- reading the request ----------------------------------------------------------------------------
 
 
-def _date(value, where: str, *, required: bool = False) -> datetime.date | None:
-    if value is None:
-        if required:
-            raise InputError(f"{where} is missing: give a date as YYYY-MM-DD")
-        return None
-    if not isinstance(value, str):
-        raise InputError(f"{where} must be a date as YYYY-MM-DD, not {value!r}")
-    try:
-        day = datetime.date.fromisoformat(value.strip())
-    except ValueError:
-        raise InputError(f"{where} {value!r} is not a date: write it as YYYY-MM-DD") from None
-    if not 1900 <= day.year <= 2100:
-        raise InputError(f"{where} {value!r} is not a plausible date: check the year")
-    return day
-
-
-def _choice(value, where: str, choices: tuple[str, ...], *, default: str | None = None) -> str | None:
-    if value is None:
-        return default
-    if value not in choices:
-        raise InputError(f"{where} {value!r} must be one of: {', '.join(choices)}")
-    return value
-
-
-def _obj(value, where: str) -> dict:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise InputError(f"{where} must be an object")
-    return value
-
-
-def _strings(value, where: str) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InputError(f"{where} must be a list of strings")
-    return value
-
-
-def _text(value) -> str:
-    return value.strip() if isinstance(value, str) else ""
+NAME, LONG_TEXT, CODE = 200, 2000, 64  # a person's or firm's name; free text; a code or an id
+# The `roi check` contract (README): every field, its type and its bounds. `roi import` adds its own fields.
+AUTHORIZATION = Record(fields={
+    "description": Text(LONG_TEXT, lines=True),
+    "discloser": Text(NAME),
+    "recipient": Text(NAME),
+    "purposes": Items(Text(500), most=20),
+    "expiration": Record(fields={"date": Day(), "event": Text(500), "occurred": Flag(), "none": Flag()}),
+    "is_research": Flag(),
+    "signed_on": Day(),
+    "signature": Text(NAME),
+    "signer": Choice(("patient", "representative"), default="patient"),
+    "representative_authority": Text(LONG_TEXT, lines=True),
+    "statements": Record(fields={k: Flag() for k in ("revocation", "conditioning", "redisclosure",
+                                                     "remuneration")}, defaults=True),
+    "categories": Items(Choice(CATEGORIES), most=len(CATEGORIES)),
+    "combined_with_other": Flag(),
+    "conditioned": Flag(),
+    "revoked_on": Day(),
+    "part2_consent": Flag(),
+})
+REQUEST = Record(required=True, fields={
+    "received": Day(required=True),
+    "requester_type": Choice(REQUESTER_TYPES, default="other"),
+    "requester_name": Text(NAME),
+    "purpose": Choice(PURPOSES, default="other"),
+    "scope": Record(defaults=True, fields={
+        "from": Day(), "to": Day(), "doc_types": Items(Text(CODE)),
+        "categories": Items(Choice(CATEGORIES), most=len(CATEGORIES))}),
+    "legal_process": Record(fields={
+        "type": Text(CODE), "assurance": Choice(ASSURANCES), "criminal": Flag(), "case": Text(500),
+        "case_number": Text(CODE), "dated": Day()}),
+    "third_party": Record(fields={"recipient": Text(NAME), "destination": Text(500, lines=True),
+                                  "written": Flag(), "signed": Flag()}),
+    "extension_notice_sent": Day(),
+    "irb_waiver": Flag(),
+    "state": Text(2, pattern="[A-Za-z]{2}", hint="a two-letter state code such as CA"),
+})
+CONTRACT = Record(required=True, fields={"as_of": Day(required=True), "request": REQUEST,
+                                         "authorization": AUTHORIZATION})
 
 
 @dataclass
@@ -187,90 +182,59 @@ class Request:
     criminal: bool = False
 
 
-def read_authorization(raw) -> Authorization | None:
-    if raw is None:
+def authorization_from(a: dict | None) -> Authorization | None:
+    """An authorization already read by AUTHORIZATION -> the validator's view of it."""
+    if a is None:
         return None
-    raw = _obj(raw, "authorization")
-    exp_raw = raw.get("expiration")
     expiration = None
-    if exp_raw is not None:
-        exp_raw = _obj(exp_raw, "authorization.expiration")
-        kinds = [k for k in ("date", "event", "none") if exp_raw.get(k) not in (None, False, "")]
+    if a["expiration"] is not None:
+        exp = a["expiration"]
+        kinds = [k for k in ("date", "event", "none") if exp[k]]
         if len(kinds) != 1:
             expiration = Expiration(malformed=True)
         elif kinds[0] == "date":
-            expiration = Expiration(date=_date(exp_raw["date"], "authorization.expiration.date"))
+            expiration = Expiration(date=exp["date"])
         elif kinds[0] == "event":
-            expiration = Expiration(event=_text(exp_raw["event"]), occurred=bool(exp_raw.get("occurred")))
+            expiration = Expiration(event=exp["event"], occurred=exp["occurred"])
         else:
             expiration = Expiration(none=True)
-    statements = _obj(raw.get("statements"), "authorization.statements")
     return Authorization(
-        description=_text(raw.get("description")),
-        discloser=_text(raw.get("discloser")),
-        recipient=_text(raw.get("recipient")),
-        purposes=[p.strip() for p in _strings(raw.get("purposes"), "authorization.purposes") if p.strip()],
-        expiration=expiration,
-        is_research=bool(raw.get("is_research")),
-        signed_on=_date(raw.get("signed_on"), "authorization.signed_on"),
-        signature=_text(raw.get("signature")),
-        signer=_choice(raw.get("signer"), "authorization.signer", ("patient", "representative"), default="patient"),
-        representative_authority=_text(raw.get("representative_authority")),
-        statements={k: bool(statements.get(k)) for k in ("revocation", "conditioning", "redisclosure",
-                                                          "remuneration")},
-        categories=[_choice(c, "authorization.categories", CATEGORIES)
-                    for c in _strings(raw.get("categories"), "authorization.categories")],
-        combined_with_other=bool(raw.get("combined_with_other")),
-        conditioned=bool(raw.get("conditioned")),
-        revoked_on=_date(raw.get("revoked_on"), "authorization.revoked_on"),
-        part2_consent=bool(raw.get("part2_consent")),
+        description=a["description"], discloser=a["discloser"], recipient=a["recipient"],
+        purposes=[p for p in a["purposes"] if p], expiration=expiration, is_research=a["is_research"],
+        signed_on=a["signed_on"], signature=a["signature"], signer=a["signer"],
+        representative_authority=a["representative_authority"], statements=a["statements"],
+        categories=a["categories"], combined_with_other=a["combined_with_other"], conditioned=a["conditioned"],
+        revoked_on=a["revoked_on"], part2_consent=a["part2_consent"],
     )
+
+
+def request_from(r: dict) -> Request:
+    """A request already read by REQUEST -> the validator's view of it."""
+    scope, legal = r["scope"], r["legal_process"]
+    return Request(
+        received=r["received"], requester_type=r["requester_type"], requester_name=r["requester_name"],
+        purpose=r["purpose"], scope_from=scope["from"], scope_to=scope["to"], doc_types=scope["doc_types"],
+        categories=scope["categories"], legal_type=None if legal is None else legal["type"],
+        assurance=None if legal is None else legal["assurance"], third_party=r["third_party"],
+        extension_notice_sent=r["extension_notice_sent"], irb_waiver=r["irb_waiver"], state=r["state"].upper(),
+        criminal=False if legal is None else legal["criminal"],
+    )
+
+
+def read_authorization(raw, path: str = "authorization") -> Authorization | None:
+    """The contract's authorization object (or null); InputError names the first field that cannot be read."""
+    return authorization_from(AUTHORIZATION.read(raw, path))
 
 
 def read_request(raw) -> Request:
-    raw = _obj(raw, "request")
-    if not raw:
-        raise InputError("request is missing: give the request object (received, requester_type, purpose, ...)")
-    scope = _obj(raw.get("scope"), "request.scope")
-    legal = raw.get("legal_process")
-    legal_type = assurance = None
-    criminal = False
-    if legal is not None:
-        legal = _obj(legal, "request.legal_process")
-        legal_type = legal.get("type")
-        if legal_type is not None and not isinstance(legal_type, str):
-            raise InputError("request.legal_process.type must be a string")
-        legal_type = legal_type or ""
-        assurance = _choice(legal.get("assurance"), "request.legal_process.assurance", ASSURANCES)
-        criminal = bool(legal.get("criminal"))
-    third = raw.get("third_party")
-    doc_types = scope.get("doc_types")
-    return Request(
-        received=_date(raw.get("received"), "request.received", required=True),
-        requester_type=_choice(raw.get("requester_type"), "request.requester_type", REQUESTER_TYPES) or "other",
-        requester_name=_text(raw.get("requester_name")),
-        purpose=_choice(raw.get("purpose"), "request.purpose", PURPOSES) or "other",
-        scope_from=_date(scope.get("from"), "request.scope.from"),
-        scope_to=_date(scope.get("to"), "request.scope.to"),
-        doc_types=None if doc_types is None else _strings(doc_types, "request.scope.doc_types"),
-        categories=[_choice(c, "request.scope.categories", CATEGORIES)
-                    for c in _strings(scope.get("categories"), "request.scope.categories")],
-        legal_type=legal_type,
-        assurance=assurance,
-        third_party=None if third is None else _obj(third, "request.third_party"),
-        extension_notice_sent=_date(raw.get("extension_notice_sent"), "request.extension_notice_sent"),
-        irb_waiver=bool(raw.get("irb_waiver")),
-        state=_text(raw.get("state")).upper(),
-        criminal=criminal,
-    )
+    """The contract's request object; InputError names the first field that cannot be read."""
+    return request_from(REQUEST.read(raw, "request"))
 
 
 def read(document) -> tuple[datetime.date, Request, Authorization | None]:
     """The contract's JSON object -> (as_of, request, authorization); InputError names what cannot be read."""
-    if not isinstance(document, dict):
-        raise InputError("the request must be a JSON object with as_of, request and authorization")
-    as_of = _date(document.get("as_of"), "as_of", required=True)
-    return as_of, read_request(document.get("request")), read_authorization(document.get("authorization"))
+    doc = CONTRACT.read(document, "")
+    return doc["as_of"], request_from(doc["request"]), authorization_from(doc["authorization"])
 
 
 # --- clocks -------------------------------------------------------------------------------------------
@@ -638,22 +602,22 @@ def check(as_of: datetime.date, req: Request, auth: Authorization | None, *, hom
 
 def _directive(third: dict, problems: list[Problem]) -> None:
     """R4: a patient's direction to send their copy to someone else: written, signed, recipient and destination."""
-    if not third.get("written"):
+    if not third["written"]:
         problems.append(Problem("R4", "request.third_party.written",
                                 "a direction to send records to a third party must be in writing"))
-    if not third.get("signed"):
+    if not third["signed"]:
         problems.append(Problem("R4", "request.third_party.signed",
                                 "the patient must sign the direction to send records to a third party"))
-    if not _text(third.get("recipient")):
+    if not third["recipient"]:
         problems.append(Problem("R4", "request.third_party.recipient",
                                 "the direction must name who receives the records"))
-    if not _text(third.get("destination")):
+    if not third["destination"]:
         problems.append(Problem("R4", "request.third_party.destination",
                                 "the direction must say where to send the records (address, fax or portal)"))
 
 
 def check_json(document, *, home: Path | None = None, state: str = "") -> dict:
-    """The contract in one call: JSON object in, verdict JSON out (InputError when it cannot be read)."""
+    """The contract in one call: JSON object in, verdict JSON out (shapes.InputError when it cannot be read)."""
     as_of, req, auth = read(document)
     return check(as_of, req, auth, home=home, state=state).as_json()
 

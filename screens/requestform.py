@@ -325,7 +325,9 @@ class RequestFormScreen(Screen[dict | None]):
 
     def verdict(self) -> tuple[roirules.Verdict | None, str]:
         try:
-            as_of, req, auth = roirules.read(self.document())
+            # The contract's part of the form; patients, address and delivery are checked when it is saved.
+            doc = {k: v for k, v in self.document().items() if k in roirules.CONTRACT.fields}
+            as_of, req, auth = roirules.read(doc)
             return roirules.check(as_of, req, auth, home=self.app.desk.config.home,
                                   state=self.app.desk.config.roi.state), ""
         except roirules.DeskError as exc:

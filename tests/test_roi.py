@@ -4,12 +4,17 @@ import datetime
 import hashlib
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from fpdf import FPDF
 from pypdf import PdfReader
 
-from recdesk import documents, roi, users
+from recdesk import audit, documents, roi, users
 from recdesk.errors import AccessDenied, DeskError
 from recdesk.models import AuditEvent, Disclosure, Document, Patient, Release, ReleaseRequest
 from recdesk.patients import PatientDetails, register
@@ -274,10 +279,10 @@ def test_roi_import_logs_a_request_from_a_file(office, tmp_path):
     path = tmp_path / "request.json"
     path.write_text(json.dumps({"request": form().request, "authorization": complete_authorization(),
                                 "patients": ["100234"], "requester_address": "1 Court St", "delivery": "paper"}))
-    (release,) = roi.import_file(desk, ann, path)
+    (release,) = roi.import_file(desk, ann, path).releases
     assert release.status == "in_progress"
     path.write_text(json.dumps({"request": form().request, "patients": []}))
-    with pytest.raises(DeskError, match="patients must list"):
+    with pytest.raises(DeskError, match="^patients: is empty: give at least one"):
         roi.import_file(desk, ann, path)
 
 
@@ -414,3 +419,95 @@ def test_a_clerks_hold_is_not_lifted_by_the_validator_and_letters_are_not_repeat
     for _ in range(3):
         roi.validate(desk, ann, Release.get_by_id(bad.id))
     assert [e["note"] for e in roi.history(desk, bad) if e["kind"] == "letter"] == ["deficiency"]
+
+
+# --- roi import: one transaction, once per request -----------------------------------------------------------------
+
+# `recdesk roi import` with a kill point: the named function SIGKILLs the process the moment it is called.
+KILLED_AT = """
+import os, signal, sys
+import recdesk.{module} as target
+setattr(target, "{name}", lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL))
+from recdesk import cli
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def _held_request_file(tmp_path) -> Path:
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps({"request": form().request, "authorization": complete_authorization(signature=""),
+                                "patients": ["100234", "200345"], "requester_address": "1 Court St"}))
+    return path
+
+
+def _killed_import(desk, path: Path, module: str, name: str) -> None:
+    cmd = [sys.executable, "-c", KILLED_AT.format(module=module, name=name), "--home", str(desk.config.home),
+           "roi", "import", str(path)]
+    env = {k: v for k, v in os.environ.items() if k != "RECDESK_DB"}
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == -signal.SIGKILL, result.stderr
+
+
+def _assert_one_held_request_with_letters(desk) -> None:
+    (request,) = ReleaseRequest.select()
+    releases = list(Release.select().where(Release.request == request.id))
+    assert len(releases) == 2 and {r.status for r in releases} == {"on_hold"}
+    for release in releases:
+        assert [e["note"] for e in roi.history(desk, release) if e["kind"] == "letter"] == ["deficiency"]
+    assert audit.verify(desk).intact
+
+
+@pytest.mark.parametrize("module,name", [("roi", "validate"), ("cli", "_out")],
+                         ids=["killed-before-validation", "killed-after-commit"])
+def test_a_killed_import_rerun_logs_the_request_once_held_with_its_letters(office, tmp_path, module, name):
+    desk, *_ = office
+    path = _held_request_file(tmp_path)
+    _killed_import(desk, path, module, name)
+    if name == "validate":  # killed inside the transaction: nothing of it is on the desk, not even "received"
+        assert ReleaseRequest.select().count() == 0 and Release.select().count() == 0
+    rerun = run_cli("roi", "import", str(path), home=desk.config.home)
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stdout.count("on hold") == 2
+    assert ("logged before" in rerun.stderr) == (name == "_out")
+    _assert_one_held_request_with_letters(desk)
+
+
+def test_importing_the_same_request_again_finds_it_whatever_its_spacing(office, tmp_path):
+    desk, ann, *_ = office
+    path = _held_request_file(tmp_path)
+    first = roi.import_file(desk, ann, path)
+    path.write_text(json.dumps(json.loads(path.read_text()), indent=4, sort_keys=True))
+    again = roi.import_file(desk, ann, path)
+    assert (first.before, again.before) == (False, True)
+    assert [r.id for r in again.releases] == [r.id for r in first.releases]
+    _assert_one_held_request_with_letters(desk)
+    assert events("roi.import") == 1 and events("roi.import.again") == 1
+    other = json.loads(path.read_text()) | {"requester_address": "2 Court St"}
+    path.write_text(json.dumps(other))
+    assert not roi.import_file(desk, ann, path).before  # a different request is a new one
+
+
+def test_a_state_of_5_is_refused_by_import_as_by_check(office, tmp_path):
+    desk, ann, *_ = office
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps({"request": {**form().request, "state": 5}, "patients": ["100234"]}))
+    with pytest.raises(DeskError, match="^request.state: expected text in quotes, got 5$"):
+        roi.import_file(desk, ann, path)
+    assert ReleaseRequest.select().count() == 0
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[" * 5000 + "]" * 5000, "nested too deeply"),
+    ('{"request": {"received": "2026-11-02", "requester_name": "\\ud800"}, "patients": ["100234"]}',
+     "request.requester_name: contains the control character U+D800"),
+    ('{"patients": [' + "1" * 5000 + "]}", "a number of 5,000 digits"),
+    ('{"patients": ["100234"], "patients": ["200345"]}', 'the key "patients" is given twice'),
+])
+def test_roi_import_refuses_unreadable_json_in_one_line_and_writes_nothing(office, tmp_path, text, message):
+    desk, ann, *_ = office
+    path = tmp_path / "request.json"
+    path.write_text(text)
+    with pytest.raises(DeskError) as caught:
+        roi.import_file(desk, ann, path)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+    assert ReleaseRequest.select().count() == 0

@@ -21,6 +21,7 @@ from recdesk.models import (
     ReleaseRequest,
 )
 from recdesk.patients import PatientDetails, register
+from tests.conftest import run_cli
 
 TODAY = datetime.date.today()
 TOMORROW = TODAY + datetime.timedelta(days=1)
@@ -259,15 +260,48 @@ def test_import_rejects_bad_lines_by_number_and_writes_only_the_good_ones(desk_r
     report = appointments.import_csv(desk, ann, path)
     assert [str(r) for r in report.rejects] == [
         "line 3: no patient with MRN 555555 on this desk",
-        "line 4: date '27/11/2026' is not a date YYYY-MM-DD",
-        "line 5: time '9.30' is not a time HH:MM (24-hour)",
-        "line 6: status 'maybe' must be one of booked, cancelled, rescheduled, done",
-        "line 7: clinic is empty",
-        "line 9: mrn must be digits only",
+        'line 4: date: expected a date as "YYYY-MM-DD", got "27/11/2026"',
+        'line 5: time: "9.30" is not a time HH:MM (24-hour)',
+        'line 6: status: "maybe" is not one of booked, cancelled, rescheduled, done',
+        "line 7: clinic: missing: give the clinic's name",
+        'line 9: mrn: "ABC" is not an MRN (digits only)',
         "line 10: 5 fields, the header has 7",
     ]
     assert (report.rows, report.added) == (9, 2)
     assert sorted(a.external_id for a in Appointment.select()) == ["B1", "B9"]
+
+
+def test_import_refuses_control_characters_and_implausible_years_by_line(desk_room, tmp_path):
+    desk, ann, _, _ = desk_room
+    day = TOMORROW.isoformat()
+    path = tmp_path / "feed.csv"
+    path.write_text(_csv(
+        f"E1,123456,\x1b[2J\x1b]0;pwned\x07Clinic,{day},09:00,,",  # clears the screen, sets the window title
+        f"E2,123456,Cardiology Clinic,{day},09:15,Dr. \x00Lee,",
+        f"E3\u202e,123456,Cardiology Clinic,{day},09:30,,",
+        f"E4,123456,Cardio\x7fClinic,{day},09:45,,",
+        f"E5,123456,Cardio\x9bClinic,{day},09:45,,",
+        "E6,123456,Cardiology Clinic,0001-01-01,10:00,,",
+        "E7,123456,Cardiology Clinic,9999-12-31,10:15,,",
+        f"E8,123456,Cardiology Clinic,{day},10:30,{'x' * 30_000},",
+        f"E9,123456,Cardiology Clinic,{day},10:45,Dr. Lee,",
+    ), encoding="utf-8")
+    report = appointments.import_csv(desk, ann, path)
+    assert [str(r) for r in report.rejects] == [
+        "line 2: clinic: contains the control character U+001B at position 0: remove it",
+        "line 3: provider: contains the control character U+0000 at position 4: remove it",
+        "line 4: appointment_id: contains the control character U+202E at position 2: remove it",
+        "line 5: clinic: contains the control character U+007F at position 6: remove it",
+        "line 6: clinic: contains the control character U+009B at position 6: remove it",
+        'line 7: date: "0001-01-01" is not between 1900-01-01 and 2100-12-31: check the year',
+        'line 8: date: "9999-12-31" is not between 1900-01-01 and 2100-12-31: check the year',
+        "line 9: provider: 30,000 characters, at most 200 allowed: shorten it",
+    ]
+    assert [a.external_id for a in Appointment.select()] == ["E9"]
+    assert [i.mrn for i in pulllist.pick_list(desk, ann, TOMORROW).items] == ["123456"]
+    result = run_cli("appointments", "import", str(path), home=desk.config.home)
+    assert result.returncode == 1 and "line 2: clinic: contains the control character U+001B" in result.stderr
+    assert not any(c in result.stderr + result.stdout for c in "\x1b\x00\x07\u202e\x7f\x9b")
 
 
 def test_a_bad_header_imports_nothing(desk_room):
