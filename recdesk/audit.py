@@ -87,6 +87,30 @@ def append_many(desk, actor, events: list[Event]) -> int:
     return seq
 
 
+@dataclass(frozen=True)
+class _Chain:
+    """What append_many needs of a desk, where none is open yet (a schema upgrade)."""
+
+    audit_db: object
+    master: object
+    is_postgres: bool
+    readonly: bool = False
+
+
+@dataclass(frozen=True)
+class _System:
+    user_name: str = "recdesk"
+    session: str = "upgrade"
+
+
+def append_system(db, master, action: str, object: str = "") -> int:
+    """An event recdesk itself writes during a schema upgrade, in the upgrade's transaction."""
+    import peewee
+
+    chain = _Chain(db, master, isinstance(db, peewee.PostgresqlDatabase))
+    return append_many(chain, _System(), [Event(action, object)])
+
+
 def _set_aside_strays(desk, db, head_seq: int) -> None:
     """Events numbered past the sealed head cannot be appends in flight (we hold the head's lock): someone wrote
     them outside recdesk. They are moved to audit_stray, as found, so that the desk goes on working and doctor
@@ -140,7 +164,23 @@ class ChainReport:
 
 def verify(desk, batch: int = 5000) -> ChainReport:
     """Recompute the chain; the first event whose seq, link or hash is wrong is named."""
-    mac_key = desk.master.sub("audit-mac")
+    report = walk(desk.master.sub("audit-mac"), batch)
+    if not report.intact:
+        return report
+    count = report.events
+    past, _ = strays(desk)
+    if past:
+        return ChainReport(count, count + 1, f"{past} event(s) numbered past the sealed head were written outside "
+                           "recdesk (the next append sets them aside)")
+    problem = rollback_problem(desk)
+    if problem:
+        return ChainReport(count, count + 1, problem)
+    remember_head(desk)
+    return report
+
+
+def walk(mac_key: bytes, batch: int = 5000) -> ChainReport:
+    """The chain itself, event by event up to the sealed head (also for an upgrade, which has no desk yet)."""
     # The head first: every event up to its seq was committed with it; later appends are not ours to judge.
     head = AuditHead.get()
     outside = AuditEvent.select(AuditEvent.seq).where(AuditEvent.seq < 1).order_by(AuditEvent.seq).first()
@@ -172,14 +212,6 @@ def verify(desk, batch: int = 5000) -> ChainReport:
     if not hmac.compare_digest(head.hash, _head_seal(mac_key, head.seq, prev_hash)):
         return ChainReport(count, count + 1, "the head does not seal the last event: events were cut off the end "
                            "and the head rewritten")
-    past, _ = strays(desk)
-    if past:
-        return ChainReport(count, count + 1, f"{past} event(s) numbered past the sealed head were written outside "
-                           "recdesk (the next append sets them aside)")
-    problem = rollback_problem(desk)
-    if problem:
-        return ChainReport(count, count + 1, problem)
-    remember_head(desk)
     return ChainReport(count, None, "intact")
 
 

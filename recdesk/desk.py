@@ -208,6 +208,8 @@ class Desk:
                 actor = Actor(user.id, user.name, user.role, secrets.token_hex(8))
                 audit.append(desk, actor, "desk.init", object=f"desk:{config.desk_id}",
                              details={"key_source": config.key_source, "backend": "postgresql" if url else "sqlcipher"})
+                # Born sealed: an upgrade that would seal rows afresh is refused on this desk for good.
+                audit.append(desk, actor, migrations.SEALED_MARK, object="desk")
             return desk, actor
         except BaseException:
             db.close()

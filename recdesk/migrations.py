@@ -76,16 +76,29 @@ def _suspensions(migrator: SchemaMigrator, db: peewee.Database, master: MasterKe
     db.create_tables([AccountingSuspension], safe=True)
 
 
-def _seals(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> None:
-    from recdesk import seals
-    from recdesk.models import AuditStray
+SEALED_MARK = "desk.seals"  # the audit event that says this desk's rows were sealed
 
+
+def _seals(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> None:
+    from recdesk import audit, seals
+    from recdesk.models import AuditEvent, AuditStray
+
+    # This step seals every row as it finds it, so it must run once in a desk's life and on an intact trail:
+    # someone who lowered the schema version to have tampered rows sealed afresh is refused here.
+    chain = audit.walk(master.sub("audit-mac"))
+    if not chain.intact:
+        raise DeskError(f"cannot bring in row seals: the audit chain is broken at seq {chain.broken_seq} "
+                        f"({chain.reason}); restore the database from a backup")
+    if AuditEvent.select().where(AuditEvent.action == SEALED_MARK).exists():
+        raise DeskError("this desk's rows were sealed before, yet its schema says version 7: the database was "
+                        "altered outside recdesk; restore it from a backup")
     for model in seals.SEALED:
         db.create_tables([model], safe=True)  # LegalHold and PurgeBatch may predate any row
         _add_columns(migrator, db, model, ("seal",))
     db.create_tables([AuditStray], safe=True)
     for model in seals.SEALED:
         seals.reseal_all(master, model)
+    audit.append_system(db, master, SEALED_MARK, "desk")
 
 
 MIGRATIONS: dict[int, tuple[str, Step]] = {

@@ -245,11 +245,41 @@ def test_accept_restore_is_refused_when_nothing_was_restored(office):
         audit.accept_restore(desk, boss)
 
 
-def test_an_upgrade_seals_every_existing_row(office):
+def test_lowering_the_schema_version_does_not_get_tampered_rows_sealed_afresh(office):
+    from recdesk.desk import Desk
+
+    desk, *_ = office
+    home = desk.config.home
+    sql(desk, 'UPDATE "user" SET role = ? WHERE name = ?', "manager", "ann")
+    sql(desk, "UPDATE desk_info SET schema_version = 7")
+    desk.config.save()
+    desk.close()
+    with pytest.raises(DeskError, match="sealed before"):
+        Desk.open(home)
+    found = failures(home)
+    assert any(line.startswith("open:") and "sealed before" in line for line in found)
+
+
+@pytest.fixture
+def office_of_schema_7(make_config, monkeypatch):
+    """A desk as schema 7 made it: no seals, no stray table, and no mark that its rows were ever sealed."""
     from recdesk import migrations
     from recdesk.desk import Desk
 
-    desk, _, ann, *_ = office
+    monkeypatch.setattr(migrations, "SEALED_MARK", "desk.note")  # the desk is made without the mark
+    desk, boss = Desk.create(make_config(), "boss")
+    monkeypatch.undo()
+    users.add(desk, boss, "ann", "clerk", ssh_keys=[KEY_A])
+    register(desk, boss, PatientDetails(mrn="100234", last="Avery", first="Ann", dob=datetime.date(1960, 1, 1)))
+    yield desk, boss, desk.sign_on("ann")
+    desk.close()
+
+
+def test_an_upgrade_seals_every_existing_row(office_of_schema_7):
+    from recdesk import migrations
+    from recdesk.desk import Desk
+
+    desk, _, ann = office_of_schema_7
     roi.log_request(desk, ann, form())
     home = desk.config.home
     # Back to schema 7: no seals anywhere, no stray table.
