@@ -169,6 +169,8 @@ _RECORDED = [
     ("document", "uuid", ("document.file", "intake.receive", "intake.quarantine"), "document:"),
     ("release", "uuid", ("roi.request.log",), "release:"),
     ("user", "name", ("user.add",), "user:"),
+    ("disclosure", "uuid", ("roi.release", "roi.disclosure.record"), "disclosure:"),
+    ("accounting_suspension", "uuid", ("roi.accounting.suspend",), "suspension:"),
 ]
 
 

@@ -277,6 +277,7 @@ class Disclosure(Record):
     basis = pw.CharField(max_length=40)
     accountable = pw.BooleanField(default=False)
     packet_sha256 = pw.CharField(max_length=64, null=True)
+    seal = Seal()
 
 
 class AccountingSuspension(Record):

@@ -460,6 +460,7 @@ def update_authorization(desk: Desk, actor, release_uuid: str, raw: dict | None)
         if raw is not None:
             _save_authorization(desk, release, release.patient, raw, parsed, old.scan if old else None)
         if old is not None:
+            seals.check(desk, old)  # never re-seal a row that was changed by hand
             old.release = None  # kept (A10) but no longer the one this release rests on
             old.save()
             seals.reseal(desk, Authorization, Authorization.id == old.id)
@@ -492,6 +493,7 @@ def move(desk: Desk, actor, release_uuid: str, status: str, note: str = "") -> N
     """A clerk's hand move (hold with a reason, take off hold, withdraw)."""
     actor.require("clerk", "manager")
     release = Release.get(Release.uuid == release_uuid)
+    _check_sealed(desk, release)  # the verdict that takes it off hold rests on these rows
     if status not in MOVES.get(release.status, ()):
         raise DeskError(f"a release that is {release.status.replace('_', ' ')} cannot be made "
                         f"{status.replace('_', ' ')}")
@@ -941,6 +943,7 @@ def release_packet(desk: Desk, actor, release_uuid: str, on: datetime.date | Non
         d.recipient_address_enc = crypto.seal(dek, "disclosure", "recipient_address", d.uuid, address)
         d.description_enc = crypto.seal(dek, "disclosure", "description", d.uuid, description)
         d.save()
+        seals.reseal(desk, Disclosure, Disclosure.id == d.id)
         _set_status(desk, actor, release, "released", f"released to {recipient}", document=packet_doc)
         audit.append(desk, actor, "roi.release", object=f"disclosure:{d.uuid}", patient=release.patient.uuid,
                      details={"release": release.uuid, "sha256": sha, "accountable": d.accountable,
@@ -983,6 +986,8 @@ def disclosures(desk: Desk, patient: Patient, since: datetime.date | None = None
     if accountable_only:
         q = q.where(Disclosure.accountable == True)  # noqa: E712
     dek = desk.dek(patient)
+    # An accountable flag or date changed by hand would hide a disclosure from the patient's accounting.
+    seals.check_where(desk, Disclosure, Disclosure.patient == patient.id)
     rows = []
     for d in q.order_by(Disclosure.disclosed_on, Disclosure.id):
         recipient, address, description = (
@@ -1023,6 +1028,7 @@ def record_disclosure(desk: Desk, actor, patient_uuid: str, *, disclosed_on: dat
         d.recipient_address_enc = crypto.seal(dek, "disclosure", "recipient_address", d.uuid, address.strip())
         d.description_enc = crypto.seal(dek, "disclosure", "description", d.uuid, description.strip())
         d.save()
+        seals.reseal(desk, Disclosure, Disclosure.id == d.id)
         audit.append(desk, actor, "roi.disclosure.record", object=f"disclosure:{d.uuid}", patient=patient.uuid,
                      details={"basis": basis, "accountable": d.accountable, "on": disclosed_on.isoformat()})
     return d

@@ -21,6 +21,7 @@ from recdesk.errors import TamperError
 from recdesk.models import (
     AccountingSuspension,
     Authorization,
+    Disclosure,
     Document,
     LegalHold,
     Patient,
@@ -54,6 +55,8 @@ SEALED: dict[type[peewee.Model], Sealed] = {
                     {"request": "uuid", "patient": "uuid", "packet": "uuid"}),
     Authorization: Sealed(("uuid", "kind", "signed_on", "expires_on", "revoked_on"),
                           {"patient": "uuid", "release": "uuid", "scan": "uuid"}),
+    Disclosure: Sealed(("uuid", "disclosed_on", "purpose", "basis", "accountable", "packet_sha256"),
+                       {"patient": "uuid", "release": "uuid"}),
     AccountingSuspension: Sealed(("uuid", "starts_on", "ends_on", "written"), {"patient": "uuid"}),
     LegalHold: Sealed(("uuid", "released_at"), {"patient": "uuid", "placed_by": "name", "released_by": "name"}),
     PurgeBatch: Sealed(("uuid", "status"), {"created_by": "name", "approved_by": "name"}),

@@ -167,6 +167,25 @@ def test_a_revocation_cleared_in_the_database_is_refused_by_the_validator(office
         roi.validate(desk, ann, release)
 
 
+def test_the_accounting_cannot_be_rewritten_in_the_database(office):
+    from recdesk.models import AccountingSuspension, Disclosure
+
+    desk, _, ann, patient, _ = office
+    d = roi.record_disclosure(desk, ann, patient.uuid, disclosed_on=datetime.date(2026, 11, 2),
+                              recipient="County Health Dept", address="1 Main St", description="TB report",
+                              purpose="public_health", basis="public_health")
+    roi.suspend_accounting(desk, ann, patient.uuid, agency="State AG", starts_on=datetime.date(2026, 11, 1),
+                           written=True, ends_on=datetime.date(2027, 6, 1))
+    sql(desk, "UPDATE disclosure SET accountable = ? WHERE id = ?", False, d.id)
+    with pytest.raises(TamperError, match=f"disclosure {d.uuid}"):
+        roi.accounting(desk, ann, patient.uuid)
+    sql(desk, "DELETE FROM accounting_suspension")
+    found = failures(desk)
+    assert any(f"seals: disclosure {d.uuid}" in line for line in found)
+    assert any(line.startswith("rows: 1 accounting_suspension row(s)") for line in found)
+    assert AccountingSuspension.select().count() == 0 and Disclosure.select().count() == 1
+
+
 def test_doctor_checks_request_and_authorization_ciphertexts(office):
     desk, _, ann, *_ = office
     first, second = roi.log_request(desk, ann, form()), roi.log_request(desk, ann, form())
