@@ -279,9 +279,14 @@ def cmd_intake_coversheet(args) -> int:
 
 def cmd_intake_export(args) -> int:
     from recdesk import intake
+    from recdesk.chart import PurposeRequired
 
     with _open(args) as desk:
-        data = intake.document_bytes(desk, desk.local_actor(), args.document)
+        try:
+            data = intake.document_bytes(desk, desk.local_actor(), args.document, purpose=args.purpose)
+        except PurposeRequired:
+            raise DeskError("this document is of a restricted record: add --purpose CODE (your purpose of access "
+                            "is recorded and reviewed by a supervisor)") from None
     _write_out(args.output, data)
     return 0
 
@@ -543,6 +548,8 @@ def parser() -> argparse.ArgumentParser:
     export = intake_sub.add_parser("export", parents=[common], help="a document's original bytes (e.g. quarantined)")
     export.add_argument("document", help="the document id")
     export.add_argument("-o", "--output", required=True, help="a new file (0600), or - for stdout")
+    export.add_argument("--purpose", help="your purpose of access, for a document of a restricted record "
+                        "(treatment, release, filing, chart_completion, legal, patient_request)")
     export.set_defaults(func=cmd_intake_export)
     status = intake_sub.add_parser("status", parents=[common], help="queue counts and each clerk's work")
     status.add_argument("--json", action="store_true")

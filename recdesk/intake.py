@@ -435,13 +435,22 @@ def _key(desk: Desk, doc: Document) -> bytes:
     return desk.dek(doc.patient) if doc.patient_id else desk.desk_key
 
 
-def document_bytes(desk: Desk, actor, doc_uuid: str) -> bytes:
-    """The decrypted bytes of a document (hash-checked); the view is audited."""
+def document_bytes(desk: Desk, actor, doc_uuid: str, *, purpose: str | None = None) -> bytes:
+    """The decrypted bytes of a document (hash-checked); the view is audited. A document filed to a restricted
+    record needs a purpose of access, as its chart does, and its view is queued for supervisor review."""
+    from recdesk.chart import check_access
+
     doc = _get(doc_uuid)
+    seals.check(desk, doc)
+    if doc.patient_id:
+        check_access(desk, doc.patient, purpose)
     data = desk.store.read(_key(desk, doc), doc.uuid, doc.blob, doc.sha256)
     with desk.audit_db.atomic():
         audit.append(desk, actor, "document.view", object=f"document:{doc.uuid}",
                      patient=doc.patient.uuid if doc.patient_id else "")
+        if doc.patient_id and doc.patient.sensitive:
+            audit.append(desk, actor, "chart.open.sensitive", object=f"patient:{doc.patient.uuid}",
+                         patient=doc.patient.uuid, details={"purpose": purpose, "document": doc.uuid})
     return data
 
 

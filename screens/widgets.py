@@ -110,7 +110,14 @@ class DocumentPages(Plain):
             self.text = ""
             self.update("")
             return
-        self.data = await app.desk_call(intake.document_bytes, app.desk, app.actor, doc_uuid)
+        from recdesk.chart import PurposeRequired
+
+        try:
+            self.data = await app.desk_call(intake.document_bytes, app.desk, app.actor, doc_uuid)
+        except PurposeRequired:  # never shown in passing: open the chart and state a purpose
+            self.text = "Restricted record: its pages show only in the chart, opened with a purpose of access."
+            self.update(self.text)
+            return
         await self.turn(0)
 
     async def turn(self, delta: int) -> None:

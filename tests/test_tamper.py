@@ -315,3 +315,21 @@ def test_an_upgrade_seals_every_existing_row(office_of_schema_7):
         assert Document.select().where(Document.seal.is_null()).count() == 0
         assert failures(upgraded) == []
         upgraded.sign_on("ann")
+
+
+def test_a_restricted_records_document_is_not_exported_or_read_without_a_purpose(office):
+    from recdesk import intake
+
+    desk, _, ann, _, restricted = office
+    with desk.write():
+        doc = documents.file_document(desk, ann, restricted, pdf(1, "Psychiatry note"), doc_type="progress_note",
+                                      title="note", pages=1, service_date=datetime.date(2025, 1, 1))
+    with pytest.raises(PurposeRequired):
+        intake.document_bytes(desk, ann, doc.uuid)
+    before = AuditEvent.select().where(AuditEvent.action == "chart.open.sensitive").count()
+    assert intake.document_bytes(desk, ann, doc.uuid, purpose="filing").startswith(b"%PDF")
+    queued = AuditEvent.select().where(AuditEvent.action == "chart.open.sensitive").count()
+    assert queued == before + 1  # the view is in the supervisor's restricted-access review
+    desk.config.save()
+    refused = run_cli("intake", "export", doc.uuid, "-o", "-", home=desk.config.home)
+    assert refused.returncode == 2 and "--purpose" in refused.stderr and not refused.stdout
