@@ -101,6 +101,7 @@ class FrontDoor:
     max_output_buffer: int = config_mod.Serve.max_output_buffer
     sessions: Counter = field(default_factory=Counter)
     unauthenticated: int = 0
+    waiting: dict = field(default_factory=dict)  # address -> its connections not yet signed on, oldest first
     failures: FailureLog = field(default_factory=FailureLog)
     pending: set = field(default_factory=set)
 
@@ -157,7 +158,7 @@ class DeskSSHServer(asyncssh.SSHServer):
         self.conn = conn
         peer = conn.get_extra_info("peername") or ("?", 0)
         self.address = str(peer[0])
-        if self.door.unauthenticated >= self.door.max_unauthenticated:
+        if self.door.unauthenticated >= self.door.max_unauthenticated and not self._make_room():
             # Refused before key exchange: not audited, since a flood of these would flood the audit chain.
             asyncio.get_running_loop().call_soon(
                 conn.disconnect, asyncssh.DISC_TOO_MANY_CONNECTIONS,
@@ -165,11 +166,30 @@ class DeskSSHServer(asyncssh.SSHServer):
             return
         self.door.unauthenticated += 1
         self.waiting = True
+        self.door.waiting.setdefault(self.address, []).append(self)
+
+    def _make_room(self) -> bool:
+        """When every pre-auth slot is taken, an address holding more of them than this one gives up its oldest:
+        one address that opens connections and never signs on cannot keep every other thin client out."""
+        crowded = max(self.door.waiting, key=lambda a: len(self.door.waiting[a]), default=None)
+        if crowded is None or len(self.door.waiting[crowded]) <= len(self.door.waiting.get(self.address, ())) + 1:
+            return False
+        oldest = self.door.waiting[crowded][0]
+        oldest._stop_waiting()
+        asyncio.get_running_loop().call_soon(
+            oldest.conn.disconnect, asyncssh.DISC_TOO_MANY_CONNECTIONS,
+            "too many connections from your address are signing on at once: try again in a moment")
+        return True
 
     def _stop_waiting(self) -> None:
         if self.waiting:
             self.waiting = False
             self.door.unauthenticated -= 1
+            mine = self.door.waiting.get(self.address, [])
+            if self in mine:
+                mine.remove(self)
+            if not mine:
+                self.door.waiting.pop(self.address, None)
 
     def _record_refusals(self, refusals: list[dict], **details) -> None:
         for refusal in refusals:

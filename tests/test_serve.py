@@ -421,6 +421,26 @@ def test_connections_beyond_the_unauthenticated_cap_are_refused(door):
     wait_for(lambda: ssh_run(door, "ls").returncode == 1)  # once they are gone, a clerk's key signs on again
 
 
+@pytest.mark.parametrize("door", [{"max_unauthenticated": 3}], indirect=True)
+def test_one_address_holding_every_pre_auth_slot_does_not_keep_clerks_out(door):
+    def hold():
+        s = socket.create_connection(("127.0.0.1", door["port"]), timeout=20, source_address=("127.0.0.2", 0))
+        banner = b""
+        while b"\r\n" not in banner:
+            chunk = s.recv(256)
+            assert chunk, "closed before the SSH banner"
+            banner += chunk
+        return s
+
+    held = [hold() for _ in range(3)]  # every slot, from one address that never signs on
+    try:
+        result = ssh_run(door, "ls")  # a clerk from another address
+        assert result.returncode == 1 and "no commands" in result.stderr, result.stderr  # signed on, then refused
+    finally:
+        for s in held:
+            s.close()
+
+
 # --- no core dumps from a process that holds the key -------------------------------------------------
 
 
