@@ -119,7 +119,10 @@ class Serve:
 SECTIONS: dict[str, type] = {"intake": Intake, "print": Print, "roi": Roi, "completion": Completion,
                              "tracking": Tracking, "filing": Filing, "pull_list": PullList, "serve": Serve}
 _BINDING_ID = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")
-_KEYS = re.compile(r"[A-Za-z0-9_+-]+(,[A-Za-z0-9_+-]+)*")
+# Keys that survive every terminal (DESIGN: letters, digits, F1-F24, Enter, arrows, PgUp/PgDn, ctrl+letter).
+_KEY = (r"(?:(?:ctrl|shift|alt)\+)*(?:f(?:[1-9]|1[0-9]|2[0-4])|[a-z0-9]|enter|escape|tab|space|backspace|delete|"
+        r"insert|home|end|pageup|pagedown|up|down|left|right)")
+_KEYS = re.compile(f"{_KEY}(?:,{_KEY})*")
 
 
 @dataclass

@@ -34,6 +34,8 @@ def _parse(tmp_path, text: str) -> Config:
     ('[roi]\nphone = "555\\u001b[2J"', "[roi] phone must be one line of at most 200 characters"),
     ('[print]\ncommand = "lp \\"HIM"', "[print] command \"lp \\\"HIM\" cannot be read"),
     ("[keymap]\nsign_off = 9", "[keymap] sign_off must be a key such as"),
+    ('[keymap]\nsign_off = "banana"', "[keymap] sign_off must be a key such as"),
+    ('[keymap]\nsign_off = "f9,ctrl+"', "[keymap] sign_off must be a key such as"),
     ('[keymap]\n"Sign Off" = "f9"', "[keymap] 'Sign Off' is not a binding id"),
 ])
 def test_a_wrong_type_or_out_of_bounds_value_is_one_line_naming_section_key_and_value(tmp_path, text, message):
