@@ -17,11 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from recdesk import synthetic
 from recdesk.config import Config
-from recdesk.demo import patient_details
+from recdesk.demo import synthetic
+from recdesk.demo.builder import patient_details
 from recdesk.desk import Desk
-from recdesk.patients import register_many
+from recdesk.patients.registry import register_many
 
 BATCH = 1000
 

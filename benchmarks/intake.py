@@ -4,7 +4,7 @@ Run:  .venv/bin/python benchmarks/intake.py [--documents 1000]
 
 Makes N PDFs of 1-20 text pages (fpdf2, deterministic), then times:
 - the floor: for each file, read it, open it with pypdf and count its pages, copy it to another folder;
-- recdesk: `recdesk.intake.scan` of the same files from an inbox: claim, hash, parse in the limited
+- recdesk: `recdesk.documents.intake.scan` of the same files from an inbox: claim, hash, parse in the limited
   worker process (every object resolved, every page inflated, first pages' text), encrypt into the
   store, record with an audit event, remove from the inbox — each file committed on its own.
 Budget: recdesk within 3x the floor.
@@ -25,9 +25,9 @@ from pathlib import Path
 from fpdf import FPDF
 from pypdf import PdfReader
 
-from recdesk import intake
 from recdesk.config import Config
 from recdesk.desk import Desk
+from recdesk.documents import intake
 
 BUDGET = 3.0
 

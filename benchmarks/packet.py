@@ -23,11 +23,12 @@ from pathlib import Path
 from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
 
-from recdesk import documents, roi
 from recdesk.config import Config
 from recdesk.desk import Desk
-from recdesk.models import Patient
-from recdesk.patients import PatientDetails, register
+from recdesk.documents import filing
+from recdesk.patients.registry import PatientDetails, register
+from recdesk.release import requests
+from recdesk.vault.models import Patient
 
 
 def make_pdf(n: int, pages: int) -> bytes:
@@ -52,14 +53,14 @@ def main() -> None:
         patient = Patient.get_by_id(register(desk, boss, PatientDetails(mrn="100234", last="Avery", first="Ann",
                                                                                dob=datetime.date(1960, 1, 1))))
         with desk.write():
-            uuids = [documents.file_document(desk, boss, patient, data, doc_type="discharge_summary",
+            uuids = [filing.file_document(desk, boss, patient, data, doc_type="discharge_summary",
                                              title=f"Document {n}", pages=args.pages, qa_state="passed").uuid
                      for n, data in enumerate(sources)]
         auth = {"description": "all discharge summaries", "discloser": "General Hospital", "recipient": "Dewey LLP",
                 "purposes": ["legal claim"], "expiration": {"date": (today.replace(year=today.year + 1)).isoformat()},
                 "signed_on": today.isoformat(), "signature": "/s/", "statements": {
                     "revocation": True, "conditioning": True, "redisclosure": True}}
-        (release,) = roi.log_request(desk, boss, roi.RequestForm(
+        (release,) = requests.log_request(desk, boss, requests.RequestForm(
             request={"received": today.isoformat(), "requester_type": "attorney", "requester_name": "Dewey LLP",
                      "purpose": "legal"}, authorization=auth, patients=["100234"], delivery="electronic"))
 
@@ -73,7 +74,7 @@ def main() -> None:
         floor = time.perf_counter() - started
 
         started = time.perf_counter()
-        packet = roi.build_packet(desk, boss, release.uuid, uuids)
+        packet = requests.build_packet(desk, boss, release.uuid, uuids)
         took = time.perf_counter() - started
         desk.close()
 

@@ -1,4 +1,5 @@
-"""Search latency: recdesk.search.find on a 1,000,000-patient demo desk against plaintext SQLite on the same rows.
+"""Search latency: recdesk.patients.search.find on a 1,000,000-patient demo desk against plaintext SQLite
+on the same rows.
 
 Run:  .venv/bin/python benchmarks/search.py [--patients N] [--home DIR] [--queries Q]
 
@@ -30,10 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recdesk import config as config_mod
-from recdesk import demo, search, synthetic
-from recdesk.blindindex import digits, name_key
+from recdesk.demo import builder, synthetic
 from recdesk.desk import Desk
-from recdesk.models import DeskInfo, Patient
+from recdesk.patients import search
+from recdesk.vault.blindindex import digits, name_key
+from recdesk.vault.models import DeskInfo, Patient
 
 BENCH_DATA = Path(__file__).resolve().parent.parent / "bench-data"
 SEED = 1
@@ -124,7 +126,7 @@ def build_desk(home: Path, patients: int) -> float | None:
         return None
     say(f"desk: building {home} from {already:,} to {patients:,} patients")
     started = time.perf_counter()
-    demo.build(home, patients, seed=SEED, progress=demo.Rate(say, already)).close()
+    builder.build(home, patients, seed=SEED, progress=builder.Rate(say, already)).close()
     return time.perf_counter() - started
 
 
@@ -133,7 +135,7 @@ def synthetic_rows(patients: int) -> Iterator[synthetic.SyntheticPatient]:
     previous = None
     for index in range(patients):
         # A batch's first slot is never a duplicate: _build_batch only looks back within its batch.
-        if index % demo.BATCH and synthetic.is_near_duplicate_index(SEED, index):
+        if index % builder.BATCH and synthetic.is_near_duplicate_index(SEED, index):
             person = synthetic.near_duplicate(SEED, index, previous)
         else:
             person = synthetic.patient(SEED, index)

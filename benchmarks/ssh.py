@@ -28,8 +28,8 @@ import tui  # noqa: E402 - the shared pty measurements of benchmarks/tui.py
 
 from recdesk import users  # noqa: E402
 from recdesk.desk import Desk  # noqa: E402
-from recdesk.models import User  # noqa: E402
-from recdesk.terminal import PtyProcess  # noqa: E402
+from recdesk.serve.terminal import PtyProcess  # noqa: E402
+from recdesk.vault.models import User  # noqa: E402
 
 
 def ensure_clerk(home: Path) -> Path:

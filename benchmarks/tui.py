@@ -3,7 +3,7 @@
 Run:  .venv/bin/python benchmarks/tui.py [--home DIR | --patients N] [--queries Q] [--runs R]
 
 It drives the real desk (`python -m recdesk.cli --home HOME`, signed on as the demo clerk) on its own
-pseudo-terminal of 80x24 with TERM=xterm-256color through recdesk.terminal.PtyProcess, the way an SSH
+pseudo-terminal of 80x24 with TERM=xterm-256color through recdesk.serve.terminal.PtyProcess, the way an SSH
 session would, and measures:
 
 1. start-up: from spawning the process until the last byte of its first paint (the search prompt is on
@@ -47,10 +47,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from recdesk import config as config_mod
-from recdesk import demo, synthetic
+from recdesk.demo import builder, synthetic
 from recdesk.desk import Desk
-from recdesk.models import DeskInfo
-from recdesk.terminal import PtyProcess
+from recdesk.serve.terminal import PtyProcess
+from recdesk.vault.models import DeskInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from search import label, say  # noqa: E402 - one naming of bench desks for every benchmark
@@ -286,7 +286,7 @@ def prepare_desk(args) -> tuple[Path, int, int]:
                 already = DeskInfo.get().demo_built or 0
         if already < args.patients:
             say(f"desk: building {home} from {already:,} to {args.patients:,} patients")
-            demo.build(home, args.patients, seed=SEED, progress=demo.Rate(say, already)).close()
+            builder.build(home, args.patients, seed=SEED, progress=builder.Rate(say, already)).close()
     with Desk.open(home, readonly=True):
         info = DeskInfo.get()
         built, seed = info.demo_built or 0, info.demo_seed
@@ -308,7 +308,7 @@ def sample_people(built: int, seed: int, count: int) -> list[synthetic.Synthetic
         if index in seen:
             continue
         seen.add(index)
-        if index % demo.BATCH and synthetic.is_near_duplicate_index(seed, index):
+        if index % builder.BATCH and synthetic.is_near_duplicate_index(seed, index):
             continue
         picked.append(synthetic.patient(seed, index))
     if len(picked) < count:

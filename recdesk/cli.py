@@ -69,7 +69,7 @@ def _day(text: str):
     """An argparse type: a date YYYY-MM-DD in the years a pull list can cover."""
     import datetime
 
-    from recdesk.pulllist import FIRST_DAY, LAST_DAY
+    from recdesk.paper.pulllist import FIRST_DAY, LAST_DAY
 
     try:
         day = datetime.date.fromisoformat(text)
@@ -107,7 +107,7 @@ def cmd_init(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from recdesk import demo
+    from recdesk.demo import builder
 
     home = Path(args.home).expanduser() if args.home else None
     if home is None:
@@ -119,8 +119,8 @@ def cmd_demo(args) -> int:
         _err(line)
 
     say(f"demo desk in {home} (synthetic patients; demo key file, not for production)")
-    progress = demo.Rate(say)
-    desk = demo.build(home, args.patients, args.seed, progress=progress)
+    progress = builder.Rate(say)
+    desk = builder.build(home, args.patients, args.seed, progress=progress)
     desk.close()
     say(f"demo desk ready: {args.patients:,} patients, seed {args.seed}")
     if args.build_only:
@@ -143,13 +143,13 @@ def _without_postgres_driver(home: Path) -> None:
 def run_desk(home: Path) -> int:
     """Sign on and run the TUI until sign-off; returns the exit code. Imports textual only here."""
     _without_postgres_driver(home)
-    from recdesk import sessions
     from recdesk.desk import Desk
+    from recdesk.serve import sessions
 
     desk = Desk.open(home)
     ticket = os.environ.pop("RECDESK_TICKET", None)
     if ticket:
-        from recdesk import tickets
+        from recdesk.serve import tickets
 
         t = tickets.verify(desk.master, ticket)
         actor = sessions.sign_on(desk, t.user, via="ssh", address=t.address, key_fingerprint=t.key_fingerprint,
@@ -190,7 +190,7 @@ def _open(args, *, readonly: bool = False):
 
 
 def cmd_search(args) -> int:
-    from recdesk import search
+    from recdesk.patients import search
 
     with _open(args) as desk:
         actor = desk.local_actor()
@@ -213,10 +213,10 @@ def cmd_search(args) -> int:
 def cmd_serve(args) -> int:
     import asyncio
 
-    from recdesk import serve
+    from recdesk.serve import door
 
     if args.new_host_key:
-        fingerprint = serve.new_host_key(_home(args))
+        fingerprint = door.new_host_key(_home(args))
         _out(f"made a new SSH host key for the desk in {_home(args)}: {fingerprint}")
         _out("Give clerks this fingerprint: clients that knew the old key will warn that it changed.")
         return 0
@@ -225,7 +225,7 @@ def cmd_serve(args) -> int:
         _out(f"recdesk: serving the desk in {_home(args)} on ssh://{args.host}:{port} (Ctrl+C stops)")
 
     try:
-        asyncio.run(serve.serve(_home(args), args.host, args.port, ready=ready))
+        asyncio.run(door.serve(_home(args), args.host, args.port, ready=ready))
     except KeyboardInterrupt:
         pass
     except OSError as exc:
@@ -250,7 +250,7 @@ def _write_out(path: str, data: bytes) -> None:
 
 
 def cmd_intake_scan(args) -> int:
-    from recdesk import intake
+    from recdesk.documents import intake
 
     def progress(done: int, total: int) -> None:
         _err(f"scanned {done:,} / {total:,}")
@@ -269,7 +269,7 @@ def cmd_intake_scan(args) -> int:
 
 
 def cmd_intake_coversheet(args) -> int:
-    from recdesk import intake
+    from recdesk.documents import intake
 
     with _open(args) as desk:
         data = intake.coversheet(desk, desk.local_actor(), args.mrn)
@@ -278,8 +278,8 @@ def cmd_intake_coversheet(args) -> int:
 
 
 def cmd_intake_export(args) -> int:
-    from recdesk import intake
-    from recdesk.chart import PurposeRequired
+    from recdesk.documents import intake
+    from recdesk.patients.chart import PurposeRequired
 
     with _open(args) as desk:
         try:
@@ -292,7 +292,7 @@ def cmd_intake_export(args) -> int:
 
 
 def cmd_intake_status(args) -> int:
-    from recdesk import intake
+    from recdesk.documents import intake
 
     with _open(args) as desk:
         counts = intake.counts(desk)
@@ -312,14 +312,14 @@ def cmd_intake_status(args) -> int:
 
 
 def cmd_reindex(args) -> int:
-    from recdesk import patients
+    from recdesk.patients import registry
 
     def progress(done: int, total: int) -> None:
         _err(f"indexed {done:,} / {total:,} patients")
 
     with _open(args) as desk:
         before = desk.index_version
-        done = patients.reindex(desk, desk.local_actor(), progress=progress)
+        done = registry.reindex(desk, desk.local_actor(), progress=progress)
         _out(f"blind index at version {desk.index_version} (was {before}); {done:,} patients indexed")
     return 0
 
@@ -327,7 +327,7 @@ def cmd_reindex(args) -> int:
 def cmd_pull_list(args) -> int:
     import datetime
 
-    from recdesk import pulllist
+    from recdesk.paper import pulllist
 
     start = args.date or datetime.date.today() + datetime.timedelta(1)
     pulllist.check_span(start, args.days)
@@ -345,25 +345,26 @@ def cmd_pull_list(args) -> int:
 
 
 def cmd_roi_check(args) -> int:
-    from recdesk import roirules, shapes
+    from recdesk import shapes
+    from recdesk.release import rules
 
     home = _home(args)
-    verdict = roirules.check_json(shapes.read_json(args.file), home=home if home.is_dir() else None,
+    verdict = rules.check_json(shapes.read_json(args.file), home=home if home.is_dir() else None,
                                   state=(args.state or "").upper())
     _out_json(verdict, indent=None if args.compact else 2)
     return 0
 
 
 def cmd_roi_import(args) -> int:
-    from recdesk import roi
+    from recdesk.release import requests
 
     with _open(args) as desk:
         actor = desk.local_actor()
-        logged = roi.import_file(desk, actor, args.file)
+        logged = requests.import_file(desk, actor, args.file)
         if logged.before:
             print("recdesk: this request was logged before (the same file): nothing new was written", file=sys.stderr)
         for release in logged.releases:
-            v = roi.view(desk, release)
+            v = requests.view(desk, release)
             line = f"{release.uuid[:8].upper()}  MRN {v.mrn}  {release.status.replace('_', ' ')}  due {v.due}"
             if release.status == "on_hold":
                 line += "  (" + "; ".join(f"{p.code} {p.field}" for p in v.verdict.problems) + ")"
@@ -372,10 +373,10 @@ def cmd_roi_import(args) -> int:
 
 
 def cmd_roi_list(args) -> int:
-    from recdesk import roi
+    from recdesk.release import requests
 
     with _open(args) as desk:
-        views = roi.queue(desk, desk.local_actor(), include_closed=args.all)
+        views = requests.queue(desk, desk.local_actor(), include_closed=args.all)
         if args.json:
             _out_json([{"release": v.release.uuid, "mrn": v.mrn, "status": v.status, "due": v.due.isoformat(),
                         "received": v.request.received_on.isoformat(), "aging": v.bucket,
@@ -390,7 +391,7 @@ def cmd_roi_list(args) -> int:
 
 
 def cmd_appointments_import(args) -> int:
-    from recdesk import appointments
+    from recdesk.paper import appointments
 
     path = Path(args.file)
     if path.is_dir():
@@ -435,7 +436,7 @@ def cmd_doctor(args) -> int:
 
 
 def cmd_audit_verify(args) -> int:
-    from recdesk import audit
+    from recdesk.vault import audit
 
     with _open(args) as desk:
         report = audit.verify(desk)
@@ -447,7 +448,7 @@ def cmd_audit_verify(args) -> int:
 
 
 def cmd_audit_accept_restore(args) -> int:
-    from recdesk import audit
+    from recdesk.vault import audit
 
     with _open(args) as desk:
         seq = audit.accept_restore(desk, desk.local_actor())
@@ -650,8 +651,8 @@ def _record_refusal(args, exc: AccessDenied) -> None:
     """A refused action goes into the audit trail (the command's own transaction was rolled back)."""
     if exc.actor is None:
         return
-    from recdesk import audit
     from recdesk.desk import Desk
+    from recdesk.vault import audit
 
     try:
         with Desk.open(_home(args), readonly=exc.actor.role == "supervisor") as desk:
@@ -661,8 +662,8 @@ def _record_refusal(args, exc: AccessDenied) -> None:
 
 
 def _unexpected(args, exc: Exception) -> int:
-    from recdesk import environment
-    from recdesk.db import DATABASE_ERRORS
+    from recdesk.vault import environment
+    from recdesk.vault.db import DATABASE_ERRORS
 
     problem = environment.cause(exc, _home(args))
     if problem is not None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from recdesk import reference
-from recdesk.completion import ENCOUNTER_KINDS
+from recdesk.completion.rules import ENCOUNTER_KINDS
 from recdesk.errors import DeskError
 
 CONFIG_NAME = "config.toml"

@@ -15,16 +15,15 @@ from pathlib import Path
 
 import peewee
 
-from recdesk import audit, crypto, keys, migrations, seals
 from recdesk import config as config_mod
-from recdesk.blindindex import INDEX_VERSION, BlindIndex
 from recdesk.config import Config
-from recdesk.db import DATABASE_ERRORS, SqlCipherDatabase, is_postgres, postgres
 from recdesk.errors import AccessDenied, DeskError, MasterKeyError
-from recdesk.models import DeskInfo, Patient, User, create_schema, database
-from recdesk.store import ContentStore
+from recdesk.vault import audit, crypto, keys, migrations, seals
+from recdesk.vault.blindindex import INDEX_VERSION, BlindIndex
+from recdesk.vault.db import DATABASE_ERRORS, SqlCipherDatabase, is_postgres, postgres
+from recdesk.vault.models import DeskInfo, Patient, User, create_schema, database
+from recdesk.vault.store import ContentStore
 
-ROLES = ("clerk", "supervisor", "manager")
 _USER_NAME = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 HOST_KEY_NAME = "ssh_host_ed25519_key"
 _DEK_CACHE = 4096

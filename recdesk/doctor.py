@@ -7,9 +7,9 @@ from pathlib import Path
 
 import peewee
 
-from recdesk import audit
-from recdesk.db import DATABASE_ERRORS
 from recdesk.errors import DeskError, TamperError
+from recdesk.vault import audit
+from recdesk.vault.db import DATABASE_ERRORS
 
 
 @dataclass
@@ -45,7 +45,7 @@ def run(home: Path) -> Report:
         return report
     with desk:
         report.ok(f"key: master key from {desk.master.source}")
-        from recdesk.blindindex import INDEX_VERSION
+        from recdesk.vault.blindindex import INDEX_VERSION
 
         if desk.index_version < INDEX_VERSION:
             report.ok(f"index: search tokens at version {desk.index_version} of {INDEX_VERSION}: run `recdesk reindex` "
@@ -70,7 +70,7 @@ def run(home: Path) -> Report:
 
 
 def _check_host_key(home: Path, report: Report) -> None:
-    from recdesk.serve import host_key_problem
+    from recdesk.serve.door import host_key_problem
 
     problem = host_key_problem(home)
     if problem:
@@ -80,7 +80,7 @@ def _check_host_key(home: Path, report: Report) -> None:
 
 
 def _check_seals(desk, report: Report) -> None:
-    from recdesk import seals
+    from recdesk.vault import seals
 
     try:
         checked, failing, named = seals.broken(desk)
@@ -97,8 +97,9 @@ def _check_seals(desk, report: Report) -> None:
 
 def _other_ciphertexts(desk):
     """(key, table, column, ref, ciphertext) for every encrypted field outside patient and insurance."""
-    from recdesk.intake import move_ref
-    from recdesk.models import (
+    from recdesk.documents.intake import move_ref
+    from recdesk.release.requests import event_ref
+    from recdesk.vault.models import (
         AccountingSuspension,
         Authorization,
         Deficiency,
@@ -110,7 +111,6 @@ def _other_ciphertexts(desk):
         ReleaseEvent,
         ReleaseRequest,
     )
-    from recdesk.roi import event_ref
 
     k = desk.desk_key
     for r in ReleaseRequest.select().iterator():
@@ -140,7 +140,7 @@ def _other_ciphertexts(desk):
 
 
 def _check_other_fields(desk, report: Report) -> None:
-    from recdesk import crypto
+    from recdesk.vault import crypto
 
     count, failures = 0, 0
     try:
@@ -196,7 +196,7 @@ def _check_deleted(desk, report: Report) -> None:
 
 
 def _check_strays(desk, report: Report) -> None:
-    from recdesk.models import AuditStray
+    from recdesk.vault.models import AuditStray
 
     try:
         rows = list(AuditStray.select().order_by(AuditStray.seq).limit(5))
@@ -233,8 +233,8 @@ def _check_database(desk, report: Report) -> None:
 
 
 def _check_fields(desk, report: Report) -> None:
-    from recdesk.models import Insurance, Patient
-    from recdesk.patients import decrypt, decrypt_insurance
+    from recdesk.patients.registry import decrypt, decrypt_insurance
+    from recdesk.vault.models import Insurance, Patient
 
     count, failures = 0, 0
     live = Patient.dek_wrapped.is_null(False)
@@ -263,7 +263,7 @@ def _check_fields(desk, report: Report) -> None:
 
 
 def _check_blobs(desk, report: Report) -> None:
-    from recdesk.models import Document, Patient
+    from recdesk.vault.models import Document, Patient
 
     count, failures = 0, 0
     try:

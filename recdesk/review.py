@@ -10,9 +10,13 @@ import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from recdesk import audit, chart, chart_reports, intake, roi
 from recdesk.desk import Desk
-from recdesk.models import AuditEvent, ChartVolume
+from recdesk.documents import intake
+from recdesk.paper import reports
+from recdesk.patients import chart
+from recdesk.release import requests as roi
+from recdesk.vault import audit
+from recdesk.vault.models import AuditEvent, ChartVolume
 
 
 @dataclass
@@ -46,7 +50,7 @@ def queues(desk: Desk, actor, as_of: datetime.date) -> Table:
 
 def _deficiency_summary(desk: Desk, actor, as_of: datetime.date) -> list[list[str]]:
     try:
-        from recdesk import assembly
+        from recdesk.completion import assembly
     except ImportError:  # pragma: no cover - assembly ships with recdesk
         return []
     rows = assembly.provider_queue(desk, actor, _moment(as_of))
@@ -71,21 +75,21 @@ def requests(desk: Desk, actor, as_of: datetime.date) -> Table:
 
 def charts(desk: Desk, actor, as_of: datetime.date) -> Table:
     rows = [["overdue", r["shelf"], r["mrn"], r["location"], r.get("borrower", ""), str(r["due_back_on"] or ""),
-             f"{r['days_overdue']} d"] for r in chart_reports.overdue(desk, actor, as_of)]
+             f"{r['days_overdue']} d"] for r in reports.overdue(desk, actor, as_of)]
     rows += [["missing", r["shelf"], r["mrn"], r["location"], r.get("borrower", ""), "",
-              str(r.get("missing_since") or "")] for r in chart_reports.missing(desk, actor)]
+              str(r.get("missing_since") or "")] for r in reports.missing(desk, actor)]
     return Table("Paper charts", ["", "Shelf", "MRN", "Where", "Borrower", "Due back", "Late/since"], rows,
                  note="Overdue and missing paper charts.")
 
 
 def borrowers(desk: Desk, actor, as_of: datetime.date) -> Table:
     rows = [[r["name"] + (f" ({r['person']})" if r["person"] else ""), r["kind"].replace("_", " "), str(r["charts"]),
-             str(r["overdue"])] for r in chart_reports.by_borrower(desk, actor, as_of)]
+             str(r["overdue"])] for r in reports.by_borrower(desk, actor, as_of)]
     return Table("Charts by borrower", ["Borrower", "Kind", "Charts out", "Overdue"], rows)
 
 
 def pull_lists(desk: Desk, actor, as_of: datetime.date, days: int = 14) -> Table:
-    report = chart_reports.fill_rate(desk, actor, as_of - datetime.timedelta(days=days), as_of)
+    report = reports.fill_rate(desk, actor, as_of - datetime.timedelta(days=days), as_of)
     rows = [[str(d["date"]), str(d["wanted"]), str(d["pulled"]), str(d["not_fillable"]), str(d["pending"]),
              _pct(d["fill_rate"])] for d in report["days"] if d["wanted"]]
     t = report["total"]
@@ -96,7 +100,7 @@ def pull_lists(desk: Desk, actor, as_of: datetime.date, days: int = 14) -> Table
 
 
 def deficiencies(desk: Desk, actor, as_of: datetime.date) -> Table:
-    from recdesk import assembly
+    from recdesk.completion import assembly
 
     rows = [[r.provider, r.service, str(r.open), str(r.charts), str(r.oldest_days), str(r.delinquent)]
             for r in assembly.provider_queue(desk, actor, _moment(as_of))]

@@ -7,10 +7,11 @@ import hashlib
 
 import peewee
 
-from recdesk import audit, seals
-from recdesk.desk import ROLES, check_user_name
+from recdesk.desk import check_user_name
 from recdesk.errors import DeskError
-from recdesk.models import SshKey, User, now
+from recdesk.roles import ROLES
+from recdesk.vault import audit, seals
+from recdesk.vault.models import SshKey, User, now
 
 
 def fingerprint(public_key: str) -> str:

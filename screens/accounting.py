@@ -8,8 +8,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
-from recdesk import printing, roi, roirules
 from recdesk.errors import DeskError
+from recdesk.pdf import printing
+from recdesk.release import requests, rules
 from screens.pickers import ChoiceDialog, TextDialog
 from screens.widgets import DeskHeader, DeskScreen, DeskTable, Plain
 
@@ -43,7 +44,7 @@ class AccountingScreen(DeskScreen):
     def __init__(self, patient_uuid: str) -> None:
         super().__init__()
         self.patient_uuid = patient_uuid
-        self.accounting: roi.Accounting | None = None
+        self.accounting: requests.Accounting | None = None
 
     def compose(self) -> ComposeResult:
         yield DeskHeader(self.SCREEN_NAME)
@@ -61,7 +62,7 @@ class AccountingScreen(DeskScreen):
         table = self.query_one("#disclosures", DataTable)
         table.clear()
         app = self.app
-        a = await app.desk_call(roi.accounting, app.desk, app.actor, self.patient_uuid)
+        a = await app.desk_call(requests.accounting, app.desk, app.actor, self.patient_uuid)
         self.accounting = a
         for r in a.rows:
             table.add_row(r.disclosed_on.isoformat(), r.recipient[:20], r.description[:30],
@@ -75,7 +76,7 @@ class AccountingScreen(DeskScreen):
         app = self.app
 
         def send(desk, actor):
-            return printing.send(desk, roi.accounting_pdf(desk, actor, self.patient_uuid), "accounting")
+            return printing.send(desk, requests.accounting_pdf(desk, actor, self.patient_uuid), "accounting")
 
         try:
             where = await app.desk_call(send, app.desk, app.actor)
@@ -95,14 +96,14 @@ class AccountingScreen(DeskScreen):
         address = recipient and await ask(TextDialog("Their address (or - if not known)?"))
         description = address and await ask(TextDialog("What was disclosed?"))
         purpose = description and await ask(ChoiceDialog("For what purpose?", [
-            (code, code.replace("_", " ")) for code in roirules.PURPOSES]))
+            (code, code.replace("_", " ")) for code in rules.PURPOSES]))
         basis = purpose and await ask(ChoiceDialog("On what basis?", [
             (name, f"{name.replace('_', ' ')}{' (accountable)' if accountable else ''}")
-            for name, accountable in roi.RECORDED_BASES.items()]))
+            for name, accountable in requests.RECORDED_BASES.items()]))
         if not basis:
             return
         try:
-            await app.desk_call(roi.record_disclosure, app.desk, app.actor, self.patient_uuid,
+            await app.desk_call(requests.record_disclosure, app.desk, app.actor, self.patient_uuid,
                                 disclosed_on=datetime.date.fromisoformat(on), recipient=recipient,
                                 address="" if address.strip() == "-" else address, description=description,
                                 purpose=purpose, basis=basis)
@@ -136,7 +137,7 @@ class AccountingScreen(DeskScreen):
             if not ends:
                 return
         try:
-            await app.desk_call(roi.suspend_accounting, app.desk, app.actor, self.patient_uuid, agency=agency,
+            await app.desk_call(requests.suspend_accounting, app.desk, app.actor, self.patient_uuid, agency=agency,
                                 starts_on=datetime.date.today(), written=form == "written",
                                 ends_on=datetime.date.fromisoformat(ends) if ends else None)
         except DeskError as exc:

@@ -16,10 +16,11 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 
-from recdesk import audit, environment, sessions
 from recdesk.desk import Actor, Desk
 from recdesk.display import shown
 from recdesk.errors import AccessDenied, DeskError
+from recdesk.serve import sessions
+from recdesk.vault import audit, environment
 from screens.widgets import ControlFilter
 
 T = TypeVar("T")
@@ -188,7 +189,7 @@ class RecdeskApp(App[str]):
     @functools.cached_property
     def pdf_worker(self):
         """The limited parser process for page text, started on first use."""
-        from recdesk.pdfworker import PdfWorker
+        from recdesk.documents.pdfworker import PdfWorker
 
         return PdfWorker()
 
@@ -219,7 +220,7 @@ class RecdeskApp(App[str]):
 
     async def _open_chart(self, patient_uuid: str) -> None:
         """Open a chart, asking for a purpose of access first when the record is restricted."""
-        from recdesk.chart import PurposeRequired, open_chart
+        from recdesk.patients.chart import PurposeRequired, open_chart
         from screens.chart import ChartScreen
         from screens.purpose import PurposeDialog
 

@@ -10,9 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Input, Static
 
-from recdesk import assembly, completion
-from recdesk.chart import PurposeRequired
+from recdesk.completion import assembly, rules
 from recdesk.errors import DeskError
+from recdesk.patients.chart import PurposeRequired
 from screens.pickers import ChoiceDialog, TextDialog
 from screens.widgets import DeskHeader, DeskScreen, DeskTable, Plain
 
@@ -76,14 +76,14 @@ class NoteDialog(TextDialog):
 
 
 def _print(desk, actor, encounter_uuid: str, purpose: str | None) -> str:
-    from recdesk import printing
+    from recdesk.pdf import printing
 
     data = assembly.print_chart(desk, actor, encounter_uuid, purpose=purpose)
     return printing.send(desk, data, "chart")
 
 
 def _letter(desk, actor, provider_id: int) -> str:
-    from recdesk import printing
+    from recdesk.pdf import printing
 
     return printing.send(desk, assembly.provider_letter(desk, actor, provider_id), "deficiency-letter")
 
@@ -92,8 +92,8 @@ def _queue(desk, actor):
     return assembly.provider_queue(desk, actor), assembly.delinquency_rate(desk)
 
 
-def _choices(desk) -> tuple[list[completion.DeficiencyType], list[tuple[int, str, str]]]:
-    return (completion.deficiency_types(desk.config.home),
+def _choices(desk) -> tuple[list[rules.DeficiencyType], list[tuple[int, str, str]]]:
+    return (rules.deficiency_types(desk.config.home),
             [(p.id, p.name, p.service) for p in assembly.providers(desk)])
 
 
@@ -441,7 +441,7 @@ class AssemblyScreen(DeskScreen):
         if not a.documents:
             self._say("This patient has no filed documents: file the document at intake first.", severity="warning")
             return
-        types = {t for i in completion.checklist(a.kind, app.desk.config.home) if i.code == item.code
+        types = {t for i in rules.checklist(a.kind, app.desk.config.home) if i.code == item.code
                  for t in i.doc_types}
         docs = sorted(a.documents, key=lambda d: (d.doc_type not in types, d.where != "this"))
         choices = [(d.uuid, _cut(("[attached] " if d.uuid in item.attached else "") + d.label, 60)) for d in docs]

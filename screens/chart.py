@@ -8,8 +8,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 
-from recdesk.chart import Chart
-from recdesk.search import age
+from recdesk.patients.chart import Chart
+from recdesk.patients.search import age
 from screens.results import FLAG_LABELS
 from screens.widgets import DeskHeader, DeskScreen, DeskTable, Plain
 
@@ -119,8 +119,9 @@ class ChartScreen(DeskScreen):
 
     async def action_coversheet(self) -> None:
         """Print a cover sheet for this patient: a batch scanned behind it is suggested to them at intake."""
-        from recdesk import intake, printing
+        from recdesk.documents import intake
         from recdesk.errors import DeskError
+        from recdesk.pdf import printing
 
         app = self.app
 
@@ -143,7 +144,7 @@ class ChartScreen(DeskScreen):
         self.run_worker(self._move(self.chart.documents[row]), group="move", exclusive=True)
 
     async def _move(self, document: dict) -> None:
-        from recdesk import intake
+        from recdesk.documents import intake
         from recdesk.errors import DeskError
         from screens.pickers import ChoiceDialog, PatientPicker, TextDialog
 

@@ -7,10 +7,10 @@ import datetime
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from recdesk import intake
+from recdesk.documents import intake
 from recdesk.errors import DeskError
-from recdesk.models import Document
-from recdesk.patients import PatientDetails
+from recdesk.patients.registry import PatientDetails
+from recdesk.vault.models import Document
 from screens.pickers import ChoiceDialog, PatientPicker, TextDialog
 from screens.widgets import DocumentPages, DocumentQueueScreen
 

@@ -6,8 +6,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
-from recdesk import roi
 from recdesk.errors import DeskError
+from recdesk.release import requests
 from screens.pickers import ChoiceDialog
 from screens.widgets import DeskHeader, DeskScreen, DeskTable, Plain
 
@@ -40,7 +40,7 @@ class PacketScreen(DeskScreen):
     def __init__(self, release_uuid: str) -> None:
         super().__init__()
         self.release_uuid = release_uuid
-        self.candidates: list[roi.Candidate] = []
+        self.candidates: list[requests.Candidate] = []
         self.picked: list[str] = []
         self.confirmed: set[str] = set()
 
@@ -55,7 +55,7 @@ class PacketScreen(DeskScreen):
         table.add_columns("", "Document", "Date", "Pages", "Flag")
         table.focus()
         app = self.app
-        self.candidates = await app.desk_call(roi.candidates, app.desk, app.actor, self.release_uuid)
+        self.candidates = await app.desk_call(requests.candidates, app.desk, app.actor, self.release_uuid)
         self.redraw()
 
     def redraw(self, row: int | None = None) -> None:
@@ -71,7 +71,7 @@ class PacketScreen(DeskScreen):
         self.show_flag()
 
     @property
-    def current(self) -> roi.Candidate | None:
+    def current(self) -> requests.Candidate | None:
         row = self.query_one("#candidates", DataTable).cursor_row
         return self.candidates[row] if self.candidates and 0 <= row < len(self.candidates) else None
 
@@ -104,7 +104,7 @@ class PacketScreen(DeskScreen):
             self.picked.append(c.uuid)
             self.redraw()
 
-    async def _confirm(self, c: roi.Candidate) -> None:
+    async def _confirm(self, c: requests.Candidate) -> None:
         flags = "; ".join(f"{f.code} {f.message}" for f in c.flags)
         answer = await self.app.push_screen_wait(ChoiceDialog(
             f"{c.title} is flagged: {flags}. Include it anyway?",
@@ -127,7 +127,7 @@ class PacketScreen(DeskScreen):
         app = self.app
         self.query_one("#flag", Static).update("Building the packet ...")
         try:
-            doc = await app.desk_call(roi.build_packet, app.desk, app.actor, self.release_uuid, list(self.picked),
+            doc = await app.desk_call(requests.build_packet, app.desk, app.actor, self.release_uuid, list(self.picked),
                                       confirmed_flags=sorted(self.confirmed))
         except (DeskError, ValueError) as exc:
             self.notify(str(exc), severity="error", timeout=8)

@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from recdesk.search import parse_date
+from recdesk.patients.search import parse_date
 from screens.search import SearchScreen
 from screens.widgets import Plain, plain
 

@@ -12,9 +12,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Input, Static
 
-from recdesk import appointments, printing, pulllist
 from recdesk.errors import DeskError
-from recdesk.pulllist import NOT_FILLABLE_REASONS, OTHER, PickItem, PickList
+from recdesk.paper import appointments, pulllist
+from recdesk.paper.pulllist import NOT_FILLABLE_REASONS, OTHER, PickItem, PickList
+from recdesk.pdf import printing
 from screens.pickers import ChoiceDialog, TextDialog
 from screens.widgets import DeskHeader, DeskScreen, DeskTable, Plain
 

@@ -9,7 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from recdesk.chart import ACCESS_PURPOSES
+from recdesk.patients.chart import ACCESS_PURPOSES
 from screens.widgets import Plain
 
 NO = "__no__"

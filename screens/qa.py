@@ -5,9 +5,9 @@ from __future__ import annotations
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from recdesk import intake
+from recdesk.documents import intake
 from recdesk.errors import DeskError
-from recdesk.patients import decrypt
+from recdesk.patients.registry import decrypt
 from screens.pickers import ChoiceDialog
 from screens.widgets import DocumentPages, DocumentQueueScreen
 

@@ -16,8 +16,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 
-from recdesk import roirules
-from recdesk.search import parse_date
+from recdesk.patients.search import parse_date
+from recdesk.release import rules
 from screens.widgets import DeskHeader, Plain
 
 NONE = "none"
@@ -25,18 +25,18 @@ NONE = "none"
 # (key, label, kind, options). Keys are paths in the JSON; "auth." fields belong to the authorization.
 REQUEST_FIELDS: list[tuple[str, str, str, tuple]] = [
     ("patients", "Patient MRNs", "text", ()),
-    ("request.requester_type", "Requester type", "select", roirules.REQUESTER_TYPES),
+    ("request.requester_type", "Requester type", "select", rules.REQUESTER_TYPES),
     ("request.requester_name", "Requester name", "text", ()),
     ("requester_address", "Requester address", "text", ()),
     ("request.received", "Received on", "date", ()),
-    ("request.purpose", "Purpose", "select", roirules.PURPOSES),
+    ("request.purpose", "Purpose", "select", rules.PURPOSES),
     ("request.scope.from", "Records from", "date", ()),
     ("request.scope.to", "Records to", "date", ()),
     ("request.scope.doc_types", "Document types", "text", ()),
-    *[(f"category.{c}", f"Includes {c.replace('_', ' ')}", "check", ()) for c in roirules.CATEGORIES],
-    ("delivery", "Delivery", "select", roirules.DELIVERIES),
-    ("request.legal_process.type", "Legal process", "select", (NONE, *roirules.LEGAL_TYPES)),
-    ("request.legal_process.assurance", "Assurance", "select", (NONE, *roirules.ASSURANCES)),
+    *[(f"category.{c}", f"Includes {c.replace('_', ' ')}", "check", ()) for c in rules.CATEGORIES],
+    ("delivery", "Delivery", "select", rules.DELIVERIES),
+    ("request.legal_process.type", "Legal process", "select", (NONE, *rules.LEGAL_TYPES)),
+    ("request.legal_process.assurance", "Assurance", "select", (NONE, *rules.ASSURANCES)),
     ("request.legal_process.case", "Case title", "text", ()),
     ("request.legal_process.case_number", "Case number", "text", ()),
     ("request.legal_process.criminal", "Criminal case", "check", ()),
@@ -323,14 +323,14 @@ class RequestFormScreen(Screen[dict | None]):
             return _split(text)
         return text or None
 
-    def verdict(self) -> tuple[roirules.Verdict | None, str]:
+    def verdict(self) -> tuple[rules.Verdict | None, str]:
         try:
             # The contract's part of the form; patients, address and delivery are checked when it is saved.
-            doc = {k: v for k, v in self.document().items() if k in roirules.CONTRACT.fields}
-            as_of, req, auth = roirules.read(doc)
-            return roirules.check(as_of, req, auth, home=self.app.desk.config.home,
+            doc = {k: v for k, v in self.document().items() if k in rules.CONTRACT.fields}
+            as_of, req, auth = rules.read(doc)
+            return rules.check(as_of, req, auth, home=self.app.desk.config.home,
                                   state=self.app.desk.config.roi.state), ""
-        except roirules.DeskError as exc:
+        except rules.DeskError as exc:
             return None, str(exc)
 
     def refresh_verdict(self) -> None:

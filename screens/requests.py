@@ -10,9 +10,11 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
-from recdesk import documents, printing, roi, roirules
+from recdesk.documents import filing
 from recdesk.errors import DeskError
-from recdesk.models import Document, Release
+from recdesk.pdf import printing
+from recdesk.release import requests, rules
+from recdesk.vault.models import Document, Release
 from screens.pickers import ChoiceDialog, PatientPicker, TextDialog
 from screens.requestform import RequestFormScreen
 from screens.widgets import DeskHeader, DeskScreen, DeskTable, Plain
@@ -49,11 +51,11 @@ class MessageDialog(ModalScreen[None]):
         self.dismiss(None)
 
 
-def _queue(desk, actor, include_closed: bool) -> list[roi.ReleaseView]:
-    return roi.queue(desk, actor, include_closed=include_closed)
+def _queue(desk, actor, include_closed: bool) -> list[requests.ReleaseView]:
+    return requests.queue(desk, actor, include_closed=include_closed)
 
 
-def _summary(v: roi.ReleaseView) -> str:
+def _summary(v: requests.ReleaseView) -> str:
     req = v.request_json
     days = (v.due - datetime.date.today()).days
     left = f"{days} days left" if days >= 0 else f"{-days} days LATE"
@@ -104,7 +106,7 @@ class RequestsScreen(DeskScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.views: list[roi.ReleaseView] = []
+        self.views: list[requests.ReleaseView] = []
         self.include_closed = False
 
     def compose(self) -> ComposeResult:
@@ -125,7 +127,7 @@ class RequestsScreen(DeskScreen):
         table = self.query_one("#requests", DataTable)
         table.clear()
         for v in self.views:
-            late = "!" if v.due < datetime.date.today() and v.status in roi.OPEN else " "
+            late = "!" if v.due < datetime.date.today() and v.status in requests.OPEN else " "
             table.add_row(v.release.uuid[:8].upper(), v.mrn, v.status.replace("_", " "), f"{late}{v.due}",
                           v.bucket, (v.requester_name or "")[:24])
         if self.views:
@@ -134,7 +136,7 @@ class RequestsScreen(DeskScreen):
         self.show_detail()
 
     @property
-    def current(self) -> roi.ReleaseView | None:
+    def current(self) -> requests.ReleaseView | None:
         row = self.query_one("#requests", DataTable).cursor_row
         return self.views[row] if self.views and 0 <= row < len(self.views) else None
 
@@ -161,7 +163,7 @@ class RequestsScreen(DeskScreen):
         await self.reload(keep)
         return result if result is not None else True
 
-    def _needs_current(self) -> roi.ReleaseView | None:
+    def _needs_current(self) -> requests.ReleaseView | None:
         v = self.current
         if v is None:
             self.notify("No request highlighted.")
@@ -180,11 +182,11 @@ class RequestsScreen(DeskScreen):
         if doc is None:
             return
         try:
-            form = roi.RequestForm.from_json(doc)
+            form = requests.RequestForm.from_json(doc)
         except DeskError as exc:
             self.notify(str(exc), severity="error")
             return
-        releases = await self._do(roi.log_request, form)
+        releases = await self._do(requests.log_request, form)
         if releases:
             held = [r for r in releases if r.status == "on_hold"]
             self.notify(f"Logged for {len(releases)} patient(s): " + (
@@ -202,7 +204,7 @@ class RequestsScreen(DeskScreen):
         doc = await self.app.push_screen_wait(RequestFormScreen(initial=initial, authorization_only=True))
         if doc is None:
             return
-        verdict = await self._do(roi.update_authorization, v.release.uuid, doc.get("authorization"))
+        verdict = await self._do(requests.update_authorization, v.release.uuid, doc.get("authorization"))
         if verdict:
             self.notify("Authorization updated: " + ("releasable, in progress." if verdict.releasable else
                                                       "still not releasable, on hold."), timeout=6)
@@ -212,9 +214,9 @@ class RequestsScreen(DeskScreen):
         if v:
             self._ask(self._link_scan(v))
 
-    async def _link_scan(self, v: roi.ReleaseView) -> None:
+    async def _link_scan(self, v: requests.ReleaseView) -> None:
         def scans(desk, actor):
-            found = roi.candidates(desk, actor, v.release.uuid)
+            found = requests.candidates(desk, actor, v.release.uuid)
             first = [c for c in found if c.doc_type in ("authorization", "consent")]
             return [(c.uuid, f"{c.title[:40]} {c.service_date or ''}") for c in first + [c for c in found
                                                                                          if c not in first]]
@@ -226,12 +228,12 @@ class RequestsScreen(DeskScreen):
         chosen = await self.app.push_screen_wait(ChoiceDialog("Which document is the signed authorization?",
                                                               choices))
         if chosen:
-            await self._do(roi.link_scan, v.release.uuid, chosen, done="Scanned authorization linked.")
+            await self._do(requests.link_scan, v.release.uuid, chosen, done="Scanned authorization linked.")
 
     async def action_validate(self) -> None:
         v = self._needs_current()
         if v:
-            await self._do(roi.validate, v.release, done="Checked again.")
+            await self._do(requests.validate, v.release, done="Checked again.")
 
     # --- packet, QA, release
 
@@ -240,7 +242,7 @@ class RequestsScreen(DeskScreen):
         if v:
             self._ask(self._packet(v))
 
-    async def _packet(self, v: roi.ReleaseView) -> None:
+    async def _packet(self, v: requests.ReleaseView) -> None:
         from screens.packet import PacketScreen
 
         if v.status != "in_progress":
@@ -256,34 +258,34 @@ class RequestsScreen(DeskScreen):
         if v:
             self._ask(self._qa(v))
 
-    async def _qa(self, v: roi.ReleaseView) -> None:
+    async def _qa(self, v: requests.ReleaseView) -> None:
         choice = await self.app.push_screen_wait(ChoiceDialog(
             "The packet: every page readable, the right patient, nothing outside the request?",
             [("pass", "Pass: ready to release"), ("fail", "Fail: back to be rebuilt")]))
         if choice == "pass":
-            await self._do(roi.qa_packet, v.release.uuid, True, done="Packet passed QA: R releases it.")
+            await self._do(requests.qa_packet, v.release.uuid, True, done="Packet passed QA: R releases it.")
         elif choice == "fail":
             reason = await self.app.push_screen_wait(TextDialog("What is wrong with the packet?"))
             if reason:
-                await self._do(roi.qa_packet, v.release.uuid, False, reason, done="Sent back to be rebuilt.")
+                await self._do(requests.qa_packet, v.release.uuid, False, reason, done="Sent back to be rebuilt.")
 
     def action_release(self) -> None:
         v = self._needs_current()
         if v:
             self._ask(self._release(v))
 
-    async def _release(self, v: roi.ReleaseView) -> None:
+    async def _release(self, v: requests.ReleaseView) -> None:
         sure = await self.app.push_screen_wait(ChoiceDialog(
             f"Release the packet to {v.requester_name} today? This logs the disclosure.",
             [("no", "No, not yet"), ("yes", "Yes, release it")]))
         if sure != "yes":
             return
-        disclosure = await self._do(roi.release_packet, v.release.uuid)
+        disclosure = await self._do(requests.release_packet, v.release.uuid)
         if disclosure:
             text = "Released; the disclosure is logged" + (" (it will appear in the patient's accounting)."
                                                           if disclosure.accountable else ".")
             if v.release.packet_password_enc is not None or v.request.delivery in ("electronic", "portal"):
-                password = await self.app.desk_call(roi.packet_password, self.app.desk, self.app.actor,
+                password = await self.app.desk_call(requests.packet_password, self.app.desk, self.app.actor,
                                                     v.release.uuid)
                 text += f"\n\nPacket password: {password}\nGive it to the requester by phone, never with the packet."
             await self.app.push_screen_wait(MessageDialog(text))
@@ -293,9 +295,9 @@ class RequestsScreen(DeskScreen):
         if v:
             self._ask(self._password(v))
 
-    async def _password(self, v: roi.ReleaseView) -> None:
+    async def _password(self, v: requests.ReleaseView) -> None:
         try:
-            password = await self.app.desk_call(roi.packet_password, self.app.desk, self.app.actor, v.release.uuid)
+            password = await self.app.desk_call(requests.packet_password, self.app.desk, self.app.actor, v.release.uuid)
         except DeskError as exc:
             self.notify(str(exc), severity="error")
             return
@@ -312,7 +314,7 @@ class RequestsScreen(DeskScreen):
 
         def send(desk, actor):
             doc = Document.get_by_id(Release.get_by_id(v.release.id).packet_id)
-            return printing.send(desk, documents.read_document(desk, actor, doc), "packet")
+            return printing.send(desk, filing.read_document(desk, actor, doc), "packet")
 
         where = await self._do(send)
         if where:
@@ -325,10 +327,10 @@ class RequestsScreen(DeskScreen):
         if v:
             self._ask(self._extend(v))
 
-    async def _extend(self, v: roi.ReleaseView) -> None:
+    async def _extend(self, v: requests.ReleaseView) -> None:
         reason = await self.app.push_screen_wait(TextDialog("Why is more time needed? (goes in the notice)"))
         if reason:
-            new_due = await self._do(roi.extend, v.release.uuid, reason)
+            new_due = await self._do(requests.extend, v.release.uuid, reason)
             if new_due:
                 self.notify(f"Extended to {new_due}; the extension notice is drafted (L prints letters).", timeout=6)
 
@@ -337,37 +339,37 @@ class RequestsScreen(DeskScreen):
         if v:
             self._ask(self._hold(v))
 
-    async def _hold(self, v: roi.ReleaseView) -> None:
+    async def _hold(self, v: requests.ReleaseView) -> None:
         if v.status == "on_hold":  # H again lifts the hold; the validator must still pass it
             sure = await self.app.push_screen_wait(ChoiceDialog(
                 "Take this request off hold?", [("no", "No, keep it on hold"), ("yes", "Yes, it can go on")]))
             if sure == "yes":
-                await self._do(roi.move, v.release.uuid, "in_progress", "hold lifted", done="Off hold.")
+                await self._do(requests.move, v.release.uuid, "in_progress", "hold lifted", done="Off hold.")
             return
         reason = await self.app.push_screen_wait(TextDialog("Why is this request on hold?"))
         if reason:
-            await self._do(roi.move, v.release.uuid, "on_hold", reason, done="On hold.")
+            await self._do(requests.move, v.release.uuid, "on_hold", reason, done="On hold.")
 
     def action_withdraw(self) -> None:
         v = self._needs_current()
         if v:
             self._ask(self._withdraw(v))
 
-    async def _withdraw(self, v: roi.ReleaseView) -> None:
+    async def _withdraw(self, v: requests.ReleaseView) -> None:
         sure = await self.app.push_screen_wait(ChoiceDialog(
             "The requester withdrew this request?", [("no", "No"), ("yes", "Yes, close it as withdrawn")]))
         if sure == "yes":
-            await self._do(roi.move, v.release.uuid, "withdrawn", "withdrawn by the requester", done="Withdrawn.")
+            await self._do(requests.move, v.release.uuid, "withdrawn", "withdrawn by the requester", done="Withdrawn.")
 
     def action_deny(self) -> None:
         v = self._needs_current()
         if v:
             self._ask(self._deny(v))
 
-    async def _deny(self, v: roi.ReleaseView) -> None:
+    async def _deny(self, v: requests.ReleaseView) -> None:
         choices = [("cancel", "Do not deny: go back")]
-        choices += [(k, f"Not reviewable: {w}") for k, w in roirules.UNREVIEWABLE.items()]
-        choices += [(k, f"Reviewable: {w}") for k, w in roirules.REVIEWABLE.items()]
+        choices += [(k, f"Not reviewable: {w}") for k, w in rules.UNREVIEWABLE.items()]
+        choices += [(k, f"Reviewable: {w}") for k, w in rules.REVIEWABLE.items()]
         basis = await self.app.push_screen_wait(ChoiceDialog("On what ground is access denied? (R2)", choices))
         if basis in (None, "cancel"):
             return
@@ -377,12 +379,12 @@ class RequestsScreen(DeskScreen):
         if sure != "yes":
             return
         determined_by = ""
-        if basis in roirules.REVIEWABLE:
+        if basis in rules.REVIEWABLE:
             determined_by = await self.app.push_screen_wait(
                 TextDialog("Which licensed health care professional made this determination?"))
             if not determined_by:
                 return
-        await self._do(roi.deny, v.release.uuid, basis, determined_by=determined_by,
+        await self._do(requests.deny, v.release.uuid, basis, determined_by=determined_by,
                        done="Denied; the denial letter with review rights is drafted.")
 
     def action_fee(self) -> None:
@@ -390,7 +392,7 @@ class RequestsScreen(DeskScreen):
         if v:
             self._ask(self._fee(v))
 
-    async def _fee(self, v: roi.ReleaseView) -> None:
+    async def _fee(self, v: requests.ReleaseView) -> None:
         pages = await self.app.push_screen_wait(TextDialog("How many pages will be copied?"))
         if not pages:
             return
@@ -401,7 +403,7 @@ class RequestsScreen(DeskScreen):
         if v.request.delivery in ("electronic", "portal") and v.verdict.basis == "individual":
             flat = await self.app.push_screen_wait(ChoiceDialog("Which fee?", [
                 ("cost", "Cost-based (labor for copying)"), ("flat", "Flat fee (electronic copy, $6.50)")])) == "flat"
-        result = await self._do(roi.fee_estimate, v.release.uuid, int(pages), flat=flat)
+        result = await self._do(requests.fee_estimate, v.release.uuid, int(pages), flat=flat)
         if result:
             _, total = result
             self.notify(f"Estimate ${total / 100:.2f} recorded; the fee letter is drafted.", timeout=6)
@@ -411,8 +413,8 @@ class RequestsScreen(DeskScreen):
         if v:
             self._ask(self._letter(v))
 
-    async def _letter(self, v: roi.ReleaseView) -> None:
-        history = await self.app.desk_call(roi.history, self.app.desk, v.release)
+    async def _letter(self, v: requests.ReleaseView) -> None:
+        history = await self.app.desk_call(requests.history, self.app.desk, v.release)
         drafted = [(e["document"], f"Print the {e['note'].replace('_', ' ')} letter of {e['at']:%Y-%m-%d}")
                    for e in history if e["kind"] == "letter" and e["document"]]
         choices = drafted[::-1] + [("new:acknowledgement", "Draft an acknowledgement")]
@@ -420,12 +422,12 @@ class RequestsScreen(DeskScreen):
         if choice is None:
             return
         if choice.startswith("new:"):
-            await self._do(roi.letter, v.release.uuid, choice[4:], done="Acknowledgement drafted; L prints it.")
+            await self._do(requests.letter, v.release.uuid, choice[4:], done="Acknowledgement drafted; L prints it.")
             return
 
         def send(desk, actor):
             doc = Document.get(Document.uuid == choice)
-            return printing.send(desk, documents.read_document(desk, actor, doc), "letter")
+            return printing.send(desk, filing.read_document(desk, actor, doc), "letter")
 
         where = await self._do(send)
         if where:

@@ -12,7 +12,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from recdesk.display import shown
-from recdesk.search import Hit, age
+from recdesk.patients.search import Hit, age
 
 FLAG_LABELS = {"sensitive": "RESTRICTED", "deceased": "DECEASED", "possible_duplicate": "DUP?"}
 

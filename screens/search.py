@@ -6,8 +6,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Input, Static
 
-from recdesk import search
 from recdesk.errors import DeskError
+from recdesk.patients import search
 from screens.results import ResultsList
 from screens.widgets import DeskHeader, DeskScreen, Plain
 

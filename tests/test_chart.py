@@ -4,11 +4,12 @@ import datetime
 
 import pytest
 
-from recdesk import chart, sessions
-from recdesk.documents import file_document
+from recdesk.documents.filing import file_document
 from recdesk.errors import AccessDenied
-from recdesk.models import AuditEvent, Encounter, Patient
-from recdesk.patients import PatientDetails, register
+from recdesk.patients import chart
+from recdesk.patients.registry import PatientDetails, register
+from recdesk.serve import sessions
+from recdesk.vault.models import AuditEvent, Encounter, Patient
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def test_sign_on_and_off_are_audited_and_refusals_are_clear(two_patients):
     on, off = list(AuditEvent.select().order_by(AuditEvent.seq.desc()).limit(2))[::-1]
     assert (on.action, off.action) == ("session.sign_on", "session.sign_off")
     assert on.session == off.session
-    from recdesk import audit
+    from recdesk.vault import audit
 
     assert audit.details(desk, off) == {"reason": "idle"}
     assert audit.details(desk, on)["address"] == "10.0.0.7"

@@ -87,7 +87,7 @@ def test_bad_search_input_gets_a_one_line_message(home):
 
 def test_audit_verify_exits_1_naming_the_broken_seq(home, tmp_path):
     from recdesk.desk import Desk
-    from recdesk.models import AuditEvent
+    from recdesk.vault.models import AuditEvent
 
     run_cli("user", "add", "ann", "--role", "clerk", home=home, check=True)
     with Desk.open(home):
@@ -139,7 +139,7 @@ def test_init_on_postgresql(tmp_path, pg_url):
 
 def test_the_desk_user_comes_from_the_os_account_not_the_environment(home):
     from recdesk.desk import Desk
-    from recdesk.models import AuditEvent
+    from recdesk.vault.models import AuditEvent
 
     run_cli("user", "add", "ann", "--role", "clerk", "--os-user", "ann", home=home, check=True)
     result = run_cli("search", "smith", home=home, env={"LOGNAME": "ann", "USER": "ann", "LNAME": "ann"})
@@ -177,9 +177,9 @@ def test_every_cli_value_is_checked_with_one_line(home, args, message):
 def test_a_pull_list_at_the_end_of_the_calendar_is_refused_by_the_service_too(home):
     import datetime
 
-    from recdesk import pulllist
     from recdesk.desk import Desk
     from recdesk.errors import DeskError
+    from recdesk.paper import pulllist
 
     with Desk.open(home) as desk:
         with pytest.raises(DeskError, match="starts between 1900-01-01 and 2199-12-31"):
@@ -254,8 +254,9 @@ def test_a_full_disk_is_named_and_nothing_is_half_written(small_disk):
 
 
 def test_a_disk_that_fills_under_an_open_desk_names_the_disk(small_disk):
-    from recdesk import environment, users
+    from recdesk import users
     from recdesk.desk import Desk
+    from recdesk.vault import environment
 
     home = small_disk / "desk"
     run_cli("init", "--key-file", str(small_disk / "master.key"), "--manager", "boss", home=home, check=True)
@@ -273,14 +274,14 @@ def test_a_clerk_refused_manager_commands_is_audited_for_each(tmp_path):
     home = tmp_path / "demo"
     run_cli("demo", "--patients", "3", "--seed", "2", "--build-only", home=home, check=True)  # the CLI acts as a clerk
     tried = {("user", "add", "zed", "--role", "manager"): "users.add", ("user", "disable", "mgr2"): "users.disable",
-             ("reindex",): "patients.reindex", ("user", "list"): "users.listing"}
+             ("reindex",): "patients.registry.reindex", ("user", "list"): "users.listing"}
     for args in tried:
         result = run_cli(*args, home=home)
         assert result.returncode == 2 and "demo is a clerk" in result.stderr, args
         assert "could not be recorded" not in result.stderr
-    from recdesk import audit
     from recdesk.desk import Desk
-    from recdesk.models import AuditEvent
+    from recdesk.vault import audit
+    from recdesk.vault.models import AuditEvent
 
     with Desk.open(home) as desk:
         events = list(AuditEvent.select().where(AuditEvent.action == "access.denied").order_by(AuditEvent.seq))

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from recdesk import completion
-from recdesk.completion import EncounterFacts, FiledDoc
+from recdesk.completion import rules as completion
+from recdesk.completion.rules import EncounterFacts, FiledDoc
 from recdesk.errors import DeskError
 
 ADMIT = datetime(2025, 3, 3, 10, 0)  # a Monday morning
@@ -440,7 +440,7 @@ def test_an_unknown_kind_in_the_file_or_the_call_is_refused(tmp_path):
 
 
 def test_completion_leaves_the_database_and_the_ui_unimported():
-    code = "import sys, recdesk.completion; print(sorted(m for m in ('textual', 'peewee') if m in sys.modules))"
+    code = "import sys, recdesk.completion.rules; print(sorted(m for m in ('textual', 'peewee') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from recdesk import crypto
-from recdesk.blindindex import BlindIndex, Term, fold, name_parts, patient_terms, soundex
 from recdesk.errors import TamperError
+from recdesk.vault import crypto
+from recdesk.vault.blindindex import BlindIndex, Term, fold, name_parts, patient_terms, soundex
 
 KEY = bytes(range(32))
 

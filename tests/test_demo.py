@@ -9,10 +9,11 @@ import textwrap
 
 import pytest
 
-from recdesk import audit, demo, synthetic
+from recdesk.demo import builder, synthetic
 from recdesk.desk import Desk
-from recdesk.models import Document, Patient
-from recdesk.patients import decrypt
+from recdesk.patients.registry import decrypt
+from recdesk.vault import audit
+from recdesk.vault.models import Document, Patient
 from tests.conftest import run_cli
 
 SEED = 7
@@ -43,7 +44,7 @@ def test_demo_builds_the_patients_with_documents_and_a_clean_doctor(demo_home):
 
 
 def test_the_same_seed_builds_the_same_patients(demo_home, tmp_path):
-    desk = demo.build(tmp_path / "again", 40, SEED)
+    desk = builder.build(tmp_path / "again", 40, SEED)
     try:
         again = _people(desk)
     finally:
@@ -88,7 +89,7 @@ def _needles(p):
 
 
 def test_no_plaintext_identifier_in_the_database_its_wal_or_the_store(demo_home):
-    from recdesk.patients import PatientDetails, register
+    from recdesk.patients.registry import PatientDetails, register
 
     extra = PatientDetails(mrn="98765432", last="Quixotic-Plaintextson", first="Zephyrine",
                            dob=datetime.date(1944, 2, 29), phone="(512) 867-5309")
@@ -135,8 +136,8 @@ WRITER = textwrap.dedent("""
     import sys
     from pathlib import Path
     from recdesk.desk import Desk
-    from recdesk.documents import file_document
-    from recdesk.models import Patient
+    from recdesk.documents.filing import file_document
+    from recdesk.vault.models import Patient
 
     def slow_pdf():
         yield b"%PDF-1.7\\n" + b"x" * 200_000
@@ -172,11 +173,11 @@ def test_sigkill_during_a_document_write_leaves_no_visible_half_file(demo_home):
 
 def test_demo_on_postgresql_builds_searches_and_passes_doctor(tmp_path, pg_url, monkeypatch):
     monkeypatch.setenv("RECDESK_DB", pg_url)
-    desk = demo.build(tmp_path / "pgdemo", 60, SEED)
+    desk = builder.build(tmp_path / "pgdemo", 60, SEED)
     try:
         assert desk.is_postgres
         p = synthetic.patient(SEED, 5)
-        from recdesk.search import search
+        from recdesk.patients.search import search
 
         hits = search(desk, desk.sign_on("demo"), p.mrn)
         assert [(h.patient.last, h.patient.first) for h in hits] == [(p.last, p.first)]
@@ -189,8 +190,9 @@ def test_demo_on_postgresql_builds_searches_and_passes_doctor(tmp_path, pg_url, 
 
 
 def test_the_demo_has_work_for_every_screen_whatever_day_it_is_built(demo_home):
-    from recdesk import pulllist, roi
-    from recdesk.models import Disclosure, Release
+    from recdesk.paper import pulllist
+    from recdesk.release import requests
+    from recdesk.vault.models import Disclosure, Release
 
     tomorrow = datetime.date.today() + datetime.timedelta(days=1)
     with Desk.open(demo_home) as desk:
@@ -198,7 +200,7 @@ def test_the_demo_has_work_for_every_screen_whatever_day_it_is_built(demo_home):
         assert len(pulllist.build(desk, clerk, tomorrow)) >= 18  # F7: a pull list for tomorrow
         statuses = {r.status for r in Release.select()}
         assert {"on_hold", "in_progress", "released"} <= statuses  # F5: every stage
-        held = [v for v in roi.queue(desk, clerk) if v.status == "on_hold"]
+        held = [v for v in requests.queue(desk, clerk) if v.status == "on_hold"]
         assert {p.code for v in held for p in v.verdict.problems} >= {"A1", "A2", "L3"}
         assert Disclosure.select().where(Disclosure.accountable == True).count() == 1  # noqa: E712
 
@@ -206,7 +208,7 @@ def test_the_demo_has_work_for_every_screen_whatever_day_it_is_built(demo_home):
 SCAN_HELD_BEFORE_RECORDING = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from recdesk import intake
+    from recdesk.documents import intake
     from recdesk.desk import Desk
 
     desk = Desk.open(Path(sys.argv[1]))

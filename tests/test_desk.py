@@ -9,10 +9,12 @@ import textwrap
 import peewee
 import pytest
 
-from recdesk import audit, crypto, migrations, patients, search, users
+from recdesk import users
 from recdesk.desk import Desk
 from recdesk.errors import AccessDenied, DeskError, TamperError
-from recdesk.models import AuditEvent, Deficiency, Encounter, Patient, PatientToken, User
+from recdesk.patients import registry, search
+from recdesk.vault import audit, crypto, migrations
+from recdesk.vault.models import AuditEvent, Deficiency, Encounter, Patient, PatientToken, User
 from tests.conftest import run_cli
 
 ROSTER = [
@@ -27,7 +29,7 @@ ROSTER = [
 
 def _register(desk, actor):
     for mrn, last, first, dob, last4 in ROSTER:
-        patients.register(desk, actor, patients.PatientDetails(
+        registry.register(desk, actor, registry.PatientDetails(
             mrn=mrn, last=last, first=first, dob=datetime.date.fromisoformat(dob), sex="F", ssn_last4=last4,
             phone="(555) 010-" + mrn[-4:], address={"street": "1 Main St", "city": "Austin"},
         ))
@@ -100,12 +102,12 @@ def test_ciphertext_copied_onto_another_row_is_reported_as_tampering(roster):
     a, b = list(Patient.select().order_by(Patient.id).limit(2))
     Patient.update(last_enc=a.last_enc).where(Patient.id == b.id).execute()
     with pytest.raises(TamperError, match="tampering"):
-        patients.decrypt(desk, Patient.get_by_id(b.id))
+        registry.decrypt(desk, Patient.get_by_id(b.id))
 
 
 @pytest.mark.parametrize("how", ["alter", "delete_middle", "delete_last", "cut_and_repoint_head", "insert_outside"])
 def test_audit_verify_names_the_first_broken_link(roster, how):
-    from recdesk.models import AuditHead
+    from recdesk.vault.models import AuditHead
 
     desk, _ = roster
     events = list(AuditEvent.select().order_by(AuditEvent.seq))
@@ -204,7 +206,7 @@ def test_bad_patient_input_is_refused_and_nothing_is_written(desk_and_manager):
     desk, actor = desk_and_manager
     before = AuditEvent.select().count()
     with pytest.raises(DeskError, match="digits"):
-        patients.register(desk, actor, patients.PatientDetails(mrn="12A", last="X", first="Y",
+        registry.register(desk, actor, registry.PatientDetails(mrn="12A", last="X", first="Y",
                                                                dob=datetime.date(2000, 1, 1)))
     assert Patient.select().count() == 0
     assert AuditEvent.select().count() == before
@@ -316,8 +318,8 @@ def test_a_version_1_desk_is_upgraded_step_by_step(make_config, monkeypatch):
 
 
 def test_reindex_brings_an_older_search_index_up_to_date(roster):
-    from recdesk.blindindex import INDEX_VERSION, KINDS
-    from recdesk.models import DeskInfo
+    from recdesk.vault.blindindex import INDEX_VERSION, KINDS
+    from recdesk.vault.models import DeskInfo
 
     desk, actor = roster
     kind = KINDS["last_prefix_first"][0]
@@ -327,18 +329,19 @@ def test_reindex_brings_an_older_search_index_up_to_date(roster):
     DeskInfo.update(index_version=1).execute()
     desk.index_version = 1
     assert names(search.find(desk, "smi,jo")) == expected  # the older reading still finds them
-    assert patients.reindex(desk, actor) == len(ROSTER)
+    assert registry.reindex(desk, actor) == len(ROSTER)
     assert desk.index_version == INDEX_VERSION == DeskInfo.get().index_version
     assert PatientToken.select().where(PatientToken.kind == kind).count() >= len(ROSTER) - 1
     assert names(search.find(desk, "smi,jo")) == expected
-    assert patients.reindex(desk, actor) == 0  # nothing left to add
+    assert registry.reindex(desk, actor) == 0  # nothing left to add
 
 
 # --- init after a kill -------------------------------------------------------------------------------------------
 
 KILLED_INIT = textwrap.dedent("""
     import os, signal, sys
-    from recdesk import cli, config, desk, keys
+    from recdesk import cli, config, desk
+    from recdesk.vault import keys
 
     point = sys.argv[1]
 

@@ -8,10 +8,12 @@ import unicodedata
 
 import pytest
 
-from recdesk import crypto, roi, users
+from recdesk import users
 from recdesk.display import CONTROLS, shown
-from recdesk.models import Appointment, ChartLocation, ChartVolume, Patient, Provider, ReleaseRequest, User
-from recdesk.patients import PatientDetails, register
+from recdesk.patients.registry import PatientDetails, register
+from recdesk.release import requests
+from recdesk.vault import crypto
+from recdesk.vault.models import Appointment, ChartLocation, ChartVolume, Patient, Provider, ReleaseRequest, User
 from tests.conftest import run_cli
 from tests.test_roi import form
 
@@ -85,7 +87,7 @@ def hostile_desk(desk_and_manager):
     Appointment.create(patient=pid, clinic=f"{HOSTILE}Clinic", provider=provider,
                        at=datetime.datetime.combine(tomorrow, datetime.time(9)))
     ann = desk.sign_on("ann")
-    (release,) = roi.log_request(desk, ann, form())
+    (release,) = requests.log_request(desk, ann, form())
     request = ReleaseRequest.get_by_id(release.request_id)
     request.requester_name_enc = crypto.seal(desk.desk_key, "release_request", "requester_name", request.uuid,
                                              f"{HOSTILE}Dewey LLP")

@@ -14,12 +14,14 @@ import pytest
 from fpdf import FPDF
 from pypdf import PdfWriter
 
-from recdesk import audit, intake, pdfworker, users
+from recdesk import users
 from recdesk.config import Intake, Print
+from recdesk.documents import intake, pdfworker
+from recdesk.documents.pdfworker import PdfWorker
 from recdesk.errors import AccessDenied, DeskError
-from recdesk.models import AuditEvent, Document, DocumentMove, Patient
-from recdesk.patients import PatientDetails, register
-from recdesk.pdfworker import PdfWorker
+from recdesk.patients.registry import PatientDetails, register
+from recdesk.vault import audit
+from recdesk.vault.models import AuditEvent, Document, DocumentMove, Patient
 
 
 @pytest.fixture(scope="module")
@@ -272,11 +274,13 @@ def test_misfile_move_rekeys_and_keeps_history(clinic, worker):
 
 
 def test_a_titled_document_moved_to_another_patient_keeps_a_readable_title(clinic):
-    from recdesk import crypto, doctor, documents
+    from recdesk import doctor
+    from recdesk.documents import filing
+    from recdesk.vault import crypto
 
     desk, ann, _, a, b = clinic
     with desk.write():
-        letter = documents.file_document(desk, ann, Patient.get(Patient.uuid == a), text_pdf(1, "Letter"),
+        letter = filing.file_document(desk, ann, Patient.get(Patient.uuid == a), text_pdf(1, "Letter"),
                                          doc_type="correspondence", title="Letter to Dr Baker", pages=1,
                                          service_date=datetime.date(2026, 10, 1), source="generated")
     moved = intake.move(desk, ann, letter.uuid, patient_uuid=b, reason="wrong patient")
@@ -344,7 +348,7 @@ def test_killed_mid_scan_every_file_is_in_the_inbox_or_filed_never_both(clinic):
 
 
 def test_printing_pipes_to_the_site_command_or_saves_owner_only(clinic, tmp_path):
-    from recdesk import printing
+    from recdesk.pdf import printing
 
     desk, ann, *_ = clinic
     sheet = intake.coversheet(desk, ann, "200345")
@@ -365,7 +369,7 @@ def test_printing_pipes_to_the_site_command_or_saves_owner_only(clinic, tmp_path
 def test_printing_the_same_thing_twice_in_one_second_saves_two_files(clinic, monkeypatch):
     import types
 
-    from recdesk import printing
+    from recdesk.pdf import printing
 
     desk, ann, *_ = clinic
     one_second = datetime.datetime(2026, 11, 2, 9, 30, 15)
@@ -383,7 +387,7 @@ def test_printing_the_same_thing_twice_in_one_second_saves_two_files(clinic, mon
 
 
 def test_a_print_folder_that_cannot_be_written_is_a_desk_error_not_a_crash(clinic):
-    from recdesk import printing
+    from recdesk.pdf import printing
 
     desk, *_ = clinic
     folder = desk.config.home / "printouts"

@@ -9,11 +9,13 @@ import tracemalloc
 
 import pytest
 
-from recdesk import audit, intake, pdfworker, users
+from recdesk import users
 from recdesk.config import Intake
+from recdesk.documents import intake, pdfworker
+from recdesk.documents.pdfworker import PdfWorker
 from recdesk.errors import DeskError
-from recdesk.models import AuditEvent, Document
-from recdesk.pdfworker import PdfWorker
+from recdesk.vault import audit
+from recdesk.vault.models import AuditEvent, Document
 from tests.conftest import run_cli
 from tests.test_intake import assemble, text_pdf
 

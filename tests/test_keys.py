@@ -8,10 +8,10 @@ import keyring
 import pytest
 from keyring.backends import fail
 
-from recdesk import keys
 from recdesk.config import Config
 from recdesk.desk import Desk
 from recdesk.errors import MasterKeyError
+from recdesk.vault import keys
 from tests.memkeyring import MemoryKeyring
 
 

@@ -7,9 +7,9 @@ import sys
 import pytest
 
 from recdesk.desk import Desk
-from recdesk.models import AuditEvent
-from recdesk.patients import PatientDetails, register
-from recdesk.terminal import PtyProcess
+from recdesk.patients.registry import PatientDetails, register
+from recdesk.serve.terminal import PtyProcess
+from recdesk.vault.models import AuditEvent
 
 
 @pytest.fixture
@@ -44,9 +44,10 @@ def test_the_desk_in_a_pty_searches_signs_off_and_is_silent_when_idle(home):
 
 def test_a_wand_burst_in_a_real_pty_pulls_every_chart_in_pick_mode(desk_and_manager):
     """A barcode wand types an MRN and Enter faster than any clerk: three scans arrive in one write."""
-    from recdesk import appointments, users
+    from recdesk import users
     from recdesk.desk import os_user_name
-    from recdesk.models import ChartVolume, PullItem
+    from recdesk.paper import appointments
+    from recdesk.vault.models import ChartVolume, PullItem
 
     desk, manager = desk_and_manager
     users.add(desk, manager, "wanda", "clerk", os_user=os_user_name())

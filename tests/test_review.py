@@ -4,10 +4,12 @@ import datetime
 
 import pytest
 
-from recdesk import review, roi, tracking, users
+from recdesk import review, users
 from recdesk.desk import Desk
-from recdesk.models import AuditEvent, Patient
-from recdesk.patients import PatientDetails, register
+from recdesk.paper import tracking
+from recdesk.patients.registry import PatientDetails, register
+from recdesk.release import requests
+from recdesk.vault.models import AuditEvent, Patient
 from screens.review import ReviewScreen
 from tests.conftest import run_cli
 from tests.test_ui import SIZE, app_for, settle
@@ -23,7 +25,7 @@ def office(desk_and_manager):
     pid = register(desk, manager, PatientDetails(mrn="123456", last="Avery", first="Ann",
                                                  dob=datetime.date(1960, 1, 1)))
     ann = desk.sign_on("ann")
-    roi.log_request(desk, ann, roi.RequestForm(
+    requests.log_request(desk, ann, requests.RequestForm(
         request={"received": (TODAY - datetime.timedelta(days=40)).isoformat(), "requester_type": "attorney",
                  "requester_name": "Dewey LLP", "purpose": "legal"}, patients=["123456"]))
     patient = Patient.get_by_id(pid)

@@ -14,10 +14,13 @@ import pytest
 from fpdf import FPDF
 from pypdf import PdfReader
 
-from recdesk import audit, documents, roi, users
+from recdesk import users
+from recdesk.documents import filing
 from recdesk.errors import AccessDenied, DeskError
-from recdesk.models import AuditEvent, Disclosure, Document, Patient, Release, ReleaseRequest
-from recdesk.patients import PatientDetails, register
+from recdesk.patients.registry import PatientDetails, register
+from recdesk.release import requests
+from recdesk.vault import audit
+from recdesk.vault.models import AuditEvent, Disclosure, Document, Patient, Release, ReleaseRequest
 from tests.conftest import run_cli
 
 TODAY = datetime.date.today()
@@ -43,11 +46,11 @@ def complete_authorization(**changes) -> dict:
     return auth
 
 
-def form(**changes) -> roi.RequestForm:
+def form(**changes) -> requests.RequestForm:
     request = {"received": (TODAY - datetime.timedelta(days=3)).isoformat(), "requester_type": "attorney",
                "requester_name": "Dewey LLP", "purpose": "legal",
                "scope": {"from": "2025-01-01", "to": "2025-12-31", "doc_types": None, "categories": []}}
-    f = roi.RequestForm(request=request, authorization=complete_authorization(), patients=["100234"],
+    f = requests.RequestForm(request=request, authorization=complete_authorization(), patients=["100234"],
                         requester_address="1 Court St\nAustin TX 78701", delivery="paper")
     for key, value in changes.items():
         setattr(f, key, value)
@@ -66,13 +69,13 @@ def office(desk_and_manager):
     patient = Patient.get_by_id(a)
     with desk.write():
         docs = {
-            "summary": documents.file_document(desk, ann, patient, pdf(3, "Discharge summary"),
+            "summary": filing.file_document(desk, ann, patient, pdf(3, "Discharge summary"),
                                                doc_type="discharge_summary", title="Discharge summary", pages=3,
                                                service_date=datetime.date(2025, 3, 1), qa_state="passed"),
-            "labs": documents.file_document(desk, ann, patient, pdf(4, "Lab result"), doc_type="lab_result",
+            "labs": filing.file_document(desk, ann, patient, pdf(4, "Lab result"), doc_type="lab_result",
                                             title="Lab results", pages=4, service_date=datetime.date(2025, 5, 2),
                                             qa_state="passed"),
-            "old": documents.file_document(desk, ann, patient, pdf(2, "Old note"), doc_type="progress_note",
+            "old": filing.file_document(desk, ann, patient, pdf(2, "Old note"), doc_type="progress_note",
                                            title="Progress note 2019", pages=2,
                                            service_date=datetime.date(2019, 1, 1), qa_state="passed"),
         }
@@ -85,25 +88,25 @@ def events(action: str) -> int:
 
 def test_an_incomplete_authorization_holds_the_request_and_drafts_the_deficiency_letter(office):
     desk, ann, *_ = office
-    (release,) = roi.log_request(desk, ann, form(authorization=complete_authorization(signature="",
+    (release,) = requests.log_request(desk, ann, form(authorization=complete_authorization(signature="",
                                                                                       statements={})))
     assert release.status == "on_hold"
     assert "A1 authorization.signature" in release.hold_reason
-    letters = [e for e in roi.history(desk, release) if e["kind"] == "letter"]
+    letters = [e for e in requests.history(desk, release) if e["kind"] == "letter"]
     assert [e["note"] for e in letters] == ["deficiency"]
     letter = Document.get(Document.uuid == letters[0]["document"])
-    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(documents.read_document(desk, ann, letter))).pages)
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(filing.read_document(desk, ann, letter))).pages)
     assert "signature" in text and "right to revoke" in text and "Dewey LLP" in text
     # The corrected authorization arrives: the release goes on.
-    verdict = roi.update_authorization(desk, ann, release.uuid, complete_authorization())
+    verdict = requests.update_authorization(desk, ann, release.uuid, complete_authorization())
     assert verdict.releasable and Release.get_by_id(release.id).status == "in_progress"
-    statuses = [e["status"] for e in roi.history(desk, release) if e["kind"] == "status"]
+    statuses = [e["status"] for e in requests.history(desk, release) if e["kind"] == "status"]
     assert statuses == ["received", "validating", "on_hold", "in_progress"]
 
 
 def test_requester_and_authorization_are_never_stored_in_the_clear(office):
     desk, ann, *_ = office
-    roi.log_request(desk, ann, form())
+    requests.log_request(desk, ann, form())
     desk.db.execute_sql("PRAGMA wal_checkpoint(FULL)") if not desk.is_postgres else None
     if not desk.is_postgres:
         raw = desk.config.sqlite_path.read_bytes()
@@ -112,18 +115,18 @@ def test_requester_and_authorization_are_never_stored_in_the_clear(office):
 
 def test_one_request_for_two_patients_makes_two_releases_and_an_unknown_mrn_writes_nothing(office):
     desk, ann, *_ = office
-    releases = roi.log_request(desk, ann, form(patients=["100234", "200345"]))
+    releases = requests.log_request(desk, ann, form(patients=["100234", "200345"]))
     assert len(releases) == 2 and len({r.patient_id for r in releases}) == 2
     before = (ReleaseRequest.select().count(), Release.select().count())
     with pytest.raises(DeskError, match="no patient with MRN 999999"):
-        roi.log_request(desk, ann, form(patients=["100234", "999999"]))
+        requests.log_request(desk, ann, form(patients=["100234", "999999"]))
     assert (ReleaseRequest.select().count(), Release.select().count()) == before
 
 
 def test_a_supervisor_cannot_log_a_request(office):
     desk, _, _, sue, *_ = office
     with pytest.raises(AccessDenied):
-        roi.log_request(desk, sue, form())
+        requests.log_request(desk, sue, form())
 
 
 def _pages_text(data: bytes, password: str | None = None) -> list[str]:
@@ -136,21 +139,21 @@ def _pages_text(data: bytes, password: str | None = None) -> list[str]:
 
 def test_packet_release_and_disclosure_for_electronic_delivery(office):
     desk, ann, bob, _, patient, _, docs = office
-    (release,) = roi.log_request(desk, ann, form(delivery="electronic"))
+    (release,) = requests.log_request(desk, ann, form(delivery="electronic"))
     assert release.status == "in_progress"
-    cands = {c.uuid: c for c in roi.candidates(desk, ann, release.uuid)}
+    cands = {c.uuid: c for c in requests.candidates(desk, ann, release.uuid)}
     assert cands[docs["summary"].uuid].flags == []
     assert [f.code for f in cands[docs["old"].uuid].flags] == ["A8"]  # outside 2025
     with pytest.raises(DeskError, match="flagged"):
-        roi.build_packet(desk, ann, release.uuid, [docs["summary"].uuid, docs["old"].uuid])
-    packet_doc = roi.build_packet(desk, ann, release.uuid, [docs["summary"].uuid, docs["labs"].uuid],
+        requests.build_packet(desk, ann, release.uuid, [docs["summary"].uuid, docs["old"].uuid])
+    packet_doc = requests.build_packet(desk, ann, release.uuid, [docs["summary"].uuid, docs["labs"].uuid],
                                   pages={docs["labs"].uuid: [1, 3]})
     release = Release.get_by_id(release.id)
     assert release.status == "qa"
-    data = documents.read_document(desk, ann, packet_doc)
+    data = filing.read_document(desk, ann, packet_doc)
     with pytest.raises(Exception):  # noqa: B017 - no password, no pages
         PdfReader(io.BytesIO(data)).pages[0].extract_text()
-    password = roi.packet_password(desk, ann, release.uuid)
+    password = requests.packet_password(desk, ann, release.uuid)
     texts = _pages_text(data, password)
     added = 1 + 1  # cover letter + the general redisclosure notice
     assert len(texts) == 3 + 2 + added == packet_doc.pages
@@ -158,12 +161,12 @@ def test_packet_release_and_disclosure_for_electronic_delivery(office):
         assert f"{n:06d}" in text and "CONFIDENTIAL" in text
     assert "Lab result page 3" in texts[1 + 3 + 1] and "Lab result page 2" not in "".join(texts)
     with pytest.raises(DeskError, match="passed QA"):
-        roi.release_packet(desk, ann, release.uuid)
-    roi.qa_packet(desk, bob, release.uuid, passed=True)
-    disclosure = roi.release_packet(desk, ann, release.uuid)
+        requests.release_packet(desk, ann, release.uuid)
+    requests.qa_packet(desk, bob, release.uuid, passed=True)
+    disclosure = requests.release_packet(desk, ann, release.uuid)
     assert Release.get_by_id(release.id).status == "released"
     assert disclosure.packet_sha256 == hashlib.sha256(data).hexdigest() == packet_doc.sha256
-    (row,) = roi.disclosures(desk, patient)
+    (row,) = requests.disclosures(desk, patient)
     assert row.recipient == "Dewey LLP" and "Austin TX" in row.address
     assert docs["summary"].uuid[:8] in row.description and docs["labs"].uuid[:8] in row.description
     assert "pages 1,3" in row.description and "pages 1-3" in row.description
@@ -177,42 +180,43 @@ def test_a_subpoena_packet_carries_a_certification_and_is_accountable(office):
                                                   "case": "Doe v. Roe", "case_number": "24-CV-118"},
                                 "scope": {"from": None, "to": None, "doc_types": ["discharge_summary"],
                                           "categories": []}}
-    (release,) = roi.log_request(desk, ann, form(request=request, authorization=None))
+    (release,) = requests.log_request(desk, ann, form(request=request, authorization=None))
     assert release.status == "in_progress"
-    packet_doc = roi.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
-    texts = _pages_text(documents.read_document(desk, ann, packet_doc))
+    packet_doc = requests.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
+    texts = _pages_text(filing.read_document(desk, ann, packet_doc))
     assert len(texts) == 3 + 3  # cover, certification, 3 record pages, notice
     assert "3 pages" in texts[1] and "Doe v. Roe" in texts[1]
-    roi.qa_packet(desk, bob, release.uuid, passed=True)
-    roi.release_packet(desk, ann, release.uuid)
-    acc = roi.accounting(desk, ann, patient.uuid)
+    requests.qa_packet(desk, bob, release.uuid, passed=True)
+    requests.release_packet(desk, ann, release.uuid)
+    acc = requests.accounting(desk, ann, patient.uuid)
     assert [r.recipient for r in acc.rows] == ["Dewey LLP"] and acc.free
-    text = "".join(_pages_text(roi.accounting_pdf(desk, ann, patient.uuid)))
+    text = "".join(_pages_text(requests.accounting_pdf(desk, ann, patient.uuid)))
     assert "Dewey LLP" in text and "Accounting of disclosures" in text
-    assert not roi.accounting(desk, ann, patient.uuid).free  # D4: the second within 12 months is not free
+    assert not requests.accounting(desk, ann, patient.uuid).free  # D4: the second within 12 months is not free
 
 
 def test_a_failed_packet_qa_sends_it_back_for_rebuilding(office):
     desk, ann, bob, _, _, _, docs = office
-    (release,) = roi.log_request(desk, ann, form())
-    roi.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
+    (release,) = requests.log_request(desk, ann, form())
+    requests.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
     with pytest.raises(DeskError, match="say what is wrong"):
-        roi.qa_packet(desk, bob, release.uuid, passed=False)
-    roi.qa_packet(desk, bob, release.uuid, passed=False, reason="page 2 is blank")
+        requests.qa_packet(desk, bob, release.uuid, passed=False)
+    requests.qa_packet(desk, bob, release.uuid, passed=False, reason="page 2 is blank")
     assert Release.get_by_id(release.id).status == "in_progress"
 
 
 def test_an_authorization_that_expires_or_is_revoked_while_the_packet_waits_stops_the_release(office):
     desk, ann, bob, _, _, _, docs = office
-    (release,) = roi.log_request(desk, ann, form())
-    roi.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
-    roi.qa_packet(desk, bob, release.uuid, passed=True)
+    (release,) = requests.log_request(desk, ann, form())
+    requests.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
+    requests.qa_packet(desk, bob, release.uuid, passed=True)
     with pytest.raises(DeskError, match="A2"):
-        roi.release_packet(desk, ann, release.uuid, on=TODAY + datetime.timedelta(days=300))
-    verdict = roi.update_authorization(desk, ann, release.uuid, complete_authorization(revoked_on=TODAY.isoformat()))
+        requests.release_packet(desk, ann, release.uuid, on=TODAY + datetime.timedelta(days=300))
+    revoked = complete_authorization(revoked_on=TODAY.isoformat())
+    verdict = requests.update_authorization(desk, ann, release.uuid, revoked)
     assert verdict.codes() == ["A6"] and Release.get_by_id(release.id).status == "on_hold"
     with pytest.raises(DeskError, match="build the packet"):
-        roi.release_packet(desk, ann, release.uuid)
+        requests.release_packet(desk, ann, release.uuid)
     assert Disclosure.select().count() == 0
 
 
@@ -220,18 +224,18 @@ def test_patient_access_extension_and_denial(office):
     desk, ann, *_ = office
     request = {"received": (TODAY - datetime.timedelta(days=5)).isoformat(), "requester_type": "patient",
                "requester_name": "Ann Avery", "purpose": "individual_access"}
-    (release,) = roi.log_request(desk, ann, form(request=request, authorization=None))
+    (release,) = requests.log_request(desk, ann, form(request=request, authorization=None))
     assert release.due_on == TODAY + datetime.timedelta(days=25)
-    new_due = roi.extend(desk, ann, release.uuid, "records are in off-site storage")
+    new_due = requests.extend(desk, ann, release.uuid, "records are in off-site storage")
     assert new_due == TODAY + datetime.timedelta(days=55)
     with pytest.raises(DeskError, match="only one extension"):
-        roi.extend(desk, ann, release.uuid, "again")
+        requests.extend(desk, ann, release.uuid, "again")
     with pytest.raises(DeskError, match="R2"):
-        roi.deny(desk, ann, release.uuid, "endanger")  # reviewable: needs a professional's determination
-    roi.deny(desk, ann, release.uuid, "psychotherapy_notes", denied="the psychotherapy notes")
+        requests.deny(desk, ann, release.uuid, "endanger")  # reviewable: needs a professional's determination
+    requests.deny(desk, ann, release.uuid, "psychotherapy_notes", denied="the psychotherapy notes")
     release = Release.get_by_id(release.id)
     assert release.status == "denied" and release.closed_at is not None
-    kinds = [e["note"] for e in roi.history(desk, release) if e["kind"] == "letter"]
+    kinds = [e["note"] for e in requests.history(desk, release) if e["kind"] == "letter"]
     assert kinds == ["extension_notice", "denial"]
 
 
@@ -239,38 +243,38 @@ def test_an_extension_after_day_30_is_refused(office):
     desk, ann, *_ = office
     request = {"received": (TODAY - datetime.timedelta(days=31)).isoformat(), "requester_type": "patient",
                "requester_name": "Ann Avery", "purpose": "individual_access"}
-    (release,) = roi.log_request(desk, ann, form(request=request, authorization=None))
+    (release,) = requests.log_request(desk, ann, form(request=request, authorization=None))
     with pytest.raises(DeskError, match="outside the first 30 days"):
-        roi.extend(desk, ann, release.uuid, "busy")
+        requests.extend(desk, ann, release.uuid, "busy")
 
 
 def test_fees_for_the_patients_copy_are_cost_based_and_estimated_first(office):
     desk, ann, *_ = office
     request = {"received": TODAY.isoformat(), "requester_type": "patient", "requester_name": "Ann Avery",
                "purpose": "individual_access"}
-    (paper,) = roi.log_request(desk, ann, form(request=request, authorization=None))
-    lines, total = roi.fee_estimate(desk, ann, paper.uuid, pages=40)
+    (paper,) = requests.log_request(desk, ann, form(request=request, authorization=None))
+    lines, total = requests.fee_estimate(desk, ann, paper.uuid, pages=40)
     assert [line.kind for line in lines] == ["labor", "supplies", "postage"] and total == 40 * 15 + 73
     assert json.loads(Release.get_by_id(paper.id).fee_json)["total_cents"] == total
-    (electronic,) = roi.log_request(desk, ann, form(request=request, authorization=None, delivery="electronic"))
-    lines, total = roi.fee_estimate(desk, ann, electronic.uuid, pages=400, flat=True)
+    (electronic,) = requests.log_request(desk, ann, form(request=request, authorization=None, delivery="electronic"))
+    lines, total = requests.fee_estimate(desk, ann, electronic.uuid, pages=400, flat=True)
     assert total == 650 and [line.kind for line in lines] == ["flat"]
     with pytest.raises(DeskError, match="flat fee"):
-        roi.fee_estimate(desk, ann, paper.uuid, pages=40, flat=True)
-    (attorney,) = roi.log_request(desk, ann, form())
-    lines, _ = roi.fee_estimate(desk, ann, attorney.uuid, pages=10)
+        requests.fee_estimate(desk, ann, paper.uuid, pages=40, flat=True)
+    (attorney,) = requests.log_request(desk, ann, form())
+    lines, _ = requests.fee_estimate(desk, ann, attorney.uuid, pages=10)
     assert "retrieval" in [line.kind for line in lines]  # third parties: the site's schedule, not HIPAA's limits
 
 
 def test_the_queue_shows_aging_and_is_audited(office):
     desk, ann, _, sue, *_ = office
-    roi.log_request(desk, ann, form())
+    requests.log_request(desk, ann, form())
     old = form().request | {"received": (TODAY - datetime.timedelta(days=40)).isoformat()}
-    roi.log_request(desk, ann, form(request=old, authorization=complete_authorization(
+    requests.log_request(desk, ann, form(request=old, authorization=complete_authorization(
         signed_on=(TODAY - datetime.timedelta(days=45)).isoformat())))
-    views = roi.queue(desk, ann)
+    views = requests.queue(desk, ann)
     assert [v.bucket for v in views] == ["over 30 days", "0-10 days"]
-    assert roi.aging(desk) == {"0-10 days": 1, "11-20 days": 0, "21-30 days": 0, "over 30 days": 1, "past due": 1}
+    assert requests.aging(desk) == {"0-10 days": 1, "11-20 days": 0, "21-30 days": 0, "over 30 days": 1, "past due": 1}
     assert events("roi.queue.view") == 2
 
 
@@ -279,11 +283,11 @@ def test_roi_import_logs_a_request_from_a_file(office, tmp_path):
     path = tmp_path / "request.json"
     path.write_text(json.dumps({"request": form().request, "authorization": complete_authorization(),
                                 "patients": ["100234"], "requester_address": "1 Court St", "delivery": "paper"}))
-    (release,) = roi.import_file(desk, ann, path).releases
+    (release,) = requests.import_file(desk, ann, path).releases
     assert release.status == "in_progress"
     path.write_text(json.dumps({"request": form().request, "patients": []}))
     with pytest.raises(DeskError, match="^patients: is empty: give at least one"):
-        roi.import_file(desk, ann, path)
+        requests.import_file(desk, ann, path)
 
 
 def test_roi_import_on_the_command_line(tmp_path):
@@ -293,7 +297,7 @@ def test_roi_import_on_the_command_line(tmp_path):
     from recdesk.desk import Desk
 
     with Desk.open(home) as desk:
-        mrn = roi.decrypt(desk, Patient.select().first()).mrn
+        mrn = requests.decrypt(desk, Patient.select().first()).mrn
     path.write_text(json.dumps({"request": form().request, "authorization": complete_authorization(),
                                 "patients": [mrn]}))
     result = run_cli("roi", "import", str(path), home=home)
@@ -305,32 +309,32 @@ def test_a_patients_copy_needs_a_fee_estimate_before_the_packet(office):
     desk, ann, _, _, _, _, docs = office
     request = {"received": TODAY.isoformat(), "requester_type": "patient", "requester_name": "Ann Avery",
                "purpose": "individual_access"}
-    (release,) = roi.log_request(desk, ann, form(request=request, authorization=None))
+    (release,) = requests.log_request(desk, ann, form(request=request, authorization=None))
     with pytest.raises(DeskError, match="R3"):
-        roi.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
-    roi.fee_estimate(desk, ann, release.uuid, pages=3)
-    assert roi.build_packet(desk, ann, release.uuid, [docs["summary"].uuid]).pages == 3 + 2
+        requests.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
+    requests.fee_estimate(desk, ann, release.uuid, pages=3)
+    assert requests.build_packet(desk, ann, release.uuid, [docs["summary"].uuid]).pages == 3 + 2
 
 
 def test_part2_records_go_out_with_the_notice_and_a_copy_of_the_consent(office):
     desk, ann, _, _, patient, other, docs = office
     with desk.write():
-        consent = documents.file_document(desk, ann, patient, pdf(1, "Part 2 consent signed"),
+        consent = filing.file_document(desk, ann, patient, pdf(1, "Part 2 consent signed"),
                                           doc_type="authorization", title="Signed Part 2 consent", pages=1,
                                           service_date=TODAY, qa_state="passed")
-        stranger = documents.file_document(desk, ann, other, pdf(1, "Other consent"), doc_type="authorization",
+        stranger = filing.file_document(desk, ann, other, pdf(1, "Other consent"), doc_type="authorization",
                                            title="Someone else's consent", pages=1, service_date=TODAY)
     request = form().request | {"scope": {"categories": ["sud_part2"]}}
     auth = complete_authorization(part2_consent=True, categories=["sud_part2"])
-    (release,) = roi.log_request(desk, ann, form(request=request, authorization=auth))
+    (release,) = requests.log_request(desk, ann, form(request=request, authorization=auth))
     assert release.status == "in_progress"
     with pytest.raises(DeskError, match="copy of the patient's consent"):
-        roi.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
+        requests.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
     with pytest.raises(DeskError, match="filed to this patient"):
-        roi.link_scan(desk, ann, release.uuid, stranger.uuid)
-    roi.link_scan(desk, ann, release.uuid, consent.uuid)
-    packet_doc = roi.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
-    texts = _pages_text(documents.read_document(desk, ann, packet_doc))
+        requests.link_scan(desk, ann, release.uuid, stranger.uuid)
+    requests.link_scan(desk, ann, release.uuid, consent.uuid)
+    packet_doc = requests.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
+    texts = _pages_text(filing.read_document(desk, ann, packet_doc))
     assert len(texts) == 1 + 3 + 2 + 1  # cover, records, general + Part 2 notices, the consent
     assert "42 CFR part 2 prohibits unauthorized use or disclosure" in " ".join(texts[4:6]).replace("\n", " ")
     assert "Part 2 consent signed" in texts[-1] and all(f"{n:06d}" in t for n, t in enumerate(texts, start=1))
@@ -338,23 +342,23 @@ def test_part2_records_go_out_with_the_notice_and_a_copy_of_the_consent(office):
 
 def test_disclosures_made_outside_a_packet_are_logged_and_accounted_by_basis(office):
     desk, ann, _, sue, patient, *_ = office
-    roi.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY - datetime.timedelta(days=3),
+    requests.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY - datetime.timedelta(days=3),
                           recipient="County Health Department", address="1 Health Way",
                           description="Reportable condition: lab result of 2026-11-20", purpose="public_health",
                           basis="public_health")
-    roi.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY, recipient="Dr. Lee", description="H&P",
+    requests.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY, recipient="Dr. Lee", description="H&P",
                           purpose="treatment", basis="treatment")
-    rows = roi.accounting(desk, ann, patient.uuid).rows
+    rows = requests.accounting(desk, ann, patient.uuid).rows
     assert [(r.recipient, r.basis) for r in rows] == [("County Health Department", "public_health")]
-    assert len(roi.disclosures(desk, patient)) == 2  # both logged; only one is accountable
+    assert len(requests.disclosures(desk, patient)) == 2  # both logged; only one is accountable
     with pytest.raises(DeskError, match="must be one of"):
-        roi.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY, recipient="x", description="y",
+        requests.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY, recipient="x", description="y",
                               purpose="oversight", basis="gossip")
     with pytest.raises(DeskError, match="in the future"):
-        roi.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY + datetime.timedelta(days=1),
+        requests.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY + datetime.timedelta(days=1),
                               recipient="x", description="y", purpose="oversight", basis="oversight")
     with pytest.raises(AccessDenied):
-        roi.record_disclosure(desk, sue, patient.uuid, disclosed_on=TODAY, recipient="x", description="y",
+        requests.record_disclosure(desk, sue, patient.uuid, disclosed_on=TODAY, recipient="x", description="y",
                               purpose="oversight", basis="oversight")
     assert events("roi.disclosure.record") == 2
 
@@ -362,37 +366,37 @@ def test_disclosures_made_outside_a_packet_are_logged_and_accounted_by_basis(off
 def test_an_agencys_suspension_holds_its_disclosures_out_of_the_accounting_while_it_lasts(office):  # D5
     desk, ann, _, sue, patient, *_ = office
     for recipient in ("State Medical Board", "County Health Department"):
-        roi.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY - datetime.timedelta(days=10),
+        requests.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY - datetime.timedelta(days=10),
                               recipient=recipient, description="records", purpose="oversight", basis="oversight")
-    roi.suspend_accounting(desk, ann, patient.uuid, agency="state medical board", starts_on=TODAY, written=False)
-    acc = roi.accounting(desk, ann, patient.uuid)
+    requests.suspend_accounting(desk, ann, patient.uuid, agency="state medical board", starts_on=TODAY, written=False)
+    acc = requests.accounting(desk, ann, patient.uuid)
     assert [r.recipient for r in acc.rows] == ["County Health Department"] and acc.withheld == 1
-    later = roi.accounting(desk, ann, patient.uuid, requested_on=TODAY + datetime.timedelta(days=31))
+    later = requests.accounting(desk, ann, patient.uuid, requested_on=TODAY + datetime.timedelta(days=31))
     assert len(later.rows) == 2 and later.withheld == 0  # an oral suspension lapses after 30 days
     with pytest.raises(DeskError, match="end date"):
-        roi.suspend_accounting(desk, ann, patient.uuid, agency="FBI", starts_on=TODAY, written=True)
-    roi.suspend_accounting(desk, ann, patient.uuid, agency="County Health Department", starts_on=TODAY,
+        requests.suspend_accounting(desk, ann, patient.uuid, agency="FBI", starts_on=TODAY, written=True)
+    requests.suspend_accounting(desk, ann, patient.uuid, agency="County Health Department", starts_on=TODAY,
                            written=True, ends_on=TODAY + datetime.timedelta(days=90))
-    assert roi.accounting(desk, ann, patient.uuid, requested_on=TODAY + datetime.timedelta(days=60)).withheld == 1
-    text = "".join(_pages_text(roi.accounting_pdf(desk, ann, patient.uuid)))
+    assert requests.accounting(desk, ann, patient.uuid, requested_on=TODAY + datetime.timedelta(days=60)).withheld == 1
+    text = "".join(_pages_text(requests.accounting_pdf(desk, ann, patient.uuid)))
     assert "County Health" not in text and "Medical Board" not in text and "held back" not in text
     with pytest.raises(AccessDenied):
-        roi.suspend_accounting(desk, sue, patient.uuid, agency="x", starts_on=TODAY, written=False)
+        requests.suspend_accounting(desk, sue, patient.uuid, agency="x", starts_on=TODAY, written=False)
 
 
 def test_psychotherapy_notes_and_part2_records_cannot_be_confirmed_into_a_packet(office):  # A9, S2
     desk, ann, _, _, patient, _, docs = office
     with desk.write():
-        notes = documents.file_document(desk, ann, patient, pdf(1, "Therapy session"), doc_type="psychotherapy_note",
+        notes = filing.file_document(desk, ann, patient, pdf(1, "Therapy session"), doc_type="psychotherapy_note",
                                         title="Psychotherapy note", pages=1, service_date=datetime.date(2025, 6, 1))
-        sud = documents.file_document(desk, ann, patient, pdf(1, "SUD program"), doc_type="sud_treatment_record",
+        sud = filing.file_document(desk, ann, patient, pdf(1, "SUD program"), doc_type="sud_treatment_record",
                                       title="SUD program record", pages=1, service_date=datetime.date(2025, 6, 2))
-    (release,) = roi.log_request(desk, ann, form())
-    cands = {c.uuid: c for c in roi.candidates(desk, ann, release.uuid)}
+    (release,) = requests.log_request(desk, ann, form())
+    cands = {c.uuid: c for c in requests.candidates(desk, ann, release.uuid)}
     assert cands[notes.uuid].blocked.code == "A9" and cands[sud.uuid].blocked.code == "S2"
     for doc in (notes, sud):
         with pytest.raises(DeskError, match="cannot go out under this request"):
-            roi.build_packet(desk, ann, release.uuid, [docs["summary"].uuid, doc.uuid], confirmed_flags=[doc.uuid])
+            requests.build_packet(desk, ann, release.uuid, [docs["summary"].uuid, doc.uuid], confirmed_flags=[doc.uuid])
     assert Release.get_by_id(release.id).status == "in_progress"
 
 
@@ -400,25 +404,25 @@ def test_the_requests_own_state_sets_its_clock_and_california_allows_no_extensio
     desk, ann, *_ = office
     request = {"received": (TODAY - datetime.timedelta(days=3)).isoformat(), "requester_type": "patient",
                "requester_name": "Ann Avery", "purpose": "individual_access", "state": "CA"}
-    (release,) = roi.log_request(desk, ann, form(request=request, authorization=None))
+    (release,) = requests.log_request(desk, ann, form(request=request, authorization=None))
     assert release.due_on == TODAY + datetime.timedelta(days=12)
-    assert roi.get(desk, ann, release.uuid).due == release.due_on
+    assert requests.get(desk, ann, release.uuid).due == release.due_on
     with pytest.raises(DeskError, match="no extension"):
-        roi.extend(desk, ann, release.uuid, "backlog")
+        requests.extend(desk, ann, release.uuid, "backlog")
 
 
 def test_a_clerks_hold_is_not_lifted_by_the_validator_and_letters_are_not_repeated(office):
     desk, ann, *_ = office
-    (release,) = roi.log_request(desk, ann, form())
-    roi.move(desk, ann, release.uuid, "on_hold", "identity of the requester not verified")
-    roi.validate(desk, ann, Release.get_by_id(release.id))
+    (release,) = requests.log_request(desk, ann, form())
+    requests.move(desk, ann, release.uuid, "on_hold", "identity of the requester not verified")
+    requests.validate(desk, ann, Release.get_by_id(release.id))
     held = Release.get_by_id(release.id)
     assert held.status == "on_hold" and "Dewey" not in held.hold_reason and "identity" not in held.hold_reason
-    assert "identity of the requester not verified" in [e["note"] for e in roi.history(desk, held)]
-    (bad,) = roi.log_request(desk, ann, form(authorization=complete_authorization(signature="")))
+    assert "identity of the requester not verified" in [e["note"] for e in requests.history(desk, held)]
+    (bad,) = requests.log_request(desk, ann, form(authorization=complete_authorization(signature="")))
     for _ in range(3):
-        roi.validate(desk, ann, Release.get_by_id(bad.id))
-    assert [e["note"] for e in roi.history(desk, bad) if e["kind"] == "letter"] == ["deficiency"]
+        requests.validate(desk, ann, Release.get_by_id(bad.id))
+    assert [e["note"] for e in requests.history(desk, bad) if e["kind"] == "letter"] == ["deficiency"]
 
 
 # --- roi import: one transaction, once per request -----------------------------------------------------------------
@@ -453,11 +457,11 @@ def _assert_one_held_request_with_letters(desk) -> None:
     releases = list(Release.select().where(Release.request == request.id))
     assert len(releases) == 2 and {r.status for r in releases} == {"on_hold"}
     for release in releases:
-        assert [e["note"] for e in roi.history(desk, release) if e["kind"] == "letter"] == ["deficiency"]
+        assert [e["note"] for e in requests.history(desk, release) if e["kind"] == "letter"] == ["deficiency"]
     assert audit.verify(desk).intact
 
 
-@pytest.mark.parametrize("module,name", [("roi", "validate"), ("cli", "_out")],
+@pytest.mark.parametrize("module,name", [("release.requests", "validate"), ("cli", "_out")],
                          ids=["killed-before-validation", "killed-after-commit"])
 def test_a_killed_import_rerun_logs_the_request_once_held_with_its_letters(office, tmp_path, module, name):
     desk, *_ = office
@@ -475,16 +479,16 @@ def test_a_killed_import_rerun_logs_the_request_once_held_with_its_letters(offic
 def test_importing_the_same_request_again_finds_it_whatever_its_spacing(office, tmp_path):
     desk, ann, *_ = office
     path = _held_request_file(tmp_path)
-    first = roi.import_file(desk, ann, path)
+    first = requests.import_file(desk, ann, path)
     path.write_text(json.dumps(json.loads(path.read_text()), indent=4, sort_keys=True))
-    again = roi.import_file(desk, ann, path)
+    again = requests.import_file(desk, ann, path)
     assert (first.before, again.before) == (False, True)
     assert [r.id for r in again.releases] == [r.id for r in first.releases]
     _assert_one_held_request_with_letters(desk)
     assert events("roi.import") == 1 and events("roi.import.again") == 1
     other = json.loads(path.read_text()) | {"requester_address": "2 Court St"}
     path.write_text(json.dumps(other))
-    assert not roi.import_file(desk, ann, path).before  # a different request is a new one
+    assert not requests.import_file(desk, ann, path).before  # a different request is a new one
 
 
 def test_a_state_of_5_is_refused_by_import_as_by_check(office, tmp_path):
@@ -492,7 +496,7 @@ def test_a_state_of_5_is_refused_by_import_as_by_check(office, tmp_path):
     path = tmp_path / "request.json"
     path.write_text(json.dumps({"request": {**form().request, "state": 5}, "patients": ["100234"]}))
     with pytest.raises(DeskError, match="^request.state: expected text in quotes, got 5$"):
-        roi.import_file(desk, ann, path)
+        requests.import_file(desk, ann, path)
     assert ReleaseRequest.select().count() == 0
 
 
@@ -508,6 +512,6 @@ def test_roi_import_refuses_unreadable_json_in_one_line_and_writes_nothing(offic
     path = tmp_path / "request.json"
     path.write_text(text)
     with pytest.raises(DeskError) as caught:
-        roi.import_file(desk, ann, path)
+        requests.import_file(desk, ann, path)
     assert message in str(caught.value) and "\n" not in str(caught.value)
     assert ReleaseRequest.select().count() == 0

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recdesk import roi, roirules
+from recdesk.release import requests, rules
 from recdesk.shapes import InputError
 from tests.conftest import run_cli
 
@@ -88,8 +88,8 @@ def mutations(doc: dict):
 
 
 def test_both_documents_are_valid_as_given():
-    assert roirules.check_json(full_contract())["releasable"] is True
-    form = roi.RequestForm.from_json(full_import())
+    assert rules.check_json(full_contract())["releasable"] is True
+    form = requests.RequestForm.from_json(full_import())
     assert form.patients == ["100234", "200345"] and form.delivery == "paper"
 
 
@@ -98,7 +98,7 @@ def test_both_documents_are_valid_as_given():
 def test_roi_check_refuses_a_wrong_type_anywhere_by_its_path(mutation):
     path, wrong = mutation
     with pytest.raises(InputError) as caught:
-        roirules.check_json(set_at(full_contract(), path, wrong))
+        rules.check_json(set_at(full_contract(), path, wrong))
     assert caught.value.path == path
 
 
@@ -107,7 +107,7 @@ def test_roi_check_refuses_a_wrong_type_anywhere_by_its_path(mutation):
 def test_roi_import_refuses_a_wrong_type_anywhere_by_its_path(mutation):
     path, wrong = mutation
     with pytest.raises(InputError) as caught:
-        roi.RequestForm.from_json(set_at(full_import(), path, wrong))
+        requests.RequestForm.from_json(set_at(full_import(), path, wrong))
     assert caught.value.path == path
 
 
@@ -125,7 +125,7 @@ def test_a_control_character_in_any_string_is_refused_by_its_path(path, char, at
     doc = full_contract()
     value = dict(leaves(doc))[path]
     with pytest.raises(InputError) as caught:
-        roirules.check_json(set_at(doc, path, value[:at] + char + value[at:]))
+        rules.check_json(set_at(doc, path, value[:at] + char + value[at:]))
     assert caught.value.path == path
 
 
@@ -133,9 +133,9 @@ def test_a_control_character_in_any_string_is_refused_by_its_path(path, char, at
                                   "authorization.description"])
 def test_free_text_over_several_lines_keeps_its_newlines_and_nothing_else(path):
     doc = set_at(full_import(), path, "1 Court St\nAustin TX")
-    roi.RequestForm.from_json(doc)
+    requests.RequestForm.from_json(doc)
     with pytest.raises(InputError, match=f"^{path}: contains the control character U\\+0009"):
-        roi.RequestForm.from_json(set_at(full_import(), path, "1 Court St\n\tAustin TX"))
+        requests.RequestForm.from_json(set_at(full_import(), path, "1 Court St\n\tAustin TX"))
 
 
 @pytest.mark.parametrize("path,value,message", [
@@ -151,7 +151,7 @@ def test_free_text_over_several_lines_keeps_its_newlines_and_nothing_else(path):
 ])
 def test_each_bad_value_is_named_with_what_is_allowed(path, value, message):
     with pytest.raises(InputError) as caught:
-        roirules.check_json(set_at(full_contract(), path, value))
+        rules.check_json(set_at(full_contract(), path, value))
     if message is None:  # an unknown field: named with the fields there are
         assert str(caught.value).startswith('request: unknown field "irb_waivr": the fields are received, ')
     else:
@@ -163,30 +163,30 @@ def test_an_irb_waiver_of_false_in_quotes_never_makes_research_releasable():
     doc = {"as_of": "2026-11-26", "request": {"received": "2026-11-02", "requester_type": "researcher",
                                               "purpose": "research", "irb_waiver": "false"}}
     with pytest.raises(InputError, match="^request.irb_waiver: "):
-        roirules.check_json(doc)
+        rules.check_json(doc)
     doc["request"]["irb_waiver"] = False
-    assert roirules.check_json(doc)["releasable"] is False  # no waiver, no authorization: A0
+    assert rules.check_json(doc)["releasable"] is False  # no waiver, no authorization: A0
 
 
 def test_a_state_of_5_is_refused_alike_by_check_and_import():
     with pytest.raises(InputError) as check:
-        roirules.check_json(set_at(full_contract(), "request.state", 5))
+        rules.check_json(set_at(full_contract(), "request.state", 5))
     with pytest.raises(InputError) as imported:
-        roi.RequestForm.from_json(set_at(full_import(), "request.state", 5))
+        requests.RequestForm.from_json(set_at(full_import(), "request.state", 5))
     assert str(check.value) == str(imported.value) == "request.state: expected text in quotes, got 5"
 
 
 def test_import_refuses_as_of_other_than_today_and_accepts_today():
-    roi.RequestForm.from_json({**full_import(), "as_of": TODAY})
+    requests.RequestForm.from_json({**full_import(), "as_of": TODAY})
     with pytest.raises(InputError, match="^as_of: 2026-01-01 is not today: a request is checked on the day"):
-        roi.RequestForm.from_json({**full_import(), "as_of": "2026-01-01"})
+        requests.RequestForm.from_json({**full_import(), "as_of": "2026-01-01"})
 
 
 def test_import_refuses_an_authorization_for_a_patient_not_listed():
     doc = full_import()
     doc["authorizations"]["999999"] = doc["authorization"]
     with pytest.raises(InputError, match="^authorizations.999999: is not one of the patients listed"):
-        roi.RequestForm.from_json(doc)
+        requests.RequestForm.from_json(doc)
 
 
 # --- the JSON itself, through the command line (one line on stderr, exit 2, nothing on stdout) -----------------------

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from recdesk import roirules
-from recdesk.roirules import FeeLine, Suspension
+from recdesk.release import rules
+from recdesk.release.rules import FeeLine, Suspension
 from recdesk.shapes import InputError
 from tests.conftest import run_cli
 
@@ -55,7 +55,7 @@ def patient_access(**changes) -> dict:
 
 
 def verdict(doc: dict, **kw) -> dict:
-    return roirules.check_json(copy.deepcopy(doc), **kw)
+    return rules.check_json(copy.deepcopy(doc), **kw)
 
 
 def codes(v: dict) -> list[str]:
@@ -340,7 +340,7 @@ def test_every_missing_element_is_named_once():
 ])
 def test_unreadable_requests_name_the_field(doc, message):
     with pytest.raises(InputError, match=message):
-        roirules.check_json(doc)
+        rules.check_json(doc)
 
 
 # --- the black-box contract --------------------------------------------------------------------------------
@@ -382,72 +382,72 @@ def test_roi_check_on_a_missing_file(tmp_path):
 
 
 def test_denial_basis_must_come_from_the_lists():  # R2
-    assert roirules.check_denial("psychotherapy_notes", denied_by="kim") == []
-    assert [p.code for p in roirules.check_denial("we are busy", denied_by="kim")] == ["R2"]
-    assert roirules.check_denial("endanger", denied_by="kim", determined_by="Dr. Ruiz", reviewer="Dr. Chen") == []
-    assert [p.field for p in roirules.check_denial("endanger", denied_by="kim")] == ["denial.determined_by"]
-    same = roirules.check_denial("endanger", denied_by="kim", determined_by="Dr. Ruiz", reviewer="dr. ruiz")
+    assert rules.check_denial("psychotherapy_notes", denied_by="kim") == []
+    assert [p.code for p in rules.check_denial("we are busy", denied_by="kim")] == ["R2"]
+    assert rules.check_denial("endanger", denied_by="kim", determined_by="Dr. Ruiz", reviewer="Dr. Chen") == []
+    assert [p.field for p in rules.check_denial("endanger", denied_by="kim")] == ["denial.determined_by"]
+    same = rules.check_denial("endanger", denied_by="kim", determined_by="Dr. Ruiz", reviewer="dr. ruiz")
     assert [p.field for p in same] == ["denial.reviewer"]
 
 
 def test_access_fees_allow_cost_lines_and_refuse_search_and_retrieval():  # R3
     ok = [FeeLine("labor", "copying 20 pages", 400), FeeLine("supplies", "paper", 100), FeeLine("postage", "", 120)]
-    assert roirules.check_fees(ok, access=True, electronic=False, pages=20) == []
+    assert rules.check_fees(ok, access=True, electronic=False, pages=20) == []
     bad = [*ok, FeeLine("search", "search and retrieval", 2500)]
-    assert [p.code for p in roirules.check_fees(bad, access=True, electronic=False)] == ["R3"]
-    assert roirules.check_fees(bad, access=False, electronic=False) == []  # HIPAA limits only the patient's copy
+    assert [p.code for p in rules.check_fees(bad, access=True, electronic=False)] == ["R3"]
+    assert rules.check_fees(bad, access=False, electronic=False) == []  # HIPAA limits only the patient's copy
 
 
 def test_the_flat_fee_is_for_electronic_copies_and_at_most_650():  # R3
-    assert roirules.check_fees([FeeLine("flat", "electronic copy", 650)], access=True, electronic=True) == []
-    assert roirules.check_fees([FeeLine("flat", "", 700)], access=True, electronic=True)[0].code == "R3"
-    assert roirules.check_fees([FeeLine("flat", "", 650)], access=True, electronic=False)[0].code == "R3"
+    assert rules.check_fees([FeeLine("flat", "electronic copy", 650)], access=True, electronic=True) == []
+    assert rules.check_fees([FeeLine("flat", "", 700)], access=True, electronic=True)[0].code == "R3"
+    assert rules.check_fees([FeeLine("flat", "", 650)], access=True, electronic=False)[0].code == "R3"
     mixed = [FeeLine("flat", "", 650), FeeLine("postage", "", 100)]
-    assert roirules.check_fees(mixed, access=True, electronic=True)[0].code == "R3"
+    assert rules.check_fees(mixed, access=True, electronic=True)[0].code == "R3"
 
 
 def test_california_caps_copies_at_25_cents_a_page():  # R5
-    numbers = roirules.rules(state="CA")
-    assert roirules.check_fees([FeeLine("labor", "", 250)], access=True, electronic=False, pages=10,
+    numbers = rules.clocks(state="CA")
+    assert rules.check_fees([FeeLine("labor", "", 250)], access=True, electronic=False, pages=10,
                                numbers=numbers) == []
-    assert [p.code for p in roirules.check_fees([FeeLine("labor", "", 251)], access=True, electronic=False,
+    assert [p.code for p in rules.check_fees([FeeLine("labor", "", 251)], access=True, electronic=False,
                                                 pages=10, numbers=numbers)] == ["R5"]
 
 
 def test_an_unknown_state_is_a_clear_error():
-    with pytest.raises(roirules.DeskError, match=r"\[state.ZZ\]"):
-        roirules.rules(state="ZZ")
+    with pytest.raises(rules.DeskError, match=r"\[state.ZZ\]"):
+        rules.clocks(state="ZZ")
 
 
 def test_accounting_window_is_six_years_or_shorter():  # D2
-    assert roirules.accounting_window(D("2026-11-26")) == (D("2020-11-26"), D("2026-11-26"))
-    assert roirules.accounting_window(D("2026-11-26"), since=D("2025-01-01")) == (D("2025-01-01"), D("2026-11-26"))
-    assert roirules.accounting_window(D("2026-11-26"), since=D("2001-01-01"))[0] == D("2020-11-26")
-    assert roirules.accounting_window(D("2028-02-29"))[0] == D("2022-02-28")
+    assert rules.accounting_window(D("2026-11-26")) == (D("2020-11-26"), D("2026-11-26"))
+    assert rules.accounting_window(D("2026-11-26"), since=D("2025-01-01")) == (D("2025-01-01"), D("2026-11-26"))
+    assert rules.accounting_window(D("2026-11-26"), since=D("2001-01-01"))[0] == D("2020-11-26")
+    assert rules.accounting_window(D("2028-02-29"))[0] == D("2022-02-28")
 
 
 def test_the_first_accounting_in_12_months_is_free():  # D4
-    assert roirules.accounting_is_free(D("2026-11-26"), [])
-    assert roirules.accounting_is_free(D("2026-11-26"), [D("2025-11-26")])
-    assert not roirules.accounting_is_free(D("2026-11-26"), [D("2025-11-27")])
+    assert rules.accounting_is_free(D("2026-11-26"), [])
+    assert rules.accounting_is_free(D("2026-11-26"), [D("2025-11-26")])
+    assert not rules.accounting_is_free(D("2026-11-26"), [D("2025-11-27")])
 
 
 def test_suspensions_hold_disclosures_back_for_their_period():  # D5
     written = Suspension(starts=D("2026-11-01"), written=True, ends=D("2027-03-01"))
     oral = Suspension(starts=D("2026-11-01"), written=False)
     s = {"FBI field office": [written], "State AG": [oral]}
-    assert roirules.withheld_by_suspension("FBI field office", D("2027-03-01"), s)
-    assert not roirules.withheld_by_suspension("FBI field office", D("2027-03-02"), s)
-    assert roirules.withheld_by_suspension("State AG", D("2026-12-01"), s)  # 30 days
-    assert not roirules.withheld_by_suspension("State AG", D("2026-12-02"), s)
-    assert not roirules.withheld_by_suspension("County health", D("2026-12-01"), s)
-    with pytest.raises(roirules.DeskError, match="end date"):
-        roirules.suspension_end(Suspension(starts=D("2026-11-01"), written=True))
+    assert rules.withheld_by_suspension("FBI field office", D("2027-03-01"), s)
+    assert not rules.withheld_by_suspension("FBI field office", D("2027-03-02"), s)
+    assert rules.withheld_by_suspension("State AG", D("2026-12-01"), s)  # 30 days
+    assert not rules.withheld_by_suspension("State AG", D("2026-12-02"), s)
+    assert not rules.withheld_by_suspension("County health", D("2026-12-01"), s)
+    with pytest.raises(rules.DeskError, match="end date"):
+        rules.suspension_end(Suspension(starts=D("2026-11-01"), written=True))
 
 
 def test_authorizations_are_kept_six_years_after_their_last_effective_date():  # A10
-    assert roirules.retain_until(D("2026-10-20"), D("2027-06-30"), D("2026-11-02")) == D("2033-06-30")
-    assert roirules.retain_until(D("2026-10-20"), None, D("2026-11-02")) == D("2032-11-02")
+    assert rules.retain_until(D("2026-10-20"), D("2027-06-30"), D("2026-11-02")) == D("2033-06-30")
+    assert rules.retain_until(D("2026-10-20"), None, D("2026-11-02")) == D("2032-11-02")
 
 
 @pytest.mark.parametrize("doc_type,service_date,tags,expected", [
@@ -460,19 +460,19 @@ def test_authorizations_are_kept_six_years_after_their_last_effective_date():  #
     ("discharge_summary", "2025-03-01", ["mental_health"], [("S1", True)]),
 ])
 def test_documents_outside_the_scope_are_flagged(doc_type, service_date, tags, expected):  # A8, A9, S1-S3
-    as_of, req, auth = roirules.read(attorney_request())
-    flags = roirules.out_of_scope(req, doc_type, D(service_date), tags, auth)
+    as_of, req, auth = rules.read(attorney_request())
+    flags = rules.out_of_scope(req, doc_type, D(service_date), tags, auth)
     assert [(f.code, f.blocking) for f in flags] == expected
 
 
 def test_a_named_category_lets_its_documents_through():
     doc = attorney_request(**{"request.scope.categories": ["sud_part2", "hiv"], "authorization.part2_consent": True,
                               "authorization.categories": ["sud_part2", "hiv"]})
-    as_of, req, auth = roirules.read(doc)
-    assert roirules.out_of_scope(req, "discharge_summary", D("2025-03-01"), ["part2", "hiv"], auth) == []
+    as_of, req, auth = rules.read(doc)
+    assert rules.out_of_scope(req, "discharge_summary", D("2025-03-01"), ["part2", "hiv"], auth) == []
     # Naming a category in the request is not enough: the authorization must (the clerk cannot confirm it in).
-    as_of, req, auth = roirules.read(attorney_request(**{"request.scope.categories": ["psychotherapy_notes"]}))
-    assert [f.blocking for f in roirules.out_of_scope(req, "discharge_summary", None, ["psychotherapy"], auth)] \
+    as_of, req, auth = rules.read(attorney_request(**{"request.scope.categories": ["psychotherapy_notes"]}))
+    assert [f.blocking for f in rules.out_of_scope(req, "discharge_summary", None, ["psychotherapy"], auth)] \
         == [True]
 
 
@@ -484,8 +484,8 @@ def test_a_patients_own_request_is_access_whatever_its_purpose():  # A0
 def test_psychotherapy_notes_in_a_patients_own_request_are_withheld_not_the_request():  # A9, 164.524(d)(2)
     v = verdict(patient_access(scope={"categories": ["psychotherapy_notes"]}))
     assert v["releasable"] and "A9" in warning_codes(v)
-    as_of, req, auth = roirules.read(patient_access(scope={"categories": ["psychotherapy_notes"]}))
-    flags = roirules.out_of_scope(req, "psychotherapy_note", None, ["psychotherapy"], auth, basis="individual")
+    as_of, req, auth = rules.read(patient_access(scope={"categories": ["psychotherapy_notes"]}))
+    flags = rules.out_of_scope(req, "psychotherapy_note", None, ["psychotherapy"], auth, basis="individual")
     assert [(f.code, f.blocking) for f in flags] == [("A9", True)]
 
 
@@ -520,17 +520,17 @@ def test_sensitive_categories_under_legal_process_are_warned():  # S1, S3
 @pytest.mark.parametrize("value", ["9999-12-31", "0001-01-01"])
 def test_implausible_years_are_named_not_crashed_on(value):
     with pytest.raises(InputError, match=f'^request.received: "{value}" is not between 1900-01-01 and 2100-12-31'):
-        roirules.check_json(patient_access(received=value))
+        rules.check_json(patient_access(received=value))
 
 
 def test_unknown_authorization_categories_are_named():
     with pytest.raises(InputError, match='^authorization.categories\\[0\\]: "HIV" is not one of'):
-        roirules.check_json(attorney_request(**{"authorization.categories": ["HIV"]}))
+        rules.check_json(attorney_request(**{"authorization.categories": ["HIV"]}))
 
 
 def test_californias_page_cap_applies_to_the_flat_fee_too():  # R5 over R3
-    numbers = roirules.rules(state="CA")
+    numbers = rules.clocks(state="CA")
     flat = [FeeLine("flat", "electronic copy", 650)]
-    assert [p.code for p in roirules.check_fees(flat, access=True, electronic=True, pages=5, numbers=numbers)] \
+    assert [p.code for p in rules.check_fees(flat, access=True, electronic=True, pages=5, numbers=numbers)] \
         == ["R5"]
-    assert roirules.check_fees(flat, access=True, electronic=True, pages=40, numbers=numbers) == []
+    assert rules.check_fees(flat, access=True, electronic=True, pages=40, numbers=numbers) == []

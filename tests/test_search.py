@@ -4,9 +4,9 @@ import datetime
 
 import pytest
 
-from recdesk import search
 from recdesk.errors import DeskError
-from recdesk.patients import PatientDetails, register
+from recdesk.patients import search
+from recdesk.patients.registry import PatientDetails, register
 
 PEOPLE = [
     PatientDetails(mrn="100234", last="Smith", first="John", dob=datetime.date(1962, 3, 4), sex="M",
@@ -79,7 +79,7 @@ def test_flags_come_back_with_each_row(clerk_desk):
 
 def test_results_page_on_demand_without_repeats(desk_and_manager):
     desk, actor = desk_and_manager
-    from recdesk.patients import register_many
+    from recdesk.patients.registry import register_many
 
     with desk.write():
         register_many(desk, actor, [PatientDetails(mrn=str(500000 + i), last="Nguyen", first=f"Anh{chr(97 + i % 26)}",

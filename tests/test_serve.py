@@ -16,12 +16,13 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from recdesk import audit, users
+from recdesk import users
 from recdesk.desk import HOST_KEY_NAME, Desk
-from recdesk.models import AuditEvent, User
-from recdesk.patients import PatientDetails, register
-from recdesk.serve import FAILURE_MEMORY, FailureLog, host_key_problem
-from recdesk.terminal import PtyProcess
+from recdesk.patients.registry import PatientDetails, register
+from recdesk.serve.door import FAILURE_MEMORY, FailureLog, host_key_problem
+from recdesk.serve.terminal import PtyProcess
+from recdesk.vault import audit
+from recdesk.vault.models import AuditEvent, User
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.skipif(shutil.which("ssh") is None, reason="the OpenSSH client (ssh) is not installed")
@@ -491,7 +492,7 @@ def test_a_crash_of_serve_under_ulimit_unlimited_writes_no_core(tmp_path):
 
 def test_a_cli_process_that_opens_a_desk_is_not_dumpable(desk_and_manager):
     desk, _ = desk_and_manager
-    probe = ("import resource, sys; from pathlib import Path; from recdesk import hardening; "
+    probe = ("import resource, sys; from pathlib import Path; from recdesk.vault import hardening; "
              "from recdesk.desk import Desk; before = hardening.is_dumpable(); d = Desk.open(Path(sys.argv[1])); "
              "print(before, hardening.is_dumpable(), resource.getrlimit(resource.RLIMIT_CORE)); d.close()")
     out = subprocess.run([sys.executable, "-c", probe, str(desk.config.home)], capture_output=True, text=True,

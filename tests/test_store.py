@@ -6,7 +6,7 @@ import os
 import pytest
 
 from recdesk.errors import TamperError
-from recdesk.store import CHUNK, ContentStore
+from recdesk.vault.store import CHUNK, ContentStore
 
 KEY = bytes(range(32))
 

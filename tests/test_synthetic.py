@@ -10,7 +10,7 @@ import random
 import pytest
 from pypdf import PdfReader
 
-from recdesk.synthetic import (
+from recdesk.demo.synthetic import (
     SyntheticDocument,
     SyntheticPatient,
     documents,

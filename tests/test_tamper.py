@@ -6,11 +6,25 @@ import shutil
 
 import pytest
 
-from recdesk import audit, chart, doctor, documents, roi, seals, users
-from recdesk.chart import PurposeRequired
+from recdesk import doctor, users
+from recdesk.documents import filing
 from recdesk.errors import DeskError, TamperError
-from recdesk.models import AuditEvent, AuditHead, AuditStray, Authorization, Document, Patient, Release, SshKey, User
-from recdesk.patients import PatientDetails, register
+from recdesk.patients import chart
+from recdesk.patients.chart import PurposeRequired
+from recdesk.patients.registry import PatientDetails, register
+from recdesk.release import requests
+from recdesk.vault import audit, seals
+from recdesk.vault.models import (
+    AuditEvent,
+    AuditHead,
+    AuditStray,
+    Authorization,
+    Document,
+    Patient,
+    Release,
+    SshKey,
+    User,
+)
 from tests.conftest import run_cli
 from tests.test_roi import form, pdf
 
@@ -130,55 +144,55 @@ def test_two_patients_swapped_whole_are_found(office):
 def test_a_sensitive_document_retyped_in_the_database_is_not_offered_for_release(office):
     desk, _, ann, patient, _ = office
     with desk.write():
-        note = documents.file_document(desk, ann, patient, pdf(1, "Session notes"), doc_type="psychotherapy_note",
+        note = filing.file_document(desk, ann, patient, pdf(1, "Session notes"), doc_type="psychotherapy_note",
                                        title="Session", pages=1, service_date=datetime.date(2025, 4, 1),
                                        qa_state="passed")
-    (release,) = roi.log_request(desk, ann, form())
-    flagged = {c.uuid: c for c in roi.candidates(desk, ann, release.uuid)}[note.uuid]
+    (release,) = requests.log_request(desk, ann, form())
+    flagged = {c.uuid: c for c in requests.candidates(desk, ann, release.uuid)}[note.uuid]
     assert flagged.flags  # psychotherapy notes are flagged for the clerk
     sql(desk, "UPDATE document SET doc_type = ?, sensitive_tags = ? WHERE id = ?", "lab_result", "", note.id)
     with pytest.raises(TamperError, match=f"document {note.uuid}"):
-        roi.candidates(desk, ann, release.uuid)
+        requests.candidates(desk, ann, release.uuid)
     assert any(f"seals: document {note.uuid}" in line for line in failures(desk))
 
 
 def test_a_release_moved_straight_to_qa_in_the_database_goes_nowhere(office):
     desk, _, ann, patient, _ = office
-    (release,) = roi.log_request(desk, ann, form())
+    (release,) = requests.log_request(desk, ann, form())
     with desk.write():
-        fake = documents.file_document(desk, ann, patient, pdf(1, "Not a packet"), doc_type="release_packet",
+        fake = filing.file_document(desk, ann, patient, pdf(1, "Not a packet"), doc_type="release_packet",
                                        title="packet", pages=1, service_date=datetime.date(2026, 1, 1),
                                        source="generated", qa_state="passed")
     sql(desk, "UPDATE release SET status = ?, packet_id = ? WHERE id = ?", "qa", fake.id, release.id)
     with pytest.raises(TamperError, match=f"release {release.uuid}"):
-        roi.release_packet(desk, ann, release.uuid)
+        requests.release_packet(desk, ann, release.uuid)
     with pytest.raises(TamperError):
-        roi.qa_packet(desk, ann, release.uuid, True)
+        requests.qa_packet(desk, ann, release.uuid, True)
     assert Release.get_by_id(release.id).status == "qa"  # nothing moved it on
     assert any(f"seals: release {release.uuid}" in line for line in failures(desk))
 
 
 def test_a_revocation_cleared_in_the_database_is_refused_by_the_validator(office):
     desk, _, ann, *_ = office
-    (release,) = roi.log_request(desk, ann, form())
+    (release,) = requests.log_request(desk, ann, form())
     auth = Authorization.get(Authorization.release == release.id)
     sql(desk, 'UPDATE "authorization" SET expires_on = ? WHERE id = ?', datetime.date(2099, 1, 1), auth.id)
     with pytest.raises(TamperError, match=f"authorization {auth.uuid}"):
-        roi.validate(desk, ann, release)
+        requests.validate(desk, ann, release)
 
 
 def test_the_accounting_cannot_be_rewritten_in_the_database(office):
-    from recdesk.models import AccountingSuspension, Disclosure
+    from recdesk.vault.models import AccountingSuspension, Disclosure
 
     desk, _, ann, patient, _ = office
-    d = roi.record_disclosure(desk, ann, patient.uuid, disclosed_on=datetime.date(2026, 11, 2),
+    d = requests.record_disclosure(desk, ann, patient.uuid, disclosed_on=datetime.date(2026, 11, 2),
                               recipient="County Health Dept", address="1 Main St", description="TB report",
                               purpose="public_health", basis="public_health")
-    roi.suspend_accounting(desk, ann, patient.uuid, agency="State AG", starts_on=datetime.date(2026, 11, 1),
+    requests.suspend_accounting(desk, ann, patient.uuid, agency="State AG", starts_on=datetime.date(2026, 11, 1),
                            written=True, ends_on=datetime.date(2027, 6, 1))
     sql(desk, "UPDATE disclosure SET accountable = ? WHERE id = ?", False, d.id)
     with pytest.raises(TamperError, match=f"disclosure {d.uuid}"):
-        roi.accounting(desk, ann, patient.uuid)
+        requests.accounting(desk, ann, patient.uuid)
     sql(desk, "DELETE FROM accounting_suspension")
     found = failures(desk)
     assert any(f"seals: disclosure {d.uuid}" in line for line in found)
@@ -188,7 +202,7 @@ def test_the_accounting_cannot_be_rewritten_in_the_database(office):
 
 def test_doctor_checks_request_and_authorization_ciphertexts(office):
     desk, _, ann, *_ = office
-    first, second = roi.log_request(desk, ann, form()), roi.log_request(desk, ann, form())
+    first, second = requests.log_request(desk, ann, form()), requests.log_request(desk, ann, form())
     a = Authorization.get(Authorization.release == first[0].id)
     b = Authorization.get(Authorization.release == second[0].id)
     sql(desk, 'UPDATE "authorization" SET elements_enc = ? WHERE id = ?', bytes(a.elements_enc), b.id)
@@ -202,7 +216,7 @@ def test_doctor_checks_request_and_authorization_ciphertexts(office):
 def test_rows_deleted_behind_the_audit_trail_are_found(office):
     desk, _, ann, patient, other = office
     with desk.write():
-        doc = documents.file_document(desk, ann, patient, pdf(1, "x"), doc_type="lab_result", title="x", pages=1,
+        doc = filing.file_document(desk, ann, patient, pdf(1, "x"), doc_type="lab_result", title="x", pages=1,
                                       service_date=datetime.date(2025, 1, 1))
     sql(desk, "DELETE FROM document WHERE id = ?", doc.id)
     sql(desk, "DELETE FROM patient_token WHERE patient_id = ?", other.id)
@@ -282,8 +296,8 @@ def test_lowering_the_schema_version_does_not_get_tampered_rows_sealed_afresh(of
 @pytest.fixture
 def office_of_schema_7(make_config, monkeypatch):
     """A desk as schema 7 made it: no seals, no stray table, and no mark that its rows were ever sealed."""
-    from recdesk import migrations
     from recdesk.desk import Desk
+    from recdesk.vault import migrations
 
     monkeypatch.setattr(migrations, "SEALED_MARK", "desk.note")  # the desk is made without the mark
     desk, boss = Desk.create(make_config(), "boss")
@@ -295,11 +309,11 @@ def office_of_schema_7(make_config, monkeypatch):
 
 
 def test_an_upgrade_seals_every_existing_row(office_of_schema_7):
-    from recdesk import migrations
     from recdesk.desk import Desk
+    from recdesk.vault import migrations
 
     desk, _, ann = office_of_schema_7
-    roi.log_request(desk, ann, form())
+    requests.log_request(desk, ann, form())
     home = desk.config.home
     # Back to schema 7: no seals anywhere, no stray table.
     for model in seals.SEALED:
@@ -318,11 +332,11 @@ def test_an_upgrade_seals_every_existing_row(office_of_schema_7):
 
 
 def test_a_restricted_records_document_is_not_exported_or_read_without_a_purpose(office):
-    from recdesk import intake
+    from recdesk.documents import intake
 
     desk, _, ann, _, restricted = office
     with desk.write():
-        doc = documents.file_document(desk, ann, restricted, pdf(1, "Psychiatry note"), doc_type="progress_note",
+        doc = filing.file_document(desk, ann, restricted, pdf(1, "Psychiatry note"), doc_type="progress_note",
                                       title="note", pages=1, service_date=datetime.date(2025, 1, 1))
     with pytest.raises(PurposeRequired):
         intake.document_bytes(desk, ann, doc.uuid)

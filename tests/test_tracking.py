@@ -1,15 +1,17 @@
 """Paper chart tracking: moves with history and audit, check-in warnings, appointment import, pick mode, reports."""
 
 import datetime
-import subprocess
-import sys
 
 import pytest
 
-from recdesk import appointments, audit, chart_reports, pulllist, tracking, users
+from recdesk import users
 from recdesk.desk import Desk
 from recdesk.errors import AccessDenied, DeskError
-from recdesk.models import (
+from recdesk.paper import appointments, pulllist, reports, tracking
+from recdesk.patients import registry
+from recdesk.patients.registry import PatientDetails, register
+from recdesk.vault import audit
+from recdesk.vault.models import (
     Appointment,
     AuditEvent,
     ChartLocation,
@@ -20,7 +22,6 @@ from recdesk.models import (
     Release,
     ReleaseRequest,
 )
-from recdesk.patients import PatientDetails, register
 from tests.conftest import run_cli
 
 TODAY = datetime.date.today()
@@ -319,7 +320,7 @@ def test_a_bad_header_imports_nothing(desk_room):
 
 def test_patients_are_found_by_exact_mrn_through_the_blind_index(desk_room):
     desk, _, _, ids = desk_room
-    found = appointments.patients_by_mrn(desk, ["0072248", "123456", "12345", "999999"])
+    found = registry.by_mrn(desk, ["0072248", "123456", "12345", "999999"])
     assert {k: p.id for k, p in found.items()} == {"72248": ids["72248"], "123456": ids["123456"]}
 
 
@@ -508,7 +509,7 @@ def test_a_read_only_supervisor_session_looks_and_is_audited(clinic_tomorrow):
         before = head()
         assert len(pulllist.pick_list(ro, sue, TOMORROW).items) == 4
         assert [m.kind for m in tracking.history(ro, sue, ChartVolume.get_by_id(volume.id))] == ["charge_out"]
-        assert chart_reports.overdue(ro, sue, today=TOMORROW + datetime.timedelta(days=1))[0]["shelf"] == "56-34-12"
+        assert reports.overdue(ro, sue, today=TOMORROW + datetime.timedelta(days=1))[0]["shelf"] == "56-34-12"
         with pytest.raises(AccessDenied):
             tracking.check_in(ro, ro.sign_on("sue"), ChartVolume.get_by_id(volume.id))
         assert [e.user_name for e in AuditEvent.select().where(AuditEvent.seq > before)] == ["sue"] * 3
@@ -528,33 +529,28 @@ def test_reports_overdue_missing_by_borrower_and_fill_rate(clinic_tomorrow):
     later = TOMORROW + datetime.timedelta(days=5)
 
     before = head()
-    overdue = chart_reports.overdue(desk, sue, today=later)
+    overdue = reports.overdue(desk, sue, today=later)
     assert [(r["shelf"], r["location"], r["days_overdue"]) for r in overdue] == [
         ("12-34-99", "DERMATOLOGY-CLINIC", 4), ("56-34-12", "CARD", 4)]
-    assert chart_reports.overdue(desk, sue) == []
-    missing = chart_reports.missing(desk, sue)
+    assert reports.overdue(desk, sue) == []
+    missing = reports.missing(desk, sue)
     assert [(r["mrn"], r["shelf"], r["location"]) for r in missing] == [("72248", "48-22-07", "MAIN")]
     assert "name" not in missing[0] and "last" not in missing[0]
     report_events = list(AuditEvent.select().where((AuditEvent.seq > before) & (AuditEvent.action == "chart.report")))
     assert len(report_events) == 3 and report_events[0].user_name == "sue"
     assert set(audit.details(desk, report_events[0])["patients"]) == {Patient.get_by_id(ids[m]).uuid
                                                                       for m in ("993412", "123456")}
-    assert chart_reports.by_borrower(desk, sue, today=later) == [
+    assert reports.by_borrower(desk, sue, today=later) == [
         {"location": "CARD", "name": "Cardiology Clinic", "kind": "clinic", "person": "", "charts": 1, "overdue": 1},
         {"location": "DERMATOLOGY-CLINIC", "name": "Dermatology Clinic", "kind": "clinic", "person": "",
          "charts": 1, "overdue": 1}]
-    rate = chart_reports.fill_rate(desk, sue, TODAY, TOMORROW)
+    rate = reports.fill_rate(desk, sue, TODAY, TOMORROW)
     assert rate["days"] == [
         {"date": TODAY, "wanted": 1, "pulled": 0, "not_fillable": 0, "pending": 1, "fill_rate": 0.0},
         {"date": TOMORROW, "wanted": 4, "pulled": 2, "not_fillable": 1, "pending": 1, "fill_rate": 0.5}]
     assert rate["total"] == {"wanted": 5, "pulled": 2, "not_fillable": 1, "pending": 2, "fill_rate": 0.4}
     with pytest.raises(DeskError, match="before it starts"):
-        chart_reports.fill_rate(desk, sue, TOMORROW, TODAY)
+        reports.fill_rate(desk, sue, TOMORROW, TODAY)
     assert ChartLocation.get(ChartLocation.code == "DERMATOLOGY-CLINIC").kind == "clinic"
 
 
-def test_tracking_modules_leave_textual_unimported():
-    code = ("import sys, recdesk.tracking, recdesk.appointments, recdesk.pulllist, recdesk.chart_reports; "
-            "print('textual' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"

@@ -5,10 +5,12 @@ import datetime
 import pytest
 from textual.screen import ModalScreen
 
-from recdesk import audit, sessions, users
+from recdesk import users
 from recdesk.errors import AccessDenied
-from recdesk.models import AuditEvent, User
-from recdesk.patients import PatientDetails, register
+from recdesk.patients.registry import PatientDetails, register
+from recdesk.serve import sessions
+from recdesk.vault import audit
+from recdesk.vault.models import AuditEvent, User
 from screens.app import RecdeskApp
 from screens.chart import ChartScreen
 from screens.help import HelpScreen
@@ -129,7 +131,7 @@ async def test_a_restricted_record_asks_a_purpose_and_enter_means_no(clinic):
         await pilot.press("down", "down", "enter")  # Release of information request
         await settle(app, pilot)
         assert isinstance(app.screen, ChartScreen)
-    from recdesk.chart import sensitive_access_queue
+    from recdesk.patients.chart import sensitive_access_queue
 
     (queued,) = sensitive_access_queue(clinic)
     assert (queued["user"], queued["purpose"]) == ("ann", "release")
@@ -211,8 +213,8 @@ async def test_supervisor_session_offers_no_changing_action(clinic):
 
 
 async def test_a_clerk_clears_the_inbox_qa_passes_and_a_misfile_is_fixed_with_keys_only(clinic):
-    from recdesk import intake
-    from recdesk.models import Document
+    from recdesk.documents import intake
+    from recdesk.vault.models import Document
 
     users.add(clinic, clinic.sign_on("boss"), "bob", "clerk")
     inbox = clinic.config.home / "inbox"

@@ -7,10 +7,11 @@ import datetime as dt
 import pytest
 from textual.screen import ModalScreen
 
-from recdesk import sessions, users
-from recdesk.documents import file_document
-from recdesk.models import AssemblyItem, AuditEvent, Deficiency, Document, Encounter, Patient, Provider
-from recdesk.patients import PatientDetails, register
+from recdesk import users
+from recdesk.documents.filing import file_document
+from recdesk.patients.registry import PatientDetails, register
+from recdesk.serve import sessions
+from recdesk.vault.models import AssemblyItem, AuditEvent, Deficiency, Document, Encounter, Patient, Provider
 from screens.app import RecdeskApp
 from screens.assembly import AssemblyScreen
 from screens.help import HelpScreen
@@ -161,7 +162,7 @@ async def test_clerk_assembles_tomorrows_admission_with_keys_only(ward):
 async def test_lists_switch_with_keys_and_the_queue_prints_a_letter(ward, tmp_path):
     desk = ward
     clerk = desk.sign_on("ann")
-    from recdesk import assembly
+    from recdesk.completion import assembly
 
     enc = Encounter.select().order_by(Encounter.admit_at).first()
     with desk.write():
@@ -234,9 +235,9 @@ async def test_supervisor_sees_no_changing_keys(ward):
 
 async def test_in_the_demo_desk_a_clerk_assembles_tomorrows_admissions_with_keys_only(tmp_path):
     """The issue's done-criterion: tomorrow's admissions, a document attached, deficiencies recorded."""
-    from recdesk import demo
+    from recdesk.demo import builder
 
-    desk = demo.build(tmp_path / "demo", 150, 7)
+    desk = builder.build(tmp_path / "demo", 150, 7)
     app = RecdeskApp(desk, sessions.sign_on(desk, "demo"))
     try:
         async with app.run_test(size=SIZE) as pilot:
@@ -277,7 +278,7 @@ async def test_in_the_demo_desk_a_clerk_assembles_tomorrows_admissions_with_keys
 
 
 async def test_a_restricted_record_asks_a_purpose_before_its_checklist_opens(ward):
-    from recdesk.chart import sensitive_access_queue
+    from recdesk.patients.chart import sensitive_access_queue
 
     desk = ward
     manager = desk.sign_on("boss")

@@ -16,9 +16,9 @@ from textual.widget import Widget
 
 from recdesk import users
 from recdesk.desk import os_user_name
-from recdesk.models import Appointment, ChartLocation, ChartVolume
-from recdesk.patients import PatientDetails, register
-from recdesk.terminal import PtyProcess
+from recdesk.patients.registry import PatientDetails, register
+from recdesk.serve.terminal import PtyProcess
+from recdesk.vault.models import Appointment, ChartLocation, ChartVolume
 from screens.pickers import ChoiceDialog
 from screens.picklist import PickListScreen
 from tests.test_display import HOSTILE, OBEYED, SHOWN_HEAD, seal_patient_field

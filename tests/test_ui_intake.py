@@ -4,8 +4,8 @@ import pytest
 from textual.widgets import DataTable
 
 from recdesk import users
-from recdesk.models import Document
-from recdesk.pdfworker import CANNOT_BE_PARSED
+from recdesk.documents.pdfworker import CANNOT_BE_PARSED
+from recdesk.vault.models import Document
 from tests.test_ui import SIZE, app_for, settle
 
 

@@ -6,9 +6,11 @@ import datetime
 import pytest
 from textual.widgets import Input
 
-from recdesk import documents, roi, users
-from recdesk.models import AuditEvent, Disclosure, Patient, Release
-from recdesk.patients import PatientDetails, register
+from recdesk import users
+from recdesk.documents import filing
+from recdesk.patients.registry import PatientDetails, register
+from recdesk.release import requests as roi
+from recdesk.vault.models import AuditEvent, Disclosure, Patient, Release
 from screens.accounting import AccountingScreen
 from screens.packet import PacketScreen
 from screens.pickers import ChoiceDialog, PatientPicker
@@ -32,7 +34,7 @@ def office(desk_and_manager):
                                                  dob=datetime.date(1960, 1, 1)))
     patient = Patient.get_by_id(pid)
     with desk.write():
-        documents.file_document(desk, manager, patient, pdf(2, "Discharge summary"), doc_type="discharge_summary",
+        filing.file_document(desk, manager, patient, pdf(2, "Discharge summary"), doc_type="discharge_summary",
                                 title="Discharge summary", pages=2, service_date=datetime.date(2025, 3, 1),
                                 qa_state="passed")
     return desk

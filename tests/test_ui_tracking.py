@@ -4,9 +4,11 @@ import datetime
 
 import pytest
 
-from recdesk import appointments, audit, tracking, users
-from recdesk.models import AuditEvent, ChartMovement, ChartVolume, PullItem, Release, ReleaseRequest
-from recdesk.patients import PatientDetails, register
+from recdesk import users
+from recdesk.paper import appointments, tracking
+from recdesk.patients.registry import PatientDetails, register
+from recdesk.vault import audit
+from recdesk.vault.models import AuditEvent, ChartMovement, ChartVolume, PullItem, Release, ReleaseRequest
 from screens.app import CHANGING_ACTIONS
 from screens.help import HelpScreen
 from screens.pickers import ChoiceDialog, TextDialog

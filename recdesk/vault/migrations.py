@@ -1,0 +1,167 @@
+"""Schema versions: a new desk is created at the latest version; an older one is upgraded step by step on open."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import peewee
+
+if TYPE_CHECKING:  # playhouse.migrate loads only when a desk is upgraded, not at every start
+    from playhouse.migrate import SchemaMigrator
+
+    from recdesk.vault.keys import MasterKey
+
+from recdesk.errors import DeskError
+
+BASE_VERSION = 1
+# version -> (what it changes, step). A step gets the migrator and the database and runs inside one
+# transaction with the version bump, so a desk is never left between two versions. Steps check before
+# they change, so a step meeting a table that already has its change does nothing.
+# Steps that must write under the desk's key (seals) get the master key as a third argument.
+Step = Callable[["SchemaMigrator", peewee.Database, "MasterKey"], None]
+
+
+def _audit_by_user(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> None:
+    from playhouse.migrate import migrate
+
+    if not any(i.columns == ["user_name", "action", "seq"] for i in db.get_indexes("audit_event")):
+        migrate(migrator.add_index("audit_event", ("user_name", "action", "seq"), False))
+
+
+def _add_columns(migrator: SchemaMigrator, db: peewee.Database, model, names: tuple[str, ...]) -> None:
+    """Add the model's named fields its table lacks (a step run twice adds nothing)."""
+    from playhouse.migrate import migrate
+
+    table = model._meta.table_name
+    have = {c.name for c in db.get_columns(table)}
+    for name in names:
+        field = model._meta.fields[name]
+        if field.column_name not in have:
+            migrate(migrator.add_column(table, field.column_name, field))
+
+
+def _intake(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> None:
+    from recdesk.vault.models import Document, DocumentMove
+
+    _add_columns(migrator, db, Document,
+                 ("name_enc", "received_at", "quarantine_reason", "qa_by", "qa_at", "qa_reason", "legible"))
+    db.create_tables([DocumentMove], safe=True)
+
+
+def _index_version(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> None:
+    from recdesk.vault.models import DeskInfo
+
+    _add_columns(migrator, db, DeskInfo, ("index_version",))
+
+
+def _workflows(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> None:
+    from recdesk.vault.models import AssemblyItem, Deficiency, PullItem, Release, ReleaseEvent
+
+    _add_columns(migrator, db, Release, ("extension_notice_on", "fee_json", "packet_password_enc", "closed_by"))
+    _add_columns(migrator, db, Deficiency, ("closed_by",))
+    db.create_tables([ReleaseEvent, PullItem, AssemblyItem], safe=True)
+
+
+def _surgery_and_items(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> None:
+    from recdesk.vault.models import Deficiency, Encounter
+
+    _add_columns(migrator, db, Encounter, ("surgery_at", "surgery_end_at"))
+    _add_columns(migrator, db, Deficiency, ("item",))
+
+
+def _suspensions(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> None:
+    from recdesk.vault.models import AccountingSuspension
+
+    db.create_tables([AccountingSuspension], safe=True)
+
+
+SEALED_MARK = "desk.seals"  # the audit event that says this desk's rows were sealed
+
+
+def _seals(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> None:
+    from recdesk.vault import audit, seals
+    from recdesk.vault.models import AuditEvent, AuditStray
+
+    # This step seals every row as it finds it, so it must run once in a desk's life and on an intact trail:
+    # someone who lowered the schema version to have tampered rows sealed afresh is refused here.
+    chain = audit.walk(master.sub("audit-mac"))
+    if not chain.intact:
+        raise DeskError(f"cannot bring in row seals: the audit chain is broken at seq {chain.broken_seq} "
+                        f"({chain.reason}); restore the database from a backup")
+    if AuditEvent.select().where(AuditEvent.action == SEALED_MARK).exists():
+        raise DeskError("this desk's rows were sealed before, yet its schema says version 7: the database was "
+                        "altered outside recdesk; restore it from a backup")
+    for model in seals.SEALED:
+        db.create_tables([model], safe=True)  # LegalHold and PurgeBatch may predate any row
+        _add_columns(migrator, db, model, ("seal",))
+    db.create_tables([AuditStray], safe=True)
+    for model in seals.SEALED:
+        seals.reseal_all(master, model)
+    audit.append_system(db, master, SEALED_MARK, "desk")
+
+
+MIGRATIONS: dict[int, tuple[str, Step]] = {
+    2: ("index the audit trail by user, for last-patient recall and review", _audit_by_user),
+    3: ("document intake: file names, receipt, quarantine, QA; misfile history", _intake),
+    4: ("record the blind-index version (new kinds need `recdesk reindex`)", _index_version),
+    5: ("release workflow history and fees; pull-list picking; chart assembly", _workflows),
+    6: ("operating times on encounters; the checklist item a deficiency marks", _surgery_and_items),
+    7: ("accounting suspensions asked by oversight agencies and law enforcement (D5)", _suspensions),
+    8: ("integrity seals on the rows that grant access or hold a restriction; stray audit events set aside",
+        _seals),
+}
+
+
+def latest() -> int:
+    return max([BASE_VERSION, *MIGRATIONS])
+
+
+def _tables(db: peewee.Database) -> dict[str, str]:
+    return dict(db.execute_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall())
+
+
+def _broken_foreign_keys(db: peewee.Database, before: dict[str, str]) -> bool:
+    """Check the foreign keys of the tables a step rebuilt and of those that point at them, not all of them:
+    on a desk of a million patients a whole-database check takes minutes."""
+    after = _tables(db)
+    changed = {name for name, sql in after.items() if before.get(name) != sql}
+    if not changed:
+        return False
+    pointing = {name for name in after
+                if any(row[2] in changed for row in db.execute_sql(f'PRAGMA foreign_key_list("{name}")').fetchall())}
+    return any(db.execute_sql(f'PRAGMA foreign_key_check("{name}")').fetchall() for name in changed | pointing)
+
+
+def upgrade(db: peewee.Database, current: int, master: MasterKey) -> list[str]:
+    """Bring a desk from `current` to the latest version; returns what was applied."""
+    from recdesk.vault.models import DeskInfo
+
+    target = latest()
+    if current > target:
+        raise DeskError(
+            f"this desk's schema is version {current}, newer than this recdesk ({target}): upgrade recdesk"
+        )
+    applied = []
+    from playhouse.migrate import SchemaMigrator
+
+    migrator = SchemaMigrator.from_database(db)
+    sqlite = isinstance(db, peewee.SqliteDatabase)
+    if sqlite:
+        # SQLite rebuilds a table to change a column; with foreign keys on, dropping the old copy would
+        # cascade-delete every child row. Off for the rebuild, then checked before commit.
+        db.execute_sql("PRAGMA foreign_keys = OFF")
+    try:
+        for version in range(current + 1, target + 1):
+            description, step = MIGRATIONS[version]
+            with db.atomic():
+                before = _tables(db) if sqlite else {}
+                step(migrator, db, master)
+                if sqlite and _broken_foreign_keys(db, before):
+                    raise DeskError(f"schema step {version} ({description}) broke foreign keys: not applied")
+                DeskInfo.update(schema_version=version).execute()
+            applied.append(f"{version}: {description}")
+    finally:
+        if sqlite:
+            db.execute_sql("PRAGMA foreign_keys = ON")
+    return applied
