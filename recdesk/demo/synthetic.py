@@ -8,7 +8,6 @@ from __future__ import annotations
 import bisect
 import datetime
 import random
-import tomllib
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -128,6 +127,8 @@ def _weighted(table: dict[str, float]) -> _Weighted[str]:
 @cache
 def _tables() -> _Tables:
     """The tables, read on first use (so importing this module reads no files)."""
+    import tomllib  # ~10 ms to import, so only when the tables are read
+
     tables = Path(__file__).with_name("tables")
     names, places, hospital, clinical = (tomllib.loads((tables / f"{part}.toml").read_text(encoding="utf-8"))
                                          for part in ("names", "places", "encounters", "clinical"))
