@@ -1,11 +1,14 @@
 """The demo desk: deterministic, realistic, encrypted at rest, and whole after a SIGKILL."""
 
+import ast
 import datetime
 import os
+import pkgutil
 import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -251,3 +254,84 @@ def test_demo_refuses_to_tidy_the_store_while_a_scan_is_in_flight(tmp_path):
     doctor = run_cli("doctor", home=home)
     assert doctor.returncode == 0, doctor.stdout
     assert run_cli("demo", "--patients", "12", "--seed", str(SEED), "--build-only", home=home).returncode == 0
+
+
+# --- the demo stays out of the production import path ----------------------------------------------------------------
+
+def _demo_imports(source: str, package: str) -> list[tuple[int, bool]]:
+    """(line, inside a function) of every import of recdesk.demo in the source of a module of `package`, relative
+    imports resolved."""
+    found: list[tuple[int, bool]] = []
+
+    def visit(node: ast.AST, local: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            inside = local or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            targets: list[str] = []
+            if isinstance(child, ast.Import):
+                targets = [alias.name for alias in child.names]
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:
+                    parts = package.split(".")
+                    base = ".".join(parts[: len(parts) - child.level + 1] + ([base] if base else []))
+                targets = [base] + [f"{base}.{alias.name}" for alias in child.names]
+            if any(t == "recdesk.demo" or t.startswith("recdesk.demo.") for t in targets):
+                found.append((child.lineno, inside))
+            visit(child, inside)
+
+    visit(ast.parse(source), False)
+    return found
+
+
+def _recdesk_modules() -> dict[str, Path]:
+    import recdesk
+
+    root = Path(recdesk.__file__).parent
+    out = {"recdesk": root / "__init__.py"}
+    for info in pkgutil.walk_packages(recdesk.__path__, prefix="recdesk."):
+        path = root.joinpath(*info.name.split(".")[1:])
+        out[info.name] = path / "__init__.py" if info.ispkg else path.with_suffix(".py")
+    return out
+
+
+def test_the_demo_import_finder_sees_every_spelling_and_where_it_sits():
+    source = textwrap.dedent("""\
+        import recdesk.demo.builder
+        from recdesk import demo
+        from ..demo import synthetic
+        from recdesk.demoware import x
+        def cmd():
+            from recdesk.demo import builder
+    """)
+    assert _demo_imports(source, "recdesk.paper") == [(1, False), (2, False), (3, False), (6, True)]
+
+
+def test_nothing_outside_the_demo_package_imports_it_but_the_cli_demo_command_on_demand():
+    modules = _recdesk_modules()
+    assert {"recdesk.cli", "recdesk.desk", "recdesk.doctor", "recdesk.demo.synthetic"} <= set(modules)
+    offenders = []
+    for module, path in modules.items():
+        if module == "recdesk.demo" or module.startswith("recdesk.demo."):
+            continue
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        for line, local in _demo_imports(path.read_text(), package):
+            if not (module == "recdesk.cli" and local):
+                offenders.append(f"{module}:{line}")
+    assert offenders == [], "only `recdesk demo` may load the demo builder, inside its command: " + ", ".join(offenders)
+
+
+def test_importing_the_cli_or_any_module_outside_the_demo_leaves_the_demo_package_unimported():
+    """The runtime side of the source check: an import made by name (importlib) would show here."""
+    others = [m for m in _recdesk_modules() if m != "recdesk.demo" and not m.startswith("recdesk.demo.")]
+    code = textwrap.dedent(f"""\
+        import importlib, sys
+        def demo():
+            return sorted(m for m in sys.modules if m == "recdesk.demo" or m.startswith("recdesk.demo."))
+        import recdesk.cli
+        print(demo())
+        for module in {others!r}:
+            importlib.import_module(module)
+        print(demo())
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "[]"]

@@ -30,6 +30,7 @@ MIN_PREFIX = 2
 MAX_PREFIX = 12
 
 _FOLD = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "đ": "d", "ł": "l", "þ": "th", "ı": "i"})
+FOLD_TABLE = _FOLD  # the letters above, public: the demo spells its duplicate registrations plain with them
 _NOT_NAME = re.compile(r"[^a-z \-]")
 
 
