@@ -1,5 +1,6 @@
 """The request log end to end at the service level: log, hold, fix, packet, QA, release, disclosure, accounting."""
 
+import dataclasses
 import datetime
 import hashlib
 import io
@@ -16,7 +17,7 @@ from pypdf import PdfReader
 
 from recdesk import users
 from recdesk.documents import filing
-from recdesk.errors import AccessDenied, DeskError
+from recdesk.errors import AccessDenied, DeskError, TamperError
 from recdesk.patients.registry import PatientDetails, decrypt, register
 from recdesk.release import accounting, fees, log, packets, requests
 from recdesk.vault import audit
@@ -203,6 +204,66 @@ def test_a_failed_packet_qa_sends_it_back_for_rebuilding(office):
         packets.qa_packet(desk, bob, release.uuid, passed=False)
     packets.qa_packet(desk, bob, release.uuid, passed=False, reason="page 2 is blank")
     assert Release.get_by_id(release.id).status == "in_progress"
+
+
+def test_the_view_carries_what_the_request_log_shows_without_its_rows(office):
+    desk, ann, _, _, patient, _, docs = office
+    (release,) = requests.log_request(desk, ann, form(delivery="electronic"))
+    packet_doc = packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
+    v = requests.get(desk, ann, release.uuid)
+    assert (v.uuid, v.status, v.delivery, v.packet_uuid, v.packet_encrypted) == (
+        release.uuid, "qa", "electronic", packet_doc.uuid, True)
+    assert (v.received_on, v.extended, v.hold_reason) == (TODAY - datetime.timedelta(days=3), False, "")
+    assert v.asked.requester_name == "Dewey LLP" and v.authorization.recipient == "Dewey LLP"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        v.status = "released"
+    assert packets.packet_pdf(desk, ann, release.uuid) == filing.read_document(desk, ann, packet_doc)
+
+
+def test_the_disclosure_describes_the_packet_built_last_and_no_other(office):
+    desk, ann, bob, _, patient, _, docs = office
+    (release,) = requests.log_request(desk, ann, form())
+    packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
+    first = Release.get_by_id(release.id).packet_description_enc
+    packets.qa_packet(desk, bob, release.uuid, passed=False, reason="the labs are missing")
+    packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid, docs["labs"].uuid])
+    packets.qa_packet(desk, bob, release.uuid, passed=True)
+    last = Release.get_by_id(release.id).packet_description_enc
+    # The first packet's description put back by hand would say less went out than did.
+    Release.update(packet_description_enc=first).where(Release.id == release.id).execute()
+    with pytest.raises(TamperError):
+        packets.release_packet(desk, ann, release.uuid)
+    Release.update(packet_description_enc=None).where(Release.id == release.id).execute()
+    with pytest.raises(DeskError, match="description is missing"):
+        packets.release_packet(desk, ann, release.uuid)
+    assert Disclosure.select().count() == 0
+    Release.update(packet_description_enc=last).where(Release.id == release.id).execute()
+    packets.release_packet(desk, ann, release.uuid)
+    (row,) = accounting.disclosures(desk, patient)
+    assert docs["summary"].uuid[:8] in row.description and docs["labs"].uuid[:8] in row.description
+
+
+def test_a_packet_built_before_its_description_had_a_column_is_released_as_its_history_recorded(office):
+    from recdesk.desk import Desk
+    from recdesk.vault import migrations
+
+    desk, ann, bob, _, patient, _, docs = office
+    (release,) = requests.log_request(desk, ann, form())
+    packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid, docs["labs"].uuid])
+    packets.qa_packet(desk, bob, release.uuid, passed=True)
+    (built,) = [e["note"] for e in log.history(desk, release.uuid) if e["note"].startswith("packet built: ")]
+    # Back to schema 8: the description was kept only in the history note of the packet's building.
+    desk.db.execute_sql('ALTER TABLE "release" DROP COLUMN "packet_description_enc"')
+    desk.db.execute_sql("UPDATE desk_info SET schema_version = 8")
+    home = desk.config.home
+    desk.config.save()
+    desk.close()
+    with Desk.open(home) as upgraded:
+        assert upgraded.db.execute_sql("SELECT schema_version FROM desk_info").fetchone()[0] == migrations.latest()
+        packets.release_packet(upgraded, upgraded.sign_on("ann"), release.uuid)
+        (row,) = accounting.disclosures(upgraded, Patient.get_by_id(patient.id))
+        assert row.description == built.removeprefix("packet built: ")
+        assert docs["labs"].uuid[:8] in row.description and "pages 1-4" in row.description
 
 
 def test_an_authorization_that_expires_or_is_revoked_while_the_packet_waits_stops_the_release(office):
