@@ -1,10 +1,10 @@
-"""Release packet build time: `roi.build_packet` against a plain pypdf merge of the same pages.
+"""Release packet build time: `packets.build_packet` against a plain pypdf merge of the same pages.
 
 Run:  .venv/bin/python benchmarks/packet.py [--documents 40] [--pages 25]
 
 Files N documents of P text pages each to one patient, logs an authorized request for them, then times:
 - the floor: read the N PDFs, merge every page with pypdf, write the result (no stamps, no encryption);
-- recdesk: `roi.build_packet` for electronic delivery — decrypt each document from the store, merge, cover
+- recdesk: `packets.build_packet` for electronic delivery — decrypt each document from the store, merge, cover
   letter and notices, stamp a Bates number and CONFIDENTIAL on every page, write, re-read, encrypt with
   AES-256, store the packet encrypted, record it with its audit event.
 No fixed budget in DESIGN.md; the table shows the ratio so a regression is visible.
@@ -27,7 +27,7 @@ from recdesk.config import Config
 from recdesk.desk import Desk
 from recdesk.documents import filing
 from recdesk.patients.registry import PatientDetails, register
-from recdesk.release import requests
+from recdesk.release import packets, requests
 from recdesk.vault.models import Patient
 
 
@@ -74,7 +74,7 @@ def main() -> None:
         floor = time.perf_counter() - started
 
         started = time.perf_counter()
-        packet = requests.build_packet(desk, boss, release.uuid, uuids)
+        packet = packets.build_packet(desk, boss, release.uuid, uuids)
         took = time.perf_counter() - started
         desk.close()
 

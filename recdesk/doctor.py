@@ -98,7 +98,7 @@ def _check_seals(desk, report: Report) -> None:
 def _other_ciphertexts(desk):
     """(key, table, column, ref, ciphertext) for every encrypted field outside patient and insurance."""
     from recdesk.documents.intake import move_ref
-    from recdesk.release.requests import event_ref
+    from recdesk.release.log import event_ref
     from recdesk.vault.models import (
         AccountingSuspension,
         Authorization,

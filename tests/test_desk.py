@@ -289,7 +289,7 @@ def test_a_version_1_desk_is_upgraded_step_by_step(make_config, monkeypatch):
     desk.db.execute_sql('ALTER TABLE "desk_info" DROP COLUMN "index_version"')
     for table in ("release_event", "pull_item", "assembly_item", "accounting_suspension"):
         desk.db.execute_sql(f'DROP TABLE "{table}"')
-    for column in ("extension_notice_on", "fee_json", "packet_password_enc"):
+    for column in ("extension_notice_on", "fee_json", "packet_password_enc", "packet_description_enc"):
         desk.db.execute_sql(f'ALTER TABLE "release" DROP COLUMN "{column}"')
     # a stay and its deficiency from before schema 6: no operating times, no checklist item
     with desk.write():
@@ -307,7 +307,7 @@ def test_a_version_1_desk_is_upgraded_step_by_step(make_config, monkeypatch):
         assert set(INTAKE_COLUMNS) <= {c.name for c in upgraded.db.get_columns("document")}
         assert {"document_move", "release_event", "pull_item", "assembly_item",
                 "accounting_suspension"} <= set(upgraded.db.get_tables())
-        assert "fee_json" in {c.name for c in upgraded.db.get_columns("release")}
+        assert {"fee_json", "packet_description_enc"} <= {c.name for c in upgraded.db.get_columns("release")}
         assert {"surgery_at", "surgery_end_at"} <= {c.name for c in upgraded.db.get_columns("encounter")}
         assert "item" in {c.name for c in upgraded.db.get_columns("deficiency")}
         (old_stay,) = Encounter.select()

@@ -15,7 +15,7 @@ from pypdf.generic import RectangleObject
 
 from recdesk import reference
 from recdesk.pdf import layout, letters
-from recdesk.release import packets
+from recdesk.release import stamping
 
 DAY = datetime.date(2026, 3, 4)
 BATES = re.compile(r"RD\d{6}")
@@ -58,9 +58,9 @@ def page_count(pdf: bytes) -> int:
 @pytest.fixture(scope="module")
 def parts():
     return [
-        packets.Part("doc-a", "Discharge summary", source_pdf("Alpha", 5), pages=[1, 2, 3, 5]),
-        packets.Part("doc-b", "Odd pages", odd_pdf()),
-        packets.Part("doc-c", "Lab result", source_pdf("Gamma", 2), pages=[2]),
+        stamping.Part("doc-a", "Discharge summary", source_pdf("Alpha", 5), pages=[1, 2, 3, 5]),
+        stamping.Part("doc-b", "Odd pages", odd_pdf()),
+        stamping.Part("doc-c", "Lab result", source_pdf("Gamma", 2), pages=[2]),
     ]
 
 
@@ -74,7 +74,7 @@ CERT_FIELDS = {"custodian": "Pat Keeper", "custodian_title": "Custodian of Recor
 
 def certification_for(key: str, parts) -> bytes:
     template = reference.load("certifications")[key]
-    return packets.certification(template, {**CERT_FIELDS, "pages": packets.count_pages(parts)})
+    return stamping.certification(template, {**CERT_FIELDS, "pages": stamping.count_pages(parts)})
 
 
 @pytest.fixture(scope="module")
@@ -83,14 +83,14 @@ def built(parts):
                            subject="Records enclosed", paragraphs=["Enclosed are the records."],
                            signature_lines=["HIM"])
     front = [cover, certification_for("fre_902_11", parts)]
-    back = packets.redisclosure_notices(["part2", "hiv_ny", "general"])
-    return packets.build(parts, bates_prefix="RD", bates_start=1, front=front, back=back), front, back
+    back = stamping.redisclosure_notices(["part2", "hiv_ny", "general"])
+    return stamping.build(parts, bates_prefix="RD", bates_start=1, front=front, back=back), front, back
 
 
 def test_page_count_is_selected_pages_plus_front_and_back(built, parts):
     result, front, back = built
     added = sum(page_count(pdf) for pdf in front + back)
-    assert packets.count_pages(parts) == 4 + 3 + 1
+    assert stamping.count_pages(parts) == 4 + 3 + 1
     assert result.pages == 4 + 3 + 1 + added == page_count(result.pdf)
     assert (result.bates_first, result.bates_last) == ("RD000001", f"RD{result.pages:06d}")
     import hashlib
@@ -116,8 +116,8 @@ def test_ranges_map_parts_to_their_bates_numbers(built):
 
 def test_encrypted_packet_opens_only_with_its_password_and_every_page_is_stamped(built):
     result, _, _ = built
-    password = packets.new_password()
-    sealed = packets.encrypt(result.pdf, password)
+    password = stamping.new_password()
+    sealed = stamping.encrypt(result.pdf, password)
 
     locked = PdfReader(io.BytesIO(sealed))
     assert locked.is_encrypted
@@ -176,22 +176,22 @@ def test_stamps_read_upright_at_the_bottom_of_rotated_and_offset_pages(built):
 def test_bad_inputs_are_refused_with_a_reason():
     doc = source_pdf("Alpha", 2)
     with pytest.raises(ValueError, match="doc-x"):
-        packets.build([packets.Part("doc-x", "X", doc, pages=[3])], bates_prefix="RD")
+        stamping.build([stamping.Part("doc-x", "X", doc, pages=[3])], bates_prefix="RD")
     with pytest.raises(ValueError, match="no pages selected"):
-        packets.build([packets.Part("doc-x", "X", doc, pages=[])], bates_prefix="RD")
+        stamping.build([stamping.Part("doc-x", "X", doc, pages=[])], bates_prefix="RD")
     with pytest.raises(ValueError, match="no pages"):
-        packets.build([], bates_prefix="RD")
+        stamping.build([], bates_prefix="RD")
     with pytest.raises(ValueError, match="not a readable PDF"):
-        packets.build([packets.Part("doc-y", "Y", b"not a pdf")], bates_prefix="RD")
-    locked = packets.encrypt(doc, "secret")
+        stamping.build([stamping.Part("doc-y", "Y", b"not a pdf")], bates_prefix="RD")
+    locked = stamping.encrypt(doc, "secret")
     with pytest.raises(ValueError, match="password-protected"):
-        packets.build([packets.Part("doc-z", "Z", locked)], bates_prefix="RD")
+        stamping.build([stamping.Part("doc-z", "Z", locked)], bates_prefix="RD")
     with pytest.raises(ValueError, match="empty password"):
-        packets.encrypt(doc, "")
+        stamping.encrypt(doc, "")
 
 
 def test_new_password_is_long_random_and_easy_to_read_aloud():
-    passwords = {packets.new_password() for _ in range(50)}
+    passwords = {stamping.new_password() for _ in range(50)}
     assert len(passwords) == 50
     for password in passwords:
         assert re.fullmatch(r"[a-z2-9]{4}(-[a-z2-9]{4}){3}", password)
@@ -201,8 +201,8 @@ def test_new_password_is_long_random_and_easy_to_read_aloud():
 @pytest.mark.parametrize("key", ["fre_902_11", "ca_1561", "tx_902_10"])
 def test_certified_page_count_equals_pages_produced(key, parts):
     cert = certification_for(key, parts)
-    notices = packets.redisclosure_notices(["general"])
-    result = packets.build(parts, bates_prefix="RD", front=[cert], back=notices)
+    notices = stamping.redisclosure_notices(["general"])
+    result = stamping.build(parts, bates_prefix="RD", front=[cert], back=notices)
     produced = result.pages - page_count(cert) - sum(page_count(n) for n in notices)
     assert page_count(cert) == 1
     text = flat(PdfReader(io.BytesIO(result.pdf)).pages[0].extract_text())
@@ -212,19 +212,19 @@ def test_certified_page_count_equals_pages_produced(key, parts):
 
 def test_certification_options_and_missing_fields(parts):
     template = reference.load("certifications")["ca_1561"]
-    partial = packets.certification(template, {**CERT_FIELDS, "completeness": "partial", "pages": 3})
+    partial = stamping.certification(template, {**CERT_FIELDS, "completeness": "partial", "pages": 3})
     assert "only part of the records" in pdf_text(partial)
     with pytest.raises(ValueError, match="completeness"):
-        packets.certification(template, {**CERT_FIELDS, "completeness": "most", "pages": 3})
+        stamping.certification(template, {**CERT_FIELDS, "completeness": "most", "pages": 3})
     fields = {k: v for k, v in CERT_FIELDS.items() if k != "custodian"}
     with pytest.raises(ValueError, match="'custodian'"):
-        packets.certification(template, {**fields, "pages": 3})
+        stamping.certification(template, {**fields, "pages": 3})
     with pytest.raises(ValueError, match="pages"):
-        packets.certification(template, {**CERT_FIELDS, "pages": "12"})
+        stamping.certification(template, {**CERT_FIELDS, "pages": "12"})
 
 
 def test_redisclosure_notices_carry_the_statutory_text():
-    part2, hiv, general = (pdf_text(p) for p in packets.redisclosure_notices(["part2", "hiv_ny", "general", "part2"]))
+    part2, hiv, general = (pdf_text(p) for p in stamping.redisclosure_notices(["part2", "hiv_ny", "general", "part2"]))
     assert "42 CFR part 2 prohibits unauthorized use or disclosure of these records." in part2
     assert ("This information has been disclosed to you from confidential records which are protected by State "
             "law. State law prohibits you from making any further disclosure of this information without the "
@@ -234,13 +234,13 @@ def test_redisclosure_notices_carry_the_statutory_text():
             "authorization for the release of further disclosure.") in hiv
     assert "HIPAA" in general
     with pytest.raises(ValueError, match="no redisclosure notice 'nope'"):
-        packets.redisclosure_notices(["nope"])
+        stamping.redisclosure_notices(["nope"])
 
 
 def test_a_site_may_override_the_notices(tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "notices.toml").write_text('[local]\ntitle = "Local"\nparagraphs = ["Site text."]\n')
-    assert "Site text." in pdf_text(packets.redisclosure_notices(["local"], home=tmp_path)[0])
+    assert "Site text." in pdf_text(stamping.redisclosure_notices(["local"], home=tmp_path)[0])
 
 
 LETTER_FIELDS = {
@@ -312,7 +312,7 @@ def test_text_beyond_latin1_is_replaced_not_fatal(parts):
     report = layout.table_report(title=UNICODE, subtitle_lines=[UNICODE], columns=["Who", "What"],
                                   rows=[[UNICODE, UNICODE]], footer_lines=[UNICODE])
     assert "Zoë" in pdf_text(report)
-    result = packets.build([packets.Part("doc-u", UNICODE, parts[2].pdf)], bates_prefix="ZÖ-", stamp=UNICODE)
+    result = stamping.build([stamping.Part("doc-u", UNICODE, parts[2].pdf)], bates_prefix="ZÖ-", stamp=UNICODE)
     assert 'Zoë "quotes"' in pdf_text(result.pdf) and "ZÖ-000001" in pdf_text(result.pdf)
 
 

@@ -1,5 +1,6 @@
 """The request log end to end at the service level: log, hold, fix, packet, QA, release, disclosure, accounting."""
 
+import dataclasses
 import datetime
 import hashlib
 import io
@@ -16,9 +17,9 @@ from pypdf import PdfReader
 
 from recdesk import users
 from recdesk.documents import filing
-from recdesk.errors import AccessDenied, DeskError
-from recdesk.patients.registry import PatientDetails, register
-from recdesk.release import requests
+from recdesk.errors import AccessDenied, DeskError, TamperError
+from recdesk.patients.registry import PatientDetails, decrypt, register
+from recdesk.release import accounting, fees, log, packets, requests
 from recdesk.vault import audit
 from recdesk.vault.models import AuditEvent, Disclosure, Document, Patient, Release, ReleaseRequest
 from tests.conftest import run_cli
@@ -92,7 +93,7 @@ def test_an_incomplete_authorization_holds_the_request_and_drafts_the_deficiency
                                                                                       statements={})))
     assert release.status == "on_hold"
     assert "A1 authorization.signature" in release.hold_reason
-    letters = [e for e in requests.history(desk, release) if e["kind"] == "letter"]
+    letters = [e for e in log.history(desk, release) if e["kind"] == "letter"]
     assert [e["note"] for e in letters] == ["deficiency"]
     letter = Document.get(Document.uuid == letters[0]["document"])
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(filing.read_document(desk, ann, letter))).pages)
@@ -100,7 +101,7 @@ def test_an_incomplete_authorization_holds_the_request_and_drafts_the_deficiency
     # The corrected authorization arrives: the release goes on.
     verdict = requests.update_authorization(desk, ann, release.uuid, complete_authorization())
     assert verdict.releasable and Release.get_by_id(release.id).status == "in_progress"
-    statuses = [e["status"] for e in requests.history(desk, release) if e["kind"] == "status"]
+    statuses = [e["status"] for e in log.history(desk, release) if e["kind"] == "status"]
     assert statuses == ["received", "validating", "on_hold", "in_progress"]
 
 
@@ -141,19 +142,19 @@ def test_packet_release_and_disclosure_for_electronic_delivery(office):
     desk, ann, bob, _, patient, _, docs = office
     (release,) = requests.log_request(desk, ann, form(delivery="electronic"))
     assert release.status == "in_progress"
-    cands = {c.uuid: c for c in requests.candidates(desk, ann, release.uuid)}
+    cands = {c.uuid: c for c in packets.candidates(desk, ann, release.uuid)}
     assert cands[docs["summary"].uuid].flags == []
     assert [f.code for f in cands[docs["old"].uuid].flags] == ["A8"]  # outside 2025
     with pytest.raises(DeskError, match="flagged"):
-        requests.build_packet(desk, ann, release.uuid, [docs["summary"].uuid, docs["old"].uuid])
-    packet_doc = requests.build_packet(desk, ann, release.uuid, [docs["summary"].uuid, docs["labs"].uuid],
+        packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid, docs["old"].uuid])
+    packet_doc = packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid, docs["labs"].uuid],
                                   pages={docs["labs"].uuid: [1, 3]})
     release = Release.get_by_id(release.id)
     assert release.status == "qa"
     data = filing.read_document(desk, ann, packet_doc)
     with pytest.raises(Exception):  # noqa: B017 - no password, no pages
         PdfReader(io.BytesIO(data)).pages[0].extract_text()
-    password = requests.packet_password(desk, ann, release.uuid)
+    password = packets.packet_password(desk, ann, release.uuid)
     texts = _pages_text(data, password)
     added = 1 + 1  # cover letter + the general redisclosure notice
     assert len(texts) == 3 + 2 + added == packet_doc.pages
@@ -161,12 +162,12 @@ def test_packet_release_and_disclosure_for_electronic_delivery(office):
         assert f"{n:06d}" in text and "CONFIDENTIAL" in text
     assert "Lab result page 3" in texts[1 + 3 + 1] and "Lab result page 2" not in "".join(texts)
     with pytest.raises(DeskError, match="passed QA"):
-        requests.release_packet(desk, ann, release.uuid)
-    requests.qa_packet(desk, bob, release.uuid, passed=True)
-    disclosure = requests.release_packet(desk, ann, release.uuid)
+        packets.release_packet(desk, ann, release.uuid)
+    packets.qa_packet(desk, bob, release.uuid, passed=True)
+    disclosure = packets.release_packet(desk, ann, release.uuid)
     assert Release.get_by_id(release.id).status == "released"
     assert disclosure.packet_sha256 == hashlib.sha256(data).hexdigest() == packet_doc.sha256
-    (row,) = requests.disclosures(desk, patient)
+    (row,) = accounting.disclosures(desk, patient)
     assert row.recipient == "Dewey LLP" and "Austin TX" in row.address
     assert docs["summary"].uuid[:8] in row.description and docs["labs"].uuid[:8] in row.description
     assert "pages 1,3" in row.description and "pages 1-3" in row.description
@@ -182,41 +183,101 @@ def test_a_subpoena_packet_carries_a_certification_and_is_accountable(office):
                                           "categories": []}}
     (release,) = requests.log_request(desk, ann, form(request=request, authorization=None))
     assert release.status == "in_progress"
-    packet_doc = requests.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
+    packet_doc = packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
     texts = _pages_text(filing.read_document(desk, ann, packet_doc))
     assert len(texts) == 3 + 3  # cover, certification, 3 record pages, notice
     assert "3 pages" in texts[1] and "Doe v. Roe" in texts[1]
-    requests.qa_packet(desk, bob, release.uuid, passed=True)
-    requests.release_packet(desk, ann, release.uuid)
-    acc = requests.accounting(desk, ann, patient.uuid)
+    packets.qa_packet(desk, bob, release.uuid, passed=True)
+    packets.release_packet(desk, ann, release.uuid)
+    acc = accounting.accounting(desk, ann, patient.uuid)
     assert [r.recipient for r in acc.rows] == ["Dewey LLP"] and acc.free
-    text = "".join(_pages_text(requests.accounting_pdf(desk, ann, patient.uuid)))
+    text = "".join(_pages_text(accounting.accounting_pdf(desk, ann, patient.uuid)))
     assert "Dewey LLP" in text and "Accounting of disclosures" in text
-    assert not requests.accounting(desk, ann, patient.uuid).free  # D4: the second within 12 months is not free
+    assert not accounting.accounting(desk, ann, patient.uuid).free  # D4: the second within 12 months is not free
 
 
 def test_a_failed_packet_qa_sends_it_back_for_rebuilding(office):
     desk, ann, bob, _, _, _, docs = office
     (release,) = requests.log_request(desk, ann, form())
-    requests.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
+    packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
     with pytest.raises(DeskError, match="say what is wrong"):
-        requests.qa_packet(desk, bob, release.uuid, passed=False)
-    requests.qa_packet(desk, bob, release.uuid, passed=False, reason="page 2 is blank")
+        packets.qa_packet(desk, bob, release.uuid, passed=False)
+    packets.qa_packet(desk, bob, release.uuid, passed=False, reason="page 2 is blank")
     assert Release.get_by_id(release.id).status == "in_progress"
+
+
+def test_the_view_carries_what_the_request_log_shows_without_its_rows(office):
+    desk, ann, _, _, patient, _, docs = office
+    (release,) = requests.log_request(desk, ann, form(delivery="electronic"))
+    packet_doc = packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
+    v = requests.get(desk, ann, release.uuid)
+    assert (v.uuid, v.status, v.delivery, v.packet_uuid, v.packet_encrypted) == (
+        release.uuid, "qa", "electronic", packet_doc.uuid, True)
+    assert (v.received_on, v.extended, v.hold_reason) == (TODAY - datetime.timedelta(days=3), False, "")
+    assert v.asked.requester_name == "Dewey LLP" and v.authorization.recipient == "Dewey LLP"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        v.status = "released"
+    assert packets.packet_pdf(desk, ann, release.uuid) == filing.read_document(desk, ann, packet_doc)
+
+
+def test_the_disclosure_describes_the_packet_built_last_and_no_other(office):
+    desk, ann, bob, _, patient, _, docs = office
+    (release,) = requests.log_request(desk, ann, form())
+    packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
+    first = Release.get_by_id(release.id).packet_description_enc
+    packets.qa_packet(desk, bob, release.uuid, passed=False, reason="the labs are missing")
+    packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid, docs["labs"].uuid])
+    packets.qa_packet(desk, bob, release.uuid, passed=True)
+    last = Release.get_by_id(release.id).packet_description_enc
+    # The first packet's description put back by hand would say less went out than did.
+    Release.update(packet_description_enc=first).where(Release.id == release.id).execute()
+    with pytest.raises(TamperError):
+        packets.release_packet(desk, ann, release.uuid)
+    Release.update(packet_description_enc=None).where(Release.id == release.id).execute()
+    with pytest.raises(DeskError, match="description is missing"):
+        packets.release_packet(desk, ann, release.uuid)
+    assert Disclosure.select().count() == 0
+    Release.update(packet_description_enc=last).where(Release.id == release.id).execute()
+    packets.release_packet(desk, ann, release.uuid)
+    (row,) = accounting.disclosures(desk, patient)
+    assert docs["summary"].uuid[:8] in row.description and docs["labs"].uuid[:8] in row.description
+
+
+def test_a_packet_built_before_its_description_had_a_column_is_released_as_its_history_recorded(office):
+    from recdesk.desk import Desk
+    from recdesk.vault import migrations
+
+    desk, ann, bob, _, patient, _, docs = office
+    (release,) = requests.log_request(desk, ann, form())
+    packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid, docs["labs"].uuid])
+    packets.qa_packet(desk, bob, release.uuid, passed=True)
+    (built,) = [e["note"] for e in log.history(desk, release.uuid) if e["note"].startswith("packet built: ")]
+    # Back to schema 8: the description was kept only in the history note of the packet's building.
+    desk.db.execute_sql('ALTER TABLE "release" DROP COLUMN "packet_description_enc"')
+    desk.db.execute_sql("UPDATE desk_info SET schema_version = 8")
+    home = desk.config.home
+    desk.config.save()
+    desk.close()
+    with Desk.open(home) as upgraded:
+        assert upgraded.db.execute_sql("SELECT schema_version FROM desk_info").fetchone()[0] == migrations.latest()
+        packets.release_packet(upgraded, upgraded.sign_on("ann"), release.uuid)
+        (row,) = accounting.disclosures(upgraded, Patient.get_by_id(patient.id))
+        assert row.description == built.removeprefix("packet built: ")
+        assert docs["labs"].uuid[:8] in row.description and "pages 1-4" in row.description
 
 
 def test_an_authorization_that_expires_or_is_revoked_while_the_packet_waits_stops_the_release(office):
     desk, ann, bob, _, _, _, docs = office
     (release,) = requests.log_request(desk, ann, form())
-    requests.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
-    requests.qa_packet(desk, bob, release.uuid, passed=True)
+    packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
+    packets.qa_packet(desk, bob, release.uuid, passed=True)
     with pytest.raises(DeskError, match="A2"):
-        requests.release_packet(desk, ann, release.uuid, on=TODAY + datetime.timedelta(days=300))
+        packets.release_packet(desk, ann, release.uuid, as_of=TODAY + datetime.timedelta(days=300))
     revoked = complete_authorization(revoked_on=TODAY.isoformat())
     verdict = requests.update_authorization(desk, ann, release.uuid, revoked)
     assert verdict.codes() == ["A6"] and Release.get_by_id(release.id).status == "on_hold"
     with pytest.raises(DeskError, match="build the packet"):
-        requests.release_packet(desk, ann, release.uuid)
+        packets.release_packet(desk, ann, release.uuid)
     assert Disclosure.select().count() == 0
 
 
@@ -235,7 +296,7 @@ def test_patient_access_extension_and_denial(office):
     requests.deny(desk, ann, release.uuid, "psychotherapy_notes", denied="the psychotherapy notes")
     release = Release.get_by_id(release.id)
     assert release.status == "denied" and release.closed_at is not None
-    kinds = [e["note"] for e in requests.history(desk, release) if e["kind"] == "letter"]
+    kinds = [e["note"] for e in log.history(desk, release) if e["kind"] == "letter"]
     assert kinds == ["extension_notice", "denial"]
 
 
@@ -253,16 +314,16 @@ def test_fees_for_the_patients_copy_are_cost_based_and_estimated_first(office):
     request = {"received": TODAY.isoformat(), "requester_type": "patient", "requester_name": "Ann Avery",
                "purpose": "individual_access"}
     (paper,) = requests.log_request(desk, ann, form(request=request, authorization=None))
-    lines, total = requests.fee_estimate(desk, ann, paper.uuid, pages=40)
+    lines, total = fees.fee_estimate(desk, ann, paper.uuid, pages=40)
     assert [line.kind for line in lines] == ["labor", "supplies", "postage"] and total == 40 * 15 + 73
     assert json.loads(Release.get_by_id(paper.id).fee_json)["total_cents"] == total
     (electronic,) = requests.log_request(desk, ann, form(request=request, authorization=None, delivery="electronic"))
-    lines, total = requests.fee_estimate(desk, ann, electronic.uuid, pages=400, flat=True)
+    lines, total = fees.fee_estimate(desk, ann, electronic.uuid, pages=400, flat=True)
     assert total == 650 and [line.kind for line in lines] == ["flat"]
     with pytest.raises(DeskError, match="flat fee"):
-        requests.fee_estimate(desk, ann, paper.uuid, pages=40, flat=True)
+        fees.fee_estimate(desk, ann, paper.uuid, pages=40, flat=True)
     (attorney,) = requests.log_request(desk, ann, form())
-    lines, _ = requests.fee_estimate(desk, ann, attorney.uuid, pages=10)
+    lines, _ = fees.fee_estimate(desk, ann, attorney.uuid, pages=10)
     assert "retrieval" in [line.kind for line in lines]  # third parties: the site's schedule, not HIPAA's limits
 
 
@@ -297,7 +358,7 @@ def test_roi_import_on_the_command_line(tmp_path):
     from recdesk.desk import Desk
 
     with Desk.open(home) as desk:
-        mrn = requests.decrypt(desk, Patient.select().first()).mrn
+        mrn = decrypt(desk, Patient.select().first()).mrn
     path.write_text(json.dumps({"request": form().request, "authorization": complete_authorization(),
                                 "patients": [mrn]}))
     result = run_cli("roi", "import", str(path), home=home)
@@ -311,9 +372,9 @@ def test_a_patients_copy_needs_a_fee_estimate_before_the_packet(office):
                "purpose": "individual_access"}
     (release,) = requests.log_request(desk, ann, form(request=request, authorization=None))
     with pytest.raises(DeskError, match="R3"):
-        requests.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
-    requests.fee_estimate(desk, ann, release.uuid, pages=3)
-    assert requests.build_packet(desk, ann, release.uuid, [docs["summary"].uuid]).pages == 3 + 2
+        packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
+    fees.fee_estimate(desk, ann, release.uuid, pages=3)
+    assert packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid]).pages == 3 + 2
 
 
 def test_part2_records_go_out_with_the_notice_and_a_copy_of_the_consent(office):
@@ -329,11 +390,11 @@ def test_part2_records_go_out_with_the_notice_and_a_copy_of_the_consent(office):
     (release,) = requests.log_request(desk, ann, form(request=request, authorization=auth))
     assert release.status == "in_progress"
     with pytest.raises(DeskError, match="copy of the patient's consent"):
-        requests.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
+        packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
     with pytest.raises(DeskError, match="filed to this patient"):
         requests.link_scan(desk, ann, release.uuid, stranger.uuid)
     requests.link_scan(desk, ann, release.uuid, consent.uuid)
-    packet_doc = requests.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
+    packet_doc = packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
     texts = _pages_text(filing.read_document(desk, ann, packet_doc))
     assert len(texts) == 1 + 3 + 2 + 1  # cover, records, general + Part 2 notices, the consent
     assert "42 CFR part 2 prohibits unauthorized use or disclosure" in " ".join(texts[4:6]).replace("\n", " ")
@@ -342,23 +403,23 @@ def test_part2_records_go_out_with_the_notice_and_a_copy_of_the_consent(office):
 
 def test_disclosures_made_outside_a_packet_are_logged_and_accounted_by_basis(office):
     desk, ann, _, sue, patient, *_ = office
-    requests.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY - datetime.timedelta(days=3),
+    accounting.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY - datetime.timedelta(days=3),
                           recipient="County Health Department", address="1 Health Way",
                           description="Reportable condition: lab result of 2026-11-20", purpose="public_health",
                           basis="public_health")
-    requests.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY, recipient="Dr. Lee", description="H&P",
+    accounting.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY, recipient="Dr. Lee", description="H&P",
                           purpose="treatment", basis="treatment")
-    rows = requests.accounting(desk, ann, patient.uuid).rows
+    rows = accounting.accounting(desk, ann, patient.uuid).rows
     assert [(r.recipient, r.basis) for r in rows] == [("County Health Department", "public_health")]
-    assert len(requests.disclosures(desk, patient)) == 2  # both logged; only one is accountable
+    assert len(accounting.disclosures(desk, patient)) == 2  # both logged; only one is accountable
     with pytest.raises(DeskError, match="must be one of"):
-        requests.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY, recipient="x", description="y",
+        accounting.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY, recipient="x", description="y",
                               purpose="oversight", basis="gossip")
     with pytest.raises(DeskError, match="in the future"):
-        requests.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY + datetime.timedelta(days=1),
+        accounting.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY + datetime.timedelta(days=1),
                               recipient="x", description="y", purpose="oversight", basis="oversight")
     with pytest.raises(AccessDenied):
-        requests.record_disclosure(desk, sue, patient.uuid, disclosed_on=TODAY, recipient="x", description="y",
+        accounting.record_disclosure(desk, sue, patient.uuid, disclosed_on=TODAY, recipient="x", description="y",
                               purpose="oversight", basis="oversight")
     assert events("roi.disclosure.record") == 2
 
@@ -366,22 +427,22 @@ def test_disclosures_made_outside_a_packet_are_logged_and_accounted_by_basis(off
 def test_an_agencys_suspension_holds_its_disclosures_out_of_the_accounting_while_it_lasts(office):  # D5
     desk, ann, _, sue, patient, *_ = office
     for recipient in ("State Medical Board", "County Health Department"):
-        requests.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY - datetime.timedelta(days=10),
+        accounting.record_disclosure(desk, ann, patient.uuid, disclosed_on=TODAY - datetime.timedelta(days=10),
                               recipient=recipient, description="records", purpose="oversight", basis="oversight")
-    requests.suspend_accounting(desk, ann, patient.uuid, agency="state medical board", starts_on=TODAY, written=False)
-    acc = requests.accounting(desk, ann, patient.uuid)
+    accounting.suspend_accounting(desk, ann, patient.uuid, agency="state medical board", starts_on=TODAY, written=False)
+    acc = accounting.accounting(desk, ann, patient.uuid)
     assert [r.recipient for r in acc.rows] == ["County Health Department"] and acc.withheld == 1
-    later = requests.accounting(desk, ann, patient.uuid, requested_on=TODAY + datetime.timedelta(days=31))
+    later = accounting.accounting(desk, ann, patient.uuid, as_of=TODAY + datetime.timedelta(days=31))
     assert len(later.rows) == 2 and later.withheld == 0  # an oral suspension lapses after 30 days
     with pytest.raises(DeskError, match="end date"):
-        requests.suspend_accounting(desk, ann, patient.uuid, agency="FBI", starts_on=TODAY, written=True)
-    requests.suspend_accounting(desk, ann, patient.uuid, agency="County Health Department", starts_on=TODAY,
+        accounting.suspend_accounting(desk, ann, patient.uuid, agency="FBI", starts_on=TODAY, written=True)
+    accounting.suspend_accounting(desk, ann, patient.uuid, agency="County Health Department", starts_on=TODAY,
                            written=True, ends_on=TODAY + datetime.timedelta(days=90))
-    assert requests.accounting(desk, ann, patient.uuid, requested_on=TODAY + datetime.timedelta(days=60)).withheld == 1
-    text = "".join(_pages_text(requests.accounting_pdf(desk, ann, patient.uuid)))
+    assert accounting.accounting(desk, ann, patient.uuid, as_of=TODAY + datetime.timedelta(days=60)).withheld == 1
+    text = "".join(_pages_text(accounting.accounting_pdf(desk, ann, patient.uuid)))
     assert "County Health" not in text and "Medical Board" not in text and "held back" not in text
     with pytest.raises(AccessDenied):
-        requests.suspend_accounting(desk, sue, patient.uuid, agency="x", starts_on=TODAY, written=False)
+        accounting.suspend_accounting(desk, sue, patient.uuid, agency="x", starts_on=TODAY, written=False)
 
 
 def test_psychotherapy_notes_and_part2_records_cannot_be_confirmed_into_a_packet(office):  # A9, S2
@@ -392,11 +453,11 @@ def test_psychotherapy_notes_and_part2_records_cannot_be_confirmed_into_a_packet
         sud = filing.file_document(desk, ann, patient, pdf(1, "SUD program"), doc_type="sud_treatment_record",
                                       title="SUD program record", pages=1, service_date=datetime.date(2025, 6, 2))
     (release,) = requests.log_request(desk, ann, form())
-    cands = {c.uuid: c for c in requests.candidates(desk, ann, release.uuid)}
+    cands = {c.uuid: c for c in packets.candidates(desk, ann, release.uuid)}
     assert cands[notes.uuid].blocked.code == "A9" and cands[sud.uuid].blocked.code == "S2"
     for doc in (notes, sud):
         with pytest.raises(DeskError, match="cannot go out under this request"):
-            requests.build_packet(desk, ann, release.uuid, [docs["summary"].uuid, doc.uuid], confirmed_flags=[doc.uuid])
+            packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid, doc.uuid], confirmed_flags=[doc.uuid])
     assert Release.get_by_id(release.id).status == "in_progress"
 
 
@@ -418,11 +479,11 @@ def test_a_clerks_hold_is_not_lifted_by_the_validator_and_letters_are_not_repeat
     requests.validate(desk, ann, Release.get_by_id(release.id))
     held = Release.get_by_id(release.id)
     assert held.status == "on_hold" and "Dewey" not in held.hold_reason and "identity" not in held.hold_reason
-    assert "identity of the requester not verified" in [e["note"] for e in requests.history(desk, held)]
+    assert "identity of the requester not verified" in [e["note"] for e in log.history(desk, held)]
     (bad,) = requests.log_request(desk, ann, form(authorization=complete_authorization(signature="")))
     for _ in range(3):
         requests.validate(desk, ann, Release.get_by_id(bad.id))
-    assert [e["note"] for e in requests.history(desk, bad) if e["kind"] == "letter"] == ["deficiency"]
+    assert [e["note"] for e in log.history(desk, bad) if e["kind"] == "letter"] == ["deficiency"]
 
 
 # --- roi import: one transaction, once per request -----------------------------------------------------------------
@@ -457,7 +518,7 @@ def _assert_one_held_request_with_letters(desk) -> None:
     releases = list(Release.select().where(Release.request == request.id))
     assert len(releases) == 2 and {r.status for r in releases} == {"on_hold"}
     for release in releases:
-        assert [e["note"] for e in requests.history(desk, release) if e["kind"] == "letter"] == ["deficiency"]
+        assert [e["note"] for e in log.history(desk, release) if e["kind"] == "letter"] == ["deficiency"]
     assert audit.verify(desk).intact
 
 

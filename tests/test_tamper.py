@@ -12,7 +12,7 @@ from recdesk.errors import DeskError, TamperError
 from recdesk.patients import chart
 from recdesk.patients.chart import PurposeRequired
 from recdesk.patients.registry import PatientDetails, register
-from recdesk.release import requests
+from recdesk.release import accounting, packets, requests
 from recdesk.vault import audit, seals
 from recdesk.vault.models import (
     AuditEvent,
@@ -148,11 +148,11 @@ def test_a_sensitive_document_retyped_in_the_database_is_not_offered_for_release
                                        title="Session", pages=1, service_date=datetime.date(2025, 4, 1),
                                        qa_state="passed")
     (release,) = requests.log_request(desk, ann, form())
-    flagged = {c.uuid: c for c in requests.candidates(desk, ann, release.uuid)}[note.uuid]
+    flagged = {c.uuid: c for c in packets.candidates(desk, ann, release.uuid)}[note.uuid]
     assert flagged.flags  # psychotherapy notes are flagged for the clerk
     sql(desk, "UPDATE document SET doc_type = ?, sensitive_tags = ? WHERE id = ?", "lab_result", "", note.id)
     with pytest.raises(TamperError, match=f"document {note.uuid}"):
-        requests.candidates(desk, ann, release.uuid)
+        packets.candidates(desk, ann, release.uuid)
     assert any(f"seals: document {note.uuid}" in line for line in failures(desk))
 
 
@@ -165,9 +165,9 @@ def test_a_release_moved_straight_to_qa_in_the_database_goes_nowhere(office):
                                        source="generated", qa_state="passed")
     sql(desk, "UPDATE release SET status = ?, packet_id = ? WHERE id = ?", "qa", fake.id, release.id)
     with pytest.raises(TamperError, match=f"release {release.uuid}"):
-        requests.release_packet(desk, ann, release.uuid)
+        packets.release_packet(desk, ann, release.uuid)
     with pytest.raises(TamperError):
-        requests.qa_packet(desk, ann, release.uuid, True)
+        packets.qa_packet(desk, ann, release.uuid, True)
     assert Release.get_by_id(release.id).status == "qa"  # nothing moved it on
     assert any(f"seals: release {release.uuid}" in line for line in failures(desk))
 
@@ -185,14 +185,14 @@ def test_the_accounting_cannot_be_rewritten_in_the_database(office):
     from recdesk.vault.models import AccountingSuspension, Disclosure
 
     desk, _, ann, patient, _ = office
-    d = requests.record_disclosure(desk, ann, patient.uuid, disclosed_on=datetime.date(2026, 11, 2),
+    d = accounting.record_disclosure(desk, ann, patient.uuid, disclosed_on=datetime.date(2026, 11, 2),
                               recipient="County Health Dept", address="1 Main St", description="TB report",
                               purpose="public_health", basis="public_health")
-    requests.suspend_accounting(desk, ann, patient.uuid, agency="State AG", starts_on=datetime.date(2026, 11, 1),
+    accounting.suspend_accounting(desk, ann, patient.uuid, agency="State AG", starts_on=datetime.date(2026, 11, 1),
                            written=True, ends_on=datetime.date(2027, 6, 1))
     sql(desk, "UPDATE disclosure SET accountable = ? WHERE id = ?", False, d.id)
     with pytest.raises(TamperError, match=f"disclosure {d.uuid}"):
-        requests.accounting(desk, ann, patient.uuid)
+        accounting.accounting(desk, ann, patient.uuid)
     sql(desk, "DELETE FROM accounting_suspension")
     found = failures(desk)
     assert any(f"seals: disclosure {d.uuid}" in line for line in found)

@@ -1,235 +1,278 @@
-"""Release packets: chosen pages between front and back matter, Bates-numbered, stamped, then encrypted."""
+"""The release packet: the patient's documents a release may carry (flagged when out of scope or sensitive), the
+packet built from the chosen ones, its QA, and releasing it (which writes the disclosure from the packet)."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
-import io
-import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from recdesk import reference
-from recdesk.pdf import layout, letters
-
-# Lower-case letters and digits that neither look alike (0/o, 1/l/i) nor sound alike over a phone (b/d/p/t/v, m/n, ...).
-_ALPHABET = "afhjkqrsuwxy23456789"
-_EDGE = 18.0  # points from the visible edge to the stamp line (1/4 inch)
-_STAMP_PT = 8.0
+from recdesk import clock, reference
+from recdesk.desk import Desk
+from recdesk.documents import filing
+from recdesk.errors import DeskError
+from recdesk.release import accounting, letters, log, rules, stamping
+from recdesk.roles import CHANGERS
+from recdesk.vault import audit, crypto, seals
+from recdesk.vault.models import Disclosure, Document, Release, now
 
 
 @dataclass(frozen=True)
-class Part:
-    """One document of the release: pages are the 1-based page numbers to include (None = all), kept in source order."""
+class Candidate:
+    """A filed document of the patient, and why it should not simply go out (A8, A9, S1, S2)."""
 
-    document_id: str
+    uuid: str
+    doc_type: str
     title: str
-    pdf: bytes
-    pages: list[int] | None = None
-
-
-@dataclass(frozen=True)
-class Range:
-    """Where a part landed: its source pages ("1-3,5") and its first and last Bates numbers."""
-
-    document_id: str
-    title: str
-    source_pages: str
-    bates_first: str
-    bates_last: str
-
-
-@dataclass(frozen=True)
-class Packet:
-    pdf: bytes
+    service_date: datetime.date | None
     pages: int
-    bates_first: str
-    bates_last: str
-    ranges: list[Range]
-    sha256: str
+    flags: list[rules.Flag]
+    tags: tuple[str, ...] = ()
+
+    @property
+    def blocked(self) -> rules.Flag | None:
+        return next((f for f in self.flags if f.blocking), None)
 
 
-def _reader(pdf: bytes, what: str):
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    try:
-        reader = PdfReader(io.BytesIO(pdf))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise ValueError(f"{what} is password-protected: remove the password before releasing it")
-        return reader
-    except PdfReadError as exc:
-        raise ValueError(f"{what} is not a readable PDF ({exc})") from None
-
-
-def _selected(part: Part, total: int) -> list[int]:
-    if part.pages is None:
-        return list(range(1, total + 1))
-    pages = sorted(set(part.pages))
-    if not pages:
-        raise ValueError(f"document {part.document_id} ({part.title}): no pages selected")
-    if pages[0] < 1 or pages[-1] > total:
-        raise ValueError(f"document {part.document_id} ({part.title}) has pages 1-{total}, not {pages}")
-    return pages
-
-
-def count_pages(parts: Sequence[Part]) -> int:
-    """The number of record pages build() will produce from parts: the count to certify (RULES L5)."""
-    return sum(len(_selected(p, len(_reader(p.pdf, f"document {p.document_id}").pages))) for p in parts)
+def candidates(desk: Desk, actor, release_uuid: str) -> list[Candidate]:
+    """The patient's filed documents, each flagged when out of scope or sensitive; the listing is audited."""
+    release = Release.get(Release.uuid == release_uuid)
+    v = log.view(desk, release)
+    dek = desk.dek(release.patient)
+    out = []
+    where = ((Document.patient == release.patient_id) & (Document.status == "filed")
+             & (Document.source != "generated"))
+    # A type or sensitive tag changed by hand in the database would slip a Part 2 note past its flag.
+    seals.check(desk, release.patient)
+    seals.check_where(desk, Document, where)
+    docs = Document.select().where(where).order_by(Document.service_date, Document.id)
+    for d in docs:
+        tags = sorted({t for t in (d.sensitive_tags + "," + filing.type_tags(desk, d.doc_type)).split(",") if t})
+        title = crypto.open_text(dek, "document", "title", d.uuid, d.title_enc) or d.doc_type
+        out.append(Candidate(d.uuid, d.doc_type, title, d.service_date, d.pages,
+                             rules.out_of_scope(v.asked, d.doc_type, d.service_date, tags, v.authorization,
+                                                v.verdict.basis),
+                             tuple(tags)))
+    with desk.audit_db.atomic():
+        audit.append(desk, actor, "roi.candidates.view", object=f"release:{release.uuid}", patient=v.patient_uuid,
+                     details={"documents": len(out)})
+        log.restricted_view(desk, actor, release.patient)
+    return out
 
 
-def page_ranges(pages: Sequence[int]) -> str:
-    """[1, 2, 3, 5] -> "1-3,5"."""
-    runs: list[list[int]] = []
-    for n in sorted(set(pages)):
-        if runs and n == runs[-1][1] + 1:
-            runs[-1][1] = n
-        else:
-            runs.append([n, n])
-    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+def build_packet(desk: Desk, actor, release_uuid: str, selected: list[str], *, confirmed_flags: list[str] = (),
+                 pages: dict[str, list[int]] | None = None, as_of: datetime.date | None = None) -> Document:
+    """Merge the selected documents into one stamped packet, cover letter first, certification for legal
+    requests, redisclosure notices last; encrypt it for electronic delivery; the release goes to QA.
+
+    A flagged document goes in only when its uuid is in `confirmed_flags` (the clerk looked and confirmed);
+    the confirmation is audited. The packet's description (what the disclosure will say went out) is kept
+    with the release, sealed under the desk key and bound to this packet."""
+    actor.require(*CHANGERS)
+    release = Release.get(Release.uuid == release_uuid)
+    log.check_sealed(desk, release)
+    if release.status != "in_progress":
+        raise DeskError(f"a packet is built for a release in progress; this one is {release.status.replace('_', ' ')}")
+    if not selected:
+        raise DeskError("select at least one document for the packet")
+    v = log.view(desk, release, as_of)
+    if not v.verdict.releasable:
+        raise DeskError("the validator finds problems: " + "; ".join(f"{p.code} {p.message}"
+                                                                     for p in v.verdict.problems[:2]))
+    if (v.verdict.basis == "individual" and v.asked.purpose != "accounting" and not release.fee_json
+            and desk.config.roi.fees):
+        raise DeskError("tell the patient the approximate fee before the copy is made (R3): F records the estimate")
+    by_uuid = {c.uuid: c for c in candidates(desk, actor, release_uuid)}
+    unknown = [u for u in selected if u not in by_uuid]
+    if unknown:
+        raise DeskError(f"document {unknown[0]} is not a filed document of this patient")
+    blocked = [by_uuid[u] for u in selected if by_uuid[u].blocked]
+    if blocked:
+        c = blocked[0]
+        raise DeskError(f"{c.title} cannot go out under this request ({c.blocked.code}: {c.blocked.message}): "
+                        "leave it out")
+    flagged = [by_uuid[u] for u in selected if by_uuid[u].flags and u not in confirmed_flags]
+    if flagged:
+        f = flagged[0]
+        raise DeskError(f"{f.title} is flagged ({f.flags[0].code}: {f.flags[0].message}): confirm it or leave it out")
+    dek = desk.dek(release.patient)
+    parts = []
+    for u in selected:
+        doc = Document.get(Document.uuid == u)
+        data = desk.store.read(dek, doc.uuid, doc.blob, doc.sha256)
+        parts.append(stamping.Part(document_id=u, title=by_uuid[u].title, pdf=data, pages=(pages or {}).get(u)))
+    req = v.asked
+    front = [cover_letter(desk, v, parts)]
+    if req.legal_type is not None:
+        front.append(certification(desk, actor, v, parts))
+    notices = ["general"]
+    # The notices follow what is in the packet, not only what the request named.
+    cats = set(req.categories) | {rules.TAG_CATEGORY.get(t, t) for u in selected for t in by_uuid[u].tags}
+    if "sud_part2" in cats:
+        notices.append("part2")
+    if "hiv" in cats:
+        notices.append("hiv_ny")
+    back = stamping.redisclosure_notices(notices, desk.config.home)
+    if "sud_part2" in cats and v.verdict.basis != "individual":  # S2: a copy of the consent goes with Part 2
+        consent = log.authorization_row(release)
+        if consent is None or consent.scan_id is None:
+            raise DeskError("Part 2 records go out with a copy of the patient's consent (42 CFR 2.32): file the "
+                            "signed consent and link it to this request (A, scanned copy)")
+        scan = Document.get_by_id(consent.scan_id)
+        back.append(desk.store.read(desk.dek(scan.patient), scan.uuid, scan.blob, scan.sha256))
+    prefix = desk.config.roi.bates_prefix + release.uuid[:6].upper() + "-"
+    built = stamping.build(parts, bates_prefix=prefix, front=front, back=back)
+    pdf = built.pdf
+    password = None
+    if v.delivery in ("electronic", "portal"):
+        password = stamping.new_password()
+        pdf = stamping.encrypt(pdf, password)
+    description = describe(built)
+    with desk.write():
+        doc = filing.file_document(desk, actor, release.patient, pdf, doc_type="release_packet",
+                                   title=f"Release packet {built.bates_first}-{built.bates_last}",
+                                   pages=built.pages, service_date=clock.today(), source="generated",
+                                   qa_state="pending")
+        k = desk.desk_key
+        changes = {"packet": doc.id,
+                   "packet_password_enc": (crypto.seal(k, "release", "packet_password", release.uuid, password)
+                                           if password else None),
+                   "packet_description_enc": crypto.seal(k, "release", "packet_description", doc.uuid, description)}
+        seals.check(desk, release)
+        Release.update(**changes).where(Release.id == release.id).execute()
+        seals.reseal(desk, Release, Release.id == release.id)
+        release.packet = doc
+        log.set_status(desk, actor, release, "qa", f"packet built: {description}", document=doc)
+        audit.append(desk, actor, "roi.packet.build", object=f"document:{doc.uuid}", patient=v.patient_uuid,
+                     details={"release": release.uuid, "pages": built.pages, "sha256": doc.sha256,
+                              "confirmed_flags": [u for u in selected if by_uuid[u].flags],
+                              "encrypted": password is not None,
+                              "ranges": [(r.document_id, r.source_pages, r.bates_first, r.bates_last)
+                                         for r in built.ranges]})
+    return doc
 
 
-def _overlays(sizes: list[tuple[float, float]], labels: list[str], stamp: str) -> list:
-    """One page per (width, height) as seen on screen: stamp at bottom left, label at bottom right."""
-    import datetime
-
-    from fpdf import FPDF
-
-    pdf = FPDF(unit="pt")
-    pdf.set_auto_page_break(False)
-    pdf.set_creation_date(datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC))
-    stamp = layout.text(stamp)
-    for (width, height), label in zip(sizes, labels, strict=True):
-        pdf.add_page(format=(width, height))
-        size = _STAMP_PT
-        pdf.set_font("Helvetica", "B", size)
-        room = width - 3 * min(_EDGE, width / 8)
-        used = pdf.get_string_width(stamp) + pdf.get_string_width(label)
-        if used > room:  # a small page: shrink the type so both fit
-            size = max(3.0, size * room / used)
-            pdf.set_font_size(size)
-        edge = min(_EDGE, width / 8, height / 4)
-        pdf.text(edge, height - edge, stamp)
-        pdf.text(width - edge - pdf.get_string_width(label), height - edge, label)
-    return list(_reader(bytes(pdf.output()), "the stamp overlay").pages)
+def describe(built: stamping.Packet) -> str:
+    """The disclosure's description, from the packet itself (never retyped): documents, pages, Bates range."""
+    parts = [f"{r.title} (document {r.document_id[:8]}, pages {r.source_pages}, {r.bates_first}-{r.bates_last})"
+             for r in built.ranges]
+    return f"{built.pages} pages, {built.bates_first}-{built.bates_last}: " + "; ".join(parts)
 
 
-def _visible(page) -> tuple[float, float, float, float, int]:
-    """The page's visible box (cropbox within mediabox) as x0, y0, x1, y1, and its rotation in 0/90/180/270."""
-    media, crop = page.mediabox, page.cropbox
-    x0, y0 = max(media.left, crop.left), max(media.bottom, crop.bottom)
-    x1, y1 = min(media.right, crop.right), min(media.top, crop.top)
-    if x1 <= x0 or y1 <= y0:
-        x0, y0, x1, y1 = media.left, media.bottom, media.right, media.top
-    rotation = round((page.rotation or 0) / 90) * 90 % 360
-    return float(x0), float(y0), float(x1), float(y1), rotation
+def description(desk: Desk, release: Release) -> str:
+    """The description recorded when the release's packet was built (what its disclosure will say went out)."""
+    packet = Document.get_by_id(release.packet_id)
+    text = crypto.open_text(desk.desk_key, "release", "packet_description", packet.uuid,
+                            release.packet_description_enc)
+    if text is None:
+        raise DeskError("this packet's description is missing (changed outside recdesk?): rebuild the packet (B)")
+    return text
 
 
-def _stamp(page, overlay, box) -> None:
-    """Merge the overlay (drawn upright at the displayed size) onto page so it reads upright in the visible box."""
-    from pypdf import Transformation
-
-    x0, y0, x1, y1, rotation = box
-    # /Rotate turns the page clockwise for display: the displayed bottom-left corner is this user-space corner.
-    corner = {0: (x0, y0), 90: (x1, y0), 180: (x1, y1), 270: (x0, y1)}[rotation]
-    page.merge_transformed_page(overlay, Transformation().rotate(rotation).translate(*corner))
-
-
-def build(parts: Sequence[Part], *, bates_prefix: str, bates_start: int = 1, stamp: str = "CONFIDENTIAL",
-          front: Sequence[bytes] = (), back: Sequence[bytes] = ()) -> Packet:
-    """One PDF: front, then the selected pages of each part, then back; every page gets a Bates number and the stamp.
-
-    Raises ValueError for an unreadable or password-protected input, a page out of range, or nothing to release.
-    """
-    from pypdf import PdfWriter
-
-    if bates_start < 0:
-        raise ValueError(f"Bates numbers start at 0 or more, not {bates_start}")
-    writer = PdfWriter()
-    ranges: list[Range] = []
-    outline: list[tuple[str, int]] = []
-
-    def bates(index: int) -> str:
-        return f"{bates_prefix}{bates_start + index:06d}"
-
-    def add(reader, numbers: list[int]) -> None:
-        for n in numbers:
-            writer.add_page(reader.pages[n - 1])
-
-    for number, pdf in enumerate(front, 1):
-        reader = _reader(pdf, f"front page document {number}")
-        add(reader, list(range(1, len(reader.pages) + 1)))
-    for part in parts:
-        reader = _reader(part.pdf, f"document {part.document_id} ({part.title})")
-        numbers = _selected(part, len(reader.pages))
-        first = len(writer.pages)
-        add(reader, numbers)
-        outline.append((part.title, first))
-        ranges.append(Range(part.document_id, part.title, page_ranges(numbers), bates(first),
-                            bates(len(writer.pages) - 1)))
-    for number, pdf in enumerate(back, 1):
-        reader = _reader(pdf, f"back page document {number}")
-        add(reader, list(range(1, len(reader.pages) + 1)))
-    total = len(writer.pages)
-    if not total:
-        raise ValueError("the packet has no pages")
-
-    boxes = [_visible(page) for page in writer.pages]
-    sizes = [(x1 - x0, y1 - y0) if r in (0, 180) else (y1 - y0, x1 - x0) for x0, y0, x1, y1, r in boxes]
-    labels = [layout.text(bates(i)) for i in range(total)]
-    for page, overlay, box in zip(writer.pages, _overlays(sizes, labels, stamp), boxes, strict=True):
-        _stamp(page, overlay, box)
-    for title, index in outline:
-        writer.add_outline_item(title=layout.text(title), page_number=index)
-    writer.add_metadata({"/Title": f"Release {bates(0)}-{bates(total - 1)}", "/Producer": "recdesk"})
-    out = io.BytesIO()
-    writer.write(out)
-    data = out.getvalue()
-    return Packet(data, total, bates(0), bates(total - 1), ranges, hashlib.sha256(data).hexdigest())
+def packet_password(desk: Desk, actor, release_uuid: str) -> str:
+    """The packet's password, to be given to the requester apart from the packet (by phone); audited."""
+    release = Release.get(Release.uuid == release_uuid)
+    if release.packet_password_enc is None:
+        raise DeskError("this release's packet is not encrypted (paper delivery)")
+    with desk.audit_db.atomic():
+        audit.append(desk, actor, "roi.packet.password", object=f"release:{release.uuid}",
+                     patient=release.patient.uuid)
+    return crypto.open_text(desk.desk_key, "release", "packet_password", release.uuid, release.packet_password_enc)
 
 
-def encrypt(pdf: bytes, password: str) -> bytes:
-    """pdf encrypted with AES-256 under password, for sending.
-
-    Done last, on a freshly read copy: pypdf 7.1 drops merged overlays when the merging writer also encrypts.
-    """
-    from pypdf import PdfWriter
-
-    if not password:
-        raise ValueError("an empty password would not protect the packet")
-    writer = PdfWriter(clone_from=_reader(pdf, "the packet"))
-    writer.encrypt(password, owner_password=secrets.token_urlsafe(24), algorithm="AES-256")
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+def packet_pdf(desk: Desk, actor, release_uuid: str) -> bytes:
+    """The release's packet as filed (to print it); reading it is audited as any document read."""
+    release = Release.get(Release.uuid == release_uuid)
+    if release.packet_id is None:
+        raise DeskError("This request has no packet yet: B builds it.")
+    return filing.read_document(desk, actor, Document.get_by_id(release.packet_id))
 
 
-def new_password() -> str:
-    """A random password to give the recipient by phone: 16 characters in groups of four, e.g. "k7wq-3hxr-..."."""
-    chars = "".join(secrets.choice(_ALPHABET) for _ in range(16))
-    return "-".join(chars[i:i + 4] for i in range(0, 16, 4))
+def cover_letter(desk: Desk, v: log.ReleaseView, parts: list[stamping.Part]) -> bytes:
+    from recdesk.pdf import layout
+
+    lines = [f"- {p.title}" for p in parts]
+    return layout.letter(
+        facility=log.facility(desk), date=clock.today(), to_lines=[v.requester_name, *v.requester_address.splitlines()],
+        subject=f"Records of {v.patient_name} (MRN {v.mrn}) - reference {v.uuid[:8].upper()}",
+        paragraphs=["In response to your request received on "
+                    f"{v.received_on.isoformat()}, we enclose the following records:", *lines,
+                    "Each page carries a Bates number. These records are confidential; the notices at the end of "
+                    "this packet govern their further disclosure."],
+        signature_lines=["Release of Information", log.facility(desk)])
 
 
-def certification(template: dict, fields: dict) -> bytes:
-    """A custodian's certification page from a data/certifications.toml template.
+def certification(desk: Desk, actor, v: log.ReleaseView, parts: list[stamping.Part]) -> bytes:
+    """L5: the custodian's certification from the jurisdiction's template, certifying the record pages produced."""
+    state = log.state_of(desk, v.asked)
+    templates = reference.load("certifications", desk.config.home)
+    code = rules.clocks(desk.config.home, state).get("certification", "fre_902_11") if state else "fre_902_11"
+    template = templates.get(code)
+    if template is None:
+        raise DeskError(f"certification template {code!r} is missing from certifications.toml: add it")
+    return stamping.certification(template, letters.site_fields(desk, actor) | {
+        "pages": stamping.count_pages(parts), "patient": v.patient_name,
+        "records": "; ".join(p.title for p in parts), "date": clock.today(),
+        "case": v.asked.case or "In the matter stated in the subpoena",
+        "case_number": v.asked.case_number or "as stated in the subpoena",
+        "subpoena_date": v.asked.dated or "as stated in the subpoena",
+        "completeness": "all",
+    })
 
-    fields["pages"] must be the record pages produced (count_pages(parts)); a missing field raises ValueError.
-    """
-    what = f"certification {template.get('title', '')!r}"
-    pages = fields.get("pages")
-    if not isinstance(pages, int) or isinstance(pages, bool) or pages < 0:
-        raise ValueError(f"{what}: pages must be the number of pages produced, not {pages!r}")
-    fields = letters.with_options(template, fields, what)
-    return layout.notice_page(letters.fill(template["title"], fields, what),
-                               [letters.fill(p, fields, what) for p in template["paragraphs"]])
+
+def qa_packet(desk: Desk, actor, release_uuid: str, passed: bool, reason: str = "") -> None:
+    """A second look at the packet before it goes: pass leaves it ready to release, fail sends it back."""
+    actor.require(*CHANGERS)
+    release = Release.get(Release.uuid == release_uuid)
+    if release.status != "qa" or release.packet_id is None:
+        raise DeskError("this release has no packet waiting for QA")
+    if not passed and not reason.strip():
+        raise DeskError("say what is wrong with the packet so it can be rebuilt")
+    with desk.write():
+        log.check_sealed(desk, release)
+        seals.check_where(desk, Document, Document.id == release.packet_id)
+        Document.update(qa_state="passed" if passed else "failed", qa_by=actor.user_id, qa_at=now(),
+                        qa_reason="" if passed else "packet QA failed: see the request's history"
+                        ).where(Document.id == release.packet_id).execute()
+        seals.reseal(desk, Document, Document.id == release.packet_id)
+        log.record_event(desk, actor, release, "packet", "QA passed" if passed else f"QA failed: {reason}")
+        audit.append(desk, actor, "roi.packet.qa", object=f"release:{release.uuid}", patient=release.patient.uuid,
+                     details={"passed": passed})
+        if not passed:
+            log.set_status(desk, actor, release, "in_progress", f"packet QA failed: {reason}")
 
 
-def redisclosure_notices(codes: Sequence[str], home: Path | None = None) -> list[bytes]:
-    """One page per notice code in data/notices.toml (part2, hiv_ny, general, ...), each once, in the order given."""
-    notices = reference.load("notices", home)
-    pages = []
-    for code in dict.fromkeys(codes):
-        if code not in notices:
-            raise ValueError(f"no redisclosure notice {code!r}: one of {', '.join(sorted(notices))}")
-        pages.append(layout.notice_page(notices[code]["title"], notices[code]["paragraphs"]))
-    return pages
+def release_packet(desk: Desk, actor, release_uuid: str, as_of: datetime.date | None = None) -> Disclosure:
+    """Send it on `as_of` (today): the disclosure is written from the packet itself (date, recipient, description
+    with document ids and page ranges, purpose, basis, packet SHA-256), then the release is closed."""
+    actor.require(*CHANGERS)
+    as_of = as_of or clock.today()
+    release = Release.get(Release.uuid == release_uuid)
+    if release.status != "qa" or release.packet_id is None:
+        raise DeskError("build the packet and have it checked before releasing")
+    packet_doc = Document.get_by_id(release.packet_id)
+    log.check_sealed(desk, release)
+    seals.check(desk, packet_doc)
+    if packet_doc.qa_state != "passed":
+        raise DeskError("the packet has not passed QA: check it (Q) before releasing")
+    v = log.view(desk, release, as_of)
+    if not v.verdict.releasable:  # an authorization can expire or be revoked while the packet waits
+        raise DeskError("the validator now finds problems: " + "; ".join(f"{p.code} {p.message}"
+                                                                         for p in v.verdict.problems[:2]))
+    data = desk.store.read(desk.dek(release.patient), packet_doc.uuid, packet_doc.blob, packet_doc.sha256)
+    sha = hashlib.sha256(data).hexdigest()
+    what = description(desk, release)
+    recipient, address = v.requester_name, v.requester_address
+    if v.asked.third_party:  # R4: the patient directed the copy elsewhere
+        recipient = v.asked.third_party["recipient"] or recipient
+        address = v.asked.third_party["destination"] or address
+    with desk.write():
+        d = accounting.write_disclosure(desk, release.patient, release=release, disclosed_on=as_of,
+                                        recipient=recipient, address=address, description=what,
+                                        purpose=v.asked.purpose, basis=v.verdict.basis,
+                                        accountable=v.verdict.accountable, packet_sha256=sha)
+        log.set_status(desk, actor, release, "released", f"released to {recipient}", document=packet_doc)
+        audit.append(desk, actor, "roi.release", object=f"disclosure:{d.uuid}", patient=release.patient.uuid,
+                     details={"release": release.uuid, "sha256": sha, "accountable": d.accountable,
+                              "basis": d.basis})
+    return d

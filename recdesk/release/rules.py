@@ -180,6 +180,9 @@ class Request:
     irb_waiver: bool = False
     state: str = ""
     criminal: bool = False
+    case: str = ""  # the legal process's case, number and date, as the certification names them (L5)
+    case_number: str = ""
+    dated: datetime.date | None = None
 
 
 def authorization_from(a: dict | None) -> Authorization | None:
@@ -218,6 +221,8 @@ def request_from(r: dict) -> Request:
         assurance=None if legal is None else legal["assurance"], third_party=r["third_party"],
         extension_notice_sent=r["extension_notice_sent"], irb_waiver=r["irb_waiver"], state=r["state"].upper(),
         criminal=False if legal is None else legal["criminal"],
+        case="" if legal is None else legal["case"], case_number="" if legal is None else legal["case_number"],
+        dated=None if legal is None else legal["dated"],
     )
 
 
@@ -754,22 +759,21 @@ def retain_until(signed_on: datetime.date | None, expires_on: datetime.date | No
 # --- accounting of disclosures (D2, D4, D5) ---------------------------------------------------------------
 
 
-def accounting_window(requested_on: datetime.date, since: datetime.date | None = None) -> tuple[datetime.date,
-                                                                                                 datetime.date]:
-    """D2: [request - 6 years, request], or shorter when the patient asks for less."""
+def accounting_window(as_of: datetime.date, since: datetime.date | None = None) -> tuple[datetime.date, datetime.date]:
+    """D2: [as_of - 6 years, as_of] (as_of: the day it is asked for), or shorter when the patient asks for less."""
     try:
-        start = requested_on.replace(year=requested_on.year - 6)
+        start = as_of.replace(year=as_of.year - 6)
     except ValueError:
-        start = requested_on.replace(year=requested_on.year - 6, day=28)
+        start = as_of.replace(year=as_of.year - 6, day=28)
     if since is not None and since > start:
         start = since
-    return start, requested_on
+    return start, as_of
 
 
-def accounting_is_free(requested_on: datetime.date, delivered_before: list[datetime.date]) -> bool:
+def accounting_is_free(as_of: datetime.date, delivered_before: list[datetime.date]) -> bool:
     """D4: the first accounting in any 12 months is free; later ones may carry a cost-based fee after notice."""
-    year_ago = requested_on - datetime.timedelta(days=365)
-    return not any(year_ago < d <= requested_on for d in delivered_before)
+    year_ago = as_of - datetime.timedelta(days=365)
+    return not any(year_ago < d <= as_of for d in delivered_before)
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,33 @@ def _seals(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> 
     audit.append_system(db, master, SEALED_MARK, "desk")
 
 
+PACKET_BUILT = "packet built: "  # how the history note of a packet's building began, before its own column
+
+
+def _packet_descriptions(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> None:
+    """The packet's description gets its own column; a packet built before has it copied from the history note
+    that carried it ("packet built: ..."), so releasing it writes the same disclosure."""
+    from recdesk.vault import crypto
+    from recdesk.vault.models import Document, Release, ReleaseEvent
+
+    _add_columns(migrator, db, Release, ("packet_description_enc",))
+    key = master.sub("desk-fields")  # the desk key (Desk.desk_key) that sealed the notes and seals the column
+    packets = (Release.select(Release.id, Document.id.alias("packet_id"), Document.uuid.alias("packet_uuid"))
+               .join(Document, on=(Release.packet == Document.id))
+               .where(Release.packet_description_enc.is_null()).dicts())
+    for row in list(packets):
+        built = (ReleaseEvent.select().where((ReleaseEvent.release == row["id"]) & (ReleaseEvent.kind == "status")
+                                             & (ReleaseEvent.status == "qa")
+                                             & (ReleaseEvent.document == row["packet_id"]))
+                 .order_by(ReleaseEvent.id.desc()).first())
+        note = crypto.open_text(key, "release_event", "note", built.ref(), built.note_enc) if built else None
+        if not note or not note.startswith(PACKET_BUILT):
+            continue  # no description was ever recorded: releasing it asks for the packet to be rebuilt
+        description = crypto.seal(key, "release", "packet_description", row["packet_uuid"],
+                                  note.removeprefix(PACKET_BUILT))
+        Release.update(packet_description_enc=description).where(Release.id == row["id"]).execute()
+
+
 MIGRATIONS: dict[int, tuple[str, Step]] = {
     2: ("index the audit trail by user, for last-patient recall and review", _audit_by_user),
     3: ("document intake: file names, receipt, quarantine, QA; misfile history", _intake),
@@ -110,6 +137,8 @@ MIGRATIONS: dict[int, tuple[str, Step]] = {
     7: ("accounting suspensions asked by oversight agencies and law enforcement (D5)", _suspensions),
     8: ("integrity seals on the rows that grant access or hold a restriction; stray audit events set aside",
         _seals),
+    9: ("the release packet's description in its own column, copied from the history of packets built before",
+        _packet_descriptions),
 }
 
 

@@ -235,6 +235,9 @@ class Release(Record):
     extension_notice_on = pw.DateField(null=True)  # R1/D3: the one extension, noticed inside the first period
     fee_json = pw.TextField(default="")  # R3 estimate: {"lines": [...], "total_cents": n, "estimated_on": date}
     packet_password_enc = Enc()  # under the desk key: read to the requester by phone, never sent with the packet
+    # What the disclosure will say went out (documents, pages, Bates range), written when the packet is built:
+    # under the desk key, bound to the packet document's uuid so it cannot be carried over to another packet.
+    packet_description_enc = Enc()
     closed_by = pw.ForeignKeyField(User, null=True, backref="+")
     seal = Seal()
 
@@ -249,6 +252,10 @@ class ReleaseEvent(Base):
     by_user = pw.ForeignKeyField(User, null=True, backref="+")
     document = pw.ForeignKeyField(Document, null=True, on_delete="SET NULL", backref="+")
     note_enc = Enc()  # under the desk key
+
+    def ref(self) -> str:
+        """What the note's ciphertext is bound to: the release, the moment and the kind of the event."""
+        return f"{self.release_id}:{self.at.isoformat()}:{self.kind}"
 
 
 class Authorization(Record):
