@@ -118,6 +118,11 @@ def _other_ciphertexts(desk):
             yield k, "release_request", column, r.uuid, getattr(r, f"{column}_enc")
     for r in Release.select(Release.uuid, Release.packet_password_enc).iterator():
         yield k, "release", "packet_password", r.uuid, r.packet_password_enc
+    described = (Release.select(Release.packet_description_enc, Document.uuid)
+                 .join(Document, on=(Release.packet == Document.id))
+                 .where(Release.packet_description_enc.is_null(False)))
+    for r in described.iterator():
+        yield k, "release", "packet_description", r.packet.uuid, r.packet_description_enc
     for e in ReleaseEvent.select().where(ReleaseEvent.note_enc.is_null(False)).iterator():
         yield k, "release_event", "note", event_ref(e), e.note_enc
     for m in DocumentMove.select(DocumentMove, Document).join(Document).iterator():

@@ -15,7 +15,7 @@ import pytest
 from fpdf import FPDF
 from pypdf import PdfReader
 
-from recdesk import users
+from recdesk import doctor, users
 from recdesk.documents import filing
 from recdesk.errors import AccessDenied, DeskError, TamperError
 from recdesk.patients.registry import PatientDetails, decrypt, register
@@ -241,6 +241,10 @@ def test_the_disclosure_describes_the_packet_built_last_and_no_other(office):
     packets.release_packet(desk, ann, release.uuid)
     (row,) = accounting.disclosures(desk, patient)
     assert docs["summary"].uuid[:8] in row.description and docs["labs"].uuid[:8] in row.description
+    # doctor finds a description moved behind the desk's back (it opens its own desk: last in the test)
+    Release.update(packet_description_enc=first).where(Release.id == release.id).execute()
+    found = [text for ok, text in doctor.run(desk.config.home).lines if not ok]
+    assert any("release.packet_description" in line for line in found), found
 
 
 def test_a_packet_built_before_its_description_had_a_column_is_released_as_its_history_recorded(office):
