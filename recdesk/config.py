@@ -15,6 +15,7 @@ from typing import Any
 
 from recdesk import reference
 from recdesk.completion.rules import ENCOUNTER_KINDS
+from recdesk.display import FORBIDDEN
 from recdesk.errors import DeskError
 
 CONFIG_NAME = "config.toml"
@@ -24,7 +25,6 @@ DEFAULT_IDLE_TIMEOUT = 600
 KEY_SOURCES = ("keyring", "file", "demo")
 FILING_ORDERS = ("terminal", "middle", "straight")
 MIB = 1 << 20
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def default_home() -> Path:
@@ -271,7 +271,7 @@ class _Reader:
         if meta.get("upper"):
             value = value.strip().upper()
         limit = meta.get("limit", 200)
-        if _CONTROL.search(value) or len(value) > limit:
+        if FORBIDDEN.search(value) or len(value) > limit:
             raise self.fail(section, key, f"one line of at most {limit} characters", value)
         if meta.get("choices") and value not in meta["choices"]:
             raise self.fail(section, key, f"one of {', '.join(meta['choices'])}", value)

@@ -42,16 +42,18 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 import peewee
 
-from recdesk import reference
 from recdesk.completion import rules as completion
 from recdesk.desk import Desk
+from recdesk.display import FORBIDDEN
+from recdesk.documents.filing import type_labels
 from recdesk.errors import DeskError
 from recdesk.patients.chart import check_access
-from recdesk.patients.registry import PatientDetails, decrypt
+from recdesk.patients.registry import PatientDetails, decrypt, decrypt_insurance
 from recdesk.roles import CHANGERS
 from recdesk.vault import audit, crypto
 from recdesk.vault.models import (
@@ -73,7 +75,6 @@ STATUSES = ("open", "closed", "all")
 WINDOW_DAYS = 30  # documents filed to no encounter count for it within this many days of its stay
 NOTE_MAX = 500
 _RANK = {"present": 0, "not_applicable": 1, "late": 2, "pending": 3, "deficient": 4, "missing": 5}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _DAY_START, _DAY_END = dt.time(0, 0), dt.time(23, 59)
 _DAY_ONLY = re.compile(r"([Ss]igned \d{4}-\d{2}-\d{2}) (?:00:00|23:59)\b")  # a date of service has no time to show
 
@@ -279,14 +280,13 @@ def _encounter(encounter_uuid: str) -> Encounter:
 
 def _labels(desk: Desk) -> tuple[dict[str, str], dict[str, completion.DeficiencyType]]:
     """Document type labels and deficiency types, by code."""
-    types = {t["code"]: t["label"] for t in reference.load("document_types", desk.config.home)["type"]}
+    types = type_labels(desk)
     return types, {t.code: t for t in completion.deficiency_types(desk.config.home)}
 
 
-def _medicare(desk: Desk, patient: Patient, policies: list[Insurance]) -> bool:
-    from recdesk.patients.registry import decrypt_insurance
-
-    return any("medicare" in (decrypt_insurance(desk, patient, p)["payer"] or "").lower() for p in policies)
+def _medicare(payers: Iterable[dict]) -> bool:
+    """C5 (the module's **Medicare**): a payer on file whose name contains "Medicare"."""
+    return any("medicare" in (payer.get("payer") or "").lower() for payer in payers)
 
 
 def surgery_times(enc: Encounter) -> tuple[dt.datetime | None, dt.datetime | None]:
@@ -516,7 +516,8 @@ def worklist(desk: Desk, actor, day: dt.date, kind: str = "admissions", *,
                 attached_ids.add(a.document_id)
         window = _window(enc, as_of)
         chart_docs = [d for d in mine.values() if _belongs(d, enc, window, attached_ids)]
-        facts = _facts(enc, _medicare(desk, patient, policies.get(patient.id, [])))
+        payers = (decrypt_insurance(desk, patient, policy) for policy in policies.get(patient.id, []))
+        facts = _facts(enc, _medicare(payers))
         states = _evaluate(desk, facts, chart_docs, attached, as_of, labels)
         uuids = {d.id: d.uuid for d in chart_docs}
         open_rows = [_light_row(d, uuids.get(d.document_id, "")) for d in open_by_encounter.get(enc.id, [])]
@@ -570,7 +571,7 @@ def _assemble(desk: Desk, enc: Encounter, as_of: dt.datetime) -> Assembly:
     patient = decrypt(desk, row, with_insurance=True)
     attached, attached_ids = _attached(enc)
     chart_docs = _chart_documents(enc, as_of, attached_ids)
-    medicare = any("medicare" in (i.get("payer") or "").lower() for i in patient.insurance)
+    medicare = _medicare(patient.insurance)
     states = _evaluate(desk, _facts(enc, medicare), chart_docs, attached, as_of, labels)
     all_docs = _doc_rows(desk, row, enc, labels)
     by_uuid = {d.uuid: d for d in all_docs}
@@ -702,7 +703,7 @@ def record_deficiency(desk: Desk, actor, encounter_uuid: str, kind: str, provide
     types = {t.code: t for t in completion.deficiency_types(desk.config.home)}
     if kind not in types:
         raise DeskError(f"deficiency type {kind!r} is not in deficiency_types.toml: one of {', '.join(types)}")
-    note = _CONTROL.sub(" ", note or "").strip()
+    note = FORBIDDEN.sub(" ", note or "").strip()
     if len(note) > NOTE_MAX:
         raise DeskError(f"a deficiency note is at most {NOTE_MAX} characters")
     if item is not None and not isinstance(item, str):
@@ -879,29 +880,16 @@ def provider_letter(desk: Desk, actor, provider: int | str | Provider, as_of: dt
     return pdf
 
 
-def _pdf(title: str):
-    from fpdf import FPDF
-
-    from recdesk.pdf import layout
-
-    pdf = FPDF(unit="mm", format="letter")
-    pdf.set_title(layout.text(title))
-    pdf.set_creator("recdesk")
-    pdf.set_creation_date(dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
-    return pdf
-
-
 def _when(moment: dt.datetime | None) -> str:
     return moment.strftime("%m/%d/%Y %H:%M") if moment else ""
 
 
 def face_sheet(desk: Desk, a: Assembly) -> bytes:
     """One page: facility, patient demographics, the encounter and the payers on file."""
-    from recdesk.pdf.layout import text
+    from recdesk.pdf.layout import document, text
 
     p = a.patient
-    pdf = _pdf("Face sheet")
-    pdf.set_margins(19, 19, 19)
+    pdf = document("Face sheet", margins=19)
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 15)
     pdf.cell(0, 8, text(desk.config.facility), new_x="LMARGIN", new_y="NEXT")
@@ -947,12 +935,11 @@ _LABEL_W, _LABEL_H, _LABEL_LEFT, _LABEL_TOP, _LABEL_PITCH = 66.675, 25.4, 4.7625
 
 def id_labels(a: Assembly) -> bytes:
     """One sheet of 30 patient ID labels: name, MRN, DOB and sex, the encounter."""
-    from recdesk.pdf.layout import text
+    from recdesk.pdf.layout import document, text
 
     p = a.patient
-    pdf = _pdf("ID labels")
+    pdf = document("ID labels", margins=0)
     pdf.set_auto_page_break(False)
-    pdf.set_margins(0, 0, 0)
     pdf.add_page()
     lines = [
         ("B", 10, p.display_name[:30]),

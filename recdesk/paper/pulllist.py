@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 import peewee
 
 from recdesk.desk import Desk
+from recdesk.display import cleaned
 from recdesk.errors import AccessDenied, DeskError
 from recdesk.paper import shelf, tracking
 from recdesk.patients.registry import decrypt
@@ -323,7 +324,7 @@ def not_fillable(desk: Desk, actor, item: PickItem, reason: str, text: str = "")
 
 
 def _clean(typed: str) -> str:
-    return re.sub(r"[\x00-\x1f\x7f-\x9f]", "", typed or "").strip()
+    return cleaned(typed)
 
 
 @dataclass(frozen=True)
@@ -339,7 +340,7 @@ def pick_by_mrn(desk: Desk, actor, picklist: PickList, typed: str) -> PickResult
     """Pull the chart whose MRN was typed or scanned: the first item still to pull for it, in shelf order."""
     actor.require(*CHANGERS)
     mrn = shelf.read_wand(typed)
-    shown = re.sub(r"[\x00-\x1f\x7f-\x9f]", "", typed or "").strip()[:20]
+    shown = cleaned(typed)[:20]
     if mrn is None:
         return PickResult(False, f"{shown!r} is not an MRN: scan the chart label again or type its digits")
     items = picklist.for_mrn(mrn)

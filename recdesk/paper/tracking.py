@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import peewee
 
 from recdesk.desk import Desk
+from recdesk.display import cleaned
 from recdesk.errors import DeskError
 from recdesk.paper import shelf
 from recdesk.patients.registry import by_mrn, mrn_of
@@ -38,7 +39,6 @@ DEFAULT_FILE_ROOM = ("MAIN", "Main file room")
 LOCATION_KINDS = ("file_room", "clinic", "department", "person")
 CLOSED_RELEASES = ("released", "denied", "withdrawn")
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def pull_ahead_days(desk: Desk) -> int:
@@ -47,7 +47,7 @@ def pull_ahead_days(desk: Desk) -> int:
 
 
 def _clean(text: str, what: str, limit: int) -> str:
-    text = _CONTROL.sub("", text or "").strip()
+    text = cleaned(text)
     if len(text) > limit:
         raise DeskError(f"{what} is at most {limit} characters")
     return text
@@ -311,7 +311,7 @@ def find_chart(desk: Desk, actor, typed: str) -> ChartStatus:
     """The chart whose MRN a wand scanned or a clerk typed ('0072248', '*MRN72248*'); the look-up is audited."""
     mrn = shelf.read_wand(typed)
     if mrn is None:
-        shown = _CONTROL.sub("", typed or "").strip()[:20]
+        shown = cleaned(typed)[:20]
         raise DeskError(f"{shown!r} is not an MRN: scan the chart label again or type its digits")
     patient = by_mrn(desk, [mrn]).get(mrn_key(mrn))
     if patient is None:

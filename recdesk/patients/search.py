@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from recdesk.display import cleaned
 from recdesk.errors import DeskError
 from recdesk.patients.registry import PatientDetails, decrypt
 from recdesk.vault import audit
@@ -62,12 +63,11 @@ def parse_date(text: str) -> datetime.date | None:
 
 
 MAX_QUERY = 80
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def clean(query: str) -> str:
     """What a clerk meant to type: control characters (pasted or from a bad terminal) removed."""
-    return _CONTROL.sub("", query).strip()
+    return cleaned(query)
 
 
 def plan(query: str, index_version: int = INDEX_VERSION) -> list[Step]:
