@@ -353,7 +353,7 @@ def test_pick_walks_the_list_in_shelf_order_and_charges_charts_out(clinic_tomorr
     pulllist.pick(desk, ann, first)  # one keystroke
     assert (first.state, picks.next_pending().shelf) == ("pulled", "34-00-66")
     volume = tracking.volume_for(desk, ids["993412"])
-    due = TOMORROW + datetime.timedelta(days=pulllist.due_back_days(desk))
+    due = TOMORROW + datetime.timedelta(days=desk.config.pull_list.due_back_days)
     assert (volume.status, volume.current.name, volume.current.kind, volume.due_back_on) == (
         "out", "Dermatology Clinic", "clinic", due)  # a clinic new to the desk is added as a location
     pulllist.pick(desk, ann, picks.next_pending())  # no paper chart on record: volume 1 is opened and charged out

@@ -82,26 +82,6 @@ _DAY_ONLY = re.compile(r"([Ss]igned \d{4}-\d{2}-\d{2}) (?:00:00|23:59)\b")  # a 
 # --- settings ------------------------------------------------------------------------------------------------------
 
 
-def delinquent_days(desk: Desk) -> int:
-    """C4: days after discharge at which an incomplete record is delinquent ([completion] delinquent_days, 30)."""
-    return desk.config.completion.delinquent_days
-
-
-def discharge_days(desk: Desk) -> int:
-    """How far back the discharges worklist looks ([completion] worklist_days, 45)."""
-    return desk.config.completion.worklist_days
-
-
-def analysed_kinds(desk: Desk) -> tuple[str, ...]:
-    """The encounter kinds whose records go through deficiency analysis after discharge: the discharges worklist
-    and the C6 rate ([completion] kinds, default inpatient and surgery)."""
-    return desk.config.completion.kinds
-
-
-def threshold(desk: Desk) -> float:
-    return desk.config.completion.delinquency_threshold
-
-
 def _now() -> dt.datetime:
     """Clinical times (admission, discharge) are the facility's local wall-clock times, naive."""
     return dt.datetime.now().replace(second=0, microsecond=0)
@@ -373,7 +353,7 @@ def _overlay(items: dict[str, completion.ChecklistItem], states: list[completion
 def _deficiency_rows(desk: Desk, query, as_of: dt.datetime, types: dict[str, completion.DeficiencyType], *,
                      patients: dict[int, PatientDetails] | None = None, notes: bool = True) -> list[DeficiencyRow]:
     """Deficiencies as rows: decrypted MRN, name and note under each patient's key; aging from discharge."""
-    days = delinquent_days(desk)
+    days = desk.config.completion.delinquent_days
     users = {u.id: u.name for u in User.select(User.id, User.name)}
     providers = {p.id: p for p in Provider.select()}
     encounters: dict[int, Encounter] = {}
@@ -465,19 +445,19 @@ def worklist(desk: Desk, actor, day: dt.date, kind: str = "admissions", *,
     as_of = as_of or _now()
     start = dt.datetime.combine(day, dt.time.min)
     end = start + dt.timedelta(days=1)
-    kinds = analysed_kinds(desk) if kind == "discharges" else WORKLIST_KINDS[kind]
+    kinds = desk.config.completion.kinds if kind == "discharges" else WORKLIST_KINDS[kind]
     query = (Encounter.select(Encounter, Patient).join(Patient)
              .where(Encounter.kind.in_(kinds) & (Patient.status == "active")
                     & Patient.dek_wrapped.is_null(False)))
     if kind == "discharges":
-        query = query.where((Encounter.discharge_at >= end - dt.timedelta(days=discharge_days(desk)))
+        query = query.where((Encounter.discharge_at >= end - dt.timedelta(days=desk.config.completion.worklist_days))
                             & (Encounter.discharge_at < end)).order_by(Encounter.discharge_at, Encounter.id)
     else:
         query = query.where((Encounter.admit_at >= start) & (Encounter.admit_at < end)).order_by(Encounter.admit_at,
                                                                                                  Encounter.id)
     encounters = list(query)
     labels, _ = _labels(desk)
-    days = delinquent_days(desk)
+    days = desk.config.completion.delinquent_days
     providers = {p.id: p.name for p in Provider.select(Provider.id, Provider.name)}
     patient_ids = list({e.patient_id for e in encounters})
     docs: dict[int, list[Document]] = {}
@@ -599,7 +579,7 @@ def _assemble(desk: Desk, enc: Encounter, as_of: dt.datetime) -> Assembly:
     return Assembly(encounter_uuid=enc.uuid, patient=patient, kind=enc.kind, admit_at=enc.admit_at,
                     discharge_at=enc.discharge_at, service=enc.service, attending=attending.name if attending else "",
                     attending_id=enc.attending_id, medicare=medicare, as_of=as_of,
-                    delinquent_days=delinquent_days(desk), items=items, other=other,
+                    delinquent_days=desk.config.completion.delinquent_days, items=items, other=other,
                     deficiencies=every, documents=all_docs)
 
 
@@ -785,7 +765,7 @@ def provider_queue(desk: Desk, actor, as_of: dt.datetime | None = None) -> list[
     """Open deficiencies by provider: how many, on how many charts, how many delinquent, the oldest age in days.
     Most delinquent first. Counts only: no patient is named, so nothing is decrypted."""
     as_of = as_of or _now()
-    days = delinquent_days(desk)
+    days = desk.config.completion.delinquent_days
     query = (Deficiency.select(Deficiency.provider, Deficiency.encounter, Encounter.discharge_at)
              .join(Encounter, peewee.JOIN.LEFT_OUTER, on=(Deficiency.encounter == Encounter.id))
              .where(Deficiency.status == "open").tuples())
@@ -814,16 +794,16 @@ def _months_back(moment: dt.datetime, months: int) -> dt.datetime:
 def delinquency_rate(desk: Desk, as_of: dt.datetime | None = None) -> Rate:
     """C6 at `as_of`: delinquent records ÷ (discharges in the last three calendar months ÷ 3). No PHI."""
     as_of = as_of or _now()
-    kinds = analysed_kinds(desk)
+    kinds = desk.config.completion.kinds
     since = _months_back(as_of, 3)
     discharges = Encounter.select().where(Encounter.kind.in_(kinds) & (Encounter.discharge_at >= since)
                                           & (Encounter.discharge_at < as_of)).count()
-    due_by = as_of - dt.timedelta(days=delinquent_days(desk))
+    due_by = as_of - dt.timedelta(days=desk.config.completion.delinquent_days)
     delinquent = (Encounter.select(Encounter.id).join(Deficiency, on=(Deficiency.encounter == Encounter.id))
                   .where(Encounter.kind.in_(kinds) & (Deficiency.status == "open")
                          & (Encounter.discharge_at <= due_by)).distinct().count())
     return Rate(as_of, since, delinquent, discharges, completion.delinquency_rate(delinquent, discharges),
-                threshold(desk))
+                desk.config.completion.delinquency_threshold)
 
 
 # --- letters and printing ------------------------------------------------------------------------------------------
@@ -845,7 +825,7 @@ def provider_letter(desk: Desk, actor, provider: int | str | Provider, as_of: dt
     rows = _deficiency_rows(desk, query, as_of, types, notes=False)
     if not rows:
         raise DeskError(f"{who.name} has no open deficiencies: there is nothing to write about")
-    days = delinquent_days(desk)
+    days = desk.config.completion.delinquent_days
     lines, coming = [], []
     for r in rows:
         if r.discharge_at is None:

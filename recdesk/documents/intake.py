@@ -64,23 +64,6 @@ _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # neve
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def inbox(desk: Desk) -> Path:
-    return desk.config.home / desk.config.intake.inbox
-
-
-def max_pages(desk: Desk) -> int:
-    return desk.config.intake.max_pages
-
-
-def max_bytes(desk: Desk) -> int:
-    """Files larger than this are quarantined as too large without being parsed."""
-    return desk.config.intake.max_bytes
-
-
-def qa_by_other_clerk(desk: Desk) -> bool:
-    return desk.config.intake.qa_by_other_clerk
-
-
 # Older desks wrote the parser's own words (which can quote the file) as the reason; each maps to its phrase.
 _OLD_REASONS = (
     ("not a PDF", NOT_PDF), ("truncated", TRUNCATED), ("password-protected", PASSWORD_PROTECTED),
@@ -240,7 +223,7 @@ def _folders(box: Path, *, create: bool = True) -> Iterator[tuple[int, int] | No
 
 def recover(desk: Desk, box: Path | None = None) -> int:
     """Finish what a killed scan left in <box>/.claimed; returns how many files went back to the box."""
-    with _scan_lock(box or inbox(desk), create=False) as fds:
+    with _scan_lock(box or desk.config.inbox_path, create=False) as fds:
         return _recover(*fds) if fds else 0
 
 
@@ -331,8 +314,8 @@ def scan(desk: Desk, actor, directory: Path | None = None, *, worker: PdfWorker 
          progress: Callable[[int, int], None] | None = None) -> ScanReport:
     """Take every file in the inbox (or `directory`) in as an unfiled or quarantined document."""
     actor.require(*CHANGERS)
-    box = (directory or inbox(desk)).absolute()  # the parser process opens claimed files by this path
-    limits = max_pages(desk), max_bytes(desk)  # a bad setting is found before any file is claimed
+    box = (directory or desk.config.inbox_path).absolute()  # the parser process opens claimed files by this path
+    limits = desk.config.intake.max_pages, desk.config.intake.max_bytes
     own_worker = worker is None
     worker = worker or PdfWorker()
     try:
@@ -562,7 +545,7 @@ def record_qa(desk: Desk, actor, doc_uuid: str, *, passed: bool, legible: bool =
     doc = _get(doc_uuid)
     if doc.status != "filed" or doc.qa_state != "pending":
         raise DeskError(f"document {doc_uuid} is not waiting for QA")
-    if qa_by_other_clerk(desk) and doc.filed_by_id == actor.user_id:
+    if desk.config.intake.qa_by_other_clerk and doc.filed_by_id == actor.user_id:
         raise AccessDenied("QA must be done by a clerk other than the one who indexed it")
     if passed and not legible:
         raise DeskError("an illegible document cannot pass QA: fail it as illegible")
@@ -654,7 +637,7 @@ def index_queue(desk: Desk, actor) -> list[Document]:
 
 def qa_queue(desk: Desk, actor) -> list[Document]:
     query = Document.select().where((Document.status == "filed") & (Document.qa_state == "pending"))
-    if qa_by_other_clerk(desk):
+    if desk.config.intake.qa_by_other_clerk:
         query = query.where((Document.filed_by.is_null()) | (Document.filed_by != actor.user_id))
     return list(query.order_by(Document.filed_at, Document.id))
 

@@ -46,7 +46,7 @@ def overdue(desk: Desk, actor, today: datetime.date | None = None) -> list[dict]
     query = (ChartVolume.select(ChartVolume, Patient).join(Patient)
              .where((ChartVolume.status == "out") & (ChartVolume.due_back_on < today))
              )
-    order = tracking.filing_order(desk)
+    order = desk.config.filing.order
     rows = []
     for v in query:
         row = _chart_row(desk, v, v.patient, codes)
@@ -72,7 +72,7 @@ def missing(desk: Desk, actor) -> list[dict]:
         row = _chart_row(desk, v, v.patient, codes)
         row["missing_since"] = since.get(v.id)
         rows.append(row)
-    order = tracking.filing_order(desk)
+    order = desk.config.filing.order
     rows.sort(key=lambda r: (r["missing_since"] or datetime.datetime.min, _shelf_key(r["mrn"], order)))
     _audit_view(desk, actor, "missing", [r["patient_uuid"] for r in rows])
     return rows

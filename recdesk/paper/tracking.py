@@ -41,11 +41,6 @@ CLOSED_RELEASES = ("released", "denied", "withdrawn")
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
 
 
-def pull_ahead_days(desk: Desk) -> int:
-    """How far ahead a check-in looks for appointments that want the chart ([tracking] pull_ahead_days)."""
-    return desk.config.tracking.pull_ahead_days
-
-
 def _clean(text: str, what: str, limit: int) -> str:
     text = cleaned(text)
     if len(text) > limit:
@@ -54,10 +49,6 @@ def _clean(text: str, what: str, limit: int) -> str:
 
 
 # --- locations ------------------------------------------------------------------------------------
-
-
-def default_file_room_code(desk: Desk) -> str:
-    return desk.config.tracking.default_file_room
 
 
 def find_location(code_or_name: str) -> ChartLocation | None:
@@ -114,7 +105,7 @@ def locations(desk: Desk, kind: str | None = None) -> list[ChartLocation]:
 
 def default_file_room(desk: Desk) -> ChartLocation:
     """The file room new chart volumes are homed in ([tracking] default_file_room, MAIN), created if missing."""
-    code = default_file_room_code(desk)
+    code = desk.config.tracking.default_file_room
     room = ChartLocation.get_or_none(ChartLocation.code == code)
     if room is None:
         with desk.write():
@@ -208,14 +199,10 @@ def label(desk: Desk, volume: ChartVolume, patient: Patient | None = None) -> st
     """The chart's shelf address as the clerk reads it on the folder: '56-34-12', or '56-34-12 vol 2'."""
     patient = patient or Patient.get_by_id(volume.patient_id)
     try:
-        text = shelf.address(mrn_of(desk, patient), filing_order(desk))
+        text = shelf.address(mrn_of(desk, patient), desk.config.filing.order)
     except DeskError:
         text = f"#{volume.id}"
     return text if volume.volume_no == 1 else f"{text} vol {volume.volume_no}"
-
-
-def filing_order(desk: Desk) -> str:
-    return desk.config.filing.order
 
 
 def location_by_id(loc_id: int) -> ChartLocation:
@@ -298,7 +285,7 @@ def chart_status(desk: Desk, patient, volume: ChartVolume | None = None) -> Char
     volume = _refresh(volume) if volume is not None else _first_volume(row.id)
     if volume is None:
         try:
-            address = shelf.address(mrn, filing_order(desk))
+            address = shelf.address(mrn, desk.config.filing.order)
         except DeskError:
             address = "?"
         return ChartStatus(row.uuid, mrn, None, address)
@@ -408,7 +395,7 @@ def check_in(desk: Desk, actor, volume: ChartVolume, at_location: ChartLocation 
 
 
 def _wanted(desk: Desk, patient: Patient, when: datetime.datetime) -> list[str]:
-    until = datetime.datetime.combine(when.date() + datetime.timedelta(days=pull_ahead_days(desk) + 1),
+    until = datetime.datetime.combine(when.date() + datetime.timedelta(days=desk.config.tracking.pull_ahead_days + 1),
                                       datetime.time.min)
     appointments = (Appointment.select().where((Appointment.patient == patient.id) & (Appointment.status == "booked")
                                                & (Appointment.at >= when) & (Appointment.at < until))
