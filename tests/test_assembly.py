@@ -129,19 +129,19 @@ def test_worklist_for_tomorrow_lists_admissions_and_clinics_and_audits_the_names
 
 def test_discharges_worklist_lists_incomplete_charts_only(ward):
     w = ward
-    as_of = dt.datetime.combine(TODAY, dt.time(12))
-    out_at = as_of - 3 * DAY
+    at = dt.datetime.combine(TODAY, dt.time(12))
+    out_at = at - 3 * DAY
     done = visit(w, "500300", "outpatient", admit=out_at, discharge=out_at + dt.timedelta(hours=1))
     for doc_type in ("face_sheet", "progress_note", "consent", "npp_acknowledgment"):
         filed(w, "500300", doc_type, out_at.date(), encounter=done)
-    owed = visit(w, "500200", admit=as_of - 9 * DAY, discharge=as_of - 5 * DAY)
-    clinic = visit(w, "500200", "outpatient", admit=as_of - 2 * DAY, discharge=as_of - 2 * DAY)  # not analysed
-    visit(w, "500100", admit=as_of - 90 * DAY, discharge=as_of - 80 * DAY)  # outside the 45-day look-back
-    rows = assembly.worklist(w.desk, w.ann, TODAY, "discharges", as_of=as_of)
+    owed = visit(w, "500200", admit=at - 9 * DAY, discharge=at - 5 * DAY)
+    clinic = visit(w, "500200", "outpatient", admit=at - 2 * DAY, discharge=at - 2 * DAY)  # not analysed
+    visit(w, "500100", admit=at - 90 * DAY, discharge=at - 80 * DAY)  # outside the 45-day look-back
+    rows = assembly.worklist(w.desk, w.ann, TODAY, "discharges", at=at)
     assert [r.encounter_uuid for r in rows] == [owed.uuid]
     assert rows[0].missing > 0 and rows[0].age_days == 5 and not rows[0].delinquent
     w.desk.config.completion = Completion(kinds=("inpatient", "outpatient"))
-    rows = assembly.worklist(w.desk, w.ann, TODAY, "discharges", as_of=as_of)
+    rows = assembly.worklist(w.desk, w.ann, TODAY, "discharges", at=at)
     assert [r.encounter_uuid for r in rows] == [owed.uuid, clinic.uuid]  # the complete visit is not listed
 
 
@@ -205,8 +205,8 @@ def test_surgery_times_drive_the_operative_report_and_post_anesthesia_windows_of
     plain = visit(w, "500200", admit=ADMIT + DAY, discharge=DISCHARGE + DAY)  # the same kind of stay, no surgery
     assert states(assembly.assemble(w.desk, w.ann, plain.uuid, LATER))["operative_report"] == "not_applicable"
 
-    def item(code: str, as_of: dt.datetime) -> assembly.ItemRow:
-        return next(i for i in assembly.assemble(w.desk, w.ann, enc.uuid, as_of).items if i.code == code)
+    def item(code: str, at: dt.datetime) -> assembly.ItemRow:
+        return next(i for i in assembly.assemble(w.desk, w.ann, enc.uuid, at).items if i.code == code)
 
     # C3: due 24 and 48 hours after the surgery ends, not after it starts (that would be 10-08 08:00)
     assert item("operative_report", end + dt.timedelta(hours=21)).state == "pending"
@@ -221,7 +221,7 @@ def test_surgery_times_drive_the_operative_report_and_post_anesthesia_windows_of
     s = states(a)
     assert s["operative_report"] == "present" and s["anesthesia_note"] == "present"
     assert s["post_anesthesia_evaluation"] == "late" and s["procedure_consent"] == "missing"
-    (row,) = [r for r in assembly.worklist(w.desk, w.ann, ADMIT.date(), "admissions", as_of=LATER)
+    (row,) = [r for r in assembly.worklist(w.desk, w.ann, ADMIT.date(), "admissions", at=LATER)
               if r.encounter_uuid == enc.uuid]
     assert (row.missing, row.required) == (a.count("missing"), sum(i.state != "not_applicable" for i in a.items))
     # a same-day surgery with its times recorded: the operation, not the admission, starts the surgical items
@@ -318,7 +318,7 @@ def test_a_deficiency_recorded_on_one_item_marks_only_that_item_even_of_a_shared
         shared - {"advance_directive"}, "missing")
     (row,) = a.deficiencies
     assert (row.item, row.recorded_item) == ("advance_directive", "advance_directive") and not a.other
-    (work,) = assembly.worklist(w.desk, w.ann, ADMIT.date(), "admissions", as_of=LATER)
+    (work,) = assembly.worklist(w.desk, w.ann, ADMIT.date(), "admissions", at=LATER)
     assert work.deficient == 1
     # the same kind on another item is another deficiency; on the same item it is already open
     deficiencies.record_deficiency(w.desk, w.ann, enc.uuid, "missing_document", w.ada.id, item="face_sheet")
@@ -366,8 +366,8 @@ def test_delinquent_at_exactly_the_configured_days_after_discharge(ward):
     deficiencies.record_deficiency(w.desk, w.ann, enc.uuid, "missing_discharge_summary", w.ada.id)
     due = DISCHARGE + 30 * DAY
 
-    def row(as_of):
-        (r,) = deficiencies.deficiencies(w.desk, w.ann, as_of=as_of)
+    def row(at):
+        (r,) = deficiencies.deficiencies(w.desk, w.ann, at=at)
         return r.age_days, r.delinquent
 
     assert row(due - dt.timedelta(minutes=1)) == (29, False)
@@ -376,7 +376,7 @@ def test_delinquent_at_exactly_the_configured_days_after_discharge(ward):
     assert row(DISCHARGE + 14 * DAY - dt.timedelta(minutes=1)) == (13, False)
     assert row(DISCHARGE + 14 * DAY) == (14, True)
     assert assembly.worklist(w.desk, w.ann, (DISCHARGE + 14 * DAY).date(), "discharges",
-                             as_of=DISCHARGE + 14 * DAY)[0].delinquent
+                             at=DISCHARGE + 14 * DAY)[0].delinquent
 
 
 def test_deficiency_list_by_provider_and_status_is_an_audited_view(ward):
@@ -387,50 +387,50 @@ def test_deficiency_list_by_provider_and_status_is_an_audited_view(ward):
     two = deficiencies.record_deficiency(w.desk, w.ann, b.uuid, "missing_op_report", w.ben.id)
     deficiencies.close_deficiency(w.desk, w.ann, two)
     before = head()
-    rows = deficiencies.deficiencies(w.desk, w.ann, provider="Dr. Ada Byron", as_of=LATER)
+    rows = deficiencies.deficiencies(w.desk, w.ann, provider="Dr. Ada Byron", at=LATER)
     assert [(r.uuid, r.mrn, r.name, r.provider, r.label) for r in rows] == [
         (one, "500200", "TANAKA, Ken", "Dr. Ada Byron", "H&P missing or not done before surgery")]
-    assert [r.uuid for r in deficiencies.deficiencies(w.desk, w.ann, status="closed", as_of=LATER)] == [two]
-    assert len(deficiencies.deficiencies(w.desk, w.ann, status="all", as_of=LATER)) == 2
+    assert [r.uuid for r in deficiencies.deficiencies(w.desk, w.ann, status="closed", at=LATER)] == [two]
+    assert len(deficiencies.deficiencies(w.desk, w.ann, status="all", at=LATER)) == 2
     assert actions(before) == ["deficiency.list"] * 3
 
 
 def test_provider_queue_counts_open_deficiencies_per_provider(ward):
     w = ward
-    as_of = DISCHARGE + 40 * DAY
+    at = DISCHARGE + 40 * DAY
     old = visit(w, "500200")  # 40 days since discharge: delinquent
-    new = visit(w, "500100", admit=as_of - 6 * DAY, discharge=as_of - 2 * DAY)
+    new = visit(w, "500100", admit=at - 6 * DAY, discharge=at - 2 * DAY)
     deficiencies.record_deficiency(w.desk, w.ann, old.uuid, "missing_discharge_summary", w.ada.id)
     deficiencies.record_deficiency(w.desk, w.ann, old.uuid, "missing_hp", w.ada.id)
     deficiencies.record_deficiency(w.desk, w.ann, new.uuid, "missing_hp", w.ada.id)
     closed = deficiencies.record_deficiency(w.desk, w.ann, new.uuid, "missing_consent", w.ben.id)
     deficiencies.record_deficiency(w.desk, w.ann, new.uuid, "missing_im", w.ben.id)
     deficiencies.close_deficiency(w.desk, w.ann, closed)
-    queue = deficiencies.provider_queue(w.desk, w.ann, as_of)
+    queue = deficiencies.provider_queue(w.desk, w.ann, at)
     assert [(r.provider, r.open, r.charts, r.delinquent, r.oldest_days) for r in queue] == [
         ("Dr. Ada Byron", 3, 2, 2, 40), ("Dr. Ben Casey", 1, 1, 0, 2)]
 
 
 def test_delinquency_rate_over_three_months_of_discharges(ward):
     w = ward
-    as_of = dt.datetime(2026, 11, 26, 12, 0)
-    stays = [visit(w, "500200", admit=as_of - (n + 4) * DAY, discharge=as_of - n * DAY)
+    at = dt.datetime(2026, 11, 26, 12, 0)
+    stays = [visit(w, "500200", admit=at - (n + 4) * DAY, discharge=at - n * DAY)
              for n in (5, 20, 35, 50, 70, 88)]  # six inpatient discharges since Aug 26
-    visit(w, "500200", admit=as_of - 100 * DAY, discharge=as_of - 95 * DAY)  # before the three months
-    clinic = visit(w, "500300", "outpatient", admit=as_of - 60 * DAY, discharge=as_of - 60 * DAY)
+    visit(w, "500200", admit=at - 100 * DAY, discharge=at - 95 * DAY)  # before the three months
+    clinic = visit(w, "500300", "outpatient", admit=at - 60 * DAY, discharge=at - 60 * DAY)
     for enc, kind in ((stays[2], "missing_hp"), (stays[2], "missing_consent"), (stays[4], "missing_hp"),
                       (stays[0], "missing_hp"), (clinic, "missing_consent")):
         deficiencies.record_deficiency(w.desk, w.ann, enc.uuid, kind, w.ada.id)
     # two delinquent inpatient records (35 and 70 days); the 5-day one is not due; outpatient is not counted
     closed = deficiencies.record_deficiency(w.desk, w.ann, stays[3].uuid, "missing_hp", w.ada.id)
     deficiencies.close_deficiency(w.desk, w.ann, closed)
-    rate = deficiencies.delinquency_rate(w.desk, as_of)
+    rate = deficiencies.delinquency_rate(w.desk, at)
     assert (rate.delinquent, rate.discharges) == (2, 6)
     assert rate.rate == pytest.approx(1.0) and rate.over and rate.since == dt.datetime(2026, 8, 26, 12, 0)
     assert rate.rate == rules.delinquency_rate(2, 6)
     assert "2 delinquent / 6 discharges" in rate.text
     w.desk.config.completion = Completion(kinds=("inpatient", "outpatient"), delinquency_threshold=2)
-    rate = deficiencies.delinquency_rate(w.desk, as_of)
+    rate = deficiencies.delinquency_rate(w.desk, at)
     assert (rate.delinquent, rate.discharges, rate.over) == (3, 7, False)
 
 
@@ -443,24 +443,24 @@ def _text(data: bytes) -> list[str]:
 
 def test_provider_letter_names_the_provider_and_the_mrns(ward):
     w = ward
-    as_of = DISCHARGE + 40 * DAY
+    at = DISCHARGE + 40 * DAY
     a = visit(w, "500200")
-    b = visit(w, "500100", admit=as_of - 6 * DAY, discharge=as_of - 2 * DAY)
+    b = visit(w, "500100", admit=at - 6 * DAY, discharge=at - 2 * DAY)
     deficiencies.record_deficiency(w.desk, w.ann, a.uuid, "missing_discharge_summary", w.ada.id)
     deficiencies.record_deficiency(w.desk, w.ann, b.uuid, "missing_hp", w.ada.id)
     deficiencies.record_deficiency(w.desk, w.ann, b.uuid, "missing_op_report", w.ben.id)
     before = head()
-    letter = printouts.provider_letter(w.desk, w.ann, w.ada.id, as_of)
+    letter = printouts.provider_letter(w.desk, w.ann, w.ada.id, at)
     text = " ".join(_text(letter))
     assert "Dr. Ada Byron" in text and "500200" in text and "500100" in text
     assert "DELINQUENT" in text and "Tanaka" not in text  # MRNs only: the minimum necessary
     assert actions(before) == ["deficiency.letter"]
     with pytest.raises(AccessDenied):
-        printouts.provider_letter(w.desk, w.sue, w.ada.id, as_of)
+        printouts.provider_letter(w.desk, w.sue, w.ada.id, at)
     with Provider._meta.database.atomic():
         idle = Provider.create(name="Dr. Idle")
     with pytest.raises(DeskError, match="no open deficiencies"):
-        printouts.provider_letter(w.desk, w.ann, idle.id, as_of)
+        printouts.provider_letter(w.desk, w.ann, idle.id, at)
 
 
 def test_print_chart_is_face_sheet_labels_then_documents_in_chart_order(ward):
@@ -473,7 +473,7 @@ def test_print_chart_is_face_sheet_labels_then_documents_in_chart_order(ward):
     lab = filed(w, "500100", "lab_result", ADMIT.date() + DAY, encounter=enc)  # on no checklist: printed last
     face = filed(w, "500100", "face_sheet", ADMIT.date())
     before = head()
-    data = assembly.print_chart(w.desk, w.ann, enc.uuid, as_of=LATER)
+    data = assembly.print_chart(w.desk, w.ann, enc.uuid, at=LATER)
     pages = _text(data)
     assert len(pages) == 1 + 1 + 1 + 3 + 2 + 2 + 1
     assert "FACE SHEET" in pages[0] and "500100" in pages[0] and "Medicare" in pages[0]
@@ -516,7 +516,7 @@ def test_a_restricted_record_is_assembled_only_with_a_purpose(ward):
     with pytest.raises(PurposeRequired):
         assembly.assemble(w.desk, w.ann, enc.uuid, LATER)
     with pytest.raises(PurposeRequired):
-        assembly.print_chart(w.desk, w.ann, enc.uuid, as_of=LATER)
+        assembly.print_chart(w.desk, w.ann, enc.uuid, at=LATER)
     a = assembly.assemble(w.desk, w.ann, enc.uuid, LATER, purpose="chart_completion")
     assert a.patient.mrn == "500400"
     (queued,) = sensitive_access_queue(w.desk)

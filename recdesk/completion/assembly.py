@@ -113,8 +113,8 @@ def _facts(enc: Encounter, medicare: bool) -> completion.EncounterFacts:
                                       surgery_at=start, surgery_end_at=end, medicare=medicare)
 
 
-def _window(enc: Encounter, as_of: dt.datetime) -> tuple[dt.date, dt.date]:
-    last = enc.discharge_at or max(enc.admit_at, as_of)
+def _window(enc: Encounter, at: dt.datetime) -> tuple[dt.date, dt.date]:
+    last = enc.discharge_at or max(enc.admit_at, at)
     return enc.admit_at.date() - dt.timedelta(days=WINDOW_DAYS), last.date() + dt.timedelta(days=WINDOW_DAYS)
 
 
@@ -133,15 +133,15 @@ def _filed(doc: Document, moment: dt.time, label: str) -> completion.FiledDoc:
 
 
 def _evaluate(desk: Desk, facts: completion.EncounterFacts, docs: list[Document], attached: dict[str, list[str]],
-              as_of: dt.datetime, labels: dict[str, str]) -> list[completion.ItemState]:
+              at: dt.datetime, labels: dict[str, str]) -> list[completion.ItemState]:
     """The checklist judged at the first and at the last minute of each document's date; the better state wins."""
     home = desk.config.home
     early = completion.evaluate(facts, [_filed(d, _DAY_START, labels.get(d.doc_type, d.doc_type)) for d in docs],
-                                attached, as_of, home)
+                                attached, at, home)
     best = early
     if docs and not all(s.state in ("present", "not_applicable") for s in early):
         late = completion.evaluate(facts, [_filed(d, _DAY_END, labels.get(d.doc_type, d.doc_type)) for d in docs],
-                                   attached, as_of, home)
+                                   attached, at, home)
         best = [a if _RANK[a.state] <= _RANK[b.state] else b for a, b in zip(early, late, strict=True)]
     return [replace(s, message=_DAY_ONLY.sub(r"\1", s.message)) for s in best]
 
@@ -198,8 +198,8 @@ def _attached(enc: Encounter) -> tuple[dict[str, list[str]], set[int]]:
     return by_item, ids
 
 
-def _chart_documents(enc: Encounter, as_of: dt.datetime, attached_ids: set[int]) -> list[Document]:
-    window = _window(enc, as_of)
+def _chart_documents(enc: Encounter, at: dt.datetime, attached_ids: set[int]) -> list[Document]:
+    window = _window(enc, at)
     query = Document.select().where((Document.patient == enc.patient_id) & (Document.status == "filed"))
     return [d for d in query.order_by(Document.service_date, Document.id) if _belongs(d, enc, window, attached_ids)]
 
@@ -219,14 +219,14 @@ def _view_event(desk: Desk, actor, row: Patient, action: str, obj: str, purpose:
 
 
 def worklist(desk: Desk, actor, day: dt.date, kind: str = "admissions", *,
-             as_of: dt.datetime | None = None) -> list[WorkRow]:
+             at: dt.datetime | None = None) -> list[WorkRow]:
     """Encounters to assemble: `admissions` (inpatient and surgery) or `clinics` (outpatient visits) on `day` —
     tomorrow's is day = today + 1 — or `discharges`: encounters of the analysed kinds discharged in the
     [completion] worklist_days up to `day` whose charts are still incomplete, oldest discharge first. Showing
     their names is an audited view."""
     if kind not in WORKLISTS:
         raise DeskError(f"worklist {kind!r}: one of {', '.join(WORKLISTS)}")
-    as_of = as_of or wall_clock()
+    at = at or wall_clock()
     start = dt.datetime.combine(day, dt.time.min)
     end = start + dt.timedelta(days=1)
     kinds = desk.config.completion.kinds if kind == "discharges" else WORKLIST_KINDS[kind]
@@ -278,11 +278,11 @@ def worklist(desk: Desk, actor, day: dt.date, kind: str = "admissions", *,
             if a.document_id in mine:
                 attached.setdefault(a.item, []).append(mine[a.document_id].uuid)
                 attached_ids.add(a.document_id)
-        window = _window(enc, as_of)
+        window = _window(enc, at)
         chart_docs = [d for d in mine.values() if _belongs(d, enc, window, attached_ids)]
         payers = (decrypt_insurance(desk, patient, policy) for policy in policies.get(patient.id, []))
         facts = _facts(enc, _medicare(payers))
-        states = _evaluate(desk, facts, chart_docs, attached, as_of, labels)
+        states = _evaluate(desk, facts, chart_docs, attached, at, labels)
         uuids = {d.id: d.uuid for d in chart_docs}
         open_rows = [_light_row(d, uuids.get(d.document_id, "")) for d in open_by_encounter.get(enc.id, [])]
         marked, other = _overlay(_rules(desk, enc.kind, checklists), states, open_rows)
@@ -297,8 +297,8 @@ def worklist(desk: Desk, actor, day: dt.date, kind: str = "admissions", *,
             deficient=final.count("deficient") + len(other), pending=final.count("pending"),
             present=final.count("present") + final.count("late"),
             required=sum(1 for s in final if s != "not_applicable"), complete=complete,
-            age_days=completion.deficiency_age_days(enc.discharge_at, as_of) if enc.discharge_at else 0,
-            delinquent=not complete and completion.delinquent(enc.discharge_at, as_of, days)))
+            age_days=completion.deficiency_age_days(enc.discharge_at, at) if enc.discharge_at else 0,
+            delinquent=not complete and completion.delinquent(enc.discharge_at, at, days)))
     with desk.audit_db.atomic():
         audit.append(desk, actor, "assembly.worklist", object=f"worklist:{kind}",
                      details={"kind": kind, "day": day.isoformat(), "rows": len(rows),
@@ -315,33 +315,33 @@ def _light_row(d: Deficiency, document_uuid: str) -> DeficiencyRow:
 # --- one chart -----------------------------------------------------------------------------------------------------
 
 
-def assemble(desk: Desk, actor, encounter_uuid: str, as_of: dt.datetime | None = None, *,
+def assemble(desk: Desk, actor, encounter_uuid: str, at: dt.datetime | None = None, *,
              purpose: str | None = None) -> Assembly:
     """The encounter's chart: each checklist item present (with its documents), missing, late, pending, not
     applicable, or deficient (by the rules or by an open deficiency). An audited view of the chart; a restricted
     record needs a purpose of access (chart.PurposeRequired otherwise)."""
-    as_of = as_of or wall_clock()
+    at = at or wall_clock()
     enc = encounter(encounter_uuid)
     row = enc.patient
     check_access(desk, row, purpose)
-    result = _assemble(desk, enc, as_of)
+    result = _assemble(desk, enc, at)
     _view_event(desk, actor, row, "chart.assemble", f"encounter:{enc.uuid}", purpose)
     return result
 
 
-def _assemble(desk: Desk, enc: Encounter, as_of: dt.datetime) -> Assembly:
+def _assemble(desk: Desk, enc: Encounter, at: dt.datetime) -> Assembly:
     row = enc.patient
     labels, types = type_labels(desk), deficiency_types(desk)
     patient = decrypt(desk, row, with_insurance=True)
     attached, attached_ids = _attached(enc)
-    chart_docs = _chart_documents(enc, as_of, attached_ids)
+    chart_docs = _chart_documents(enc, at, attached_ids)
     medicare = _medicare(patient.insurance)
-    states = _evaluate(desk, _facts(enc, medicare), chart_docs, attached, as_of, labels)
+    states = _evaluate(desk, _facts(enc, medicare), chart_docs, attached, at, labels)
     all_docs = _doc_rows(desk, row, enc, labels)
     by_uuid = {d.uuid: d for d in all_docs}
     every = deficiency_rows(desk, Deficiency.select().where(Deficiency.encounter == enc.id)
                              .order_by(Deficiency.status.desc(), Deficiency.created_at, Deficiency.id),
-                             as_of, types, patients={row.id: patient})
+                             at, types, patients={row.id: patient})
     open_rows = [d for d in every if d.status == "open"]
     rules = _rules(desk, enc.kind)
     marked, other = _overlay(rules, states, open_rows)
@@ -362,7 +362,7 @@ def _assemble(desk: Desk, enc: Encounter, as_of: dt.datetime) -> Assembly:
     attending = enc.attending
     return Assembly(encounter_uuid=enc.uuid, patient=patient, kind=enc.kind, admit_at=enc.admit_at,
                     discharge_at=enc.discharge_at, service=enc.service, attending=attending.name if attending else "",
-                    attending_id=enc.attending_id, medicare=medicare, as_of=as_of,
+                    attending_id=enc.attending_id, medicare=medicare, at=at,
                     delinquent_days=desk.config.completion.delinquent_days, items=items, other=other,
                     deficiencies=every, documents=all_docs)
 
@@ -426,14 +426,14 @@ def detach(desk: Desk, actor, encounter_uuid: str, item_code: str, document_uuid
 
 
 def print_chart(desk: Desk, actor, encounter_uuid: str, *, purpose: str | None = None,
-                as_of: dt.datetime | None = None) -> bytes:
+                at: dt.datetime | None = None) -> bytes:
     """The assembled chart as one PDF: a face sheet, a sheet of ID labels, then its documents in chart order
     (no Bates numbers: this is the chart, not a release). Audited as a print."""
-    as_of = as_of or wall_clock()
+    at = at or wall_clock()
     enc = encounter(encounter_uuid)
     row = enc.patient
     check_access(desk, row, purpose)
-    pdf, pages, order = printouts.chart_pdf(desk, row, _assemble(desk, enc, as_of))
+    pdf, pages, order = printouts.chart_pdf(desk, row, _assemble(desk, enc, at))
     _view_event(desk, actor, row, "chart.print", f"encounter:{enc.uuid}", purpose,
                 {"pages": pages, "documents": [d.uuid for d in order]})
     return pdf

@@ -124,12 +124,12 @@ def close_deficiency(desk: Desk, actor, deficiency_uuid: str) -> None:
 
 
 def deficiencies(desk: Desk, actor, *, provider: int | str | Provider | None = None, status: str = "open",
-                 as_of: dt.datetime | None = None, encounter_uuid: str | None = None) -> list[DeficiencyRow]:
+                 at: dt.datetime | None = None, encounter_uuid: str | None = None) -> list[DeficiencyRow]:
     """Deficiencies with aging from discharge and the delinquent flag (C4), oldest discharge first; optionally one
     provider's or one encounter's. Reading them (MRNs, names, notes) is an audited view."""
     if status not in STATUSES:
         raise DeskError(f"status {status!r}: one of {', '.join(STATUSES)}")
-    as_of = as_of or wall_clock()
+    at = at or wall_clock()
     types = deficiency_types(desk)
     query = (Deficiency.select(Deficiency).join(Encounter, peewee.JOIN.LEFT_OUTER, on=(Deficiency.encounter
                                                                                           == Encounter.id)))
@@ -142,7 +142,7 @@ def deficiencies(desk: Desk, actor, *, provider: int | str | Provider | None = N
     if encounter_uuid:
         query = query.where(Encounter.uuid == encounter_uuid)
     query = query.order_by(Encounter.discharge_at.asc(nulls="LAST"), Deficiency.created_at, Deficiency.id)
-    rows = deficiency_rows(desk, query, as_of, types)
+    rows = deficiency_rows(desk, query, at, types)
     with desk.audit_db.atomic():
         audit.append(desk, actor, "deficiency.list", object=f"provider:{who.id}" if who else "deficiencies",
                      details={"status": status, "provider": who.name if who else "", "rows": len(rows),
@@ -150,10 +150,10 @@ def deficiencies(desk: Desk, actor, *, provider: int | str | Provider | None = N
     return rows
 
 
-def provider_queue(desk: Desk, actor, as_of: dt.datetime | None = None) -> list[ProviderRow]:
+def provider_queue(desk: Desk, actor, at: dt.datetime | None = None) -> list[ProviderRow]:
     """Open deficiencies by provider: how many, on how many charts, how many delinquent, the oldest age in days.
     Most delinquent first. Counts only: no patient is named, so nothing is decrypted."""
-    as_of = as_of or wall_clock()
+    at = at or wall_clock()
     days = desk.config.completion.delinquent_days
     query = (Deficiency.select(Deficiency.provider, Deficiency.encounter, Encounter.discharge_at)
              .join(Encounter, peewee.JOIN.LEFT_OUTER, on=(Deficiency.encounter == Encounter.id))
@@ -163,8 +163,8 @@ def provider_queue(desk: Desk, actor, as_of: dt.datetime | None = None) -> list[
         t = tally.setdefault(provider_id, {"open": 0, "charts": set(), "delinquent": 0, "oldest": 0})
         t["open"] += 1
         t["charts"].add(encounter_id)
-        t["delinquent"] += completion.delinquent(discharge, as_of, days)
-        t["oldest"] = max(t["oldest"], completion.deficiency_age_days(discharge, as_of) if discharge else 0)
+        t["delinquent"] += completion.delinquent(discharge, at, days)
+        t["oldest"] = max(t["oldest"], completion.deficiency_age_days(discharge, at) if discharge else 0)
     names = {p.id: p for p in Provider.select().where(Provider.id.in_([k for k in tally if k is not None]))}
     rows = [ProviderRow(pid, names[pid].name if pid in names else "(no provider)",
                         names[pid].service if pid in names else "", t["open"], len(t["charts"]), t["delinquent"],
@@ -180,16 +180,16 @@ def _months_back(moment: dt.datetime, months: int) -> dt.datetime:
     return moment.replace(year=year, month=month + 1, day=day)
 
 
-def delinquency_rate(desk: Desk, as_of: dt.datetime | None = None) -> Rate:
-    """C6 at `as_of`: delinquent records ÷ (discharges in the last three calendar months ÷ 3). No PHI."""
-    as_of = as_of or wall_clock()
+def delinquency_rate(desk: Desk, at: dt.datetime | None = None) -> Rate:
+    """C6 at the moment `at`: delinquent records ÷ (discharges in the last three calendar months ÷ 3). No PHI."""
+    at = at or wall_clock()
     kinds = desk.config.completion.kinds
-    since = _months_back(as_of, 3)
+    since = _months_back(at, 3)
     discharges = Encounter.select().where(Encounter.kind.in_(kinds) & (Encounter.discharge_at >= since)
-                                          & (Encounter.discharge_at < as_of)).count()
-    due_by = as_of - dt.timedelta(days=desk.config.completion.delinquent_days)
+                                          & (Encounter.discharge_at < at)).count()
+    due_by = at - dt.timedelta(days=desk.config.completion.delinquent_days)
     delinquent = (Encounter.select(Encounter.id).join(Deficiency, on=(Deficiency.encounter == Encounter.id))
                   .where(Encounter.kind.in_(kinds) & (Deficiency.status == "open")
                          & (Encounter.discharge_at <= due_by)).distinct().count())
-    return Rate(as_of, since, delinquent, discharges, completion.delinquency_rate(delinquent, discharges),
+    return Rate(at, since, delinquent, discharges, completion.delinquency_rate(delinquent, discharges),
                 desk.config.completion.delinquency_threshold)

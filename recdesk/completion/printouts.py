@@ -17,20 +17,20 @@ from recdesk.vault import audit
 from recdesk.vault.models import Deficiency, Document, Encounter, Patient, Provider, User
 
 
-def provider_letter(desk: Desk, actor, provider: int | str | Provider, as_of: dt.datetime | None = None) -> bytes:
+def provider_letter(desk: Desk, actor, provider: int | str | Provider, at: dt.datetime | None = None) -> bytes:
     """A letter to the provider listing their open deficiencies by MRN (minimum necessary: no names), as a PDF.
     Audited with the patients it names."""
     from recdesk.pdf import letters
 
     actor.require(*CHANGERS)
-    as_of = as_of or wall_clock()
+    at = at or wall_clock()
     who = find_provider(provider)
     types = deficiency_types(desk)
     query = (Deficiency.select(Deficiency).join(Encounter, peewee.JOIN.LEFT_OUTER,
                                                 on=(Deficiency.encounter == Encounter.id))
              .where((Deficiency.status == "open") & (Deficiency.provider == who.id))
              .order_by(Encounter.discharge_at.asc(nulls="LAST"), Deficiency.created_at, Deficiency.id))
-    rows = deficiency_rows(desk, query, as_of, types, notes=False)
+    rows = deficiency_rows(desk, query, at, types, notes=False)
     if not rows:
         raise DeskError(f"{who.name} has no open deficiencies: there is nothing to write about")
     days = desk.config.completion.delinquent_days
@@ -48,9 +48,9 @@ def provider_letter(desk: Desk, actor, provider: int | str | Provider, as_of: dt
     s = desk.config.completion
     user = User.get_or_none(User.id == actor.user_id)
     signer = (user.full_name or user.name) if user else actor.user_name
-    due = min([as_of.date() + dt.timedelta(days=s.letter_due_days)] + coming)
+    due = min([at.date() + dt.timedelta(days=s.letter_due_days)] + coming)
     fields = {
-        "facility": desk.config.facility, "date": as_of.date(), "as_of": as_of.date(), "due": due,
+        "facility": desk.config.facility, "date": at.date(), "as_of": at.date(), "due": due,
         "to": [who.name, *([who.service] if who.service else []), "Medical Staff", desk.config.facility],
         "provider": who.name, "deficiencies": lines, "delinquent_days": days,
         "where": s.where, "phone": s.phone or desk.config.roi.phone or "the number on our letterhead",
@@ -115,7 +115,7 @@ def face_sheet(desk: Desk, a: Assembly) -> bytes:
                + (f"   group {i['group']}" if i.get("group") else "")) for n, i in enumerate(p.insurance, 1)]
     section("Payers", payers or [("Payer", "none on file (self-pay)")])
     pdf.set_font("Helvetica", "I", 8)
-    pdf.cell(0, 5, text(f"Chart assembled {a.as_of:%m/%d/%Y %H:%M}; printed by recdesk."), new_x="LMARGIN",
+    pdf.cell(0, 5, text(f"Chart assembled {a.at:%m/%d/%Y %H:%M}; printed by recdesk."), new_x="LMARGIN",
              new_y="NEXT")
     return bytes(pdf.output())
 

@@ -110,7 +110,7 @@ class ItemRow:
 
 @dataclass
 class Assembly:
-    """An encounter's chart as assembled at `as_of`."""
+    """An encounter's chart as assembled at the moment `at`."""
 
     encounter_uuid: str
     patient: PatientDetails
@@ -121,7 +121,7 @@ class Assembly:
     attending: str
     attending_id: int | None
     medicare: bool
-    as_of: dt.datetime
+    at: dt.datetime
     delinquent_days: int = 30
     items: list[ItemRow] = field(default_factory=list)
     other: list[DeficiencyRow] = field(default_factory=list)  # open deficiencies that mark no item
@@ -134,12 +134,12 @@ class Assembly:
 
     @property
     def age_days(self) -> int:
-        return completion.deficiency_age_days(self.discharge_at, self.as_of) if self.discharge_at else 0
+        return completion.deficiency_age_days(self.discharge_at, self.at) if self.discharge_at else 0
 
     @property
     def delinquent(self) -> bool:
         """C4: still incomplete at discharge + delinquent_days."""
-        return not self.complete and completion.delinquent(self.discharge_at, self.as_of, self.delinquent_days)
+        return not self.complete and completion.delinquent(self.discharge_at, self.at, self.delinquent_days)
 
     def count(self, state: str) -> int:
         return sum(1 for i in self.items if i.state == state) + (len(self.other) if state == "deficient" else 0)
@@ -158,9 +158,9 @@ class ProviderRow:
 
 @dataclass(frozen=True)
 class Rate:
-    """C6 at `as_of`: delinquent records over average monthly discharges (last three months ÷ 3)."""
+    """C6 at the moment `at`: delinquent records over average monthly discharges (last three months ÷ 3)."""
 
-    as_of: dt.datetime
+    at: dt.datetime
     since: dt.datetime
     delinquent: int
     discharges: int
@@ -214,7 +214,7 @@ def deficiency_types(desk: Desk) -> dict[str, completion.DeficiencyType]:
     return {t.code: t for t in completion.deficiency_types(desk.config.home)}
 
 
-def deficiency_rows(desk: Desk, query, as_of: dt.datetime, types: dict[str, completion.DeficiencyType], *,
+def deficiency_rows(desk: Desk, query, at: dt.datetime, types: dict[str, completion.DeficiencyType], *,
                      patients: dict[int, PatientDetails] | None = None, notes: bool = True) -> list[DeficiencyRow]:
     """Deficiencies as rows: decrypted MRN, name and note under each patient's key; aging from discharge."""
     days = desk.config.completion.delinquent_days
@@ -238,7 +238,7 @@ def deficiency_rows(desk: Desk, query, as_of: dt.datetime, types: dict[str, comp
             enc = encounters.get(d.encounter_id) or Encounter.get_by_id(d.encounter_id)
             encounters[d.encounter_id] = enc
         discharge = enc.discharge_at if enc else None
-        age = completion.deficiency_age_days(discharge, as_of) if discharge else 0
+        age = completion.deficiency_age_days(discharge, at) if discharge else 0
         note = ""
         if notes and d.note_enc is not None:
             note = crypto.open_text(desk.dek(row), "deficiency", "note", d.uuid, d.note_enc) or ""
@@ -251,5 +251,5 @@ def deficiency_rows(desk: Desk, query, as_of: dt.datetime, types: dict[str, comp
             opened_by=users.get(d.opened_by_id, ""), closed_at=d.closed_at, closed_by=users.get(d.closed_by_id, ""),
             encounter_uuid=enc.uuid if enc else "", encounter_kind=enc.kind if enc else "", patient_uuid=p.uuid,
             mrn=p.mrn, name=p.display_name, discharge_at=discharge, age_days=age,
-            delinquent=d.status == "open" and completion.delinquent(discharge, as_of, days), recorded_item=d.item))
+            delinquent=d.status == "open" and completion.delinquent(discharge, at, days), recorded_item=d.item))
     return rows

@@ -258,11 +258,11 @@ def identity_warnings(hits: list[Hit]) -> list[IdentityWarning]:
     return warnings
 
 
-def age(dob: datetime.date | None, today: datetime.date | None = None) -> int | None:
+def age(dob: datetime.date | None, as_of: datetime.date | None = None) -> int | None:
     if dob is None:
         return None
-    today = today or datetime.date.today()
-    return today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
+    as_of = as_of or datetime.date.today()
+    return as_of.year - dob.year - ((as_of.month, as_of.day) < (dob.month, dob.day))
 
 
 NO_MATCH_HINT = "try last,first (smith,jo), an MRN, a DOB (1962-03-04), last 4 (1234), S1234 or a phone number"
