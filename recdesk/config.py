@@ -17,13 +17,13 @@ from recdesk import reference
 from recdesk.completion.rules import ENCOUNTER_KINDS
 from recdesk.display import FORBIDDEN
 from recdesk.errors import DeskError
+from recdesk.paper.shelf import ORDERS
 
 CONFIG_NAME = "config.toml"
 # An unfinished `recdesk init` keeps its settings here; config.toml appears (by rename) only for a whole desk.
 CREATING_NAME = "config.toml.creating"
 DEFAULT_IDLE_TIMEOUT = 600
 KEY_SOURCES = ("keyring", "file", "demo")
-FILING_ORDERS = ("terminal", "middle", "straight")
 MIB = 1 << 20
 
 
@@ -101,7 +101,7 @@ class Tracking:
 
 @dataclass(frozen=True)
 class Filing:
-    order: str = _rule("terminal", choices=FILING_ORDERS)
+    order: str = _rule("terminal", choices=ORDERS)
 
 
 @dataclass(frozen=True)
