@@ -15,16 +15,16 @@ from typing import Any
 
 from recdesk import reference
 from recdesk.completion.rules import ENCOUNTER_KINDS
+from recdesk.display import FORBIDDEN
 from recdesk.errors import DeskError
+from recdesk.paper.shelf import ORDERS
 
 CONFIG_NAME = "config.toml"
 # An unfinished `recdesk init` keeps its settings here; config.toml appears (by rename) only for a whole desk.
 CREATING_NAME = "config.toml.creating"
 DEFAULT_IDLE_TIMEOUT = 600
 KEY_SOURCES = ("keyring", "file", "demo")
-FILING_ORDERS = ("terminal", "middle", "straight")
 MIB = 1 << 20
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def default_home() -> Path:
@@ -52,8 +52,8 @@ def _rule(default: Any, *, least: float | None = None, most: float | None = None
 class Intake:
     inbox: str = _rule("inbox", limit=4096)  # relative to the home, or absolute
     max_pages: int = _rule(2000, least=1, most=100_000)
-    max_bytes: int = _rule(200 * MIB, least=1, most=64 * 1024 * MIB, unit="bytes")
-    qa_by_other_clerk: bool = _rule(True)
+    max_bytes: int = _rule(200 * MIB, least=1, most=64 * 1024 * MIB, unit="bytes")  # larger: quarantined unparsed
+    qa_by_other_clerk: bool = _rule(True)  # a document's QA is by a clerk other than the one who filed it
 
 
 @dataclass(frozen=True)
@@ -80,11 +80,12 @@ class Roi:
 
 @dataclass(frozen=True)
 class Completion:
-    delinquent_days: int = _rule(30, least=1, most=3650, unit="days")
-    worklist_days: int = _rule(45, least=1, most=3650, unit="days")
+    delinquent_days: int = _rule(30, least=1, most=3650, unit="days")  # C4: after discharge, incomplete is delinquent
+    worklist_days: int = _rule(45, least=1, most=3650, unit="days")  # how far back the discharges worklist looks
     letter_due_days: int = _rule(7, least=1, most=365, unit="days")
+    # The encounter kinds analysed after discharge: the discharges worklist and the C6 rate.
     kinds: tuple[str, ...] = _rule(("inpatient", "surgery"), choices=ENCOUNTER_KINDS)
-    delinquency_threshold: float = _rule(0.5, least=0.01, most=100.0)
+    delinquency_threshold: float = _rule(0.5, least=0.01, most=100.0)  # C6: the rate to stay under
     where: str = _rule("in the Health Information Management department")
     phone: str = _rule("")  # empty: [roi] phone
     signer_title: str = _rule("Chart Completion Analyst")
@@ -92,7 +93,7 @@ class Completion:
 
 @dataclass(frozen=True)
 class Tracking:
-    pull_ahead_days: int = _rule(7, least=0, most=365, unit="days")
+    pull_ahead_days: int = _rule(7, least=0, most=365, unit="days")  # a check-in looks this far ahead for appointments
     due_back_days: int = _rule(3, least=0, most=365, unit="days")  # a charge-out's proposed due date
     default_file_room: str = _rule("MAIN", pattern=r"[A-Z0-9][A-Z0-9_-]{0,31}", upper=True,
                                    shape="a location code: capital letters, digits, _ or -, at most 32")
@@ -100,12 +101,12 @@ class Tracking:
 
 @dataclass(frozen=True)
 class Filing:
-    order: str = _rule("terminal", choices=FILING_ORDERS)
+    order: str = _rule("terminal", choices=ORDERS)
 
 
 @dataclass(frozen=True)
 class PullList:
-    due_back_days: int = _rule(1, least=0, most=365, unit="days")
+    due_back_days: int = _rule(1, least=0, most=365, unit="days")  # a pulled chart is due back after its appointment
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,11 @@ class Config:
     @property
     def sqlite_path(self) -> Path:
         return self.home / "recdesk.db"
+
+    @property
+    def inbox_path(self) -> Path:
+        """Where intake takes scans from: [intake] inbox, relative to the home unless absolute."""
+        return self.home / self.intake.inbox
 
     @property
     def store_path(self) -> Path:
@@ -271,7 +277,7 @@ class _Reader:
         if meta.get("upper"):
             value = value.strip().upper()
         limit = meta.get("limit", 200)
-        if _CONTROL.search(value) or len(value) > limit:
+        if FORBIDDEN.search(value) or len(value) > limit:
             raise self.fail(section, key, f"one line of at most {limit} characters", value)
         if meta.get("choices") and value not in meta["choices"]:
             raise self.fail(section, key, f"one of {', '.join(meta['choices'])}", value)

@@ -17,6 +17,13 @@ CONTROLS = re.compile(
     "\u2028-\u202e\u2060-\u2064\u2066-\u206f\ud800-\udfff\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
     "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
 )
+# What input from outside may not hold (shapes, config.toml values, a typed search or a wand scan): C0 controls,
+# DEL, C1 controls, bidi embeddings, overrides and isolates, and lone surrogates (which cannot be stored or
+# printed). Narrower than CONTROLS: a zero-width joiner or non-joiner belongs in some names. Free text over several
+# lines keeps its newlines.
+_FORBIDDEN = "\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+FORBIDDEN = re.compile(f"[{_FORBIDDEN}]")
+FORBIDDEN_IN_LINES = re.compile(f"(?!\n)[{_FORBIDDEN}]")
 _BREAKS = frozenset("\t\n\v\f\r\x85\u2028\u2029")  # line and tab breaks: a space in a one-line value
 
 
@@ -39,3 +46,7 @@ def shown(value: object, *, lines: bool = False) -> str:
         return "\n".join(CONTROLS.sub(_visible, line) for line in text.replace("\r\n", "\n").split("\n"))
     return CONTROLS.sub(_visible, text)
 
+
+def cleaned(typed: str | None) -> str:
+    """What a person meant to type (pasted, or from a bad terminal or a wand): forbidden characters removed."""
+    return FORBIDDEN.sub("", typed or "").strip()

@@ -50,11 +50,11 @@ def queues(desk: Desk, actor, as_of: datetime.date) -> Table:
 
 def _deficiency_summary(desk: Desk, actor, as_of: datetime.date) -> list[list[str]]:
     try:
-        from recdesk.completion import assembly
-    except ImportError:  # pragma: no cover - assembly ships with recdesk
+        from recdesk.completion import deficiencies
+    except ImportError:  # pragma: no cover - deficiencies ship with recdesk
         return []
-    rows = assembly.provider_queue(desk, actor, _moment(as_of))
-    rate = assembly.delinquency_rate(desk, _moment(as_of))
+    rows = deficiencies.provider_queue(desk, actor, _moment(as_of))
+    rate = deficiencies.delinquency_rate(desk, _moment(as_of))
     shown = "no discharges in 3 months" if rate.rate == float("inf") else _pct(rate.rate)
     return [["Deficiencies open", str(sum(r.open for r in rows))],
             ["Deficiencies delinquent (C4)", str(sum(r.delinquent for r in rows))],
@@ -100,10 +100,10 @@ def pull_lists(desk: Desk, actor, as_of: datetime.date, days: int = 14) -> Table
 
 
 def deficiencies(desk: Desk, actor, as_of: datetime.date) -> Table:
-    from recdesk.completion import assembly
+    from recdesk.completion import deficiencies
 
     rows = [[r.provider, r.service, str(r.open), str(r.charts), str(r.oldest_days), str(r.delinquent)]
-            for r in assembly.provider_queue(desk, actor, _moment(as_of))]
+            for r in deficiencies.provider_queue(desk, actor, _moment(as_of))]
     return Table("Deficiencies by provider", ["Provider", "Service", "Open", "Charts", "Oldest (days)", "Delinquent"],
                  rows,
                  note="Aging counts from discharge; delinquent = incomplete at discharge + the configured days (C4).")

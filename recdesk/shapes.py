@@ -14,16 +14,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from recdesk.display import FORBIDDEN, FORBIDDEN_IN_LINES
 from recdesk.errors import DeskError
 
 EARLIEST, LATEST = datetime.date(1900, 1, 1), datetime.date(2100, 12, 31)
 MAX_DOCUMENT_BYTES = 1_000_000  # a request file is a few KB; this bounds what is read into memory
 MAX_DIGITS = 30  # no field is a number: this only keeps a 5,000-digit literal from reaching int()
 
-# Characters with no business in a field: C0 controls, DEL, C1 controls, bidi embeddings, overrides and isolates,
-# and lone surrogates (which cannot be stored or printed). Free text over several lines keeps its newlines.
-FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-FORBIDDEN_IN_LINES = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 class InputError(DeskError):

@@ -9,7 +9,7 @@ import peewee
 
 from recdesk.desk import check_user_name
 from recdesk.errors import DeskError
-from recdesk.roles import ROLES
+from recdesk.roles import MANAGERS, ROLES
 from recdesk.vault import audit, seals
 from recdesk.vault.models import SshKey, User, now
 
@@ -32,7 +32,7 @@ def fingerprint(public_key: str) -> str:
 
 def add(desk, actor, name: str, role: str, *, full_name: str = "", os_user: str | None = None,
         ssh_keys: list[str] = ()) -> User:
-    actor.require("manager")
+    actor.require(*MANAGERS)
     check_user_name(name)
     if role not in ROLES:
         raise DeskError(f"role {role!r} must be one of {', '.join(ROLES)}")
@@ -54,7 +54,7 @@ def add(desk, actor, name: str, role: str, *, full_name: str = "", os_user: str 
 
 
 def disable(desk, actor, name: str) -> None:
-    actor.require("manager")
+    actor.require(*MANAGERS)
     with desk.write():
         user = User.get_or_none(User.name == name)
         if user is None:

@@ -144,7 +144,7 @@ class ChartScreen(DeskScreen):
         self.run_worker(self._move(self.chart.documents[row]), group="move", exclusive=True)
 
     async def _move(self, document: dict) -> None:
-        from recdesk.documents import intake
+        from recdesk.documents import filing, intake
         from recdesk.errors import DeskError
         from screens.pickers import ChoiceDialog, PatientPicker, TextDialog
 
@@ -158,7 +158,7 @@ class ChartScreen(DeskScreen):
             if patient is not None:
                 change["patient_uuid"] = patient.uuid
         elif what == "type":
-            types = intake.document_types(app.desk)
+            types = filing.type_labels(app.desk)
             code = await app.push_screen_wait(ChoiceDialog("New document type:", sorted(types.items(),
                                                                                        key=lambda t: t[1])))
             if code is not None:

@@ -7,7 +7,7 @@ import datetime
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from recdesk.documents import intake
+from recdesk.documents import filing, intake
 from recdesk.errors import DeskError
 from recdesk.patients.registry import PatientDetails
 from recdesk.vault.models import Document
@@ -136,7 +136,7 @@ class IntakeScreen(DocumentQueueScreen):
             self.run_worker(self._pick_type(), group="pick", exclusive=True)
 
     async def _pick_type(self) -> None:
-        types = intake.document_types(self.app.desk)
+        types = filing.type_labels(self.app.desk)
         code = await self.app.push_screen_wait(ChoiceDialog("Document type:", sorted(types.items(), key=lambda t: t[1]),
                                                             self.choice.get("type")))
         if code is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from recdesk.documents import intake
+from recdesk.documents import filing, intake
 from recdesk.errors import DeskError
 from recdesk.patients.registry import decrypt
 from screens.pickers import ChoiceDialog
@@ -20,7 +20,7 @@ HELP = (
 
 
 def _load(desk, actor) -> list[dict]:
-    types = intake.document_types(desk)
+    types = filing.type_labels(desk)
     rows = []
     for doc in intake.qa_queue(desk, actor):
         patient = decrypt(desk, doc.patient)

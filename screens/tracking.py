@@ -198,7 +198,7 @@ class TrackingScreen(DeskScreen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.room = tracking.default_file_room_code(self.app.desk)
+        self.room = self.app.desk.config.tracking.default_file_room
         log = self.query_one("#tr-log", DataTable)
         log.add_columns("Chart", "MRN", "Done", "Note")
         self.query_one("#tr-scan", ScanInput).focus()

@@ -10,7 +10,7 @@ import pytest
 from pypdf import PdfReader
 
 from recdesk import users
-from recdesk.completion import assembly, rules
+from recdesk.completion import assembly, deficiencies, printouts, rules
 from recdesk.config import Completion
 from recdesk.documents.filing import file_document
 from recdesk.errors import AccessDenied, DeskError
@@ -129,19 +129,19 @@ def test_worklist_for_tomorrow_lists_admissions_and_clinics_and_audits_the_names
 
 def test_discharges_worklist_lists_incomplete_charts_only(ward):
     w = ward
-    as_of = dt.datetime.combine(TODAY, dt.time(12))
-    out_at = as_of - 3 * DAY
+    at = dt.datetime.combine(TODAY, dt.time(12))
+    out_at = at - 3 * DAY
     done = visit(w, "500300", "outpatient", admit=out_at, discharge=out_at + dt.timedelta(hours=1))
     for doc_type in ("face_sheet", "progress_note", "consent", "npp_acknowledgment"):
         filed(w, "500300", doc_type, out_at.date(), encounter=done)
-    owed = visit(w, "500200", admit=as_of - 9 * DAY, discharge=as_of - 5 * DAY)
-    clinic = visit(w, "500200", "outpatient", admit=as_of - 2 * DAY, discharge=as_of - 2 * DAY)  # not analysed
-    visit(w, "500100", admit=as_of - 90 * DAY, discharge=as_of - 80 * DAY)  # outside the 45-day look-back
-    rows = assembly.worklist(w.desk, w.ann, TODAY, "discharges", as_of=as_of)
+    owed = visit(w, "500200", admit=at - 9 * DAY, discharge=at - 5 * DAY)
+    clinic = visit(w, "500200", "outpatient", admit=at - 2 * DAY, discharge=at - 2 * DAY)  # not analysed
+    visit(w, "500100", admit=at - 90 * DAY, discharge=at - 80 * DAY)  # outside the 45-day look-back
+    rows = assembly.worklist(w.desk, w.ann, TODAY, "discharges", at=at)
     assert [r.encounter_uuid for r in rows] == [owed.uuid]
     assert rows[0].missing > 0 and rows[0].age_days == 5 and not rows[0].delinquent
     w.desk.config.completion = Completion(kinds=("inpatient", "outpatient"))
-    rows = assembly.worklist(w.desk, w.ann, TODAY, "discharges", as_of=as_of)
+    rows = assembly.worklist(w.desk, w.ann, TODAY, "discharges", at=at)
     assert [r.encounter_uuid for r in rows] == [owed.uuid, clinic.uuid]  # the complete visit is not listed
 
 
@@ -205,8 +205,8 @@ def test_surgery_times_drive_the_operative_report_and_post_anesthesia_windows_of
     plain = visit(w, "500200", admit=ADMIT + DAY, discharge=DISCHARGE + DAY)  # the same kind of stay, no surgery
     assert states(assembly.assemble(w.desk, w.ann, plain.uuid, LATER))["operative_report"] == "not_applicable"
 
-    def item(code: str, as_of: dt.datetime) -> assembly.ItemRow:
-        return next(i for i in assembly.assemble(w.desk, w.ann, enc.uuid, as_of).items if i.code == code)
+    def item(code: str, at: dt.datetime) -> assembly.ItemRow:
+        return next(i for i in assembly.assemble(w.desk, w.ann, enc.uuid, at).items if i.code == code)
 
     # C3: due 24 and 48 hours after the surgery ends, not after it starts (that would be 10-08 08:00)
     assert item("operative_report", end + dt.timedelta(hours=21)).state == "pending"
@@ -221,7 +221,7 @@ def test_surgery_times_drive_the_operative_report_and_post_anesthesia_windows_of
     s = states(a)
     assert s["operative_report"] == "present" and s["anesthesia_note"] == "present"
     assert s["post_anesthesia_evaluation"] == "late" and s["procedure_consent"] == "missing"
-    (row,) = [r for r in assembly.worklist(w.desk, w.ann, ADMIT.date(), "admissions", as_of=LATER)
+    (row,) = [r for r in assembly.worklist(w.desk, w.ann, ADMIT.date(), "admissions", at=LATER)
               if r.encounter_uuid == enc.uuid]
     assert (row.missing, row.required) == (a.count("missing"), sum(i.state != "not_applicable" for i in a.items))
     # a same-day surgery with its times recorded: the operation, not the admission, starts the surgical items
@@ -268,7 +268,7 @@ def test_record_and_close_a_deficiency_with_audit_and_an_encrypted_note(ward):
     w = ward
     enc = visit(w, "500200")
     before = head()
-    uid = assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_discharge_summary", "dr. ada byron",
+    uid = deficiencies.record_deficiency(w.desk, w.ann, enc.uuid, "missing_discharge_summary", "dr. ada byron",
                                      note="Dictated, not signed; call pager 4471")
     d = Deficiency.get(Deficiency.uuid == uid)
     assert (d.kind, d.provider_id, d.status, d.opened_by_id, d.encounter_id) == (
@@ -283,21 +283,21 @@ def test_record_and_close_a_deficiency_with_audit_and_an_encrypted_note(ward):
     assert "Dr. Ada Byron" in item.message
     assert a.deficiencies[0].note.endswith("pager 4471") and a.deficiencies[0].item == "discharge_summary"
     with pytest.raises(DeskError, match="already open"):
-        assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_discharge_summary", w.ada.id)
+        deficiencies.record_deficiency(w.desk, w.ann, enc.uuid, "missing_discharge_summary", w.ada.id)
     with pytest.raises(DeskError, match="not in deficiency_types"):
-        assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_lunch", w.ada.id)
+        deficiencies.record_deficiency(w.desk, w.ann, enc.uuid, "missing_lunch", w.ada.id)
     with pytest.raises(DeskError, match="no provider"):
-        assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_hp", "Dr. Nobody")
-    other = assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_consult", w.ben.name)
+        deficiencies.record_deficiency(w.desk, w.ann, enc.uuid, "missing_hp", "Dr. Nobody")
+    other = deficiencies.record_deficiency(w.desk, w.ann, enc.uuid, "missing_consult", w.ben.name)
     a = assembly.assemble(w.desk, w.ann, enc.uuid, LATER)
     assert [o.uuid for o in a.other] == [other]  # marks no checklist item: listed apart
     before = head()
-    assembly.close_deficiency(w.desk, w.ann, uid)
+    deficiencies.close_deficiency(w.desk, w.ann, uid)
     d = Deficiency.get(Deficiency.uuid == uid)
     assert (d.status, d.closed_by_id) == ("closed", w.ann.user_id) and d.closed_at is not None
     assert actions(before) == ["deficiency.close"]
     with pytest.raises(DeskError, match="already closed"):
-        assembly.close_deficiency(w.desk, w.ann, uid)
+        deficiencies.close_deficiency(w.desk, w.ann, uid)
     assert states(assembly.assemble(w.desk, w.ann, enc.uuid, LATER))["discharge_summary"] == "missing"
 
 
@@ -307,7 +307,8 @@ def test_a_deficiency_recorded_on_one_item_marks_only_that_item_even_of_a_shared
     shared = {"face_sheet", "patient_rights_notice", "advance_directive", "financial_responsibility"}
     assert {i.code for i in rules.checklist("inpatient") if i.deficiency == "missing_document"} == shared
     before = head()
-    uid = assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_document", w.ada.id, item="advance_directive")
+    uid = deficiencies.record_deficiency(w.desk, w.ann, enc.uuid, "missing_document", w.ada.id,
+                                         item="advance_directive")
     assert Deficiency.get(Deficiency.uuid == uid).item == "advance_directive"
     assert actions(before) == ["deficiency.record"]
     a = assembly.assemble(w.desk, w.ann, enc.uuid, LATER)
@@ -317,20 +318,20 @@ def test_a_deficiency_recorded_on_one_item_marks_only_that_item_even_of_a_shared
         shared - {"advance_directive"}, "missing")
     (row,) = a.deficiencies
     assert (row.item, row.recorded_item) == ("advance_directive", "advance_directive") and not a.other
-    (work,) = assembly.worklist(w.desk, w.ann, ADMIT.date(), "admissions", as_of=LATER)
+    (work,) = assembly.worklist(w.desk, w.ann, ADMIT.date(), "admissions", at=LATER)
     assert work.deficient == 1
     # the same kind on another item is another deficiency; on the same item it is already open
-    assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_document", w.ada.id, item="face_sheet")
+    deficiencies.record_deficiency(w.desk, w.ann, enc.uuid, "missing_document", w.ada.id, item="face_sheet")
     with pytest.raises(DeskError, match="already open"):
-        assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_document", w.ada.id, item="face_sheet")
+        deficiencies.record_deficiency(w.desk, w.ann, enc.uuid, "missing_document", w.ada.id, item="face_sheet")
     s = states(assembly.assemble(w.desk, w.ann, enc.uuid, LATER))
     assert [c for c in sorted(shared) if s[c] == "deficient"] == ["advance_directive", "face_sheet"]
     # recorded on no item, a deficiency of a shared kind still marks every owed item of that kind
-    assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_document", w.ben.id)
+    deficiencies.record_deficiency(w.desk, w.ann, enc.uuid, "missing_document", w.ben.id)
     assert all(states(assembly.assemble(w.desk, w.ann, enc.uuid, LATER))[c] == "deficient" for c in shared)
     # the item is exact even where the document serves two items
     summary = filed(w, "500200", "discharge_summary", DISCHARGE.date(), encounter=enc)
-    assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_signature", w.ada.id, document_uuid=summary.uuid,
+    deficiencies.record_deficiency(w.desk, w.ann, enc.uuid, "missing_signature", w.ada.id, document_uuid=summary.uuid,
                                item="final_diagnosis")
     s = states(assembly.assemble(w.desk, w.ann, enc.uuid, LATER))
     assert (s["final_diagnosis"], s["discharge_summary"]) == ("deficient", "present")
@@ -342,7 +343,7 @@ def test_an_unknown_checklist_item_is_refused_in_one_line(ward):
     before = head()
     for code in ("visit_note", "no_such_item"):  # an outpatient item, and none at all
         with pytest.raises(DeskError, match=f"'{code}' is not on the inpatient checklist") as caught:
-            assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_document", w.ada.id, item=code)
+            deficiencies.record_deficiency(w.desk, w.ann, enc.uuid, "missing_document", w.ada.id, item=code)
         assert "\n" not in str(caught.value)
     assert Deficiency.select().count() == 0 and actions(before) == []
 
@@ -351,21 +352,22 @@ def test_a_deficiency_on_a_document_marks_the_item_it_serves(ward):
     w = ward
     enc = visit(w, "500200")
     hp = filed(w, "500200", "history_and_physical", ADMIT.date(), encounter=enc)
-    assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_signature", w.ada.id, document_uuid=hp.uuid)
+    deficiencies.record_deficiency(w.desk, w.ann, enc.uuid, "missing_signature", w.ada.id, document_uuid=hp.uuid)
     assert states(assembly.assemble(w.desk, w.ann, enc.uuid, LATER))["history_and_physical"] == "deficient"
     theirs = filed(w, "500300", "history_and_physical", ADMIT.date())
     with pytest.raises(DeskError, match="another patient"):
-        assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_signature", w.ada.id, document_uuid=theirs.uuid)
+        deficiencies.record_deficiency(w.desk, w.ann, enc.uuid, "missing_signature", w.ada.id,
+                                       document_uuid=theirs.uuid)
 
 
 def test_delinquent_at_exactly_the_configured_days_after_discharge(ward):
     w = ward
     enc = visit(w, "500200")
-    assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_discharge_summary", w.ada.id)
+    deficiencies.record_deficiency(w.desk, w.ann, enc.uuid, "missing_discharge_summary", w.ada.id)
     due = DISCHARGE + 30 * DAY
 
-    def row(as_of):
-        (r,) = assembly.deficiencies(w.desk, w.ann, as_of=as_of)
+    def row(at):
+        (r,) = deficiencies.deficiencies(w.desk, w.ann, at=at)
         return r.age_days, r.delinquent
 
     assert row(due - dt.timedelta(minutes=1)) == (29, False)
@@ -374,61 +376,61 @@ def test_delinquent_at_exactly_the_configured_days_after_discharge(ward):
     assert row(DISCHARGE + 14 * DAY - dt.timedelta(minutes=1)) == (13, False)
     assert row(DISCHARGE + 14 * DAY) == (14, True)
     assert assembly.worklist(w.desk, w.ann, (DISCHARGE + 14 * DAY).date(), "discharges",
-                             as_of=DISCHARGE + 14 * DAY)[0].delinquent
+                             at=DISCHARGE + 14 * DAY)[0].delinquent
 
 
 def test_deficiency_list_by_provider_and_status_is_an_audited_view(ward):
     w = ward
     a = visit(w, "500200")
     b = visit(w, "500100", admit=ADMIT + DAY, discharge=DISCHARGE + DAY, attending=w.ben)
-    one = assembly.record_deficiency(w.desk, w.ann, a.uuid, "missing_hp", w.ada.id)
-    two = assembly.record_deficiency(w.desk, w.ann, b.uuid, "missing_op_report", w.ben.id)
-    assembly.close_deficiency(w.desk, w.ann, two)
+    one = deficiencies.record_deficiency(w.desk, w.ann, a.uuid, "missing_hp", w.ada.id)
+    two = deficiencies.record_deficiency(w.desk, w.ann, b.uuid, "missing_op_report", w.ben.id)
+    deficiencies.close_deficiency(w.desk, w.ann, two)
     before = head()
-    rows = assembly.deficiencies(w.desk, w.ann, provider="Dr. Ada Byron", as_of=LATER)
+    rows = deficiencies.deficiencies(w.desk, w.ann, provider="Dr. Ada Byron", at=LATER)
     assert [(r.uuid, r.mrn, r.name, r.provider, r.label) for r in rows] == [
         (one, "500200", "TANAKA, Ken", "Dr. Ada Byron", "H&P missing or not done before surgery")]
-    assert [r.uuid for r in assembly.deficiencies(w.desk, w.ann, status="closed", as_of=LATER)] == [two]
-    assert len(assembly.deficiencies(w.desk, w.ann, status="all", as_of=LATER)) == 2
+    assert [r.uuid for r in deficiencies.deficiencies(w.desk, w.ann, status="closed", at=LATER)] == [two]
+    assert len(deficiencies.deficiencies(w.desk, w.ann, status="all", at=LATER)) == 2
     assert actions(before) == ["deficiency.list"] * 3
 
 
 def test_provider_queue_counts_open_deficiencies_per_provider(ward):
     w = ward
-    as_of = DISCHARGE + 40 * DAY
+    at = DISCHARGE + 40 * DAY
     old = visit(w, "500200")  # 40 days since discharge: delinquent
-    new = visit(w, "500100", admit=as_of - 6 * DAY, discharge=as_of - 2 * DAY)
-    assembly.record_deficiency(w.desk, w.ann, old.uuid, "missing_discharge_summary", w.ada.id)
-    assembly.record_deficiency(w.desk, w.ann, old.uuid, "missing_hp", w.ada.id)
-    assembly.record_deficiency(w.desk, w.ann, new.uuid, "missing_hp", w.ada.id)
-    closed = assembly.record_deficiency(w.desk, w.ann, new.uuid, "missing_consent", w.ben.id)
-    assembly.record_deficiency(w.desk, w.ann, new.uuid, "missing_im", w.ben.id)
-    assembly.close_deficiency(w.desk, w.ann, closed)
-    queue = assembly.provider_queue(w.desk, w.ann, as_of)
+    new = visit(w, "500100", admit=at - 6 * DAY, discharge=at - 2 * DAY)
+    deficiencies.record_deficiency(w.desk, w.ann, old.uuid, "missing_discharge_summary", w.ada.id)
+    deficiencies.record_deficiency(w.desk, w.ann, old.uuid, "missing_hp", w.ada.id)
+    deficiencies.record_deficiency(w.desk, w.ann, new.uuid, "missing_hp", w.ada.id)
+    closed = deficiencies.record_deficiency(w.desk, w.ann, new.uuid, "missing_consent", w.ben.id)
+    deficiencies.record_deficiency(w.desk, w.ann, new.uuid, "missing_im", w.ben.id)
+    deficiencies.close_deficiency(w.desk, w.ann, closed)
+    queue = deficiencies.provider_queue(w.desk, w.ann, at)
     assert [(r.provider, r.open, r.charts, r.delinquent, r.oldest_days) for r in queue] == [
         ("Dr. Ada Byron", 3, 2, 2, 40), ("Dr. Ben Casey", 1, 1, 0, 2)]
 
 
 def test_delinquency_rate_over_three_months_of_discharges(ward):
     w = ward
-    as_of = dt.datetime(2026, 11, 26, 12, 0)
-    stays = [visit(w, "500200", admit=as_of - (n + 4) * DAY, discharge=as_of - n * DAY)
+    at = dt.datetime(2026, 11, 26, 12, 0)
+    stays = [visit(w, "500200", admit=at - (n + 4) * DAY, discharge=at - n * DAY)
              for n in (5, 20, 35, 50, 70, 88)]  # six inpatient discharges since Aug 26
-    visit(w, "500200", admit=as_of - 100 * DAY, discharge=as_of - 95 * DAY)  # before the three months
-    clinic = visit(w, "500300", "outpatient", admit=as_of - 60 * DAY, discharge=as_of - 60 * DAY)
+    visit(w, "500200", admit=at - 100 * DAY, discharge=at - 95 * DAY)  # before the three months
+    clinic = visit(w, "500300", "outpatient", admit=at - 60 * DAY, discharge=at - 60 * DAY)
     for enc, kind in ((stays[2], "missing_hp"), (stays[2], "missing_consent"), (stays[4], "missing_hp"),
                       (stays[0], "missing_hp"), (clinic, "missing_consent")):
-        assembly.record_deficiency(w.desk, w.ann, enc.uuid, kind, w.ada.id)
+        deficiencies.record_deficiency(w.desk, w.ann, enc.uuid, kind, w.ada.id)
     # two delinquent inpatient records (35 and 70 days); the 5-day one is not due; outpatient is not counted
-    closed = assembly.record_deficiency(w.desk, w.ann, stays[3].uuid, "missing_hp", w.ada.id)
-    assembly.close_deficiency(w.desk, w.ann, closed)
-    rate = assembly.delinquency_rate(w.desk, as_of)
+    closed = deficiencies.record_deficiency(w.desk, w.ann, stays[3].uuid, "missing_hp", w.ada.id)
+    deficiencies.close_deficiency(w.desk, w.ann, closed)
+    rate = deficiencies.delinquency_rate(w.desk, at)
     assert (rate.delinquent, rate.discharges) == (2, 6)
     assert rate.rate == pytest.approx(1.0) and rate.over and rate.since == dt.datetime(2026, 8, 26, 12, 0)
     assert rate.rate == rules.delinquency_rate(2, 6)
     assert "2 delinquent / 6 discharges" in rate.text
     w.desk.config.completion = Completion(kinds=("inpatient", "outpatient"), delinquency_threshold=2)
-    rate = assembly.delinquency_rate(w.desk, as_of)
+    rate = deficiencies.delinquency_rate(w.desk, at)
     assert (rate.delinquent, rate.discharges, rate.over) == (3, 7, False)
 
 
@@ -441,24 +443,24 @@ def _text(data: bytes) -> list[str]:
 
 def test_provider_letter_names_the_provider_and_the_mrns(ward):
     w = ward
-    as_of = DISCHARGE + 40 * DAY
+    at = DISCHARGE + 40 * DAY
     a = visit(w, "500200")
-    b = visit(w, "500100", admit=as_of - 6 * DAY, discharge=as_of - 2 * DAY)
-    assembly.record_deficiency(w.desk, w.ann, a.uuid, "missing_discharge_summary", w.ada.id)
-    assembly.record_deficiency(w.desk, w.ann, b.uuid, "missing_hp", w.ada.id)
-    assembly.record_deficiency(w.desk, w.ann, b.uuid, "missing_op_report", w.ben.id)
+    b = visit(w, "500100", admit=at - 6 * DAY, discharge=at - 2 * DAY)
+    deficiencies.record_deficiency(w.desk, w.ann, a.uuid, "missing_discharge_summary", w.ada.id)
+    deficiencies.record_deficiency(w.desk, w.ann, b.uuid, "missing_hp", w.ada.id)
+    deficiencies.record_deficiency(w.desk, w.ann, b.uuid, "missing_op_report", w.ben.id)
     before = head()
-    letter = assembly.provider_letter(w.desk, w.ann, w.ada.id, as_of)
+    letter = printouts.provider_letter(w.desk, w.ann, w.ada.id, at)
     text = " ".join(_text(letter))
     assert "Dr. Ada Byron" in text and "500200" in text and "500100" in text
     assert "DELINQUENT" in text and "Tanaka" not in text  # MRNs only: the minimum necessary
     assert actions(before) == ["deficiency.letter"]
     with pytest.raises(AccessDenied):
-        assembly.provider_letter(w.desk, w.sue, w.ada.id, as_of)
+        printouts.provider_letter(w.desk, w.sue, w.ada.id, at)
     with Provider._meta.database.atomic():
         idle = Provider.create(name="Dr. Idle")
     with pytest.raises(DeskError, match="no open deficiencies"):
-        assembly.provider_letter(w.desk, w.ann, idle.id, as_of)
+        printouts.provider_letter(w.desk, w.ann, idle.id, at)
 
 
 def test_print_chart_is_face_sheet_labels_then_documents_in_chart_order(ward):
@@ -471,16 +473,16 @@ def test_print_chart_is_face_sheet_labels_then_documents_in_chart_order(ward):
     lab = filed(w, "500100", "lab_result", ADMIT.date() + DAY, encounter=enc)  # on no checklist: printed last
     face = filed(w, "500100", "face_sheet", ADMIT.date())
     before = head()
-    data = assembly.print_chart(w.desk, w.ann, enc.uuid, as_of=LATER)
+    data = assembly.print_chart(w.desk, w.ann, enc.uuid, at=LATER)
     pages = _text(data)
     assert len(pages) == 1 + 1 + 1 + 3 + 2 + 2 + 1
     assert "FACE SHEET" in pages[0] and "500100" in pages[0] and "Medicare" in pages[0]
     assert "Dr. Ada Byron" in pages[0]
-    assert pages[1].count("MRN 500100") == assembly.LABEL_COLUMNS * assembly.LABEL_ROWS
+    assert pages[1].count("MRN 500100") == printouts.LABEL_COLUMNS * printouts.LABEL_ROWS
     order = [p.split()[1] for p in pages[2:]]
     assert order == ["face_sheet", "discharge_summary", "discharge_summary", "history_and_physical",
                      "history_and_physical", "history_and_physical", "consent", "consent", "lab_result"]
-    assert [d.uuid for d in assembly.chart_order(assembly.assemble(w.desk, w.ann, enc.uuid, LATER))] == [
+    assert [d.uuid for d in printouts.chart_order(assembly.assemble(w.desk, w.ann, enc.uuid, LATER))] == [
         face.uuid, summary.uuid, hp.uuid, consent.uuid, lab.uuid]
     assert actions(before)[0] == "chart.print"
     event = AuditEvent.get(AuditEvent.action == "chart.print")
@@ -494,18 +496,18 @@ def test_supervisor_views_but_changes_nothing(ward):
     w = ward
     enc = visit(w, "500200")
     doc = filed(w, "500200", "consent", ADMIT.date())
-    uid = assembly.record_deficiency(w.desk, w.ann, enc.uuid, "missing_hp", w.ada.id)
+    uid = deficiencies.record_deficiency(w.desk, w.ann, enc.uuid, "missing_hp", w.ada.id)
     for change in (lambda: assembly.attach(w.desk, w.sue, enc.uuid, "consent_to_treat", doc.uuid),
                    lambda: assembly.detach(w.desk, w.sue, enc.uuid, "consent_to_treat", doc.uuid),
-                   lambda: assembly.record_deficiency(w.desk, w.sue, enc.uuid, "missing_consent", w.ada.id),
-                   lambda: assembly.close_deficiency(w.desk, w.sue, uid),
-                   lambda: assembly.provider_letter(w.desk, w.sue, w.ada.id, LATER)):
+                   lambda: deficiencies.record_deficiency(w.desk, w.sue, enc.uuid, "missing_consent", w.ada.id),
+                   lambda: deficiencies.close_deficiency(w.desk, w.sue, uid),
+                   lambda: printouts.provider_letter(w.desk, w.sue, w.ada.id, LATER)):
         with pytest.raises(AccessDenied, match="supervisor"):
             change()
     assert Deficiency.select().count() == 1 and Deficiency.get().status == "open"
     assert AssemblyItem.select().count() == 0
     assert states(assembly.assemble(w.desk, w.sue, enc.uuid, LATER))["history_and_physical"] == "deficient"
-    assert assembly.provider_queue(w.desk, w.sue, LATER)[0].open == 1
+    assert deficiencies.provider_queue(w.desk, w.sue, LATER)[0].open == 1
 
 
 def test_a_restricted_record_is_assembled_only_with_a_purpose(ward):
@@ -514,7 +516,7 @@ def test_a_restricted_record_is_assembled_only_with_a_purpose(ward):
     with pytest.raises(PurposeRequired):
         assembly.assemble(w.desk, w.ann, enc.uuid, LATER)
     with pytest.raises(PurposeRequired):
-        assembly.print_chart(w.desk, w.ann, enc.uuid, as_of=LATER)
+        assembly.print_chart(w.desk, w.ann, enc.uuid, at=LATER)
     a = assembly.assemble(w.desk, w.ann, enc.uuid, LATER, purpose="chart_completion")
     assert a.patient.mrn == "500400"
     (queued,) = sensitive_access_queue(w.desk)
@@ -538,9 +540,9 @@ def test_the_demo_desk_has_tomorrows_admissions_recent_discharges_and_deficienci
         discharges = assembly.worklist(desk, clerk, TODAY, "discharges")
         assert len(discharges) >= 8 and any(r.delinquent for r in discharges)
         assert any(r.present and r.missing for r in discharges)  # some filed, some missing
-        queue = assembly.provider_queue(desk, clerk)
+        queue = deficiencies.provider_queue(desk, clerk)
         assert queue and any(r.delinquent for r in queue) and P.select().count() > 20
-        assert assembly.deficiencies(desk, clerk, status="closed")
+        assert deficiencies.deficiencies(desk, clerk, status="closed")
         recorded = Deficiency.select().where(Deficiency.kind != "missing_consult")  # the consult is on no checklist
         assert recorded.count() and all(d.item for d in recorded)
         operations = list(Encounter.select().where((Encounter.kind == "surgery")

@@ -30,8 +30,8 @@ def doc(doc_type, signed_at, id=None) -> FiledDoc:
     return FiledDoc(id=id or doc_type, doc_type=doc_type, signed_at=signed_at, title=doc_type.replace("_", " "))
 
 
-def item(encounter, docs, code, as_of=LATER, attached=None):
-    states = completion.evaluate(encounter, docs, attached, as_of)
+def item(encounter, docs, code, at=LATER, attached=None):
+    states = completion.evaluate(encounter, docs, attached, at)
     return next(s for s in states if s.code == code)
 
 
@@ -164,11 +164,11 @@ HP_CASES = [
 ]
 
 
-@pytest.mark.parametrize("hp_at,update_at,surgery_at,as_of,state,deficiency", HP_CASES)
-def test_c1_history_and_physical_window(hp_at, update_at, surgery_at, as_of, state, deficiency):
+@pytest.mark.parametrize("hp_at,update_at,surgery_at,at,state,deficiency", HP_CASES)
+def test_c1_history_and_physical_window(hp_at, update_at, surgery_at, at, state, deficiency):
     docs = [doc("history_and_physical", hp_at)] if hp_at else []
     docs += [doc("hp_update", update_at)] if update_at else []
-    found = item(stay(surgery_at=surgery_at), docs, "history_and_physical", as_of)
+    found = item(stay(surgery_at=surgery_at), docs, "history_and_physical", at)
     assert (found.state, found.deficiency, found.rule) == (state, deficiency, "C1")
 
 
@@ -293,12 +293,12 @@ def test_c2_every_verbal_order_filed_is_signed(signatures, state, deficiency):
 
 # --- C4: discharge summary, final diagnosis and delinquency ----------------------------------------------------
 
-@pytest.mark.parametrize("as_of,state", [
+@pytest.mark.parametrize("at,state", [
     (DISCHARGE + 30 * DAY - MINUTE, "pending"),
     (DISCHARGE + 30 * DAY, "missing"),
 ])
-def test_c4_discharge_summary_and_final_diagnosis_are_due_30_days_after_discharge(as_of, state):
-    states = {s.code: s for s in completion.evaluate(stay(), [], None, as_of)}
+def test_c4_discharge_summary_and_final_diagnosis_are_due_30_days_after_discharge(at, state):
+    states = {s.code: s for s in completion.evaluate(stay(), [], None, at)}
     assert states["discharge_summary"].state == states["final_diagnosis"].state == state
 
 
@@ -307,28 +307,28 @@ def test_c4_discharge_summary_also_carries_the_final_diagnosis():
     assert states["discharge_summary"] == states["final_diagnosis"] == "present"
 
 
-@pytest.mark.parametrize("as_of,days,expected", [
+@pytest.mark.parametrize("at,days,expected", [
     (DISCHARGE + 30 * DAY - MINUTE, 30, False),
     (DISCHARGE + 30 * DAY, 30, True),  # the 30 days have run out: delinquent at the instant itself
     (DISCHARGE + 30 * DAY + MINUTE, 30, True),
     (DISCHARGE - DAY, 30, False),
     (DISCHARGE + 14 * DAY, 14, True),  # a stricter medical-staff rule
 ])
-def test_c4_delinquent_from_exactly_30_days_after_discharge(as_of, days, expected):
-    assert completion.delinquent(DISCHARGE, as_of, days) is expected
-    assert (completion.deficiency_age_days(DISCHARGE, as_of) >= days) is expected
+def test_c4_delinquent_from_exactly_30_days_after_discharge(at, days, expected):
+    assert completion.delinquent(DISCHARGE, at, days) is expected
+    assert (completion.deficiency_age_days(DISCHARGE, at) >= days) is expected
 
 
 def test_c4_a_patient_still_in_house_is_never_delinquent():
     assert completion.delinquent(None, LATER) is False
 
 
-@pytest.mark.parametrize("as_of,age", [
+@pytest.mark.parametrize("at,age", [
     (DISCHARGE - HOUR, 0), (DISCHARGE, 0), (DISCHARGE + DAY - MINUTE, 0), (DISCHARGE + DAY, 1),
     (DISCHARGE + 30 * DAY, 30), (DISCHARGE + 61 * DAY + HOUR, 61),
 ])
-def test_deficiency_age_is_whole_days_since_discharge(as_of, age):
-    assert completion.deficiency_age_days(DISCHARGE, as_of) == age
+def test_deficiency_age_is_whole_days_since_discharge(at, age):
+    assert completion.deficiency_age_days(DISCHARGE, at) == age
 
 
 # --- C6: delinquency rate; aging -------------------------------------------------------------------------------

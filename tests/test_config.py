@@ -1,6 +1,7 @@
 """config.toml is read and checked once: every key typed and bounded, nothing unknown, and it round-trips."""
 
 import dataclasses
+import json
 
 import pytest
 
@@ -42,6 +43,34 @@ def test_a_wrong_type_or_out_of_bounds_value_is_one_line_naming_section_key_and_
     with pytest.raises(DeskError) as caught:
         _parse(tmp_path, text)
     assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def _bad_values(cls) -> list[tuple[str, object]]:
+    """For each setting of a section, values it must refuse: the wrong type, and each side of its bounds."""
+    bad = []
+    for f in dataclasses.fields(cls):
+        meta = f.metadata
+        if f.type == "bool":
+            bad += [(f.name, "yes"), (f.name, 1)]
+        elif f.type in ("int", "float"):
+            bad += [(f.name, "7"), (f.name, True), (f.name, meta["least"] - 1), (f.name, meta["most"] * 2)]
+            bad += [(f.name, 1.5)] if f.type == "int" else []
+        elif f.type == "tuple[str, ...]":
+            bad += [(f.name, []), (f.name, "inpatient"), (f.name, ["nowhere"])]
+        else:
+            bad += [(f.name, 5), (f.name, "a\u001b[2J"), (f.name, "x" * (meta["limit"] + 1))]
+            bad += [(f.name, "not one of them")] if meta["choices"] else []
+            bad += [(f.name, "no such shape!")] if meta["pattern"] else []
+    return bad
+
+
+@pytest.mark.parametrize("section, key, value", [
+    (name, key, value) for name, cls in SECTIONS.items() for key, value in _bad_values(cls)])
+def test_every_setting_refuses_a_bad_value_at_load_in_one_line(tmp_path, section, key, value):
+    with pytest.raises(DeskError) as caught:
+        _parse(tmp_path, f"[{section}]\n{key} = {json.dumps(value)}")  # JSON is TOML for these values
+    message = str(caught.value)
+    assert f"[{section}] {key} " in message and "\n" not in message
 
 
 ID = f'id = "{DESK_ID}"'

@@ -9,7 +9,7 @@ import unicodedata
 import pytest
 
 from recdesk import users
-from recdesk.display import CONTROLS, shown
+from recdesk.display import CONTROLS, FORBIDDEN, FORBIDDEN_IN_LINES, cleaned, shown
 from recdesk.patients.registry import PatientDetails, register
 from recdesk.release import requests
 from recdesk.vault import crypto
@@ -148,3 +148,15 @@ def test_cli_errors_and_scan_reports_echo_names_made_visible(hostile_desk):
     missing = run_cli("appointments", "import", f"{HOSTILE}.csv", home=desk.config.home)
     assert missing.returncode == 2 and f"cannot read {HOSTILE_SHOWN}.csv" in missing.stderr
     _assert_shown_not_obeyed(missing, expect_visible=False)
+
+
+def test_what_input_may_not_hold_is_shown_when_met_and_only_newlines_survive_in_lines():
+    """FORBIDDEN (shapes, config.toml, a typed search, a wand scan) is C0, DEL, C1, bidi embeddings, overrides and
+    isolates, and lone surrogates: every one of them CONTROLS would show, and a joiner a name may need is not one."""
+    forbidden = [chr(c) for c in range(sys.maxunicode + 1) if FORBIDDEN.fullmatch(chr(c))]
+    assert forbidden == [chr(c) for c in (*range(0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F),
+                                          *range(0x2066, 0x206A), *range(0xD800, 0xE000))]
+    assert all(CONTROLS.fullmatch(c) for c in forbidden)
+    assert [c for c in forbidden if not FORBIDDEN_IN_LINES.fullmatch(c)] == ["\n"]
+    assert not FORBIDDEN.search("Khosravi\u200cNejad \u200d")  # ZWNJ and ZWJ belong in some names
+    assert cleaned(" \x1b[2JMRN 0072248\u202e\r\n") == "[2JMRN 0072248" and cleaned(None) == ""

@@ -30,7 +30,7 @@ def office(desk_and_manager):
                  "requester_name": "Dewey LLP", "purpose": "legal"}, patients=["123456"]))
     patient = Patient.get_by_id(pid)
     tracking.charge_out(desk, ann, patient, tracking.ensure_location(desk, ann, "CARD", "Cardiology", "clinic"),
-                        TODAY, today=TODAY - datetime.timedelta(days=5))
+                        TODAY, as_of=TODAY - datetime.timedelta(days=5))
     return desk
 
 

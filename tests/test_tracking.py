@@ -184,7 +184,7 @@ def test_check_in_warns_of_an_overdue_chart(desk_room):
     desk, ann, _, ids = desk_room
     volume = _out(desk, ann, ids["123456"])
     late = datetime.datetime.combine(TOMORROW + datetime.timedelta(days=3), datetime.time(10))
-    result = tracking.check_in(desk, ann, volume, when=late)
+    result = tracking.check_in(desk, ann, volume, at=late)
     assert result.warnings == [f"it came back late from CARD: due back on {TOMORROW.isoformat()} (3 days overdue)"]
 
 
@@ -353,7 +353,7 @@ def test_pick_walks_the_list_in_shelf_order_and_charges_charts_out(clinic_tomorr
     pulllist.pick(desk, ann, first)  # one keystroke
     assert (first.state, picks.next_pending().shelf) == ("pulled", "34-00-66")
     volume = tracking.volume_for(desk, ids["993412"])
-    due = TOMORROW + datetime.timedelta(days=pulllist.due_back_days(desk))
+    due = TOMORROW + datetime.timedelta(days=desk.config.pull_list.due_back_days)
     assert (volume.status, volume.current.name, volume.current.kind, volume.due_back_on) == (
         "out", "Dermatology Clinic", "clinic", due)  # a clinic new to the desk is added as a location
     pulllist.pick(desk, ann, picks.next_pending())  # no paper chart on record: volume 1 is opened and charged out
@@ -509,7 +509,7 @@ def test_a_read_only_supervisor_session_looks_and_is_audited(clinic_tomorrow):
         before = head()
         assert len(pulllist.pick_list(ro, sue, TOMORROW).items) == 4
         assert [m.kind for m in tracking.history(ro, sue, ChartVolume.get_by_id(volume.id))] == ["charge_out"]
-        assert reports.overdue(ro, sue, today=TOMORROW + datetime.timedelta(days=1))[0]["shelf"] == "56-34-12"
+        assert reports.overdue(ro, sue, as_of=TOMORROW + datetime.timedelta(days=1))[0]["shelf"] == "56-34-12"
         with pytest.raises(AccessDenied):
             tracking.check_in(ro, ro.sign_on("sue"), ChartVolume.get_by_id(volume.id))
         assert [e.user_name for e in AuditEvent.select().where(AuditEvent.seq > before)] == ["sue"] * 3
@@ -529,7 +529,7 @@ def test_reports_overdue_missing_by_borrower_and_fill_rate(clinic_tomorrow):
     later = TOMORROW + datetime.timedelta(days=5)
 
     before = head()
-    overdue = reports.overdue(desk, sue, today=later)
+    overdue = reports.overdue(desk, sue, as_of=later)
     assert [(r["shelf"], r["location"], r["days_overdue"]) for r in overdue] == [
         ("12-34-99", "DERMATOLOGY-CLINIC", 4), ("56-34-12", "CARD", 4)]
     assert reports.overdue(desk, sue) == []
@@ -540,7 +540,7 @@ def test_reports_overdue_missing_by_borrower_and_fill_rate(clinic_tomorrow):
     assert len(report_events) == 3 and report_events[0].user_name == "sue"
     assert set(audit.details(desk, report_events[0])["patients"]) == {Patient.get_by_id(ids[m]).uuid
                                                                       for m in ("993412", "123456")}
-    assert reports.by_borrower(desk, sue, today=later) == [
+    assert reports.by_borrower(desk, sue, as_of=later) == [
         {"location": "CARD", "name": "Cardiology Clinic", "kind": "clinic", "person": "", "charts": 1, "overdue": 1},
         {"location": "DERMATOLOGY-CLINIC", "name": "Dermatology Clinic", "kind": "clinic", "person": "",
          "charts": 1, "overdue": 1}]

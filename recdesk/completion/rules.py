@@ -2,7 +2,7 @@
 
 The checklists live in data/checklists.toml and the deficiency kinds in data/deficiency_types.toml; a site replaces
 either with its own copy in <home>/data/. Every function here is pure: callers pass the encounter's facts, the
-documents filed to it and the moment to judge at (`as_of`), and all datetimes share one convention (naive or aware).
+documents filed to it and the moment to judge at (`at`), and all datetimes share one convention (naive or aware).
 """
 
 from __future__ import annotations
@@ -217,8 +217,8 @@ def _value(key: str, value: object, where: str) -> object:
 
 
 def evaluate(encounter: EncounterFacts, docs: Iterable[FiledDoc], attached: dict[str, list[str]] | None,
-             as_of: dt.datetime, home: Path | None = None) -> list[ItemState]:
-    """Each checklist item of the encounter's kind, in chart order, judged at `as_of`.
+             at: dt.datetime, home: Path | None = None) -> list[ItemState]:
+    """Each checklist item of the encounter's kind, in chart order, judged at the moment `at`.
 
     An item is satisfied by documents of its types and by any document the clerk attached to it, whatever its
     type; attached ids that are not among `docs` (moved off the encounter since) are ignored. A document may
@@ -231,7 +231,7 @@ def evaluate(encounter: EncounterFacts, docs: Iterable[FiledDoc], attached: dict
     for item in checklist(encounter.kind, home):
         chosen = [by_id[i] for i in dict.fromkeys(attached.get(item.code, ())) if i in by_id]
         chosen += [d for d in docs if d.doc_type in item.doc_types + item.update_doc_types and d not in chosen]
-        states.append(_assess(item, encounter, chosen, as_of))
+        states.append(_assess(item, encounter, chosen, at))
     return states
 
 
@@ -240,7 +240,7 @@ def is_complete(states: Iterable[ItemState]) -> bool:
     return all(s.state in COMPLETE_STATES for s in states)
 
 
-def _assess(item: ChecklistItem, enc: EncounterFacts, docs: list[FiledDoc], as_of: dt.datetime) -> ItemState:
+def _assess(item: ChecklistItem, enc: EncounterFacts, docs: list[FiledDoc], at: dt.datetime) -> ItemState:
     if item.medicare_only and not enc.medicare:
         return _state(item, "not_applicable", "Not required: the patient is not a Medicare beneficiary")
     if item.anchor in ("surgery", "surgery_end") and enc.surgery_at is None:
@@ -251,14 +251,14 @@ def _assess(item: ChecklistItem, enc: EncounterFacts, docs: list[FiledDoc], as_o
     if anchor is None:
         return _state(item, "pending", "Due after discharge: nothing to do yet")
     updates = [d for d in docs if d.doc_type in item.update_doc_types]
-    found = _judge(item, anchor, [d for d in docs if d not in updates], enc, as_of)
+    found = _judge(item, anchor, [d for d in docs if d not in updates], enc, at)
     fitting = [d for d in docs if d.id in found.document_ids]
     if not item.update_doc_types or found.state != "present" or any(d.signed_at >= anchor for d in fitting):
         return found
     # C1: signed before admission, so it counts only with an update signed after admission, inside the window
     update_item = dataclasses.replace(item, doc_types=item.update_doc_types, update_doc_types=(), from_hours=0,
                                       from_days=None, deficiency=item.update_deficiency)
-    update = _judge(update_item, anchor, updates, enc, as_of)
+    update = _judge(update_item, anchor, updates, enc, at)
     signed = min(d.signed_at for d in fitting)
     return dataclasses.replace(update, state="deficient" if update.state == "missing" else update.state,
                                document_ids=found.document_ids + update.document_ids,
@@ -266,7 +266,7 @@ def _assess(item: ChecklistItem, enc: EncounterFacts, docs: list[FiledDoc], as_o
 
 
 def _judge(item: ChecklistItem, anchor: dt.datetime, docs: list[FiledDoc], enc: EncounterFacts,
-           as_of: dt.datetime) -> ItemState:
+           at: dt.datetime) -> ItemState:
     """One item against its window: a signature inside it wins; otherwise, once due, say what went wrong."""
     surgery = enc.surgery_at if item.before_surgery else None
     signed = [d for d in docs if d.signed_at is not None]
@@ -279,7 +279,7 @@ def _judge(item: ChecklistItem, anchor: dt.datetime, docs: list[FiledDoc], enc: 
         return _state(item, "deficient", "Filed unsigned: send it to its author to sign, date and time", unsigned,
                       item.unsigned_deficiency)
     due = _due(item, anchor, enc)
-    if as_of < due:
+    if at < due:
         return _state(item, "pending", f"Due by {_at(due)}: nothing to do yet")
     after_surgery = [d for d in signed if surgery is not None and d.signed_at >= surgery]
     if after_surgery:
@@ -370,20 +370,20 @@ def _at(moment: dt.datetime | None) -> str:
 # --- delinquency (C4, C6) --------------------------------------------------------------------------------------
 
 
-def deficiency_age_days(discharge_at: dt.datetime, as_of: dt.datetime) -> int:
+def deficiency_age_days(discharge_at: dt.datetime, at: dt.datetime) -> int:
     """Whole days since discharge (0 before it). Elapsed days, not date differences, so that a record of age 30
     is exactly the one `delinquent` calls delinquent at 30 days."""
-    return max((as_of - discharge_at).days, 0)
+    return max((at - discharge_at).days, 0)
 
 
-def delinquent(discharge_at: dt.datetime | None, as_of: dt.datetime, days: int = 30) -> bool:
-    """C4: whether a record that is still incomplete at `as_of` is delinquent (the caller checks incompleteness).
+def delinquent(discharge_at: dt.datetime | None, at: dt.datetime, days: int = 30) -> bool:
+    """C4: whether a record that is still incomplete at `at` is delinquent (the caller checks incompleteness).
 
     The record is due at discharge + `days`, and that instant itself is delinquent: C4 reads "incomplete at
     discharge + 30d ⇒ delinquent" — the 30 days have run out, so one minute before is the last moment to finish.
     A patient not yet discharged is never delinquent. Medical-staff rules may set fewer days.
     """
-    return discharge_at is not None and as_of - discharge_at >= dt.timedelta(days=days)
+    return discharge_at is not None and at - discharge_at >= dt.timedelta(days=days)
 
 
 def delinquency_rate(delinquent_count: int, discharges_last_3_months: int) -> float:

@@ -305,7 +305,8 @@ def _assembly_work(desk: Desk, clerk: Actor, seed: int, patients: int, providers
     admissions and clinic visits booked for tomorrow with paperwork filed ahead, added for each new tomorrow."""
     import random
 
-    from recdesk.completion import assembly, rules
+    from recdesk.completion import rules
+    from recdesk.completion.deficiencies import close_deficiency, record_deficiency
 
     today = today or datetime.date.today()
     tomorrow = today + datetime.timedelta(days=1)
@@ -344,13 +345,13 @@ def _assembly_work(desk: Desk, clerk: Actor, seed: int, patients: int, providers
                                                               days)
                 enc, filed = add(index, e, docs, loose=True)
                 for k, (kind, doc_type, item) in enumerate(deficiencies):
-                    assembly.record_deficiency(desk, clerk, enc.uuid, kind, _provider(providers, e["attending"]),
-                                               NOTES[(n + k) % len(NOTES)], filed.get(doc_type) if doc_type else None,
-                                               item=item if item in items else None)
+                    record_deficiency(desk, clerk, enc.uuid, kind, _provider(providers, e["attending"]),
+                                      NOTES[(n + k) % len(NOTES)], filed.get(doc_type) if doc_type else None,
+                                      item=item if item in items else None)
                 if n % 4 == 1:  # one the provider has completed already
-                    done = assembly.record_deficiency(desk, clerk, enc.uuid, "missing_consult",
-                                                      _provider(providers, e["attending"]))
-                    assembly.close_deficiency(desk, clerk, done)
+                    attending = _provider(providers, e["attending"])
+                    done = record_deficiency(desk, clerk, enc.uuid, "missing_consult", attending)
+                    close_deficiency(desk, clerk, done)
             audit.append(desk, clerk, "demo.assembly", object=stays_marker, details={"stays": len(RECENT_STAYS)})
         if not _done(day_marker):
             pool = random.Random(f"{seed}:assembly:{tomorrow.isoformat()}").sample(

@@ -8,21 +8,32 @@ from collections.abc import Iterable
 
 from recdesk import reference
 from recdesk.errors import DeskError
+from recdesk.roles import CHANGERS
 from recdesk.vault import audit, crypto, seals
 from recdesk.vault.models import Document, Encounter, Patient, new_uuid, now
+
+
+def type_labels(desk) -> dict[str, str]:
+    """The desk's document types, code -> label (document_types.toml), in the file's order."""
+    return dict(_document_types(desk)[0])
 
 
 def type_tags(desk, doc_type: str) -> str:
     """The sensitive categories a document type carries by default (document_types.toml `tags`): a psychotherapy
     note is tagged psychotherapy however it was filed, so a release never sends one unflagged."""
+    return _document_types(desk)[1].get(doc_type, "")
+
+
+def _document_types(desk) -> tuple[dict[str, str], dict[str, str]]:
     site = desk.config.home / "data" / "document_types.toml"
-    return _tags_by_type(desk.config.home, site.stat().st_mtime_ns if site.exists() else 0).get(doc_type, "")
+    return _read_types(desk.config.home, site.stat().st_mtime_ns if site.exists() else 0)
 
 
 @functools.lru_cache(maxsize=8)
-def _tags_by_type(home, site_mtime: int) -> dict[str, str]:
+def _read_types(home, site_mtime: int) -> tuple[dict[str, str], dict[str, str]]:
     # Read once per desk (and again when the site's file changes): a demo build files thousands of documents.
-    return {t["code"]: ",".join(t.get("tags", [])) for t in reference.load("document_types", home)["type"]}
+    types = reference.load("document_types", home)["type"]
+    return {t["code"]: t["label"] for t in types}, {t["code"]: ",".join(t.get("tags", [])) for t in types}
 
 
 def file_document(
@@ -35,7 +46,7 @@ def file_document(
     The file is complete and renamed into place before its row exists, so a crash leaves at worst an
     unreferenced ciphertext file, never a record that points at half a file.
     """
-    actor.require("clerk", "manager")
+    actor.require(*CHANGERS)
     uid = new_uuid()
     dek = desk.dek(patient)
     stored = desk.store.put(dek, uid, data)

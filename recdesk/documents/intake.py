@@ -21,10 +21,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recdesk import reference
 from recdesk.desk import Desk
 from recdesk.display import shown
-from recdesk.documents.filing import type_tags
+from recdesk.documents.filing import type_labels, type_tags
 from recdesk.documents.pdfworker import (
     CANNOT_BE_PARSED,
     DECOMPRESSION_BOMB,
@@ -41,6 +40,7 @@ from recdesk.documents.pdfworker import (
     Rejected,
 )
 from recdesk.errors import AccessDenied, DeskError
+from recdesk.roles import CHANGERS
 from recdesk.vault import audit, crypto, seals
 from recdesk.vault.models import Document, DocumentMove, Encounter, Patient, User, new_uuid, now
 from recdesk.vault.store import CHUNK, StoredBlob
@@ -62,27 +62,6 @@ REFUSED_ADVICE = "left in the inbox: put a plain copy of it there (as the desk's
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # never a link; never wait on a pipe
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-def inbox(desk: Desk) -> Path:
-    return desk.config.home / desk.config.intake.inbox
-
-
-def max_pages(desk: Desk) -> int:
-    return desk.config.intake.max_pages
-
-
-def max_bytes(desk: Desk) -> int:
-    """Files larger than this are quarantined as too large without being parsed."""
-    return desk.config.intake.max_bytes
-
-
-def qa_by_other_clerk(desk: Desk) -> bool:
-    return desk.config.intake.qa_by_other_clerk
-
-
-def document_types(desk: Desk) -> dict[str, str]:
-    return {t["code"]: t["label"] for t in reference.load("document_types", desk.config.home)["type"]}
 
 
 # Older desks wrote the parser's own words (which can quote the file) as the reason; each maps to its phrase.
@@ -244,7 +223,7 @@ def _folders(box: Path, *, create: bool = True) -> Iterator[tuple[int, int] | No
 
 def recover(desk: Desk, box: Path | None = None) -> int:
     """Finish what a killed scan left in <box>/.claimed; returns how many files went back to the box."""
-    with _scan_lock(box or inbox(desk), create=False) as fds:
+    with _scan_lock(box or desk.config.inbox_path, create=False) as fds:
         return _recover(*fds) if fds else 0
 
 
@@ -334,9 +313,9 @@ BATCH = 50  # files committed together: one disk flush and one transaction per b
 def scan(desk: Desk, actor, directory: Path | None = None, *, worker: PdfWorker | None = None,
          progress: Callable[[int, int], None] | None = None) -> ScanReport:
     """Take every file in the inbox (or `directory`) in as an unfiled or quarantined document."""
-    actor.require("clerk", "manager")
-    box = (directory or inbox(desk)).absolute()  # the parser process opens claimed files by this path
-    limits = max_pages(desk), max_bytes(desk)  # a bad setting is found before any file is claimed
+    actor.require(*CHANGERS)
+    box = (directory or desk.config.inbox_path).absolute()  # the parser process opens claimed files by this path
+    limits = desk.config.intake.max_pages, desk.config.intake.max_bytes
     own_worker = worker is None
     worker = worker or PdfWorker()
     try:
@@ -525,7 +504,7 @@ def _title_for(desk: Desk, doc: Document, patient: Patient) -> bytes | None:
 
 
 def _check_type(desk: Desk, doc_type: str) -> None:
-    types = document_types(desk)
+    types = type_labels(desk)
     if doc_type not in types:
         raise DeskError(f"document type {doc_type!r} is not on the list: one of {', '.join(sorted(types))}")
 
@@ -538,7 +517,7 @@ def _check_date(service_date: datetime.date | None) -> None:
 def file_to_patient(desk: Desk, actor, doc_uuid: str, patient_uuid: str, doc_type: str,
                     service_date: datetime.date | None, encounter_uuid: str | None = None) -> Document:
     """Index an unfiled document: patient, type, date of service, encounter. It then waits for QA."""
-    actor.require("clerk", "manager")
+    actor.require(*CHANGERS)
     _check_type(desk, doc_type)
     _check_date(service_date)
     doc = _get(doc_uuid)
@@ -562,11 +541,11 @@ def file_to_patient(desk: Desk, actor, doc_uuid: str, patient_uuid: str, doc_typ
 
 def record_qa(desk: Desk, actor, doc_uuid: str, *, passed: bool, legible: bool = True, reason: str = "") -> None:
     """QA of a filed document: pass clears its paper for shredding; fail sends it back to its indexer."""
-    actor.require("clerk", "manager")
+    actor.require(*CHANGERS)
     doc = _get(doc_uuid)
     if doc.status != "filed" or doc.qa_state != "pending":
         raise DeskError(f"document {doc_uuid} is not waiting for QA")
-    if qa_by_other_clerk(desk) and doc.filed_by_id == actor.user_id:
+    if desk.config.intake.qa_by_other_clerk and doc.filed_by_id == actor.user_id:
         raise AccessDenied("QA must be done by a clerk other than the one who indexed it")
     if passed and not legible:
         raise DeskError("an illegible document cannot pass QA: fail it as illegible")
@@ -613,7 +592,7 @@ def cleared_for_shredding(doc: Document) -> bool:
 def move(desk: Desk, actor, doc_uuid: str, *, reason: str, patient_uuid: str | None = None,
          doc_type: str | None = None, service_date: datetime.date | None = None) -> Document:
     """Correct a misfile: another patient, type or date, with a reason; history kept, bytes re-keyed, QA again."""
-    actor.require("clerk", "manager")
+    actor.require(*CHANGERS)
     if not reason.strip():
         raise DeskError("a misfile correction needs a reason (it is kept in the document's history)")
     doc = _get(doc_uuid)
@@ -658,7 +637,7 @@ def index_queue(desk: Desk, actor) -> list[Document]:
 
 def qa_queue(desk: Desk, actor) -> list[Document]:
     query = Document.select().where((Document.status == "filed") & (Document.qa_state == "pending"))
-    if qa_by_other_clerk(desk):
+    if desk.config.intake.qa_by_other_clerk:
         query = query.where((Document.filed_by.is_null()) | (Document.filed_by != actor.user_id))
     return list(query.order_by(Document.filed_at, Document.id))
 
@@ -712,12 +691,10 @@ def coversheet(desk: Desk, actor, mrn: str) -> bytes:
     if not hits:
         raise DeskError(f"no patient with MRN {mrn}")
     patient = decrypt(desk, Patient.get_by_id(hits[0].patient.id))
-    from fpdf import FPDF
-
     from recdesk.pdf.fonts import latin1
+    from recdesk.pdf.layout import document
 
-    pdf = FPDF(format="letter")
-    pdf.set_creation_date(datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC))
+    pdf = document("Cover sheet", margins=None)
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 28)
     pdf.cell(0, 20, "RECDESK COVER SHEET", new_x="LMARGIN", new_y="NEXT", align="C")

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 import peewee
 
 from recdesk.desk import Desk
+from recdesk.display import cleaned
 from recdesk.errors import AccessDenied, DeskError
 from recdesk.paper import shelf, tracking
 from recdesk.patients.registry import decrypt
@@ -48,15 +49,6 @@ class PullItem:
         return row
 
 
-def filing_order(desk: Desk) -> str:
-    return tracking.filing_order(desk)
-
-
-def due_back_days(desk: Desk) -> int:
-    """Days after the appointment a pulled chart is due back in the file room ([pull_list] due_back_days)."""
-    return desk.config.pull_list.due_back_days
-
-
 def check_span(start: datetime.date, days: int) -> None:
     """A pull list covers 1 to MAX_DAYS days starting between FIRST_DAY and LAST_DAY (the calendar ends at 9999)."""
     if not 1 <= days <= MAX_DAYS:
@@ -88,7 +80,7 @@ def _volumes(appointments: list[Appointment]) -> dict[int, ChartVolume]:
 
 def build(desk: Desk, actor, start: datetime.date, days: int = 1) -> list[PullItem]:
     """Charts for booked appointments from `start` for `days` days (cancelled ones drop off), in shelf order."""
-    order = filing_order(desk)
+    order = desk.config.filing.order
     appointments = _appointments(start, days)
     volumes = _volumes(appointments)
     items = []
@@ -188,7 +180,7 @@ class PickList:
 
 def pick_list(desk: Desk, actor, start: datetime.date, days: int = 1) -> PickList:
     """The pick list for a day (or `days` days) with the pick state kept so far; the view is audited."""
-    order = filing_order(desk)
+    order = desk.config.filing.order
     appointments = _appointments(start, days)
     volumes = _volumes(appointments)
     states = {}
@@ -255,7 +247,7 @@ def pick(desk: Desk, actor, item: PickItem, borrower: str | None = None) -> Pick
     actor.require(*CHANGERS)
     if item.state == "pulled":
         raise DeskError(f"{item.shelf} is already pulled for {item.clinic}")
-    due = max(item.at.date() + datetime.timedelta(days=due_back_days(desk)), datetime.date.today())
+    due = max(item.at.date() + datetime.timedelta(days=desk.config.pull_list.due_back_days), datetime.date.today())
     with desk.write():
         _appointment_as_listed(item)
         volume = tracking.volume_for(desk, item.patient_id, create=True, actor=actor)
@@ -323,7 +315,7 @@ def not_fillable(desk: Desk, actor, item: PickItem, reason: str, text: str = "")
 
 
 def _clean(typed: str) -> str:
-    return re.sub(r"[\x00-\x1f\x7f-\x9f]", "", typed or "").strip()
+    return cleaned(typed)
 
 
 @dataclass(frozen=True)
@@ -339,7 +331,7 @@ def pick_by_mrn(desk: Desk, actor, picklist: PickList, typed: str) -> PickResult
     """Pull the chart whose MRN was typed or scanned: the first item still to pull for it, in shelf order."""
     actor.require(*CHANGERS)
     mrn = shelf.read_wand(typed)
-    shown = re.sub(r"[\x00-\x1f\x7f-\x9f]", "", typed or "").strip()[:20]
+    shown = cleaned(typed)[:20]
     if mrn is None:
         return PickResult(False, f"{shown!r} is not an MRN: scan the chart label again or type its digits")
     items = picklist.for_mrn(mrn)
@@ -374,7 +366,7 @@ def printout(desk: Desk, actor, picklist: PickList) -> bytes:
     states = {"pending": "", "pulled": "pulled"}
     rows = [(i.shelf, i.mrn, i.name, i.clinic, f"{i.at:%m-%d %H:%M}" if picklist.days > 1 else f"{i.at:%H:%M}",
              states.get(i.state, f"not fillable: {i.reason_shown}")) for i in picklist.items]
-    order = {"terminal": "terminal-digit", "middle": "middle-digit"}.get(filing_order(desk), "numeric")
+    order = {"terminal": "terminal-digit", "middle": "middle-digit"}.get(desk.config.filing.order, "numeric")
     pdf = layout.table_report(
         title="Pull list", subtitle_lines=[f"{when}, {order} order", f"{picklist.tally()}",
                                            f"Printed by {actor.user_name} on {datetime.datetime.now():%Y-%m-%d %H:%M}"],

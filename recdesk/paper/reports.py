@@ -39,21 +39,21 @@ def _shelf_key(mrn: str, order: str) -> tuple:
         return (10**12,)
 
 
-def overdue(desk: Desk, actor, today: datetime.date | None = None) -> list[dict]:
+def overdue(desk: Desk, actor, as_of: datetime.date | None = None) -> list[dict]:
     """Charts out past their due-back date, most overdue first, then in shelf order."""
-    today = today or datetime.date.today()
+    as_of = as_of or datetime.date.today()
     codes = {loc.id: loc for loc in ChartLocation.select()}
     query = (ChartVolume.select(ChartVolume, Patient).join(Patient)
-             .where((ChartVolume.status == "out") & (ChartVolume.due_back_on < today))
+             .where((ChartVolume.status == "out") & (ChartVolume.due_back_on < as_of))
              )
-    order = tracking.filing_order(desk)
+    order = desk.config.filing.order
     rows = []
     for v in query:
         row = _chart_row(desk, v, v.patient, codes)
-        row["days_overdue"] = (today - v.due_back_on).days
+        row["days_overdue"] = (as_of - v.due_back_on).days
         rows.append(row)
     rows.sort(key=lambda r: (r["due_back_on"], _shelf_key(r["mrn"], order), r["volume"]))
-    _audit_view(desk, actor, "overdue", [r["patient_uuid"] for r in rows], today=today)
+    _audit_view(desk, actor, "overdue", [r["patient_uuid"] for r in rows], today=as_of)
     return rows
 
 
@@ -72,15 +72,15 @@ def missing(desk: Desk, actor) -> list[dict]:
         row = _chart_row(desk, v, v.patient, codes)
         row["missing_since"] = since.get(v.id)
         rows.append(row)
-    order = tracking.filing_order(desk)
+    order = desk.config.filing.order
     rows.sort(key=lambda r: (r["missing_since"] or datetime.datetime.min, _shelf_key(r["mrn"], order)))
     _audit_view(desk, actor, "missing", [r["patient_uuid"] for r in rows])
     return rows
 
 
-def by_borrower(desk: Desk, actor, today: datetime.date | None = None) -> list[dict]:
+def by_borrower(desk: Desk, actor, as_of: datetime.date | None = None) -> list[dict]:
     """How many charts each borrower (location, and person if named) holds, and how many of them are overdue."""
-    today = today or datetime.date.today()
+    as_of = as_of or datetime.date.today()
     codes = {loc.id: loc for loc in ChartLocation.select()}
     groups: dict[tuple[int, str], dict] = {}
     query = (ChartVolume.select(ChartVolume.current, ChartVolume.borrower, ChartVolume.due_back_on)
@@ -90,7 +90,7 @@ def by_borrower(desk: Desk, actor, today: datetime.date | None = None) -> list[d
         row = groups.setdefault((loc.id, v.borrower), {"location": loc.code, "name": loc.name, "kind": loc.kind,
                                                         "person": v.borrower, "charts": 0, "overdue": 0})
         row["charts"] += 1
-        row["overdue"] += bool(v.due_back_on and v.due_back_on < today)
+        row["overdue"] += bool(v.due_back_on and v.due_back_on < as_of)
     return sorted(groups.values(), key=lambda r: (-r["charts"], r["location"], r["person"]))
 
 

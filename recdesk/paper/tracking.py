@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import peewee
 
 from recdesk.desk import Desk
+from recdesk.display import cleaned
 from recdesk.errors import DeskError
 from recdesk.paper import shelf
 from recdesk.patients.registry import by_mrn, mrn_of
@@ -38,26 +39,16 @@ DEFAULT_FILE_ROOM = ("MAIN", "Main file room")
 LOCATION_KINDS = ("file_room", "clinic", "department", "person")
 CLOSED_RELEASES = ("released", "denied", "withdrawn")
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def pull_ahead_days(desk: Desk) -> int:
-    """How far ahead a check-in looks for appointments that want the chart ([tracking] pull_ahead_days)."""
-    return desk.config.tracking.pull_ahead_days
 
 
 def _clean(text: str, what: str, limit: int) -> str:
-    text = _CONTROL.sub("", text or "").strip()
+    text = cleaned(text)
     if len(text) > limit:
         raise DeskError(f"{what} is at most {limit} characters")
     return text
 
 
 # --- locations ------------------------------------------------------------------------------------
-
-
-def default_file_room_code(desk: Desk) -> str:
-    return desk.config.tracking.default_file_room
 
 
 def find_location(code_or_name: str) -> ChartLocation | None:
@@ -114,7 +105,7 @@ def locations(desk: Desk, kind: str | None = None) -> list[ChartLocation]:
 
 def default_file_room(desk: Desk) -> ChartLocation:
     """The file room new chart volumes are homed in ([tracking] default_file_room, MAIN), created if missing."""
-    code = default_file_room_code(desk)
+    code = desk.config.tracking.default_file_room
     room = ChartLocation.get_or_none(ChartLocation.code == code)
     if room is None:
         with desk.write():
@@ -208,14 +199,10 @@ def label(desk: Desk, volume: ChartVolume, patient: Patient | None = None) -> st
     """The chart's shelf address as the clerk reads it on the folder: '56-34-12', or '56-34-12 vol 2'."""
     patient = patient or Patient.get_by_id(volume.patient_id)
     try:
-        text = shelf.address(mrn_of(desk, patient), filing_order(desk))
+        text = shelf.address(mrn_of(desk, patient), desk.config.filing.order)
     except DeskError:
         text = f"#{volume.id}"
     return text if volume.volume_no == 1 else f"{text} vol {volume.volume_no}"
-
-
-def filing_order(desk: Desk) -> str:
-    return desk.config.filing.order
 
 
 def location_by_id(loc_id: int) -> ChartLocation:
@@ -298,7 +285,7 @@ def chart_status(desk: Desk, patient, volume: ChartVolume | None = None) -> Char
     volume = _refresh(volume) if volume is not None else _first_volume(row.id)
     if volume is None:
         try:
-            address = shelf.address(mrn, filing_order(desk))
+            address = shelf.address(mrn, desk.config.filing.order)
         except DeskError:
             address = "?"
         return ChartStatus(row.uuid, mrn, None, address)
@@ -311,7 +298,7 @@ def find_chart(desk: Desk, actor, typed: str) -> ChartStatus:
     """The chart whose MRN a wand scanned or a clerk typed ('0072248', '*MRN72248*'); the look-up is audited."""
     mrn = shelf.read_wand(typed)
     if mrn is None:
-        shown = _CONTROL.sub("", typed or "").strip()[:20]
+        shown = cleaned(typed)[:20]
         raise DeskError(f"{shown!r} is not an MRN: scan the chart label again or type its digits")
     patient = by_mrn(desk, [mrn]).get(mrn_key(mrn))
     if patient is None:
@@ -327,24 +314,24 @@ def find_chart(desk: Desk, actor, typed: str) -> ChartStatus:
 
 
 def charge_out(desk: Desk, actor, volume_or_patient, borrower: ChartLocation | str, due_back: datetime.date,
-               person: str = "", *, today: datetime.date | None = None) -> ChartVolume:
+               person: str = "", *, as_of: datetime.date | None = None) -> ChartVolume:
     """Lend a chart that is in a file room to a clinic, department or person until `due_back`."""
     actor.require(*CHANGERS)
     with desk.write():
         volume = _volume(desk, volume_or_patient, create=True, actor=actor)
-        movement = record_charge_out(desk, actor, volume, borrower, due_back, person, today=today)
+        movement = record_charge_out(desk, actor, volume, borrower, due_back, person, as_of=as_of)
     return _refresh(movement.volume)
 
 
 def record_charge_out(desk: Desk, actor, volume: ChartVolume, borrower: ChartLocation | str,
-                      due_back: datetime.date, person: str = "", *, today: datetime.date | None = None,
+                      due_back: datetime.date, person: str = "", *, as_of: datetime.date | None = None,
                       details: dict | None = None) -> ChartMovement:
     """A charge-out in the caller's transaction (charge_out's own, or a pull-list pick's)."""
     patient = Patient.get_by_id(volume.patient_id)
     chart = label(desk, volume, patient)
     to = _location(borrower)
     person = _clean(person, "a borrower's name", 100)
-    today = today or datetime.date.today()
+    as_of = as_of or datetime.date.today()
     if volume.status == "missing":
         raise DeskError(f"chart {chart} is flagged missing: check it in when it is found")
     if volume.status == "out":
@@ -354,7 +341,7 @@ def record_charge_out(desk: Desk, actor, volume: ChartVolume, borrower: ChartLoc
                         "(transfer moves a chart between file rooms)")
     if not isinstance(due_back, datetime.date):
         raise DeskError("a charge-out needs a due-back date (YYYY-MM-DD)")
-    if due_back < today:
+    if due_back < as_of:
         raise DeskError(f"due-back date {due_back.isoformat()} is before today: check the date")
     return _move(desk, actor, volume, patient, "charge_out", to=to, status="out", borrower=person,
                  due_back=due_back, details=details)
@@ -371,7 +358,7 @@ class CheckIn:
 
 
 def check_in(desk: Desk, actor, volume: ChartVolume, at_location: ChartLocation | str | None = None, *,
-             when: datetime.datetime | None = None) -> CheckIn:
+             at: datetime.datetime | None = None) -> CheckIn:
     """Put a chart back in a file room (its home unless named). A missing chart checked in is found.
 
     The check-in happens, and `warnings` say what matters now: it was missing, it belongs in another
@@ -379,7 +366,7 @@ def check_in(desk: Desk, actor, volume: ChartVolume, at_location: ChartLocation 
     upcoming appointment wants it.
     """
     actor.require(*CHANGERS)
-    when = when or datetime.datetime.now()
+    at = at or datetime.datetime.now()
     patient = Patient.get_by_id(volume.patient_id)
     chart = label(desk, volume, patient)
     home = location_by_id(volume.home_id)
@@ -393,12 +380,12 @@ def check_in(desk: Desk, actor, volume: ChartVolume, at_location: ChartLocation 
     was_missing = volume.status == "missing"
     if was_missing:
         warnings.append(f"chart {chart} was flagged missing: it is found now")
-    warnings += _wanted(desk, patient, when)
+    warnings += _wanted(desk, patient, at)
     warnings += _open_releases(patient)
     if to.id != home.id:
         warnings.append(f"chart {chart} belongs in {home.code} ({home.name}), not {to.code}: send it home")
-    if volume.status == "out" and volume.due_back_on and volume.due_back_on < when.date():
-        days = (when.date() - volume.due_back_on).days
+    if volume.status == "out" and volume.due_back_on and volume.due_back_on < at.date():
+        days = (at.date() - volume.due_back_on).days
         warnings.append(f"it came back late from {location_by_id(volume.current_id).code}: due back on "
                         f"{volume.due_back_on.isoformat()} ({days} day{'s' if days != 1 else ''} overdue)")
     with desk.write():
@@ -407,11 +394,11 @@ def check_in(desk: Desk, actor, volume: ChartVolume, at_location: ChartLocation 
     return CheckIn(_refresh(volume), chart, to.code, warnings)
 
 
-def _wanted(desk: Desk, patient: Patient, when: datetime.datetime) -> list[str]:
-    until = datetime.datetime.combine(when.date() + datetime.timedelta(days=pull_ahead_days(desk) + 1),
+def _wanted(desk: Desk, patient: Patient, at: datetime.datetime) -> list[str]:
+    until = datetime.datetime.combine(at.date() + datetime.timedelta(days=desk.config.tracking.pull_ahead_days + 1),
                                       datetime.time.min)
     appointments = (Appointment.select().where((Appointment.patient == patient.id) & (Appointment.status == "booked")
-                                               & (Appointment.at >= when) & (Appointment.at < until))
+                                               & (Appointment.at >= at) & (Appointment.at < until))
                     .order_by(Appointment.at).limit(3))
     return [f"wanted for {a.clinic} on {a.at:%Y-%m-%d %H:%M}: put it with that pull, not on the shelf"
             for a in appointments]

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from peewee import JOIN
 
-from recdesk import reference
 from recdesk.desk import Desk
+from recdesk.documents.filing import type_labels
 from recdesk.errors import DeskError
 from recdesk.patients.registry import PatientDetails, decrypt
 from recdesk.serve.sessions import CHART_OPENS
@@ -53,10 +53,6 @@ class Chart:
     access: list[dict] = field(default_factory=list)
 
 
-def _doc_labels(desk: Desk) -> dict[str, str]:
-    return {t["code"]: t["label"] for t in reference.load("document_types", desk.config.home)["type"]}
-
-
 def check_access(desk: Desk, row: Patient, purpose: str | None) -> None:
     """A restricted record opens only with a stated purpose; its flag must be the one recdesk wrote (a flag
     cleared by hand in the database would open it without one)."""
@@ -82,7 +78,7 @@ def open_chart(desk: Desk, actor, patient_uuid: str, *, purpose: str | None = No
         for e in Encounter.select(Encounter, Provider).join(Provider, JOIN.LEFT_OUTER)
         .where(Encounter.patient == row.id).order_by(Encounter.admit_at.desc())
     ]
-    labels = _doc_labels(desk)
+    labels = type_labels(desk)
     chart.documents = [
         {"uuid": d.uuid, "type": labels.get(d.doc_type, d.doc_type), "date": d.service_date, "pages": d.pages,
          "qa": d.qa_state, "title": crypto.open_text(dek, "document", "title", d.uuid, d.title_enc) or ""}

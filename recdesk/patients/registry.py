@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from recdesk.errors import DeskError
+from recdesk.roles import CHANGERS, MANAGERS
 from recdesk.vault import audit, crypto, seals
 from recdesk.vault.blindindex import INDEX_VERSION, KINDS_SINCE, Term, digits, mrn_key, patient_terms
 from recdesk.vault.db import bulk_insert
@@ -61,7 +62,7 @@ def _validate(p: PatientDetails) -> None:
 
 def register_many(desk, actor, patients: Iterable[PatientDetails]) -> list[int]:
     """Register patients in the caller's transaction: each gets a DEK, ciphertexts, tokens and an audit event."""
-    actor.require("clerk", "manager")
+    actor.require(*CHANGERS)
     wrap_key = desk.master.sub("dek-wrap")
     rows, insurance, terms_by_uuid = [], [], {}
     stamp = now()
@@ -144,7 +145,7 @@ def reindex(desk, actor, progress=None) -> int:
 
     Safe to interrupt and run again: batches commit on their own and tokens already there are kept.
     """
-    actor.require("manager")
+    actor.require(*MANAGERS)
     kinds = {k for v in range(desk.index_version + 1, INDEX_VERSION + 1) for k in KINDS_SINCE.get(v, ())}
     done = 0
     if kinds:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from recdesk.display import cleaned
 from recdesk.errors import DeskError
 from recdesk.patients.registry import PatientDetails, decrypt
 from recdesk.vault import audit
@@ -62,12 +63,11 @@ def parse_date(text: str) -> datetime.date | None:
 
 
 MAX_QUERY = 80
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def clean(query: str) -> str:
     """What a clerk meant to type: control characters (pasted or from a bad terminal) removed."""
-    return _CONTROL.sub("", query).strip()
+    return cleaned(query)
 
 
 def plan(query: str, index_version: int = INDEX_VERSION) -> list[Step]:
@@ -258,11 +258,11 @@ def identity_warnings(hits: list[Hit]) -> list[IdentityWarning]:
     return warnings
 
 
-def age(dob: datetime.date | None, today: datetime.date | None = None) -> int | None:
+def age(dob: datetime.date | None, as_of: datetime.date | None = None) -> int | None:
     if dob is None:
         return None
-    today = today or datetime.date.today()
-    return today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
+    as_of = as_of or datetime.date.today()
+    return as_of.year - dob.year - ((as_of.month, as_of.day) < (dob.month, dob.day))
 
 
 NO_MATCH_HINT = "try last,first (smith,jo), an MRN, a DOB (1962-03-04), last 4 (1234), S1234 or a phone number"

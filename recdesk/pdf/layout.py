@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from recdesk.pdf.fonts import latin1
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 # Typographic punctuation that latin1() would fold to '?': spelled the way a typewriter would.
 _PUNCTUATION = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'", "–": "-", "—": "-",
@@ -21,13 +25,19 @@ def text(value: object) -> str:
     return latin1(str(value).translate(_PUNCTUATION))
 
 
-def _pdf(title: str, made: datetime.date | None = None):
+def document(title: str = "", *, made: datetime.date | None = None, unit: str = "mm",
+             margins: float | None = _MARGIN) -> FPDF:
+    """A new US Letter PDF as the desk makes every one: its title, creator recdesk, and a fixed made-at date (noon of
+    `made`, else 2000-01-01) so the same input gives the same bytes; `margins` (in `unit`) on every side, the page
+    breaking at the bottom one (None: fpdf2's own)."""
     from fpdf import FPDF  # fpdf2 takes ~0.3 s to import; only rendering needs it
 
-    pdf = FPDF(unit="mm", format="letter")
-    pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
-    pdf.set_auto_page_break(True, margin=_MARGIN)
-    pdf.set_title(text(title))
+    pdf = FPDF(unit=unit, format="letter")
+    if margins is not None:
+        pdf.set_margins(margins, margins, margins)
+        pdf.set_auto_page_break(True, margin=margins)
+    if title:
+        pdf.set_title(text(title))
     pdf.set_creator("recdesk")
     pdf.set_creation_date(datetime.datetime.combine(made, datetime.time(12), datetime.UTC) if made else _EPOCH)
     return pdf
@@ -36,7 +46,7 @@ def _pdf(title: str, made: datetime.date | None = None):
 def letter(*, facility: str, date: datetime.date, to_lines: Sequence[str], subject: str,
            paragraphs: Sequence[str], signature_lines: Sequence[str]) -> bytes:
     """A business letter: letterhead, date, inside address, 'Re:' line, body, signature block."""
-    pdf = _pdf(subject, date)
+    pdf = document(subject, made=date)
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 14)
     pdf.multi_cell(0, 7, text(facility), align="L", new_x="LMARGIN", new_y="NEXT")
@@ -74,7 +84,7 @@ def table_report(*, title: str, subtitle_lines: Sequence[str], columns: Sequence
             raise ValueError(f"row {number} has {len(row)} cells for {len(columns)} columns")
     from fpdf.fonts import FontFace
 
-    pdf = _pdf(title)
+    pdf = document(title)
     pdf.set_auto_page_break(True, margin=_MARGIN + 4)  # room for the page number
     pdf.footer = lambda: _page_number(pdf)
     pdf.add_page()
@@ -107,7 +117,7 @@ def _page_number(pdf) -> None:
 def notice_page(title: str, paragraphs: Sequence[str]) -> bytes:
     """One page of notice text: the type shrinks (11 pt down to 7 pt) until it fits; longer text raises ValueError."""
     for size in (11, 10, 9, 8, 7):
-        pdf = _pdf(title)
+        pdf = document(title)
         pdf.add_page()
         pdf.set_font("Helvetica", "B", size + 3)
         pdf.multi_cell(0, (size + 3) * 0.5, text(title), align="C", new_x="LMARGIN", new_y="NEXT")

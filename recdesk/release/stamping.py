@@ -92,13 +92,8 @@ def page_ranges(pages: Sequence[int]) -> str:
 
 def _overlays(sizes: list[tuple[float, float]], labels: list[str], stamp: str) -> list:
     """One page per (width, height) as seen on screen: stamp at bottom left, label at bottom right."""
-    import datetime
-
-    from fpdf import FPDF
-
-    pdf = FPDF(unit="pt")
+    pdf = layout.document(unit="pt", margins=None)
     pdf.set_auto_page_break(False)
-    pdf.set_creation_date(datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC))
     stamp = layout.text(stamp)
     for (width, height), label in zip(sizes, labels, strict=True):
         pdf.add_page(format=(width, height))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recdesk.errors import AccessDenied, DeskError
+from recdesk.roles import MANAGERS
 from recdesk.vault import crypto
 from recdesk.vault.db import bulk_insert
 from recdesk.vault.models import AuditEvent, AuditHead, AuditStray, now
@@ -306,7 +307,7 @@ def rollback_problem(desk) -> str | None:
 def accept_restore(desk, actor) -> int:
     """A manager says the database was restored on purpose: the restore is audited and this home's watermark
     moves to the restored head. Returns the head it now trusts."""
-    actor.require("manager")
+    actor.require(*MANAGERS)
     problem = rollback_problem(desk)
     if problem is None:
         raise DeskError("the database is not older than this home last saw it: there is no restore to accept")
