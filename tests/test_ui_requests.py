@@ -12,10 +12,12 @@ from recdesk.patients.registry import PatientDetails, register
 from recdesk.release import requests as roi
 from recdesk.vault.models import AuditEvent, Disclosure, Patient, Release
 from screens.accounting import AccountingScreen
+from screens.dialogs.choice import ChoiceDialog
+from screens.dialogs.message import MessageDialog
+from screens.dialogs.patient import PatientPicker
 from screens.packet import PacketScreen
-from screens.pickers import ChoiceDialog, PatientPicker
 from screens.requestform import ChoiceField, RequestFormScreen, TickField, widget_id
-from screens.requests import MessageDialog, RequestsScreen
+from screens.requests import RequestsScreen
 from tests.test_roi import pdf
 from tests.test_ui import SIZE, app_for, settle
 

@@ -693,6 +693,11 @@ def providers(desk: Desk) -> list[Provider]:
     return list(Provider.select().order_by(Provider.name))
 
 
+def provider_choices(desk: Desk) -> list[tuple[int, str, str]]:
+    """(id, name, service) of every provider, by name: whom a deficiency may be assigned to, in plain values."""
+    return [(p.id, p.name, p.service) for p in providers(desk)]
+
+
 def record_deficiency(desk: Desk, actor, encounter_uuid: str, kind: str, provider_name_or_id: int | str,
                       note: str = "", document_uuid: str | None = None, *, item: str | None = None) -> str:
     """Open a deficiency of a kind from deficiency_types on the encounter, assigned to a provider; returns its uuid.

@@ -263,6 +263,60 @@ def event_ref(e: ReleaseEvent) -> str:
     return f"{e.release_id}:{e.at.isoformat()}:{e.kind}"
 
 
+@dataclass(frozen=True)
+class ReleaseFacts:
+    """What the request log shows of a release beside its ReleaseView, in plain values (no rows for a screen)."""
+
+    uuid: str
+    received_on: datetime.date
+    delivery: str
+    extended: bool
+    hold_reason: str
+    has_packet: bool
+    packet_encrypted: bool  # a packet password is on file (electronic delivery)
+
+
+def facts(v: ReleaseView) -> ReleaseFacts:
+    r = v.release
+    return ReleaseFacts(r.uuid, v.request.received_on, v.request.delivery, r.extended_due_on is not None,
+                        r.hold_reason or "", r.packet_id is not None, r.packet_password_enc is not None)
+
+
+def _release(release_uuid: str) -> Release:
+    release = Release.get_or_none(Release.uuid == release_uuid)
+    if release is None:
+        raise DeskError(f"no release {release_uuid}: it may have been withdrawn; reopen the request log")
+    return release
+
+
+def check_again(desk: Desk, actor, release_uuid: str) -> rules.Verdict:
+    """validate(), for a release named by its uuid (the request log's V)."""
+    return validate(desk, actor, _release(release_uuid))
+
+
+def history_of(desk: Desk, actor, release_uuid: str) -> list[dict]:
+    """history(), for a release named by its uuid."""
+    return history(desk, _release(release_uuid))
+
+
+def packet_pdf(desk: Desk, actor, release_uuid: str) -> bytes:
+    """The release's built packet, to print; the view is audited (filing.read_document)."""
+    release = _release(release_uuid)
+    if release.packet_id is None:
+        raise DeskError("this request has no packet yet: B builds it")
+    return filing.read_document(desk, actor, Document.get_by_id(release.packet_id))
+
+
+def letter_pdf(desk: Desk, actor, release_uuid: str, document_uuid: str) -> bytes:
+    """One of the letters drafted for this release, to print; the view is audited (filing.read_document)."""
+    release = _release(release_uuid)
+    doc = (Document.select().join(ReleaseEvent, on=ReleaseEvent.document == Document.id)
+           .where((ReleaseEvent.release == release.id) & (Document.uuid == document_uuid)).first())
+    if doc is None:
+        raise DeskError(f"document {document_uuid} is not a letter of this request")
+    return filing.read_document(desk, actor, doc)
+
+
 def _event(desk: Desk, actor, release: Release, kind: str, note: str = "", document: Document | None = None) -> None:
     at = now()
     e = ReleaseEvent(release=release, at=at, kind=kind, status=release.status, by_user=actor.user_id,
