@@ -64,6 +64,15 @@ async def settle(app, pilot):
     await pilot.pause()
 
 
+async def until(pilot, condition, what: str) -> None:
+    """Wait on a condition the screen reaches in its own time (a worker's reload), never on a clock."""
+    for _ in range(2000):
+        if condition():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError(f"never happened: {what}")
+
+
 async def type_query(app, pilot, text):
     await pilot.press(*text)
     await settle(app, pilot)
