@@ -32,8 +32,8 @@ HELP = (
     "notice, D denies, W withdraws, H holds with a reason (H again lifts the hold), V runs the validator\n"
     "again, F estimates the fee (access requests need one before the packet), L drafts or prints a letter,\n"
     "P prints the packet, K shows the packet password (give it by phone, never with the packet), C shows\n"
-    "closed requests too, O shows a patient's accounting of disclosures. Rule IDs (A2, R1, L3 ...) are the\n"
-    "ones in RULES.md."
+    "closed requests too, O shows a patient's accounting of disclosures. After a change only that request is\n"
+    "read again; F5 reads the whole log again. Rule IDs (A2, R1, L3 ...) are the ones in RULES.md."
 )
 COLUMNS = (("ref", "Ref"), ("mrn", "MRN"), ("status", "Status"), ("due", "Due"), ("aging", "Aging"),
            ("requester", "Requester"))
@@ -158,10 +158,8 @@ class RequestsScreen(DeskScreen):
 
     async def refresh_row(self, uuid: str) -> None:
         """Read one request again (one audited view) and show it in its place."""
-        try:
-            v = await self.call(requests.get, uuid)
-        except DeskError as exc:
-            self.say_error(str(exc))
+        v = await self.run(requests.get, uuid)
+        if v is FAILED:
             return
         index = next((n for n, row in enumerate(self.rows) if row.uuid == uuid), None)
         if index is None:
