@@ -20,7 +20,7 @@ from screens.search import SearchScreen
 
 SIZE = (80, 24)
 TOMORROW = dt.date.today() + dt.timedelta(days=1)
-CHANGING = {"attach", "deficiency", "close_deficiency", "provider_letter"}
+CHANGING = AssemblyScreen.CHANGING  # the screen's own list of what changes a record
 
 
 @pytest.fixture
