@@ -8,11 +8,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
-from recdesk.errors import DeskError
-from recdesk.pdf import printing
 from recdesk.release import requests, rules
-from screens.pickers import ChoiceDialog, TextDialog
-from screens.widgets import DeskHeader, DeskScreen, DeskTable, Plain
+from screens.base import DeskScreen
+from screens.dialogs.choice import ChoiceDialog
+from screens.dialogs.text import TextDialog
+from screens.widgets.header import DeskHeader
+from screens.widgets.plain import Plain
+from screens.widgets.table import DeskTable
 
 HELP = (
     "The disclosures the patient is entitled to hear about, over the last six years: subpoenas and court\n"
@@ -30,6 +32,7 @@ HELP = (
 class AccountingScreen(DeskScreen):
     SCREEN_NAME = "Accounting of disclosures"
     HELP = HELP
+    CHANGING = frozenset({"record_disclosure", "suspend"})
     BINDINGS = [
         Binding("p", "print", "Print", id="accounting.print"),
         Binding("n", "record_disclosure", "Record a disclosure", id="accounting.record"),
@@ -59,10 +62,11 @@ class AccountingScreen(DeskScreen):
         await self.reload()
 
     async def reload(self) -> None:
+        a = await self.run(requests.accounting, self.patient_uuid)
+        if not a:
+            return
         table = self.query_one("#disclosures", DataTable)
         table.clear()
-        app = self.app
-        a = await app.desk_call(requests.accounting, app.desk, app.actor, self.patient_uuid)
         self.accounting = a
         for r in a.rows:
             table.add_row(r.disclosed_on.isoformat(), r.recipient[:20], r.description[:30],
@@ -73,24 +77,13 @@ class AccountingScreen(DeskScreen):
             + (f" {a.withheld} held back under an agency's suspension (D5)." if a.withheld else ""))
 
     async def action_print(self) -> None:
-        app = self.app
-
-        def send(desk, actor):
-            return printing.send(desk, requests.accounting_pdf(desk, actor, self.patient_uuid), "accounting")
-
-        try:
-            where = await app.desk_call(send, app.desk, app.actor)
-        except DeskError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        self.notify(f"Accounting {where}.", timeout=8)
+        await self.print_out("accounting", "Accounting", requests.accounting_pdf, self.patient_uuid)
 
     def action_record_disclosure(self) -> None:
-        self.run_worker(self._record(), group="pick", exclusive=True)
+        self.flow(self._record())
 
     async def _record(self) -> None:
-        app = self.app
-        ask = app.push_screen_wait
+        ask = self.ask
         on = await ask(TextDialog("Disclosed on (date)?", datetime.date.today().isoformat(), kind="date"))
         recipient = on and await ask(TextDialog("To whom (name)?"))
         address = recipient and await ask(TextDialog("Their address (or - if not known)?"))
@@ -102,23 +95,16 @@ class AccountingScreen(DeskScreen):
             for name, accountable in requests.RECORDED_BASES.items()]))
         if not basis:
             return
-        try:
-            await app.desk_call(requests.record_disclosure, app.desk, app.actor, self.patient_uuid,
-                                disclosed_on=datetime.date.fromisoformat(on), recipient=recipient,
-                                address="" if address.strip() == "-" else address, description=description,
-                                purpose=purpose, basis=basis)
-        except DeskError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        self.notify("Disclosure recorded.", timeout=5)
-        await self.reload()
+        await self.run(requests.record_disclosure, self.patient_uuid, disclosed_on=datetime.date.fromisoformat(on),
+                       recipient=recipient, address="" if address.strip() == "-" else address,
+                       description=description, purpose=purpose, basis=basis, done="Disclosure recorded.",
+                       refresh=self.reload)
 
     def action_suspend(self) -> None:
-        self.run_worker(self._suspend(), group="pick", exclusive=True)
+        self.flow(self._suspend())
 
     async def _suspend(self) -> None:
-        app = self.app
-        ask = app.push_screen_wait
+        ask = self.ask
         known = sorted({r.recipient for r in (self.accounting.rows if self.accounting else [])})
         agency = await ask(ChoiceDialog("Which agency or official asked?", [(a, a) for a in known]
                                         + [("__other__", "Another (type its name as on its disclosures)")]))
@@ -136,15 +122,9 @@ class AccountingScreen(DeskScreen):
             ends = await ask(TextDialog("Until (the date the statement gives)?", kind="any_date"))
             if not ends:
                 return
-        try:
-            await app.desk_call(requests.suspend_accounting, app.desk, app.actor, self.patient_uuid, agency=agency,
-                                starts_on=datetime.date.today(), written=form == "written",
-                                ends_on=datetime.date.fromisoformat(ends) if ends else None)
-        except DeskError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        self.notify(f"Accounting of {agency}'s disclosures suspended.", timeout=5)
-        await self.reload()
+        await self.run(requests.suspend_accounting, self.patient_uuid, agency=agency, starts_on=datetime.date.today(),
+                       written=form == "written", ends_on=datetime.date.fromisoformat(ends) if ends else None,
+                       done=f"Accounting of {agency}'s disclosures suspended.", refresh=self.reload)
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -6,7 +6,7 @@ import asyncio
 import functools
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from textual import events
 from textual.app import App, SystemCommand
@@ -21,23 +21,10 @@ from recdesk.display import shown
 from recdesk.errors import AccessDenied, DeskError
 from recdesk.serve import sessions
 from recdesk.vault import audit, environment
-from screens.widgets import ControlFilter
+from screens.base import refusal
+from screens.widgets.controls import ControlFilter
 
 T = TypeVar("T")
-
-# Actions that change the record. A supervisor's session never offers them (and could not perform
-# them: their database connection is read-only). Screens that add such actions list them here.
-CHANGING_ACTIONS: set[str] = {
-    "intake", "qa", "scan", "pick_patient", "pick_type", "pick_date", "pick_encounter", "file", "qa_pass", "qa_fail",
-    "move",
-    # request log
-    "new_request", "fix_authorization", "build_packet", "packet_qa", "release", "extend", "deny", "withdraw",
-    "hold", "fee", "letter", "import_requests", "link_scan", "record_disclosure", "suspend", "validate",
-    # chart assembly and deficiencies
-    "attach", "deficiency", "close_deficiency", "provider_letter",
-    # paper charts
-    "pick", "not_fillable", "check_in", "charge_out", "transfer", "mark_missing", "import_appointments",
-}
 
 # F-key screens: key -> (action, module, class, title, what it is for, who may open it)
 DESK_SCREENS = {
@@ -46,7 +33,7 @@ DESK_SCREENS = {
            ("clerk", "supervisor", "manager")),
     "f6": ("assembly", "screens.assembly", "AssemblyScreen", "Assembly",
            "Chart assembly and deficiencies for admissions and clinics (F6)", ("clerk", "manager")),
-    "f7": ("pull_list", "screens.picklist", "PickListScreen", "Pull list",
+    "f7": ("pull_list", "screens.pulllist", "PullListScreen", "Pull list",
            "Terminal-digit pull list and pick mode (F7)", ("clerk", "manager")),
     "f8": ("charts", "screens.tracking", "TrackingScreen", "Charts",
            "Paper charts: check in, charge out, transfer, missing (F8)", ("clerk", "manager")),
@@ -59,6 +46,7 @@ class RecdeskApp(App[str]):
     """One clerk's (or supervisor's) session at the desk."""
 
     TITLE = "recdesk"
+    CHANGING: ClassVar[frozenset[str]] = frozenset({"intake", "qa"})  # the app's own keys that change records
     CSS_PATH = "recdesk.tcss"
     COMMAND_PALETTE_BINDING = "ctrl+p"
     BINDINGS = [
@@ -157,8 +145,12 @@ class RecdeskApp(App[str]):
 
     # --- actions
 
+    def refusal(self, action: str) -> str | None:
+        """Why this session may not run one of the app's own actions, or None (screens.base.refusal)."""
+        return refusal(self.actor, self.CHANGING, action)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in CHANGING_ACTIONS and self.actor.role == "supervisor":
+        if self.refusal(action):
             return False
         if action == "open_screen" and parameters:
             return self.actor.role in DESK_SCREENS[str(parameters[0])][5]
@@ -173,7 +165,7 @@ class RecdeskApp(App[str]):
             self._go(screen_type)
 
     def action_help(self) -> None:
-        from screens.help import HelpScreen
+        from screens.dialogs.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
@@ -222,7 +214,7 @@ class RecdeskApp(App[str]):
         """Open a chart, asking for a purpose of access first when the record is restricted."""
         from recdesk.patients.chart import PurposeRequired, open_chart
         from screens.chart import ChartScreen
-        from screens.purpose import PurposeDialog
+        from screens.dialogs.purpose import PurposeDialog
 
         try:
             chart = await self.desk_call(open_chart, self.desk, self.actor, patient_uuid)
@@ -248,7 +240,7 @@ class RecdeskApp(App[str]):
         if self.last_patient:
             yield SystemCommand("Last patient", "Re-open the chart you opened last",
                                 lambda: self.request_chart(self.last_patient))
-        if self.actor.role != "supervisor":
+        if not self.refusal("intake"):
             yield SystemCommand("Intake", "Index scanned documents from the inbox (F3)", self.action_intake)
             yield SystemCommand("QA", "Check filed documents before their paper is shredded (F4)", self.action_qa)
         for key, (_, _, _, title, what, roles) in DESK_SCREENS.items():

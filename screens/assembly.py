@@ -8,13 +8,16 @@ import re
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Footer, Static
 
 from recdesk.completion import assembly, rules
 from recdesk.errors import DeskError
-from recdesk.patients.chart import PurposeRequired
-from screens.pickers import ChoiceDialog, TextDialog
-from screens.widgets import DeskHeader, DeskScreen, DeskTable, Plain
+from screens.base import FAILED, DeskScreen, printed
+from screens.dialogs.choice import ChoiceDialog
+from screens.dialogs.text import TextDialog
+from screens.widgets.header import DeskHeader
+from screens.widgets.plain import Plain
+from screens.widgets.table import DeskTable
 
 # Paragraphs wrap to the help box; "\\[" is a literal bracket (the help text is Textual markup).
 HELP = (
@@ -67,41 +70,12 @@ def _add(table: DataTable, *cells: object) -> None:
     table.add_row(*(str(c) for c in cells))
 
 
-class NoteDialog(TextDialog):
-    """An optional line of text: Enter on an empty line means none; Esc cancels."""
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.prevent_default()
-        self.dismiss(event.value.strip())
-
-
-def _print(desk, actor, encounter_uuid: str, purpose: str | None) -> str:
-    from recdesk.pdf import printing
-
-    data = assembly.print_chart(desk, actor, encounter_uuid, purpose=purpose)
-    return printing.send(desk, data, "chart")
-
-
-def _letter(desk, actor, provider_id: int) -> str:
-    from recdesk.pdf import printing
-
-    return printing.send(desk, assembly.provider_letter(desk, actor, provider_id), "deficiency-letter")
-
-
-def _queue(desk, actor):
-    return assembly.provider_queue(desk, actor), assembly.delinquency_rate(desk)
-
-
-def _choices(desk) -> tuple[list[rules.DeficiencyType], list[tuple[int, str, str]]]:
-    return (rules.deficiency_types(desk.config.home),
-            [(p.id, p.name, p.service) for p in assembly.providers(desk)])
-
-
 class AssemblyScreen(DeskScreen):
     """Chart assembly and deficiency work."""
 
     SCREEN_NAME = "Chart assembly"
     HELP = HELP
+    CHANGING = frozenset({"attach", "deficiency", "close_deficiency", "provider_letter"})
     DEFAULT_CSS = """
     AssemblyScreen #asm-status { height: 1; padding: 0 1; color: ansi_cyan; text-style: bold; }
     AssemblyScreen #asm-banner { height: 2; padding: 0 1; text-style: bold; }
@@ -124,10 +98,6 @@ class AssemblyScreen(DeskScreen):
         Binding("p", "print_chart", "Print", id="assembly.print"),
         Binding("escape", "back", "Back", id="assembly.back"),
     ]
-
-    def _say(self, message: str, **kwargs) -> None:
-        """One plain-text line (a DeskError's message may hold brackets)."""
-        self.notify(message, markup=False, **kwargs)
 
     def __init__(self) -> None:
         super().__init__()
@@ -159,10 +129,7 @@ class AssemblyScreen(DeskScreen):
     def in_chart(self) -> bool:
         return self.chart is not None
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        allowed = super().check_action(action, parameters)
-        if not allowed:
-            return allowed
+    def can(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("attach", "deficiency"):
             return self.in_chart
         if action == "close_deficiency":
@@ -187,19 +154,18 @@ class AssemblyScreen(DeskScreen):
 
     async def load(self, keep: int = 0) -> None:
         """Fetch and show the current list view."""
-        app = self.app
         try:
             if self.view in WORK_VIEWS:
                 day = dt.date.today() if self.view == "discharges" else self.day
-                self.rows = await app.desk_call(assembly.worklist, app.desk, app.actor, day, self.view)
+                self.rows = await self.call(assembly.worklist, day, self.view)
             elif self.view == "queue":
-                self.rows, self.rate = await app.desk_call(_queue, app.desk, app.actor)
+                self.rows = await self.call(assembly.provider_queue)
+                self.rate = await self.read(assembly.delinquency_rate)
             else:
-                self.rows = await app.desk_call(assembly.deficiencies, app.desk, app.actor,
-                                                provider=self.provider.provider_id)
+                self.rows = await self.call(assembly.deficiencies, provider=self.provider.provider_id)
         except DeskError as exc:
             self.rows = []
-            self._say(str(exc), severity="error")
+            self.say_error(str(exc))
         self._fill_list(keep)
 
     def _fill_list(self, keep: int) -> None:
@@ -301,32 +267,11 @@ class AssemblyScreen(DeskScreen):
             self.provider, self.view = r, "provider"
             await self.load()
         elif r is not None and r.encounter_uuid:
-            self.run_worker(self._open_flow(r.encounter_uuid), group="assembly", exclusive=True)
-
-    async def _with_purpose(self, fn, *args):
-        """Call fn(..., purpose=...) on the desk thread, asking for a purpose of access when the record is
-        restricted; None when the clerk goes back."""
-        from screens.purpose import PurposeDialog
-
-        app = self.app
-        purpose = self.purpose if self.in_chart else None
-        try:
-            return await app.desk_call(fn, *args, purpose=purpose), purpose
-        except PurposeRequired:
-            purpose = await app.push_screen_wait(PurposeDialog())
-            if purpose is None:
-                self._say("Restricted record not opened.", timeout=4)
-                return None, None
-            return await app.desk_call(fn, *args, purpose=purpose), purpose
+            self.flow(self._open_flow(r.encounter_uuid))
 
     async def _open_flow(self, encounter_uuid: str) -> None:
-        app = self.app
-        try:
-            chart, purpose = await self._with_purpose(assembly.assemble, app.desk, app.actor, encounter_uuid)
-        except DeskError as exc:
-            self._say(str(exc), severity="error")
-            return
-        if chart is None:
+        chart, purpose = await self.with_purpose(assembly.assemble, encounter_uuid)
+        if chart is FAILED:
             return
         self.chart, self.purpose = chart, purpose
         self.query_one("#asm-list").add_class("hidden")
@@ -402,15 +347,11 @@ class AssemblyScreen(DeskScreen):
             detail.update("")
 
     async def reload_chart(self) -> None:
-        app = self.app
         keep = self.query_one("#asm-items", DataTable).cursor_row
-        try:
-            self.chart = await app.desk_call(assembly.assemble, app.desk, app.actor, self.chart.encounter_uuid,
-                                             purpose=self.purpose)
-        except DeskError as exc:
-            self._say(str(exc), severity="error")
-            return
-        self._fill_items(keep)
+        chart = await self.run(assembly.assemble, self.chart.encounter_uuid, purpose=self.purpose)
+        if chart:
+            self.chart = chart
+            self._fill_items(keep)
 
     async def action_back(self) -> None:
         if self.in_chart:
@@ -432,47 +373,41 @@ class AssemblyScreen(DeskScreen):
     def action_attach(self) -> None:
         item, _ = self.line
         if item is None:
-            self._say("Pick a checklist item to attach a document to.", severity="warning")
+            self.notify("Pick a checklist item to attach a document to.", severity="warning")
             return
-        self.run_worker(self._attach_flow(item), group="assembly", exclusive=True)
+        self.flow(self._attach_flow(item))
 
     async def _attach_flow(self, item: assembly.ItemRow) -> None:
-        app, a = self.app, self.chart
+        a = self.chart
         if not a.documents:
-            self._say("This patient has no filed documents: file the document at intake first.", severity="warning")
+            self.notify("This patient has no filed documents: file the document at intake first.", severity="warning")
             return
-        types = {t for i in rules.checklist(a.kind, app.desk.config.home) if i.code == item.code
+        types = {t for i in rules.checklist(a.kind, self.desk.config.home) if i.code == item.code
                  for t in i.doc_types}
         docs = sorted(a.documents, key=lambda d: (d.doc_type not in types, d.where != "this"))
         choices = [(d.uuid, _cut(("[attached] " if d.uuid in item.attached else "") + d.label, 60)) for d in docs]
         current = next((d.uuid for d in docs if d.uuid not in item.attached), None)
-        uuid = await app.push_screen_wait(ChoiceDialog(f"Attach to {_cut(item.label, 48)}:", choices,
-                                                       current))
+        uuid = await self.ask(ChoiceDialog(f"Attach to {_cut(item.label, 48)}:", choices, current))
         if uuid is None:
             return
         fn, done = (assembly.detach, "Detached from") if uuid in item.attached else (assembly.attach, "Attached to")
-        try:
-            await app.desk_call(fn, app.desk, app.actor, a.encounter_uuid, item.code, uuid)
-        except DeskError as exc:
-            self._say(str(exc), severity="error")
-            return
-        self._say(f"{done} {item.label}.")
-        await self.reload_chart()
+        await self.run(fn, a.encounter_uuid, item.code, uuid, done=f"{done} {item.label}.", refresh=self.reload_chart)
 
     def action_deficiency(self) -> None:
         item, other = self.line
         if item is None and other is None:
             return
-        self.run_worker(self._deficiency_flow(item), group="assembly", exclusive=True)
+        self.flow(self._deficiency_flow(item))
 
     async def _deficiency_flow(self, item: assembly.ItemRow | None) -> None:
-        app, a = self.app, self.chart
-        kinds, people = await app.desk_call(_choices, app.desk)
+        a = self.chart
+        kinds = await self.app.desk_call(rules.deficiency_types, self.desk.config.home)
+        people = await self.read(assembly.provider_choices)
         if not people:
-            self._say("The desk has no providers to assign deficiencies to.", severity="error")
+            self.notify("The desk has no providers to assign deficiencies to.", severity="error")
             return
         what = f" for {_cut(item.label, 40)}" if item else ""
-        kind = await app.push_screen_wait(ChoiceDialog(
+        kind = await self.ask(ChoiceDialog(
             f"Deficiency{what}:",
             [(k.code, _cut(k.label + (f" ({k.rule})" if k.rule else ""), 60)) for k in kinds],
             item.suggested if item and item.suggested else None))
@@ -481,23 +416,19 @@ class AssemblyScreen(DeskScreen):
         people = sorted(people, key=lambda p: p[0] != a.attending_id)  # the attending first
         choices = [(str(pid), _cut(name + (" · attending" if pid == a.attending_id else f" · {service}" if service
                                            else ""), 60)) for pid, name, service in people]
-        provider = await app.push_screen_wait(ChoiceDialog(
+        provider = await self.ask(ChoiceDialog(
             "Assigned to:", choices, str(a.attending_id) if a.attending_id else None))
         if provider is None:
             return
-        note = await app.push_screen_wait(NoteDialog("Note for the provider (Enter for none, Esc cancels):"))
+        note = await self.ask(TextDialog("Note for the provider (Enter for none, Esc cancels):", optional=True))
         if note is None:
             return
         document = item.documents[0].uuid if item and len(item.documents) == 1 else None
-        try:  # recorded on the item: it marks that item alone, even of a kind other items share
-            await app.desk_call(assembly.record_deficiency, app.desk, app.actor, a.encounter_uuid, kind,
-                                int(provider), note, document, item=item.code if item else None)
-        except DeskError as exc:
-            self._say(str(exc), severity="error")
-            return
         name = next(n for pid, n, _ in people if str(pid) == provider)
-        self._say(f"Deficiency recorded, assigned to {name}.")
-        await self.reload_chart()
+        # recorded on the item: it marks that item alone, even of a kind other items share
+        await self.run(assembly.record_deficiency, a.encounter_uuid, kind, int(provider), note, document,
+                       item=item.code if item else None, done=f"Deficiency recorded, assigned to {name}.",
+                       refresh=self.reload_chart)
 
     def action_close_deficiency(self) -> None:
         if self.in_chart:
@@ -508,27 +439,21 @@ class AssemblyScreen(DeskScreen):
         else:
             return
         if not open_:
-            self._say("No open deficiency on this line: X records one.", severity="warning")
+            self.notify("No open deficiency on this line: X records one.", severity="warning")
             return
-        self.run_worker(self._close_flow(open_), group="assembly", exclusive=True)
+        self.flow(self._close_flow(open_))
 
     async def _close_flow(self, open_: list[assembly.DeficiencyRow]) -> None:
-        app = self.app
         choices = [(KEEP, "No, keep it open")] + [
             (d.uuid, _cut(f"Close: {d.label} ({d.provider or 'no provider'})", 60)) for d in open_]
-        uuid = await app.push_screen_wait(ChoiceDialog("Has the provider completed it?", choices, KEEP))
+        uuid = await self.ask(ChoiceDialog("Has the provider completed it?", choices, KEEP))
         if uuid in (None, KEEP):
             return
-        try:
-            await app.desk_call(assembly.close_deficiency, app.desk, app.actor, uuid)
-        except DeskError as exc:
-            self._say(str(exc), severity="error")
-            return
-        self._say("Deficiency closed.")
-        if self.in_chart:
-            await self.reload_chart()
-        else:
-            await self.load(keep=self.query_one("#asm-list", DataTable).cursor_row)
+        await self.run(assembly.close_deficiency, uuid, done="Deficiency closed.",
+                       refresh=self.reload_chart if self.in_chart else self.reload_list)
+
+    async def reload_list(self) -> None:
+        await self.load(keep=self.query_one("#asm-list", DataTable).cursor_row)
 
     def action_print_chart(self) -> None:
         if self.in_chart:
@@ -538,30 +463,18 @@ class AssemblyScreen(DeskScreen):
             if r is None or not getattr(r, "encounter_uuid", ""):
                 return
             uuid = r.encounter_uuid
-        self.run_worker(self._print_flow(uuid), group="assembly", exclusive=True)
+        self.flow(self._print_flow(uuid))
 
     async def _print_flow(self, encounter_uuid: str) -> None:
-        app = self.app
-        try:
-            where, _ = await self._with_purpose(_print, app.desk, app.actor, encounter_uuid)
-        except DeskError as exc:
-            self._say(str(exc), severity="error")
-            return
-        if where is not None:
-            self._say(f"Chart {where}.", timeout=8)
+        where, _ = await self.with_purpose(printed, "chart", assembly.print_chart, encounter_uuid,
+                                           purpose=self.purpose if self.in_chart else None)
+        if where:
+            self.say_done(f"Chart {where}.")
 
     def action_provider_letter(self) -> None:
         r = self.provider if self.view == "provider" else self.current
         if not isinstance(r, assembly.ProviderRow) or r.provider_id is None:
-            self._say("Pick a provider in the deficiency queue (Q).", severity="warning")
+            self.notify("Pick a provider in the deficiency queue (Q).", severity="warning")
             return
-        self.run_worker(self._letter_flow(r), group="assembly", exclusive=True)
-
-    async def _letter_flow(self, r: assembly.ProviderRow) -> None:
-        app = self.app
-        try:
-            where = await app.desk_call(_letter, app.desk, app.actor, r.provider_id)
-        except DeskError as exc:
-            self._say(str(exc), severity="error")
-            return
-        self._say(f"Letter to {r.provider} {where}.", timeout=8)
+        self.flow(self.print_out("deficiency-letter", f"Letter to {r.provider}", assembly.provider_letter,
+                                 r.provider_id))

@@ -8,10 +8,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 
+from recdesk.documents import filing, intake
 from recdesk.patients.chart import Chart
 from recdesk.patients.search import age
-from screens.results import FLAG_LABELS
-from screens.widgets import DeskHeader, DeskScreen, DeskTable, Plain
+from screens.base import FAILED, DeskScreen
+from screens.dialogs.choice import ChoiceDialog
+from screens.dialogs.patient import PatientPicker
+from screens.dialogs.text import TextDialog
+from screens.widgets.header import DeskHeader
+from screens.widgets.plain import Plain
+from screens.widgets.results import FLAG_LABELS
+from screens.widgets.table import DeskTable
 
 TABS = [
     ("patient", "1 Patient"), ("visits", "2 Visits"), ("documents", "3 Docs"), ("releases", "4 Releases"),
@@ -39,6 +46,7 @@ class ChartScreen(DeskScreen):
 
     SCREEN_NAME = "Chart"
     HELP = HELP
+    CHANGING = frozenset({"move"})
     BINDINGS = [
         *[Binding(str(n), f"section('{tab_id}')", label, show=False, id=f"chart.section_{n}")
           for n, (tab_id, label) in enumerate(TABS, start=1)],
@@ -119,21 +127,7 @@ class ChartScreen(DeskScreen):
 
     async def action_coversheet(self) -> None:
         """Print a cover sheet for this patient: a batch scanned behind it is suggested to them at intake."""
-        from recdesk.documents import intake
-        from recdesk.errors import DeskError
-        from recdesk.pdf import printing
-
-        app = self.app
-
-        def make_and_print(desk, actor, mrn: str) -> str:
-            return printing.send(desk, intake.coversheet(desk, actor, mrn), "coversheet")
-
-        try:
-            where = await app.desk_call(make_and_print, app.desk, app.actor, self.chart.patient.mrn)
-        except DeskError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        self.notify(f"Cover sheet {where}.", timeout=8)
+        await self.print_out("coversheet", "Cover sheet", intake.coversheet, self.chart.patient.mrn)
 
     def action_move(self) -> None:
         """Correct a misfiled document: another patient, type or date, with a reason (documents section)."""
@@ -141,41 +135,31 @@ class ChartScreen(DeskScreen):
             self.notify("Go to 3 Docs and pick the document to correct.", severity="warning")
             return
         row = self.query_one("#documents-table", DataTable).cursor_row
-        self.run_worker(self._move(self.chart.documents[row]), group="move", exclusive=True)
+        self.flow(self._move(self.chart.documents[row]))
 
     async def _move(self, document: dict) -> None:
-        from recdesk.documents import filing, intake
-        from recdesk.errors import DeskError
-        from screens.pickers import ChoiceDialog, PatientPicker, TextDialog
-
-        app = self.app
-        what = await app.push_screen_wait(ChoiceDialog(f"Correct {document['type']} of {_d(document['date'])}:", [
+        what = await self.ask(ChoiceDialog(f"Correct {document['type']} of {_d(document['date'])}:", [
             ("patient", "Move it to another patient"), ("type", "Change its document type"),
             ("date", "Change its date of service")]))
         change: dict = {}
         if what == "patient":
-            patient = await app.push_screen_wait(PatientPicker())
+            patient = await self.ask(PatientPicker())
             if patient is not None:
                 change["patient_uuid"] = patient.uuid
         elif what == "type":
-            types = filing.type_labels(app.desk)
-            code = await app.push_screen_wait(ChoiceDialog("New document type:", sorted(types.items(),
-                                                                                       key=lambda t: t[1])))
+            types = filing.type_labels(self.desk)
+            code = await self.ask(ChoiceDialog("New document type:", sorted(types.items(), key=lambda t: t[1])))
             if code is not None:
                 change["doc_type"] = code
         elif what == "date":
-            answer = await app.push_screen_wait(TextDialog("New date of service:", kind="date"))
+            answer = await self.ask(TextDialog("New date of service:", kind="date"))
             if answer is not None:
                 change["service_date"] = datetime.date.fromisoformat(answer)
         if not change:
             return
-        reason = await app.push_screen_wait(TextDialog("Reason (kept in the document's history):"))
+        reason = await self.ask(TextDialog("Reason (kept in the document's history):"))
         if reason is None:
             return
-        try:
-            await app.desk_call(intake.move, app.desk, app.actor, document["uuid"], reason=reason, **change)
-        except DeskError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        self.notify("Corrected; the document waits for QA again.")
-        app.request_chart(self.chart.patient.uuid)
+        if await self.run(intake.move, document["uuid"], reason=reason, done="Corrected; the document waits for QA "
+                          "again.", **change) is not FAILED:
+            self.app.request_chart(self.chart.patient.uuid)

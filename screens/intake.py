@@ -8,11 +8,12 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from recdesk.documents import filing, intake
-from recdesk.errors import DeskError
 from recdesk.patients.registry import PatientDetails
-from recdesk.vault.models import Document
-from screens.pickers import ChoiceDialog, PatientPicker, TextDialog
-from screens.widgets import DocumentPages, DocumentQueueScreen
+from screens.dialogs.choice import ChoiceDialog
+from screens.dialogs.patient import PatientPicker
+from screens.dialogs.text import TextDialog
+from screens.documentqueue import DocumentQueueScreen
+from screens.widgets.pages import DocumentPages
 
 HELP = (
     "Scanned documents waiting to be filed, oldest first; those QA sent back to you come first.\n"
@@ -40,26 +41,22 @@ class IntakeScreen(DocumentQueueScreen):
         Binding("f", "file", "File it", id="intake.file"),
     ]
     COLUMNS = ("Received", "Pages", "State")
+    CHANGING = frozenset({"scan", "pick_patient", "pick_type", "pick_date", "pick_encounter", "file"})
 
     def __init__(self) -> None:
         super().__init__()
-        self.docs: list[Document] = []
+        self.docs: list[intake.IntakeRow] = []
         self.choice: dict[str, object] = {}
 
     async def reload(self, keep: int = 0) -> None:
-        app = self.app
-
-        def load(desk, actor):
-            return intake.index_queue(desk, actor) + intake.quarantine(desk)
-
-        self.docs = await app.desk_call(load, app.desk, app.actor)
+        self.docs = await self.call(intake.intake_rows)
         table = self.query_one("#queue", DataTable)
         table.clear()
         for doc in self.docs:
-            if doc.status == "quarantined":
-                state = f"QUARANTINED: {intake.shown_reason(doc.quarantine_reason)[:40]}"
-            elif doc.qa_state == "failed":
-                state = f"QA failed: {doc.qa_reason[:30]}"
+            if doc.quarantined:
+                state = f"QUARANTINED: {doc.quarantined[:40]}"
+            elif doc.qa_failed:
+                state = f"QA failed: {doc.qa_failed[:30]}"
             else:
                 state = "new"
             table.add_row(doc.received_at.strftime("%m-%d %H:%M") if doc.received_at else "", str(doc.pages), state)
@@ -68,7 +65,7 @@ class IntakeScreen(DocumentQueueScreen):
         await self.select(table.cursor_row if self.docs else None)
 
     @property
-    def current(self) -> Document | None:
+    def current(self) -> intake.IntakeRow | None:
         row = self.query_one("#queue", DataTable).cursor_row
         return self.docs[row] if self.docs and 0 <= row < len(self.docs) else None
 
@@ -76,11 +73,10 @@ class IntakeScreen(DocumentQueueScreen):
         self.choice = {}
         doc = self.current if row is not None else None
         pages = self.query_one("#page", DocumentPages)
-        if doc is None or doc.status == "quarantined":
+        if doc is None or doc.quarantined:
             await pages.show(None, 0)
             self.query_one("#choice", Static).update(
-                "Nothing to file: press S to scan the inbox." if doc is None else
-                f"Quarantined: {intake.shown_reason(doc.quarantine_reason)}")
+                "Nothing to file: press S to scan the inbox." if doc is None else f"Quarantined: {doc.quarantined}")
             return
         await pages.show(doc.uuid, doc.pages)
         self.choice["suggested"] = intake.suggested_query(pages.text)
@@ -106,12 +102,15 @@ class IntakeScreen(DocumentQueueScreen):
     async def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         await self.select(event.cursor_row)
 
+    @property
+    def fileable(self) -> intake.IntakeRow | None:
+        """The highlighted document when it can be filed (not quarantined)."""
+        doc = self.current
+        return doc if doc is not None and not doc.quarantined else None
+
     async def action_scan(self) -> None:
-        app = self.app
-        try:
-            report = await app.desk_call(intake.scan, app.desk, app.actor, worker=app.pdf_worker)
-        except DeskError as exc:
-            self.notify(str(exc), severity="error")
+        report = await self.run(intake.scan, worker=self.app.pdf_worker)
+        if not report:
             return
         self.notify(f"{len(report.received)} received, {len(report.quarantined)} quarantined, "
                     f"{report.duplicates} duplicates")
@@ -120,11 +119,11 @@ class IntakeScreen(DocumentQueueScreen):
         await self.reload()
 
     def action_pick_patient(self) -> None:
-        if self.current is not None and self.current.status != "quarantined":
-            self.run_worker(self._pick_patient(), group="pick", exclusive=True)
+        if self.fileable:
+            self.flow(self._pick_patient())
 
     async def _pick_patient(self) -> None:
-        patient = await self.app.push_screen_wait(PatientPicker(str(self.choice.get("suggested") or "")))
+        patient = await self.ask(PatientPicker(str(self.choice.get("suggested") or "")))
         if patient is not None:
             self.choice["patient"] = patient
             self.choice.pop("encounter", None)  # an encounter belongs to the patient picked before
@@ -132,61 +131,53 @@ class IntakeScreen(DocumentQueueScreen):
             self.show_choice()
 
     def action_pick_type(self) -> None:
-        if self.current is not None and self.current.status != "quarantined":
-            self.run_worker(self._pick_type(), group="pick", exclusive=True)
+        if self.fileable:
+            self.flow(self._pick_type())
 
     async def _pick_type(self) -> None:
-        types = filing.type_labels(self.app.desk)
-        code = await self.app.push_screen_wait(ChoiceDialog("Document type:", sorted(types.items(), key=lambda t: t[1]),
+        types = filing.type_labels(self.desk)
+        code = await self.ask(ChoiceDialog("Document type:", sorted(types.items(), key=lambda t: t[1]),
                                                             self.choice.get("type")))
         if code is not None:
             self.choice["type"], self.choice["type_label"] = code, types[code]
             self.show_choice()
 
     def action_pick_date(self) -> None:
-        if self.current is not None and self.current.status != "quarantined":
-            self.run_worker(self._pick_date(), group="pick", exclusive=True)
+        if self.fileable:
+            self.flow(self._pick_date())
 
     async def _pick_date(self) -> None:
-        answer = await self.app.push_screen_wait(
+        answer = await self.ask(
             TextDialog("Date of service:", str(self.choice.get("date", "")), "2026-11-20 or 11/20/2026", kind="date"))
         if answer is not None:
             self.choice["date"] = answer
             self.show_choice()
 
     def action_pick_encounter(self) -> None:
-        if self.current is None or self.current.status == "quarantined":
+        if not self.fileable:
             return
         if "patient" not in self.choice:
             self.notify("Pick the patient (P) first: the encounter is one of theirs.", severity="warning")
             return
-        self.run_worker(self._pick_encounter(), group="pick", exclusive=True)
+        self.flow(self._pick_encounter())
 
     async def _pick_encounter(self) -> None:
-        app = self.app
-        encounters = await app.desk_call(intake.encounters_of, app.desk, self.choice["patient"].uuid)
+        encounters = await self.read(intake.encounters_of, self.choice["patient"].uuid)
         choices = [(NO_ENCOUNTER, "No encounter (not tied to a visit)"), *encounters]
-        uid = await app.push_screen_wait(ChoiceDialog("Encounter:", choices, self.choice.get("encounter")))
+        uid = await self.ask(ChoiceDialog("Encounter:", choices, self.choice.get("encounter")))
         if uid is not None:
             self.choice["encounter"] = None if uid == NO_ENCOUNTER else uid
             self.choice["encounter_label"] = dict(choices)[uid]
             self.show_choice()
 
     async def action_file(self) -> None:
-        doc = self.current
-        if doc is None or doc.status == "quarantined":
+        doc = self.fileable
+        if doc is None:
             return
         if not self.ready:
             self.notify("Pick the patient (P), type (T) and date (D) first.", severity="warning")
             return
-        app = self.app
-        row = self.query_one("#queue", DataTable).cursor_row
-        try:
-            await app.desk_call(intake.file_to_patient, app.desk, app.actor, doc.uuid, self.choice["patient"].uuid,
-                                self.choice["type"], datetime.date.fromisoformat(self.choice["date"]),
-                                self.choice.get("encounter"))
-        except DeskError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        self.notify(f"Filed to {self.choice['patient'].display_name}; it waits for QA.")
-        await self.reload(keep=row)
+        patient = self.choice["patient"]
+        await self.run(intake.file_to_patient, doc.uuid, patient.uuid, self.choice["type"],
+                       datetime.date.fromisoformat(self.choice["date"]), self.choice.get("encounter"),
+                       done=f"Filed to {patient.display_name}; it waits for QA.", refresh=self.reload_here)

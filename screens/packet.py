@@ -8,8 +8,11 @@ from textual.widgets import DataTable, Footer, Static
 
 from recdesk.errors import DeskError
 from recdesk.release import requests
-from screens.pickers import ChoiceDialog
-from screens.widgets import DeskHeader, DeskScreen, DeskTable, Plain
+from screens.base import DeskScreen
+from screens.dialogs.choice import ChoiceDialog
+from screens.widgets.header import DeskHeader
+from screens.widgets.plain import Plain
+from screens.widgets.table import DeskTable
 
 HELP = (
     "The patient's filed documents. Space picks or drops the highlighted one; A picks every document that is\n"
@@ -26,6 +29,8 @@ HELP = (
 class PacketScreen(DeskScreen):
     SCREEN_NAME = "Build the release packet"
     HELP = HELP
+    CHANGING = frozenset({"build_packet"})
+    ERRORS = (DeskError, ValueError)  # the packet's PDF checks say what is wrong as a ValueError
     BINDINGS = [
         Binding("space", "toggle", "Pick/drop", id="packet.toggle"),
         Binding("a", "pick_clean", "Pick unflagged", id="packet.all"),
@@ -54,8 +59,8 @@ class PacketScreen(DeskScreen):
         table = self.query_one("#candidates", DataTable)
         table.add_columns("", "Document", "Date", "Pages", "Flag")
         table.focus()
-        app = self.app
-        self.candidates = await app.desk_call(requests.candidates, app.desk, app.actor, self.release_uuid)
+        found = await self.run(requests.candidates, self.release_uuid)
+        self.candidates = found or []
         self.redraw()
 
     def redraw(self, row: int | None = None) -> None:
@@ -99,14 +104,14 @@ class PacketScreen(DeskScreen):
             self.notify(f"{c.title} cannot go out under this request: {c.blocked.message}.", severity="error",
                         timeout=8)
         elif c.flags and c.uuid not in self.confirmed:
-            self.run_worker(self._confirm(c), group="pick", exclusive=True)
+            self.flow(self._confirm(c))
         else:
             self.picked.append(c.uuid)
             self.redraw()
 
     async def _confirm(self, c: requests.Candidate) -> None:
         flags = "; ".join(f"{f.code} {f.message}" for f in c.flags)
-        answer = await self.app.push_screen_wait(ChoiceDialog(
+        answer = await self.ask(ChoiceDialog(
             f"{c.title} is flagged: {flags}. Include it anyway?",
             [("no", "No, leave it out"), ("yes", "Yes: I checked it is covered by the request")]))
         if answer == "yes":
@@ -124,13 +129,10 @@ class PacketScreen(DeskScreen):
         if not self.picked:
             self.notify("Pick at least one document (Space).", severity="error")
             return
-        app = self.app
         self.query_one("#flag", Static).update("Building the packet ...")
-        try:
-            doc = await app.desk_call(requests.build_packet, app.desk, app.actor, self.release_uuid, list(self.picked),
-                                      confirmed_flags=sorted(self.confirmed))
-        except (DeskError, ValueError) as exc:
-            self.notify(str(exc), severity="error", timeout=8)
+        doc = await self.run(requests.build_packet, self.release_uuid, list(self.picked),
+                             confirmed_flags=sorted(self.confirmed))
+        if not doc:
             self.show_flag()
             return
         self.notify(f"Packet built: {doc.pages} pages, stamped. Q records its QA, then R releases it.", timeout=8)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from recdesk.documents import filing, intake
-from recdesk.errors import DeskError
-from recdesk.patients.registry import decrypt
-from screens.pickers import ChoiceDialog
-from screens.widgets import DocumentPages, DocumentQueueScreen
+from recdesk.documents import intake
+from screens.dialogs.choice import ChoiceDialog
+from screens.documentqueue import DocumentQueueScreen
+from screens.widgets.pages import DocumentPages
 
 HELP = (
     "Filed documents waiting for QA (not the ones you indexed, when the desk requires another clerk).\n"
@@ -17,17 +16,6 @@ HELP = (
     "A passes it: its paper is then cleared for shredding. X fails it with a reason and sends it\n"
     "back to the clerk who indexed it."
 )
-
-
-def _load(desk, actor) -> list[dict]:
-    types = filing.type_labels(desk)
-    rows = []
-    for doc in intake.qa_queue(desk, actor):
-        patient = decrypt(desk, doc.patient)
-        rows.append({"uuid": doc.uuid, "pages": doc.pages, "type": types.get(doc.doc_type, doc.doc_type),
-                     "date": doc.service_date.isoformat() if doc.service_date else "",
-                     "patient": f"{patient.display_name} MRN {patient.mrn}", "by": doc.filed_by.name})
-    return rows
 
 
 class QAScreen(DocumentQueueScreen):
@@ -38,47 +26,41 @@ class QAScreen(DocumentQueueScreen):
         Binding("x", "qa_fail", "Fail", id="qa.fail"),
     ]
     COLUMNS = ("Patient", "Type", "Date", "Pages", "Indexed by")
+    CHANGING = frozenset({"qa_pass", "qa_fail"})
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: list[dict] = []
+        self.rows: list[intake.QARow] = []
 
     async def reload(self, keep: int = 0) -> None:
-        self.rows = await self.app.desk_call(_load, self.app.desk, self.app.actor)
+        self.rows = await self.call(intake.qa_rows)
         table = self.query_one("#queue", DataTable)
         table.clear()
         for r in self.rows:
-            table.add_row(r["patient"][:34], r["type"][:22], r["date"], str(r["pages"]), r["by"])
+            table.add_row(r.patient[:34], r.type_label[:22], r.service_date, str(r.pages), r.filed_by)
         if self.rows:
             table.move_cursor(row=min(keep, len(self.rows) - 1))
         await self.select()
 
     @property
-    def current(self) -> dict | None:
+    def current(self) -> intake.QARow | None:
         row = self.query_one("#queue", DataTable).cursor_row
         return self.rows[row] if self.rows and 0 <= row < len(self.rows) else None
 
     async def select(self) -> None:
         r = self.current
-        await self.query_one("#page", DocumentPages).show(r["uuid"] if r else None, r["pages"] if r else 0)
+        await self.query_one("#page", DocumentPages).show(r.uuid if r else None, r.pages if r else 0)
         self.query_one("#choice", Static).update(
-            f"{r['patient']} · {r['type']} · {r['date']}   A pass   X fail" if r else "Nothing waiting for QA.")
+            f"{r.patient} · {r.type_label} · {r.service_date}   A pass   X fail" if r else "Nothing waiting for QA.")
 
     async def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
         await self.select()
 
     async def _record(self, passed: bool, reason: str = "") -> None:
         r = self.current
-        app = self.app
-        row = self.query_one("#queue", DataTable).cursor_row
-        try:
-            await app.desk_call(intake.record_qa, app.desk, app.actor, r["uuid"], passed=passed,
-                                legible=reason != "illegible", reason=reason)
-        except DeskError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        self.notify("Passed: its paper may be shredded." if passed else f"Failed ({reason}): back to {r['by']}.")
-        await self.reload(keep=row)
+        done = "Passed: its paper may be shredded." if passed else f"Failed ({reason}): back to {r.filed_by}."
+        await self.run(intake.record_qa, r.uuid, passed=passed, legible=reason != "illegible", reason=reason,
+                       done=done, refresh=self.reload_here)
 
     async def action_qa_pass(self) -> None:
         if self.current is not None:
@@ -86,10 +68,9 @@ class QAScreen(DocumentQueueScreen):
 
     def action_qa_fail(self) -> None:
         if self.current is not None:
-            self.run_worker(self._fail(), group="qa", exclusive=True)
+            self.flow(self._fail())
 
     async def _fail(self) -> None:
-        reason = await self.app.push_screen_wait(
-            ChoiceDialog("Why does it fail QA?", [(r, r) for r in intake.QA_FAIL_REASONS]))
+        reason = await self.ask(ChoiceDialog("Why does it fail QA?", [(r, r) for r in intake.QA_FAIL_REASONS]))
         if reason is not None:
             await self._record(False, reason)

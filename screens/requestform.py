@@ -13,12 +13,14 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 
 from recdesk.patients.search import parse_date
 from recdesk.release import rules
-from screens.widgets import DeskHeader, Plain
+from screens.base import DeskScreen
+from screens.dialogs.choice import ChoiceDialog
+from screens.widgets.header import DeskHeader
+from screens.widgets.plain import Plain
 
 NONE = "none"
 
@@ -140,8 +142,6 @@ class ChoiceField(Static, can_focus=True):
         self.set(self.options[(self.options.index(self.value) + delta) % len(self.options)])
 
     def action_open(self) -> None:
-        from screens.pickers import ChoiceDialog
-
         dialog = ChoiceDialog("Choose", [(o, o.replace("_", " ")) for o in self.options], current=self.value)
         self.app.push_screen(dialog, lambda chosen: self.set(chosen) if chosen else None)
 
@@ -170,7 +170,7 @@ class TickField(Static, can_focus=True):
         self.post_message(self.Changed(self))
 
 
-class RequestFormScreen(Screen[dict | None]):
+class RequestFormScreen(DeskScreen):
     """New request (every section) or a corrected authorization (its section only). Ctrl+S saves, Esc cancels."""
 
     HELP = (
@@ -328,8 +328,8 @@ class RequestFormScreen(Screen[dict | None]):
             # The contract's part of the form; patients, address and delivery are checked when it is saved.
             doc = {k: v for k, v in self.document().items() if k in rules.CONTRACT.fields}
             as_of, req, auth = rules.read(doc)
-            return rules.check(as_of, req, auth, home=self.app.desk.config.home,
-                                  state=self.app.desk.config.roi.state), ""
+            return rules.check(as_of, req, auth, home=self.desk.config.home,
+                                  state=self.desk.config.roi.state), ""
         except rules.DeskError as exc:
             return None, str(exc)
 

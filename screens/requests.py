@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import datetime
+from typing import NamedTuple
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
-from recdesk.documents import filing
 from recdesk.errors import DeskError
-from recdesk.pdf import printing
-from recdesk.release import requests, rules
-from recdesk.vault.models import Document, Release
-from screens.pickers import ChoiceDialog, PatientPicker, TextDialog
+from recdesk.release import letters, packets, requests, rules
+from screens.accounting import AccountingScreen
+from screens.base import FAILED, DeskScreen
+from screens.dialogs.choice import ChoiceDialog
+from screens.dialogs.message import MessageDialog
+from screens.dialogs.patient import PatientPicker
+from screens.dialogs.text import TextDialog
+from screens.packet import PacketScreen
 from screens.requestform import RequestFormScreen
-from screens.widgets import DeskHeader, DeskScreen, DeskTable, Plain
+from screens.widgets.header import DeskHeader
+from screens.widgets.plain import Plain
+from screens.widgets.table import DeskTable
 
 HELP = (
     "The request log: open release-of-information requests, the most urgent (earliest due) first.\n"
@@ -28,46 +32,52 @@ HELP = (
     "notice, D denies, W withdraws, H holds with a reason (H again lifts the hold), V runs the validator\n"
     "again, F estimates the fee (access requests need one before the packet), L drafts or prints a letter,\n"
     "P prints the packet, K shows the packet password (give it by phone, never with the packet), C shows\n"
-    "closed requests too, O shows a patient's accounting of disclosures. Rule IDs (A2, R1, L3 ...) are the\n"
-    "ones in RULES.md."
+    "closed requests too, O shows a patient's accounting of disclosures. After a change only that request is\n"
+    "read again; F5 reads the whole log again. Rule IDs (A2, R1, L3 ...) are the ones in RULES.md."
 )
+COLUMNS = (("ref", "Ref"), ("mrn", "MRN"), ("status", "Status"), ("due", "Due"), ("aging", "Aging"),
+           ("requester", "Requester"))
+PASSWORD = "Packet password: {}\nGive it to the requester by phone, never with the packet."
 
 
-class MessageDialog(ModalScreen[None]):
-    """Something the clerk must read before going on; Enter or Esc closes."""
+class Row(NamedTuple):
+    """One line of the log: the request's view (plain values)."""
 
-    BINDINGS = [Binding("enter,escape", "close", "Close", id="message.close")]
+    view: requests.ReleaseView
 
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Plain(self.text)
-            yield Plain("Enter closes.")
-
-    def action_close(self) -> None:
-        self.dismiss(None)
+    @property
+    def uuid(self) -> str:
+        return self.view.uuid
 
 
-def _queue(desk, actor, include_closed: bool) -> list[requests.ReleaseView]:
-    return requests.queue(desk, actor, include_closed=include_closed)
+def _row(v: requests.ReleaseView) -> Row:
+    return Row(v)
 
 
-def _summary(v: requests.ReleaseView) -> str:
+def _history(desk, actor, release_uuid: str) -> list[dict]:
+    return requests.history(desk, release_uuid)
+
+
+def _cells(row: Row) -> tuple[str, ...]:
+    v = row.view
+    late = "!" if v.due < datetime.date.today() and v.status in requests.OPEN else " "
+    return (row.uuid[:8].upper(), v.mrn, v.status.replace("_", " "), f"{late}{v.due}", v.bucket,
+            (v.requester_name or "")[:24])
+
+
+def _summary(row: Row) -> str:
+    v, f = row
     req = v.request_json
     days = (v.due - datetime.date.today()).days
     left = f"{days} days left" if days >= 0 else f"{-days} days LATE"
     lines = [
-        f"{v.release.uuid[:8].upper()}  {v.patient_name}  MRN {v.mrn}",
+        f"{f.uuid[:8].upper()}  {v.patient_name}  MRN {v.mrn}",
         f"{v.requester_name or '?'} ({req.get('requester_type', '?').replace('_', ' ')}) · "
-        f"{req.get('purpose', '?').replace('_', ' ')} · {v.request.delivery} · received {v.request.received_on}",
-        f"Status: {v.status.replace('_', ' ')} · due {v.due} ({left})"
-        + (" · extended" if v.release.extended_due_on else ""),
+        f"{req.get('purpose', '?').replace('_', ' ')} · {f.delivery} · received {f.received_on}",
+        f"Status: {v.status.replace('_', ' ')} · due {v.due} ({left})" + (" · extended" if f.extended else ""),
     ]
-    if v.status == "on_hold" and v.release.hold_reason:
-        lines.append(f"Held for: {v.release.hold_reason}")
+    if v.status == "on_hold" and f.hold_reason:
+        lines.append(f"Held for: {f.hold_reason}")
     for p in v.verdict.problems[:3]:
         lines.append(f"{p.code} {p.message}")
     if len(v.verdict.problems) > 3:
@@ -80,6 +90,9 @@ def _summary(v: requests.ReleaseView) -> str:
 class RequestsScreen(DeskScreen):
     SCREEN_NAME = "Requests: release of information"
     HELP = HELP
+    CHANGING = frozenset({"new_request", "fix_authorization", "build_packet", "packet_qa", "release", "extend",
+                          "deny", "withdraw", "hold", "fee", "letter", "link_scan", "validate"})
+    ERRORS = (DeskError, ValueError)  # the packet's PDF checks say what is wrong as a ValueError
     BINDINGS = [
         Binding("n", "new_request", "New", id="requests.new"),
         Binding("a", "fix_authorization", "Authorization", id="requests.authorization"),
@@ -98,6 +111,7 @@ class RequestsScreen(DeskScreen):
         Binding("k", "password", "Packet password", show=False, id="requests.password"),
         Binding("s", "link_scan", "Link scanned authorization", show=False, id="requests.scan"),
         Binding("c", "toggle_closed", "Show closed", show=False, id="requests.closed"),
+        Binding("f5", "reload", "Read the whole log again", show=False, id="requests.reload"),
     ]
     DEFAULT_CSS = """
     RequestsScreen #requests { height: 1fr; }
@@ -106,8 +120,12 @@ class RequestsScreen(DeskScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.views: list[requests.ReleaseView] = []
+        self.rows: list[Row] = []
         self.include_closed = False
+
+    @property
+    def views(self) -> list[requests.ReleaseView]:
+        return [row.view for row in self.rows]
 
     def compose(self) -> ComposeResult:
         yield DeskHeader(self.SCREEN_NAME)
@@ -117,76 +135,87 @@ class RequestsScreen(DeskScreen):
 
     async def on_mount(self) -> None:
         table = self.query_one("#requests", DataTable)
-        table.add_columns("Ref", "MRN", "Status", "Due", "Aging", "Requester")
+        for key, label in COLUMNS:
+            table.add_column(label, key=key)
         table.focus()
         await self.reload()
 
+    # --- the log: read whole only when its rows can change; after an action on one request, that row alone
+
     async def reload(self, keep: str | None = None) -> None:
-        app = self.app
-        self.views = await app.desk_call(_queue, app.desk, app.actor, self.include_closed)
+        """Read the whole log (each row's view is audited): on opening, a new request, C and F5."""
+        views = await self.call(requests.queue, include_closed=self.include_closed)
+        self.rows = [_row(v) for v in views]
         table = self.query_one("#requests", DataTable)
         table.clear()
-        for v in self.views:
-            late = "!" if v.due < datetime.date.today() and v.status in requests.OPEN else " "
-            table.add_row(v.release.uuid[:8].upper(), v.mrn, v.status.replace("_", " "), f"{late}{v.due}",
-                          v.bucket, (v.requester_name or "")[:24])
-        if self.views:
-            uuids = [v.release.uuid for v in self.views]
+        for row in self.rows:
+            table.add_row(*_cells(row), key=row.uuid)
+        if self.rows:
+            uuids = [row.uuid for row in self.rows]
             table.move_cursor(row=uuids.index(keep) if keep in uuids else 0)
         self.show_detail()
 
+    async def action_reload(self) -> None:
+        current = self.current
+        await self.reload(current.uuid if current else None)
+
+    async def refresh_row(self, uuid: str) -> None:
+        """Read one request again (one audited view) and show it in its place."""
+        v = await self.run(requests.get, uuid)
+        if v is FAILED:
+            return
+        index = next((n for n, row in enumerate(self.rows) if row.uuid == uuid), None)
+        if index is None:
+            return
+        self.rows[index] = row = _row(v)
+        table = self.query_one("#requests", DataTable)
+        for (key, _), cell in zip(COLUMNS, _cells(row), strict=True):
+            table.update_cell(uuid, key, cell)
+        self.show_detail()
+
+    async def change(self, row: Row, fn, *args, done: str = "", **kwargs):
+        """Run a change to one request, then show that request again."""
+        async def again() -> None:
+            await self.refresh_row(row.uuid)
+
+        return await self.run(fn, row.uuid, *args, done=done, refresh=again, **kwargs)
+
     @property
-    def current(self) -> requests.ReleaseView | None:
+    def current(self) -> Row | None:
         row = self.query_one("#requests", DataTable).cursor_row
-        return self.views[row] if self.views and 0 <= row < len(self.views) else None
+        return self.rows[row] if self.rows and 0 <= row < len(self.rows) else None
 
     def show_detail(self) -> None:
-        v = self.current
+        row = self.current
         self.query_one("#detail", Static).update(
-            _summary(v) if v else "No open requests. N logs a new one; O shows a patient's accounting.")
+            _summary(row) if row else "No open requests. N logs a new one; O shows a patient's accounting.")
 
     def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
         self.show_detail()
 
-    # --- running things on the desk thread, one line on failure
-
-    async def _do(self, fn, *args, done: str = "", **kwargs):
-        app = self.app
-        keep = self.current.release.uuid if self.current else None
-        try:
-            result = await app.desk_call(fn, app.desk, app.actor, *args, **kwargs)
-        except (DeskError, ValueError) as exc:
-            self.notify(str(exc), severity="error", timeout=8)
-            return None
-        if done:
-            self.notify(done, timeout=5)
-        await self.reload(keep)
-        return result if result is not None else True
-
-    def _needs_current(self) -> requests.ReleaseView | None:
-        v = self.current
-        if v is None:
+    def with_current(self, flow) -> None:
+        """Run flow(row) for the highlighted request, in a worker (it may ask questions)."""
+        row = self.current
+        if row is None:
             self.notify("No request highlighted.")
-        return v
-
-    def _ask(self, coroutine) -> None:
-        self.run_worker(coroutine, group="pick", exclusive=True)
+            return
+        self.flow(flow(row))
 
     # --- new request, authorization
 
     def action_new_request(self) -> None:
-        self._ask(self._new())
+        self.flow(self._new())
 
     async def _new(self) -> None:
-        doc = await self.app.push_screen_wait(RequestFormScreen())
+        doc = await self.ask(RequestFormScreen())
         if doc is None:
             return
         try:
             form = requests.RequestForm.from_json(doc)
         except DeskError as exc:
-            self.notify(str(exc), severity="error")
+            self.say_error(str(exc))
             return
-        releases = await self._do(requests.log_request, form)
+        releases = await self.run(requests.log_request, form)
         if releases:
             held = [r for r in releases if r.status == "on_hold"]
             self.notify(f"Logged for {len(releases)} patient(s): " + (
@@ -195,243 +224,200 @@ class RequestsScreen(DeskScreen):
             await self.reload(releases[0].uuid)
 
     def action_fix_authorization(self) -> None:
-        if self._needs_current():
-            self._ask(self._fix())
+        self.with_current(self._fix)
 
-    async def _fix(self) -> None:
-        v = self.current
+    async def _fix(self, row: Row) -> None:
+        v = row.view
         initial = {"request": v.request_json, "authorization": v.authorization_json or {}}
-        doc = await self.app.push_screen_wait(RequestFormScreen(initial=initial, authorization_only=True))
+        doc = await self.ask(RequestFormScreen(initial=initial, authorization_only=True))
         if doc is None:
             return
-        verdict = await self._do(requests.update_authorization, v.release.uuid, doc.get("authorization"))
+        verdict = await self.change(row, requests.update_authorization, doc.get("authorization"))
         if verdict:
             self.notify("Authorization updated: " + ("releasable, in progress." if verdict.releasable else
                                                       "still not releasable, on hold."), timeout=6)
 
     def action_link_scan(self) -> None:
-        v = self._needs_current()
-        if v:
-            self._ask(self._link_scan(v))
+        self.with_current(self._link_scan)
 
-    async def _link_scan(self, v: requests.ReleaseView) -> None:
-        def scans(desk, actor):
-            found = requests.candidates(desk, actor, v.release.uuid)
-            first = [c for c in found if c.doc_type in ("authorization", "consent")]
-            return [(c.uuid, f"{c.title[:40]} {c.service_date or ''}") for c in first + [c for c in found
-                                                                                         if c not in first]]
-        choices = await self.app.desk_call(scans, self.app.desk, self.app.actor)
-        if not choices:
-            self.notify("No filed documents for this patient: scan and file the signed authorization first (F3).",
-                        severity="error")
+    async def _link_scan(self, row: Row) -> None:
+        found = await self.run(requests.candidates, row.uuid)
+        if found is FAILED:
             return
-        chosen = await self.app.push_screen_wait(ChoiceDialog("Which document is the signed authorization?",
-                                                              choices))
+        first = [c for c in found if c.doc_type in ("authorization", "consent")]
+        choices = [(c.uuid, f"{c.title[:40]} {c.service_date or ''}") for c in first + [c for c in found
+                                                                                        if c not in first]]
+        if not choices:
+            self.say_error("No filed documents for this patient: scan and file the signed authorization first (F3).")
+            return
+        chosen = await self.ask(ChoiceDialog("Which document is the signed authorization?", choices))
         if chosen:
-            await self._do(requests.link_scan, v.release.uuid, chosen, done="Scanned authorization linked.")
+            await self.change(row, requests.link_scan, chosen, done="Scanned authorization linked.")
 
-    async def action_validate(self) -> None:
-        v = self._needs_current()
-        if v:
-            await self._do(requests.validate, v.release, done="Checked again.")
+    def action_validate(self) -> None:
+        self.with_current(self._validate)
+
+    async def _validate(self, row: Row) -> None:
+        await self.change(row, requests.validate, done="Checked again.")
 
     # --- packet, QA, release
 
     def action_build_packet(self) -> None:
-        v = self._needs_current()
-        if v:
-            self._ask(self._packet(v))
+        self.with_current(self._packet)
 
-    async def _packet(self, v: requests.ReleaseView) -> None:
-        from screens.packet import PacketScreen
-
-        if v.status != "in_progress":
-            self.notify(f"A packet is built for a request in progress; this one is {v.status.replace('_', ' ')}.",
-                        severity="error")
+    async def _packet(self, row: Row) -> None:
+        status = row.view.status
+        if status != "in_progress":
+            self.say_error(f"A packet is built for a request in progress; this one is {status.replace('_', ' ')}.")
             return
-        built = await self.app.push_screen_wait(PacketScreen(v.release.uuid))
-        if built:
-            await self.reload(v.release.uuid)
+        if await self.ask(PacketScreen(row.uuid)):
+            await self.refresh_row(row.uuid)
 
     def action_packet_qa(self) -> None:
-        v = self._needs_current()
-        if v:
-            self._ask(self._qa(v))
+        self.with_current(self._qa)
 
-    async def _qa(self, v: requests.ReleaseView) -> None:
-        choice = await self.app.push_screen_wait(ChoiceDialog(
+    async def _qa(self, row: Row) -> None:
+        choice = await self.ask(ChoiceDialog(
             "The packet: every page readable, the right patient, nothing outside the request?",
             [("pass", "Pass: ready to release"), ("fail", "Fail: back to be rebuilt")]))
         if choice == "pass":
-            await self._do(requests.qa_packet, v.release.uuid, True, done="Packet passed QA: R releases it.")
+            await self.change(row, requests.qa_packet, True, done="Packet passed QA: R releases it.")
         elif choice == "fail":
-            reason = await self.app.push_screen_wait(TextDialog("What is wrong with the packet?"))
+            reason = await self.ask(TextDialog("What is wrong with the packet?"))
             if reason:
-                await self._do(requests.qa_packet, v.release.uuid, False, reason, done="Sent back to be rebuilt.")
+                await self.change(row, requests.qa_packet, False, reason, done="Sent back to be rebuilt.")
 
     def action_release(self) -> None:
-        v = self._needs_current()
-        if v:
-            self._ask(self._release(v))
+        self.with_current(self._release)
 
-    async def _release(self, v: requests.ReleaseView) -> None:
-        sure = await self.app.push_screen_wait(ChoiceDialog(
-            f"Release the packet to {v.requester_name} today? This logs the disclosure.",
+    async def _release(self, row: Row) -> None:
+        sure = await self.ask(ChoiceDialog(
+            f"Release the packet to {row.view.requester_name} today? This logs the disclosure.",
             [("no", "No, not yet"), ("yes", "Yes, release it")]))
         if sure != "yes":
             return
-        disclosure = await self._do(requests.release_packet, v.release.uuid)
+        disclosure = await self.change(row, requests.release_packet)
         if disclosure:
             text = "Released; the disclosure is logged" + (" (it will appear in the patient's accounting)."
                                                           if disclosure.accountable else ".")
-            if v.release.packet_password_enc is not None or v.request.delivery in ("electronic", "portal"):
-                password = await self.app.desk_call(requests.packet_password, self.app.desk, self.app.actor,
-                                                    v.release.uuid)
-                text += f"\n\nPacket password: {password}\nGive it to the requester by phone, never with the packet."
-            await self.app.push_screen_wait(MessageDialog(text))
+            if row.view.packet_encrypted or row.view.delivery in ("electronic", "portal"):
+                password = await self.run(requests.packet_password, row.uuid)
+                if password:
+                    text += "\n\n" + PASSWORD.format(password)
+            await self.ask(MessageDialog(text))
 
     def action_password(self) -> None:
-        v = self._needs_current()
-        if v:
-            self._ask(self._password(v))
+        self.with_current(self._password)
 
-    async def _password(self, v: requests.ReleaseView) -> None:
-        try:
-            password = await self.app.desk_call(requests.packet_password, self.app.desk, self.app.actor, v.release.uuid)
-        except DeskError as exc:
-            self.notify(str(exc), severity="error")
+    async def _password(self, row: Row) -> None:
+        password = await self.run(requests.packet_password, row.uuid)
+        if password:
+            await self.ask(MessageDialog(PASSWORD.format(password)))
+
+    def action_print_packet(self) -> None:
+        self.with_current(self._print_packet)
+
+    async def _print_packet(self, row: Row) -> None:
+        if not row.view.packet_uuid:
+            self.say_error("This request has no packet yet: B builds it.")
             return
-        await self.app.push_screen_wait(MessageDialog(
-            f"Packet password: {password}\nGive it to the requester by phone, never with the packet."))
-
-    async def action_print_packet(self) -> None:
-        v = self._needs_current()
-        if v is None:
-            return
-        if v.release.packet_id is None:
-            self.notify("This request has no packet yet: B builds it.", severity="error")
-            return
-
-        def send(desk, actor):
-            doc = Document.get_by_id(Release.get_by_id(v.release.id).packet_id)
-            return printing.send(desk, filing.read_document(desk, actor, doc), "packet")
-
-        where = await self._do(send)
-        if where:
-            self.notify(f"Packet {where}.", timeout=6)
+        await self.print_out("packet", "Packet", packets.packet_pdf, row.uuid)
 
     # --- clock, holds, denials, fees, letters
 
     def action_extend(self) -> None:
-        v = self._needs_current()
-        if v:
-            self._ask(self._extend(v))
+        self.with_current(self._extend)
 
-    async def _extend(self, v: requests.ReleaseView) -> None:
-        reason = await self.app.push_screen_wait(TextDialog("Why is more time needed? (goes in the notice)"))
+    async def _extend(self, row: Row) -> None:
+        reason = await self.ask(TextDialog("Why is more time needed? (goes in the notice)"))
         if reason:
-            new_due = await self._do(requests.extend, v.release.uuid, reason)
+            new_due = await self.change(row, requests.extend, reason)
             if new_due:
                 self.notify(f"Extended to {new_due}; the extension notice is drafted (L prints letters).", timeout=6)
 
     def action_hold(self) -> None:
-        v = self._needs_current()
-        if v:
-            self._ask(self._hold(v))
+        self.with_current(self._hold)
 
-    async def _hold(self, v: requests.ReleaseView) -> None:
-        if v.status == "on_hold":  # H again lifts the hold; the validator must still pass it
-            sure = await self.app.push_screen_wait(ChoiceDialog(
+    async def _hold(self, row: Row) -> None:
+        if row.view.status == "on_hold":  # H again lifts the hold; the validator must still pass it
+            sure = await self.ask(ChoiceDialog(
                 "Take this request off hold?", [("no", "No, keep it on hold"), ("yes", "Yes, it can go on")]))
             if sure == "yes":
-                await self._do(requests.move, v.release.uuid, "in_progress", "hold lifted", done="Off hold.")
+                await self.change(row, requests.move, "in_progress", "hold lifted", done="Off hold.")
             return
-        reason = await self.app.push_screen_wait(TextDialog("Why is this request on hold?"))
+        reason = await self.ask(TextDialog("Why is this request on hold?"))
         if reason:
-            await self._do(requests.move, v.release.uuid, "on_hold", reason, done="On hold.")
+            await self.change(row, requests.move, "on_hold", reason, done="On hold.")
 
     def action_withdraw(self) -> None:
-        v = self._needs_current()
-        if v:
-            self._ask(self._withdraw(v))
+        self.with_current(self._withdraw)
 
-    async def _withdraw(self, v: requests.ReleaseView) -> None:
-        sure = await self.app.push_screen_wait(ChoiceDialog(
+    async def _withdraw(self, row: Row) -> None:
+        sure = await self.ask(ChoiceDialog(
             "The requester withdrew this request?", [("no", "No"), ("yes", "Yes, close it as withdrawn")]))
         if sure == "yes":
-            await self._do(requests.move, v.release.uuid, "withdrawn", "withdrawn by the requester", done="Withdrawn.")
+            await self.change(row, requests.move, "withdrawn", "withdrawn by the requester", done="Withdrawn.")
 
     def action_deny(self) -> None:
-        v = self._needs_current()
-        if v:
-            self._ask(self._deny(v))
+        self.with_current(self._deny)
 
-    async def _deny(self, v: requests.ReleaseView) -> None:
+    async def _deny(self, row: Row) -> None:
         choices = [("cancel", "Do not deny: go back")]
         choices += [(k, f"Not reviewable: {w}") for k, w in rules.UNREVIEWABLE.items()]
         choices += [(k, f"Reviewable: {w}") for k, w in rules.REVIEWABLE.items()]
-        basis = await self.app.push_screen_wait(ChoiceDialog("On what ground is access denied? (R2)", choices))
+        basis = await self.ask(ChoiceDialog("On what ground is access denied? (R2)", choices))
         if basis in (None, "cancel"):
             return
-        sure = await self.app.push_screen_wait(ChoiceDialog(
+        sure = await self.ask(ChoiceDialog(
             "Deny access on this ground and send the denial letter?",
             [("no", "No, go back"), ("yes", "Yes, deny and draft the letter")]))
         if sure != "yes":
             return
         determined_by = ""
         if basis in rules.REVIEWABLE:
-            determined_by = await self.app.push_screen_wait(
+            determined_by = await self.ask(
                 TextDialog("Which licensed health care professional made this determination?"))
             if not determined_by:
                 return
-        await self._do(requests.deny, v.release.uuid, basis, determined_by=determined_by,
-                       done="Denied; the denial letter with review rights is drafted.")
+        await self.change(row, requests.deny, basis, determined_by=determined_by,
+                          done="Denied; the denial letter with review rights is drafted.")
 
     def action_fee(self) -> None:
-        v = self._needs_current()
-        if v:
-            self._ask(self._fee(v))
+        self.with_current(self._fee)
 
-    async def _fee(self, v: requests.ReleaseView) -> None:
-        pages = await self.app.push_screen_wait(TextDialog("How many pages will be copied?"))
+    async def _fee(self, row: Row) -> None:
+        pages = await self.ask(TextDialog("How many pages will be copied?"))
         if not pages:
             return
         if not pages.strip().isdigit():
-            self.notify("Type the number of pages, e.g. 42.", severity="error")
+            self.say_error("Type the number of pages, e.g. 42.")
             return
         flat = False
-        if v.request.delivery in ("electronic", "portal") and v.verdict.basis == "individual":
-            flat = await self.app.push_screen_wait(ChoiceDialog("Which fee?", [
+        if row.view.delivery in ("electronic", "portal") and row.view.verdict.basis == "individual":
+            flat = await self.ask(ChoiceDialog("Which fee?", [
                 ("cost", "Cost-based (labor for copying)"), ("flat", "Flat fee (electronic copy, $6.50)")])) == "flat"
-        result = await self._do(requests.fee_estimate, v.release.uuid, int(pages), flat=flat)
+        result = await self.change(row, requests.fee_estimate, int(pages), flat=flat)
         if result:
             _, total = result
             self.notify(f"Estimate ${total / 100:.2f} recorded; the fee letter is drafted.", timeout=6)
 
     def action_letter(self) -> None:
-        v = self._needs_current()
-        if v:
-            self._ask(self._letter(v))
+        self.with_current(self._letter)
 
-    async def _letter(self, v: requests.ReleaseView) -> None:
-        history = await self.app.desk_call(requests.history, self.app.desk, v.release)
+    async def _letter(self, row: Row) -> None:
+        history = await self.run(_history, row.uuid)
+        if history is FAILED:
+            return
         drafted = [(e["document"], f"Print the {e['note'].replace('_', ' ')} letter of {e['at']:%Y-%m-%d}")
                    for e in history if e["kind"] == "letter" and e["document"]]
         choices = drafted[::-1] + [("new:acknowledgement", "Draft an acknowledgement")]
-        choice = await self.app.push_screen_wait(ChoiceDialog("Letters for this request", choices))
+        choice = await self.ask(ChoiceDialog("Letters for this request", choices))
         if choice is None:
             return
         if choice.startswith("new:"):
-            await self._do(requests.letter, v.release.uuid, choice[4:], done="Acknowledgement drafted; L prints it.")
+            await self.change(row, requests.letter, choice[4:], done="Acknowledgement drafted; L prints it.")
             return
-
-        def send(desk, actor):
-            doc = Document.get(Document.uuid == choice)
-            return printing.send(desk, filing.read_document(desk, actor, doc), "letter")
-
-        where = await self._do(send)
-        if where:
-            self.notify(f"Letter {where}.", timeout=6)
+        await self.print_out("letter", "Letter", letters.letter_pdf, row.uuid, choice)
 
     def action_toggle_closed(self) -> None:
         self.include_closed = not self.include_closed
@@ -440,12 +426,10 @@ class RequestsScreen(DeskScreen):
     # --- accounting of disclosures
 
     def action_accounting(self) -> None:
-        self._ask(self._accounting())
+        self.flow(self._accounting())
 
     async def _accounting(self) -> None:
-        patient = await self.app.push_screen_wait(PatientPicker())
+        patient = await self.ask(PatientPicker())
         if patient is None:
             return
-        from screens.accounting import AccountingScreen
-
         await self.app.push_screen(AccountingScreen(patient.uuid))

@@ -11,7 +11,10 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from recdesk import review
 from recdesk.errors import DeskError
-from screens.widgets import DeskHeader, DeskScreen, DeskTable, Plain
+from screens.base import DeskScreen
+from screens.widgets.header import DeskHeader
+from screens.widgets.plain import Plain
+from screens.widgets.table import DeskTable
 
 HELP = (
     "What the office looks like right now, read-only. Keys 1-9 switch sections: 1 queues (intake, QA,\n"
@@ -63,9 +66,8 @@ class ReviewScreen(DeskScreen):
         if name in self.loaded and not again:
             return
         self.loaded.add(name)
-        app = self.app
         try:
-            t = await app.desk_call(review.section, app.desk, app.actor, name)
+            t = await self.call(review.section, name)
         except DeskError as exc:
             self.query_one(f"#{name}-note", Static).update(str(exc))
             return
@@ -85,9 +87,8 @@ class ReviewScreen(DeskScreen):
         await self.show(self.query_one("#sections", TabbedContent).active, again=True)
 
     async def action_verify(self) -> None:
-        app = self.app
         self.notify("Verifying the audit chain ...", timeout=3)
-        verdict = await app.desk_call(review.verify_chain, app.desk)
+        verdict = await self.read(review.verify_chain)
         self.notify(verdict, severity="information" if "intact" in verdict else "error", timeout=12)
 
     def action_back(self) -> None:

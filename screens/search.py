@@ -8,8 +8,10 @@ from textual.widgets import Footer, Input, Static
 
 from recdesk.errors import DeskError
 from recdesk.patients import search
-from screens.results import ResultsList
-from screens.widgets import DeskHeader, DeskScreen, Plain
+from screens.base import DeskScreen
+from screens.widgets.header import DeskHeader
+from screens.widgets.plain import Plain
+from screens.widgets.results import ResultsList
 
 PAGE = 40
 SCREENFUL = 18
@@ -81,9 +83,8 @@ class SearchScreen(DeskScreen):
         self.run_worker(self._lookup(query, self._generation), exclusive=True, group="search")
 
     async def _lookup(self, query: str, generation: int) -> None:
-        app = self.app
         try:
-            results, hits = await app.desk_call(self._first_page, app.desk, query)
+            results, hits = await self.read(self._first_page, query)
         except DeskError as exc:
             if generation == self._generation:
                 self._results = None
@@ -94,7 +95,7 @@ class SearchScreen(DeskScreen):
             return  # the clerk has typed on; a newer search is coming
         self._results = results
         self._show(hits, fresh=True)
-        app.desk_call_soon(search.audit_view, app.desk, app.actor, query, hits)
+        self.call_soon(search.audit_view, query, hits)
 
     @staticmethod
     def _first_page(desk, query: str) -> tuple[search.SearchResults, list[search.Hit]]:
@@ -127,11 +128,10 @@ class SearchScreen(DeskScreen):
         if results is None or results.exhausted:
             return
         generation = self._generation
-        app = self.app
-        hits = await app.desk_call(results.more, PAGE)
+        hits = await self.app.desk_call(results.more, PAGE)
         if generation == self._generation:
             self._show(hits, fresh=False)
-            app.desk_call_soon(search.audit_view, app.desk, app.actor, results.query, hits)
+            self.call_soon(search.audit_view, results.query, hits)
 
     def show_position(self) -> None:
         results = self._results

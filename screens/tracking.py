@@ -8,17 +8,20 @@ import datetime
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from recdesk.errors import DeskError
 from recdesk.paper import tracking
 from recdesk.paper.tracking import ChartStatus, CheckIn
-from recdesk.patients.search import parse_date
-from screens.pickers import ChoiceDialog, TextDialog
-from screens.picklist import SCAN_CHARACTERS, ScanInput
-from screens.widgets import DeskHeader, DeskScreen, DeskTable, Plain
+from screens.base import FAILED, DeskScreen
+from screens.dialogs.choice import ChoiceDialog
+from screens.dialogs.history import HistoryDialog
+from screens.dialogs.stop import StopDialog
+from screens.dialogs.text import TextDialog
+from screens.widgets.header import DeskHeader
+from screens.widgets.plain import Plain
+from screens.widgets.scan import ScanInput
+from screens.widgets.table import DeskTable
 
 HELP = (
     "Paper charts. Scan a chart's label with the wand (or type its MRN, then Enter) to see its shelf "
@@ -32,109 +35,7 @@ HELP = (
     "another file room, it came back late) the desk stops and says so until you press Enter.\n"
     "Esc clears a half-typed scan, then leaves check-in mode. Every look-up and move is in the audit trail."
 )
-DIALOG_GROUP = "move"  # workers that wait for the clerk to answer a dialog
 PERSON = "__person__"
-
-
-class DueDateDialog(TextDialog):
-    """A due-back date: today or later."""
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.prevent_default()  # TextDialog's own handler would take the text as it is
-        text = event.value.strip()
-        date = parse_date(text) if text else None
-        if date is None:
-            self.query_one("#problem", Static).update("Not a date: type 2026-11-20 or 11/20/2026 (Esc cancels).")
-            return
-        if date < datetime.date.today():
-            self.query_one("#problem", Static).update("That date is past: a chart is due back today or later.")
-            return
-        self.dismiss(date.isoformat())
-
-
-class StopDialog(ModalScreen[None]):
-    """Check-in stops to show what matters about this chart now; only Enter goes on."""
-
-    DEFAULT_CSS = """
-    StopDialog .stop { border: heavy ansi_yellow; }
-    StopDialog #stop-title { color: ansi_yellow; text-style: bold; }
-    StopDialog #stop-hint { margin-top: 1; text-style: bold; }
-    """
-    BINDINGS = [Binding("enter", "go_on", "Go on", id="tracking.stop_go_on", priority=True)]
-    HINT = "Enter: I have read this, go on."
-
-    def __init__(self, result: CheckIn) -> None:
-        super().__init__()
-        self.result = result
-        self._typed = False
-
-    def compose(self) -> ComposeResult:
-        r = self.result
-        with Vertical(classes="dialog stop"):
-            yield Plain(Text(f"STOP: chart {r.chart} checked in to {r.location}"), id="stop-title")
-            yield Plain(Text("\n".join(f"- {w}" for w in r.warnings)), id="stop-warnings")
-            yield Plain(self.HINT, id="stop-hint")
-
-    def on_key(self, event) -> None:
-        if event.key != "enter" and event.is_printable:
-            event.stop()  # a wand scanning the next chart: it does not get past this chart's warning
-            self._typed = True
-            self.query_one("#stop-hint", Static).update(
-                "A scan came in: it was not taken. Read the warning, press Enter, then scan that chart again.")
-
-    def action_go_on(self) -> None:
-        if self._typed:  # the Enter ending a scan is not the clerk's answer
-            self._typed = False
-            return
-        self.dismiss(None)
-
-
-class HistoryDialog(ModalScreen[None]):
-    """Every move of one chart, oldest first."""
-
-    DEFAULT_CSS = """
-    HistoryDialog #history-box { width: 100%; height: 100%; border: heavy ansi_cyan; background: ansi_black; }
-    HistoryDialog #history-table { height: 1fr; overflow-x: hidden; scrollbar-size-vertical: 1; }
-    HistoryDialog #history-detail { height: 2; padding: 0 1; }
-    """
-    BINDINGS = [Binding("escape,enter,h", "close", "Close", id="tracking.history_close", priority=True)]
-
-    def __init__(self, chart: str, rows: list[tracking.Movement]) -> None:
-        super().__init__()
-        self.chart = chart
-        self.rows = rows
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="history-box"):
-            yield Plain(Text(f" Moves of chart {self.chart}, oldest first (times UTC) · Up/Down · Esc closes"))
-            yield DeskTable(id="history-table", cursor_type="row", zebra_stripes=False)
-            yield Plain("", id="history-detail")
-
-    def on_mount(self) -> None:
-        table = self.query_one("#history-table", DataTable)
-        for label, width in (("When", 14), ("Move", 10), ("From", 7), ("To", 7), ("Borrower", 10), ("Due", 8),
-                             ("By", 8)):
-            table.add_column(label, width=width)
-        for m in self.rows:
-            due = f"{m.due_back_on:%y-%m-%d}" if m.due_back_on else ""
-            table.add_row(f"{m.at:%y-%m-%d %H:%M}", m.kind.replace("_", " "), m.from_location, m.to_location,
-                          Text(m.note or m.borrower), due, Text(m.by))
-        if not self.rows:
-            table.add_row("", "no moves yet", "", "", "", "", "")
-        table.move_cursor(row=max(0, len(self.rows) - 1))
-        table.focus()
-
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if not self.rows or not 0 <= event.cursor_row < len(self.rows):
-            return
-        m = self.rows[event.cursor_row]
-        parts = [f"{m.at:%Y-%m-%d %H:%M} {m.kind.replace('_', ' ')} by {m.by}",
-                 f"to {m.borrower}" if m.borrower else "", f"due back {m.due_back_on}" if m.due_back_on else "",
-                 f"note: {m.note}" if m.note else ""]
-        self.query_one("#history-detail", Static).update(Text(" · ".join(p for p in parts if p)))
-
-    def action_close(self) -> None:
-        self.dismiss(None)
 
 
 def _scan_in(desk, actor, typed: str, room: str | None) -> tuple[ChartStatus, CheckIn]:
@@ -151,11 +52,17 @@ def _check_in(desk, actor, chart: ChartStatus, room: str | None) -> tuple[ChartS
     return tracking.chart_status(desk, chart.patient_uuid, result.volume), result
 
 
+def _moved(desk, actor, patient_uuid: str, fn, *args, **kwargs) -> ChartStatus:
+    """A move on the desk thread, then the chart as it is now."""
+    return tracking.chart_status(desk, patient_uuid, fn(desk, actor, *args, **kwargs))
+
+
 class TrackingScreen(DeskScreen):
     """Where a paper chart is, and moving it."""
 
     SCREEN_NAME = "Paper charts"
     HELP = HELP
+    CHANGING = frozenset({"check_in", "check_in_mode", "charge_out", "transfer", "mark_missing"})
     DEFAULT_CSS = """
     TrackingScreen #tr-mode { height: 1; padding: 0 1; text-style: bold; }
     TrackingScreen #tr-mode.checkin { background: ansi_yellow; color: ansi_black; }
@@ -191,14 +98,11 @@ class TrackingScreen(DeskScreen):
         log = DeskTable(id="tr-log", cursor_type="none", zebra_stripes=False)
         log.can_focus = False  # the scan line keeps the focus
         yield log
-        scan = ScanInput(placeholder="scan or type an MRN + Enter", id="tr-scan", restrict=SCAN_CHARACTERS,
-                         max_length=40)
-        scan.cursor_blink = False
-        yield scan
+        yield ScanInput("scan or type an MRN + Enter", id="tr-scan")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.room = self.app.desk.config.tracking.default_file_room
+        self.room = self.desk.config.tracking.default_file_room
         log = self.query_one("#tr-log", DataTable)
         log.add_columns("Chart", "MRN", "Done", "Note")
         self.query_one("#tr-scan", ScanInput).focus()
@@ -210,6 +114,12 @@ class TrackingScreen(DeskScreen):
         message = self.query_one("#tr-message", Static)
         message.set_class(warning, "warning")
         message.update(Text(text))
+
+    def say_done(self, message: str) -> None:
+        self.say(message)
+
+    def say_error(self, message: str) -> None:
+        self.say(message, warning=True)
 
     def show_mode(self) -> None:
         mode = self.query_one("#tr-mode", Static)
@@ -252,9 +162,6 @@ class TrackingScreen(DeskScreen):
 
     # --- keys
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return super().check_action("check_in" if action == "check_in_mode" else action, parameters)
-
     def action_back(self) -> None:
         scan = self.query_one("#tr-scan", ScanInput)
         if scan.value:
@@ -275,31 +182,24 @@ class TrackingScreen(DeskScreen):
         event.stop()
         if not event.value.strip():
             return
-        if self.check_in_mode and self.app.check_action("check_in", ()):
-            self.run_worker(self._scan_in(event.value), group=DIALOG_GROUP)
+        if self.check_in_mode and self.may_change:
+            self.flow(self._scan_in(event.value), exclusive=False)
         else:
-            self.run_worker(self._look(event.value), group=DIALOG_GROUP)
+            self.flow(self._look(event.value), exclusive=False)
 
     async def _look(self, typed: str) -> None:
-        app = self.app
         async with self._lock:
-            try:
-                chart = await app.desk_call(tracking.find_chart, app.desk, app.actor, typed)
-            except DeskError as exc:
-                self.say(str(exc), warning=True)
+            chart = await self.run(tracking.find_chart, typed)
+            if chart is FAILED:
                 return
             self.show_chart(chart)
             self.say(f"Chart {chart.shelf}: {chart.description}.")
 
     async def _scan_in(self, typed: str) -> None:
-        app = self.app
         async with self._lock:
-            try:
-                chart, result = await app.desk_call(_scan_in, app.desk, app.actor, typed, self.room)
-            except DeskError as exc:
-                self.say(str(exc), warning=True)
-                return
-            await self._checked_in(chart, result)
+            done = await self.run(_scan_in, typed, self.room)
+            if done is not FAILED:
+                await self._checked_in(*done)
 
     async def _checked_in(self, chart: ChartStatus, result: CheckIn) -> None:
         self.show_chart(chart)
@@ -308,7 +208,7 @@ class TrackingScreen(DeskScreen):
         self.say(f"Chart {result.chart} checked in to {result.location}." + (f" {warned}." if warned else ""),
                  warning=bool(warned))
         if result.warnings:
-            await self.app.push_screen_wait(StopDialog(result))
+            await self.ask(StopDialog(result))
 
     def _chart_or_say(self) -> ChartStatus | None:
         chart = self.chart
@@ -327,31 +227,19 @@ class TrackingScreen(DeskScreen):
     def action_check_in(self) -> None:
         chart = self._volume_or_say()
         if chart is not None:
-            self.run_worker(self._check_in(chart), group=DIALOG_GROUP)
+            self.flow(self._check_in(chart), exclusive=False)
 
     async def _check_in(self, chart: ChartStatus) -> None:
-        app = self.app
         async with self._lock:
-            try:
-                chart, result = await app.desk_call(_check_in, app.desk, app.actor, chart, self.room)
-            except DeskError as exc:
-                self.say(str(exc), warning=True)
-                return
-            await self._checked_in(chart, result)
+            done = await self.run(_check_in, chart, self.room)
+            if done is not FAILED:
+                await self._checked_in(*done)
 
     async def _move(self, chart: ChartStatus, done: str, fn, *args, **kwargs) -> None:
         """Run a move on the desk thread, then show the chart as it is now."""
-        app = self.app
-
-        def move_and_look(desk, actor):
-            volume = fn(desk, actor, *args, **kwargs)
-            return tracking.chart_status(desk, chart.patient_uuid, volume)
-
         async with self._lock:
-            try:
-                after = await app.desk_call(move_and_look, app.desk, app.actor)
-            except DeskError as exc:
-                self.say(str(exc), warning=True)
+            after = await self.run(_moved, chart.patient_uuid, fn, *args, **kwargs)
+            if after is FAILED:
                 return
         self.show_chart(after)
         self.log_row(after, done, after.borrower)
@@ -359,39 +247,37 @@ class TrackingScreen(DeskScreen):
 
     async def _borrower(self, chart: ChartStatus, question: str) -> tuple[str, str] | None:
         """A clinic, department or person location, and a person's name if one is named."""
-        app = self.app
-        places = [loc for loc in await app.desk_call(tracking.locations, app.desk) if loc.kind != "file_room"]
+        places = [loc for loc in await self.read(tracking.locations) if loc.kind != "file_room"]
         if not places:
             self.say("No clinic, department or person is on record to lend charts to yet: the pull list adds "
                      "each clinic as its first chart is pulled.", warning=True)
             return None
         choices = [(loc.code, f"{loc.code:<12} {loc.name} ({loc.kind})") for loc in places]
-        code = await app.push_screen_wait(ChoiceDialog(question, choices + [(PERSON, "A person: type their name")]))
+        code = await self.ask(ChoiceDialog(question, choices + [(PERSON, "A person: type their name")]))
         if code != PERSON:
             return (code, "") if code is not None else None
-        person = await app.push_screen_wait(TextDialog("Who borrows the chart (their name)?"))
+        person = await self.ask(TextDialog("Who borrows the chart (their name)?"))
         if person is None:
             return None
-        code = await app.push_screen_wait(ChoiceDialog(f"Where is {person[:30]} (for the chart's location)?", choices))
+        code = await self.ask(ChoiceDialog(f"Where is {person[:30]} (for the chart's location)?", choices))
         return (code, person) if code is not None else None
 
     def action_charge_out(self) -> None:
         chart = self._chart_or_say()
         if chart is not None:
-            self.run_worker(self._charge_out(chart), group=DIALOG_GROUP)
+            self.flow(self._charge_out(chart), exclusive=False)
 
     async def _charge_out(self, chart: ChartStatus) -> None:
         if chart.status in ("out", "missing"):
             self.say(f"Chart {chart.shelf} is {chart.description}: check it in first (or T transfers it).",
                      warning=True)
             return
-        app = self.app
         borrower = await self._borrower(chart, f"Charge chart {chart.shelf} out to:")
         if borrower is None:
             return
-        days = app.desk.config.tracking.due_back_days
+        days = self.desk.config.tracking.due_back_days
         default = datetime.date.today() + datetime.timedelta(days=days)
-        answer = await app.push_screen_wait(DueDateDialog("Due back on:", default.isoformat(), "2026-11-20"))
+        answer = await self.ask(TextDialog("Due back on:", default.isoformat(), "2026-11-20", kind="due_date"))
         if answer is None:
             return
         code, person = borrower
@@ -401,10 +287,9 @@ class TrackingScreen(DeskScreen):
     def action_transfer(self) -> None:
         chart = self._volume_or_say()
         if chart is not None:
-            self.run_worker(self._transfer(chart), group=DIALOG_GROUP)
+            self.flow(self._transfer(chart), exclusive=False)
 
     async def _transfer(self, chart: ChartStatus) -> None:
-        app = self.app
         if chart.status == "missing":
             self.say(f"Chart {chart.shelf} is flagged missing: check it in when it is found.", warning=True)
             return
@@ -414,13 +299,12 @@ class TrackingScreen(DeskScreen):
                 return
             code, person = borrower
         else:
-            rooms = [loc for loc in await app.desk_call(tracking.locations, app.desk, "file_room")
-                     if loc.code != chart.location]
+            rooms = [loc for loc in await self.read(tracking.locations, "file_room") if loc.code != chart.location]
             if not rooms:
                 self.say("There is no other file room to move it to.", warning=True)
                 return
-            code = await app.push_screen_wait(ChoiceDialog(f"Move chart {chart.shelf} to file room:",
-                                                           [(r.code, f"{r.code:<12} {r.name}") for r in rooms]))
+            code = await self.ask(ChoiceDialog(f"Move chart {chart.shelf} to file room:",
+                                               [(r.code, f"{r.code:<12} {r.name}") for r in rooms]))
             if code is None:
                 return
             person = ""
@@ -429,13 +313,13 @@ class TrackingScreen(DeskScreen):
     def action_mark_missing(self) -> None:
         chart = self._volume_or_say()
         if chart is not None:
-            self.run_worker(self._mark_missing(chart), group=DIALOG_GROUP)
+            self.flow(self._mark_missing(chart), exclusive=False)
 
     async def _mark_missing(self, chart: ChartStatus) -> None:
         if chart.status == "missing":
             self.say(f"Chart {chart.shelf} is already flagged missing.", warning=True)
             return
-        note = await self.app.push_screen_wait(
+        note = await self.ask(
             TextDialog(f"Flag chart {chart.shelf} missing. Where did you look?", placeholder="shelf 56-34, sort bins"))
         if note is not None:
             await self._move(chart, "flagged missing", tracking.mark_missing, chart.volume, note)
@@ -443,28 +327,23 @@ class TrackingScreen(DeskScreen):
     def action_history(self) -> None:
         chart = self._volume_or_say()
         if chart is not None:
-            self.run_worker(self._history(chart), group=DIALOG_GROUP)
+            self.flow(self._history(chart), exclusive=False)
 
     async def _history(self, chart: ChartStatus) -> None:
-        app = self.app
-        try:
-            rows = await app.desk_call(tracking.history, app.desk, app.actor, chart.volume)
-        except DeskError as exc:
-            self.say(str(exc), warning=True)
-            return
-        await app.push_screen_wait(HistoryDialog(chart.shelf, rows))
+        rows = await self.run(tracking.history, chart.volume)
+        if rows is not FAILED:
+            await self.ask(HistoryDialog(chart.shelf, rows))
 
     def action_room(self) -> None:
-        self.run_worker(self._room(), group=DIALOG_GROUP)
+        self.flow(self._room(), exclusive=False)
 
     async def _room(self) -> None:
-        app = self.app
-        rooms = await app.desk_call(tracking.locations, app.desk, "file_room")
+        rooms = await self.read(tracking.locations, "file_room")
         if not rooms:
             self.say("No file room on record yet: the first chart opened makes one.", warning=True)
             return
-        code = await app.push_screen_wait(ChoiceDialog("Charts are checked in to which file room (this desk)?",
-                                                       [(r.code, f"{r.code:<12} {r.name}") for r in rooms], self.room))
+        code = await self.ask(ChoiceDialog("Charts are checked in to which file room (this desk)?",
+                                           [(r.code, f"{r.code:<12} {r.name}") for r in rooms], self.room))
         if code is not None:
             self.room = code
             self.show_mode()

@@ -128,7 +128,6 @@ def test_no_import_cycles_in_recdesk_or_screens_local_imports_included():
     assert _cycles(graph) == []
 
 
-@pytest.mark.xfail(strict=True, reason="screens/intake.py and screens/requests.py still read Document/Release rows")
 def test_screens_read_services_not_tables():
     """Screens get plain views from services: they never import the ORM models or peewee."""
     offenders = [f"{m}:{line} {target}" for m in SCREENS for target, _, line in _imports(m)

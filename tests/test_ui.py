@@ -12,10 +12,11 @@ from recdesk.serve import sessions
 from recdesk.vault import audit
 from recdesk.vault.models import AuditEvent, User
 from screens.app import RecdeskApp
+from screens.base import ASK
 from screens.chart import ChartScreen
-from screens.help import HelpScreen
-from screens.pickers import PatientPicker
-from screens.purpose import PurposeDialog
+from screens.dialogs.help import HelpScreen
+from screens.dialogs.patient import PatientPicker
+from screens.dialogs.purpose import PurposeDialog
 from screens.search import SearchScreen
 
 SIZE = (80, 24)
@@ -47,7 +48,7 @@ def app_for(desk, user="ann", **kwargs):
     return RecdeskApp(desk, sessions.sign_on(desk, user), **kwargs)
 
 
-DIALOG_GROUPS = {"chart", "pick", "move", "qa"}
+DIALOG_GROUPS = {"chart", ASK}
 
 
 async def settle(app, pilot):
@@ -61,6 +62,15 @@ async def settle(app, pilot):
             break
         await pilot.pause(0.01)
     await pilot.pause()
+
+
+async def until(pilot, condition, what: str) -> None:
+    """Wait on a condition the screen reaches in its own time (a worker's reload), never on a clock."""
+    for _ in range(2000):
+        if condition():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError(f"never happened: {what}")
 
 
 async def type_query(app, pilot, text):

@@ -14,13 +14,13 @@ from recdesk.serve import sessions
 from recdesk.vault.models import AssemblyItem, AuditEvent, Deficiency, Document, Encounter, Patient, Provider
 from screens.app import RecdeskApp
 from screens.assembly import AssemblyScreen
-from screens.help import HelpScreen
-from screens.pickers import ChoiceDialog
+from screens.dialogs.choice import ChoiceDialog
+from screens.dialogs.help import HelpScreen
 from screens.search import SearchScreen
 
 SIZE = (80, 24)
 TOMORROW = dt.date.today() + dt.timedelta(days=1)
-CHANGING = {"attach", "deficiency", "close_deficiency", "provider_letter"}
+CHANGING = AssemblyScreen.CHANGING  # the screen's own list of what changes a record
 
 
 @pytest.fixture
@@ -296,7 +296,7 @@ async def test_a_restricted_record_asks_a_purpose_before_its_checklist_opens(war
         assert screen.rows[0].mrn == "700300" and screen.rows[0].sensitive
         await pilot.press("enter")
         await settle(app, pilot)
-        from screens.purpose import PurposeDialog
+        from screens.dialogs.purpose import PurposeDialog
 
         assert isinstance(app.screen, PurposeDialog)
         await pilot.press("enter")  # the default: No, go back

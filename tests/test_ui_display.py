@@ -19,8 +19,8 @@ from recdesk.desk import os_user_name
 from recdesk.patients.registry import PatientDetails, register
 from recdesk.serve.terminal import PtyProcess
 from recdesk.vault.models import Appointment, ChartLocation, ChartVolume
-from screens.pickers import ChoiceDialog
-from screens.picklist import PickListScreen
+from screens.dialogs.choice import ChoiceDialog
+from screens.pulllist import PullListScreen
 from tests.test_display import HOSTILE, OBEYED, SHOWN_HEAD, seal_patient_field
 from tests.test_ui import SIZE, app_for, settle, type_query
 
@@ -89,7 +89,7 @@ async def test_the_pull_list_shows_markup_and_escapes_in_clinic_names_as_written
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f7")
         await settle(app, pilot)
-        assert isinstance(app.screen, PickListScreen)
+        assert isinstance(app.screen, PullListScreen)
         out = painted(app)
         assert MARKUP in out  # not "Card" in bold: data is never markup
         assert SHOWN_HEAD in out

@@ -12,12 +12,14 @@ from recdesk.patients.registry import PatientDetails, register
 from recdesk.release import requests as roi
 from recdesk.vault.models import AuditEvent, Disclosure, Patient, Release
 from screens.accounting import AccountingScreen
+from screens.dialogs.choice import ChoiceDialog
+from screens.dialogs.message import MessageDialog
+from screens.dialogs.patient import PatientPicker
 from screens.packet import PacketScreen
-from screens.pickers import ChoiceDialog, PatientPicker
 from screens.requestform import ChoiceField, RequestFormScreen, TickField, widget_id
-from screens.requests import MessageDialog, RequestsScreen
+from screens.requests import RequestsScreen
 from tests.test_roi import pdf
-from tests.test_ui import SIZE, app_for, settle
+from tests.test_ui import SIZE, app_for, settle, until
 
 
 @pytest.fixture
@@ -153,8 +155,9 @@ async def test_log_fix_packet_release_and_accounting_with_keys_only(office):
         assert isinstance(app.screen, AccountingScreen)
         await pilot.press("p")
         await settle(app, pilot)
-        await pilot.press("n", "enter")  # a public-health report made by phone: today
-        await settle(app, pilot)
+        for key in ("n", "enter"):  # a public-health report made by phone: today
+            await pilot.press(key)
+            await settle(app, pilot)
         for answer in ("County Health Dept", "-", "Reportable lab result"):
             await pilot.press(*answer, "enter")
             await settle(app, pilot)
@@ -162,10 +165,13 @@ async def test_log_fix_packet_release_and_accounting_with_keys_only(office):
         await settle(app, pilot)
         await pilot.press(*["down"] * 8, "enter")  # the ninth basis: public health
         await settle(app, pilot)
-        assert [r.recipient for r in app.screen.accounting.rows][-1] == "County Health Dept"
-        await pilot.press("s", "enter", "enter")  # that agency asks, orally, to suspend its accounting (D5)
-        await settle(app, pilot)
-        assert app.screen.accounting.rows == [] and app.screen.accounting.withheld == 1
+        await until(pilot, lambda: [r.recipient for r in app.screen.accounting.rows][-1:] == ["County Health Dept"],
+                    "the recorded disclosure is listed")
+        for key in ("s", "enter", "enter"):  # that agency asks, orally, to suspend its accounting (D5)
+            await pilot.press(key)  # each answer once its dialog is up: a key never runs ahead of the question
+            await settle(app, pilot)
+        await until(pilot, lambda: app.screen.accounting.withheld == 1, "the suspension holds the disclosure back")
+        assert app.screen.accounting.rows == []
         assert "held back" in str(app.screen.query_one("#summary").render())
     printed = list((desk.config.home / "printouts").glob("*accounting.pdf"))
     assert len(printed) == 1

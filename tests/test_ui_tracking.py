@@ -9,12 +9,15 @@ from recdesk.paper import appointments, tracking
 from recdesk.patients.registry import PatientDetails, register
 from recdesk.vault import audit
 from recdesk.vault.models import AuditEvent, ChartMovement, ChartVolume, PullItem, Release, ReleaseRequest
-from screens.app import CHANGING_ACTIONS
-from screens.help import HelpScreen
-from screens.pickers import ChoiceDialog, TextDialog
-from screens.picklist import PickListScreen
+from screens.base import action_name
+from screens.dialogs.choice import ChoiceDialog
+from screens.dialogs.help import HelpScreen
+from screens.dialogs.history import HistoryDialog
+from screens.dialogs.stop import StopDialog
+from screens.dialogs.text import TextDialog
+from screens.pulllist import PullListScreen
 from screens.search import SearchScreen
-from screens.tracking import HistoryDialog, StopDialog, TrackingScreen
+from screens.tracking import TrackingScreen
 from tests.test_ui import SIZE, app_for, settle
 
 TODAY = datetime.date.today()
@@ -87,7 +90,7 @@ async def test_f7_shows_the_list_in_terminal_digit_order_and_space_pulls_with_a_
     app = app_for(desk)
     async with app.run_test(size=SIZE) as pilot:
         await press(app, pilot, "f7")
-        assert isinstance(app.screen, PickListScreen)
+        assert isinstance(app.screen, PullListScreen)
         assert f"Tomorrow {TOMORROW:%a %Y-%m-%d} · 1 day" in text(app, "#pl-when")
         assert column(app, "shelf") == ["12-34-99", "34-00-66", "48-22-07", "56-34-12"]
         assert column(app, "mrn") == ["993412", "660034", "72248", "123456"]
@@ -167,7 +170,7 @@ async def test_n_marks_a_chart_not_fillable_with_a_listed_or_typed_reason(desk):
         await press(app, pilot, "n")
         assert isinstance(app.screen, ChoiceDialog)
         await press(app, pilot, "down", "down", "enter")  # out to another borrower
-        assert isinstance(app.screen, PickListScreen)
+        assert isinstance(app.screen, PullListScreen)
         assert column(app, "state")[2] == "NOT FILLABLE: out to another borrower"
         assert text(app, "#pl-tally") == "0 pulled · 1 not fillable · 3 to go of 4 (0%)"
         assert app.screen.query_one("#pl-table").cursor_row == 3  # on to the next chart to pull
@@ -347,20 +350,20 @@ async def test_a_supervisor_gets_no_changing_keys(desk):
         await settle(app, pilot)
         await press(app, pilot, "f7", "f8")  # not their screens
         assert isinstance(app.screen, SearchScreen)
-        await app.push_screen(PickListScreen())
+        await app.push_screen(PullListScreen())
         await settle(app, pilot)
         assert len(column(app, "shelf")) == 4  # they may look
-        assert not offered(app) & CHANGING_ACTIONS
+        assert not {action_name(a) for a in offered(app)} & app.screen.CHANGING
         assert {"print", "day(1)", "days(1)", "step(1)"} <= offered(app)
         for action in ("pick", "not_fillable", "import_appointments"):
             assert app.screen.check_action(action, ()) is False
         await press(app, pilot, "space", "n", "i", *"993412", "enter")
         assert column(app, "state") == ["to pull", "to pull (new chart)", "to pull", "to pull"]
-        assert isinstance(app.screen, PickListScreen)
+        assert isinstance(app.screen, PullListScreen)
 
         await app.push_screen(TrackingScreen())
         await settle(app, pilot)
-        assert not offered(app) & CHANGING_ACTIONS
+        assert not {action_name(a) for a in offered(app)} & app.screen.CHANGING
         assert "check_in_mode" not in offered(app) and "history" in offered(app)
         for action in ("check_in", "charge_out", "transfer", "mark_missing", "check_in_mode"):
             assert app.screen.check_action(action, ()) is False

@@ -50,6 +50,7 @@ from recdesk.completion.deficiencies import (  # noqa: F401
     close_deficiency,
     deficiencies,
     delinquency_rate,
+    provider_choices,
     provider_queue,
     providers,
     record_deficiency,

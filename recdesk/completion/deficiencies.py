@@ -60,6 +60,11 @@ def providers(desk: Desk) -> list[Provider]:
     return list(Provider.select().order_by(Provider.name))
 
 
+def provider_choices(desk) -> list[tuple[int, str, str]]:
+    """(id, name, service) of every provider, by name: whom a deficiency may be assigned to, in plain values."""
+    return [(p.id, p.name, p.service) for p in providers(desk)]
+
+
 # --- changes -------------------------------------------------------------------------------------------------------
 
 

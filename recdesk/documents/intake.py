@@ -646,6 +646,52 @@ def quarantine(desk: Desk) -> list[Document]:
     return list(Document.select().where(Document.status == "quarantined").order_by(Document.received_at.desc()))
 
 
+@dataclass(frozen=True)
+class IntakeRow:
+    """A document waiting at intake, in plain values a screen shows: unfiled (perhaps sent back by QA) or
+    quarantined."""
+
+    uuid: str
+    pages: int
+    received_at: datetime.datetime | None
+    quarantined: str  # why it is quarantined, as a clerk reads it; "" when it is not
+    qa_failed: str  # why QA sent it back; "" when it did not
+
+
+def intake_rows(desk: Desk, actor) -> list[IntakeRow]:
+    """The intake screen's queue: the unfiled documents (index_queue's order), then the quarantined ones."""
+    return [IntakeRow(d.uuid, d.pages, d.received_at,
+                      shown_reason(d.quarantine_reason) if d.status == "quarantined" else "",
+                      d.qa_reason if d.status != "quarantined" and d.qa_state == "failed" else "")
+            for d in index_queue(desk, actor) + quarantine(desk)]
+
+
+@dataclass(frozen=True)
+class QARow:
+    """A filed document waiting for QA, in plain values a screen shows."""
+
+    uuid: str
+    pages: int
+    type_label: str
+    service_date: str
+    patient: str  # "name MRN nnn"
+    filed_by: str
+
+
+def qa_rows(desk: Desk, actor) -> list[QARow]:
+    """The QA screen's queue (qa_queue), each document with its patient's name and MRN decrypted."""
+    from recdesk.patients.registry import decrypt
+
+    types = type_labels(desk)
+    rows = []
+    for doc in qa_queue(desk, actor):
+        patient = decrypt(desk, doc.patient)
+        rows.append(QARow(doc.uuid, doc.pages, types.get(doc.doc_type, doc.doc_type),
+                          doc.service_date.isoformat() if doc.service_date else "",
+                          f"{patient.display_name} MRN {patient.mrn}", doc.filed_by.name if doc.filed_by_id else ""))
+    return rows
+
+
 def counts(desk: Desk) -> dict:
     """Queue sizes and each clerk's indexed / QA'd / failed counts, for the supervisor's review screen."""
     per_user: dict[str, dict[str, int]] = {}

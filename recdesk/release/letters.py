@@ -14,7 +14,7 @@ from recdesk.documents import filing
 from recdesk.errors import DeskError
 from recdesk.release import log
 from recdesk.roles import CHANGERS
-from recdesk.vault.models import Document, Release, User
+from recdesk.vault.models import Document, Release, ReleaseEvent, User
 
 LETTER_KINDS = ("acknowledgement", "extension_notice", "deficiency", "denial", "fee_estimate")
 
@@ -74,3 +74,13 @@ def page_count(pdf: bytes) -> int:
     from pypdf import PdfReader
 
     return len(PdfReader(io.BytesIO(pdf)).pages)
+
+
+def letter_pdf(desk: Desk, actor, release_uuid: str, document_uuid: str) -> bytes:
+    """One of the letters drafted for this release, to print; reading it is audited as any document read."""
+    release = log.release_row(release_uuid)
+    doc = (Document.select().join(ReleaseEvent, on=ReleaseEvent.document == Document.id)
+           .where((ReleaseEvent.release == release.id) & (Document.uuid == document_uuid)).first())
+    if doc is None:
+        raise DeskError(f"document {document_uuid} is not a letter of this request")
+    return filing.read_document(desk, actor, doc)

@@ -182,7 +182,7 @@ def packet_password(desk: Desk, actor, release_uuid: str) -> str:
 
 def packet_pdf(desk: Desk, actor, release_uuid: str) -> bytes:
     """The release's packet as filed (to print it); reading it is audited as any document read."""
-    release = Release.get(Release.uuid == release_uuid)
+    release = log.release_row(release_uuid)
     if release.packet_id is None:
         raise DeskError("This request has no packet yet: B builds it.")
     return filing.read_document(desk, actor, Document.get_by_id(release.packet_id))

@@ -10,7 +10,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from recdesk.patients.chart import ACCESS_PURPOSES
-from screens.widgets import Plain
+from screens.widgets.plain import Plain
 
 NO = "__no__"
 

@@ -8,7 +8,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen, Screen
 
-from screens.widgets import Plain
+from screens.widgets.plain import Plain
 
 
 def _key_lines(screen: Screen) -> list[str]:
@@ -18,6 +18,19 @@ def _key_lines(screen: Screen) -> list[str]:
         if not binding.description or not active.enabled:
             continue
         lines.append(f"  {screen.app.get_key_display(binding):<12} {binding.description}")
+    return lines
+
+
+def _refused_lines(screen: Screen) -> list[str]:
+    """The keys a supervisor sees disabled here, each with the reason (one reason line when they all share it)."""
+    refused = getattr(screen, "refused_bindings", list)()
+    if not refused:
+        return []
+    reasons = sorted({reason for _, reason in refused})
+    lines = ["", f"Disabled for you ({reasons[0]}):" if len(reasons) == 1 else "Disabled for you:"]
+    for binding, reason in refused:
+        why = f"  ({reason})" if len(reasons) > 1 else ""
+        lines.append(f"  {screen.app.get_key_display(binding):<12} {binding.description}{why}")
     return lines
 
 
@@ -38,7 +51,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         text = getattr(self.underneath, "HELP", "") or "No help for this screen yet."
-        keys = _key_lines(self.underneath)
+        keys = _key_lines(self.underneath) + _refused_lines(self.underneath)
         with VerticalScroll(id="help-box"):
             yield Plain(_body(text, keys), id="help-text")
 

@@ -7,17 +7,19 @@ import datetime
 from pathlib import Path
 
 from rich.text import Text
-from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Input, Static
 
-from recdesk.errors import DeskError
 from recdesk.paper import appointments, pulllist
 from recdesk.paper.pulllist import NOT_FILLABLE_REASONS, OTHER, PickItem, PickList
-from recdesk.pdf import printing
-from screens.pickers import ChoiceDialog, TextDialog
-from screens.widgets import DeskHeader, DeskScreen, DeskTable, Plain
+from screens.base import FAILED, DeskScreen
+from screens.dialogs.choice import ChoiceDialog
+from screens.dialogs.text import TextDialog
+from screens.widgets.header import DeskHeader
+from screens.widgets.plain import Plain
+from screens.widgets.scan import ScanInput
+from screens.widgets.table import DeskTable
 
 HELP = (
     "The charts wanted for booked appointments, in shelf order (terminal digit: 56-34-12 is filed in "
@@ -32,41 +34,7 @@ HELP = (
     "Up/Down/PgUp/PgDn move. Opening and printing the list are recorded in the audit trail."
 )
 MAX_DAYS = 14
-DIALOG_GROUP = "pick"  # workers that wait for the clerk to answer a dialog
 STATE_STYLE = {"pulled": "green", "not_fillable": "yellow"}
-# What a wand or a clerk may type: digits, or a cover-sheet barcode (*MRN72248*). A lower-case letter cannot
-# start a scan, so a key that does nothing here (a supervisor's n) is not typed into the scan line either.
-SCAN_CHARACTERS = r"([0-9*#M][0-9A-Za-z*:# ]*)?"
-
-
-class ScanInput(Input, inherit_bindings=False):
-    """The wand's line. It keeps the focus, yet letters and Space stay the screen's keys until a scan starts
-    (a digit, or the * of a barcode): from then on every key is part of the scan, up to Enter. Enter hands
-    over what was typed and clears the line at once, so the next scan starts clean."""
-
-    # A scan line needs no word editing (and F1 stays short): Backspace; Enter ends a scan (below).
-    BINDINGS = [
-        Binding("backspace", "delete_left", "Delete a scanned character", show=False),
-    ]
-
-    def check_consume_key(self, key: str, character: str | None) -> bool:
-        if character is None or not character.isprintable():
-            return False
-        return bool(self.value) or character.isdigit() or character in "*#M"
-
-    async def _on_key(self, event: events.Key) -> None:
-        # Enter is taken here, in turn with the characters before it, not as a binding: a binding runs as soon
-        # as the key arrives, while the digits a wand sent just before it may still be on their way to this
-        # line — "993412⏎660034⏎" in one burst would be cut or run together.
-        if event.key == "enter":
-            event.stop()
-            event.prevent_default()
-            value, self.value = self.value, ""
-            self.post_message(self.Submitted(self, value))
-            return
-        await super()._on_key(event)
-
-
 def state_text(item: PickItem) -> Text:
     if item.state == "pulled":
         text = "PULLED" + (f", {item.note}" if item.note else "")
@@ -87,21 +55,22 @@ def tally_line(picks: PickList) -> str:
     return f"{t.pulled} pulled · {t.not_fillable} not fillable · {t.pending} to go of {t.total} ({rate}){done}"
 
 
-class PickListScreen(DeskScreen):
+class PullListScreen(DeskScreen):
     """The pull list and pick mode, keyboard and wand only."""
 
     SCREEN_NAME = "Pull list"
     HELP = HELP
+    CHANGING = frozenset({"pick", "not_fillable", "import_appointments"})
     DEFAULT_CSS = """
-    PickListScreen #pl-when { height: 1; padding: 0 1; text-style: bold; }
-    PickListScreen #pl-table { height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; }
+    PullListScreen #pl-when { height: 1; padding: 0 1; text-style: bold; }
+    PullListScreen #pl-table { height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; }
     /* The table never has the focus: its cursor must stand out anyway, in 16 colours and with NO_COLOR. */
-    PickListScreen #pl-table > .datatable--cursor { background: ansi_default; color: ansi_default;
+    PullListScreen #pl-table > .datatable--cursor { background: ansi_default; color: ansi_default;
                                                     text-style: bold reverse; }
-    PickListScreen #pl-tally { height: 1; padding: 0 1; color: ansi_cyan; text-style: bold; }
-    PickListScreen #pl-message { height: 2; padding: 0 1; }
-    PickListScreen #pl-message.warning { color: ansi_yellow; text-style: bold; }
-    PickListScreen #pl-scan { height: 1; border: none; padding: 0 1; background: ansi_default; }
+    PullListScreen #pl-tally { height: 1; padding: 0 1; color: ansi_cyan; text-style: bold; }
+    PullListScreen #pl-message { height: 2; padding: 0 1; }
+    PullListScreen #pl-message.warning { color: ansi_yellow; text-style: bold; }
+    PullListScreen #pl-scan { height: 1; border: none; padding: 0 1; background: ansi_default; }
     """
     BINDINGS = [
         Binding("space", "pick", "Pull", id="picklist.pick", priority=True),
@@ -134,10 +103,7 @@ class PickListScreen(DeskScreen):
         yield table
         yield Plain("", id="pl-tally")
         yield Plain("Space pulls the highlighted chart; a wand (or digits + Enter) pulls that MRN.", id="pl-message")
-        scan = ScanInput(placeholder="scan or type an MRN + Enter (Enter alone pulls the highlighted chart)",
-                         id="pl-scan", restrict=SCAN_CHARACTERS, max_length=40)
-        scan.cursor_blink = False
-        yield scan
+        yield ScanInput("scan or type an MRN + Enter (Enter alone pulls the highlighted chart)", id="pl-scan")
         yield Footer(compact=True)
 
     async def on_mount(self) -> None:
@@ -153,10 +119,6 @@ class PickListScreen(DeskScreen):
         return self.query_one("#pl-table", DataTable)
 
     @property
-    def may_change(self) -> bool:
-        return bool(self.app.check_action("pick", ()))
-
-    @property
     def current(self) -> PickItem | None:
         items = self.picks.items if self.picks else []
         row = self.table.cursor_row
@@ -167,6 +129,12 @@ class PickListScreen(DeskScreen):
         message.set_class(warning, "warning")
         message.update(Text(text))
 
+    def say_done(self, message: str) -> None:
+        self.say(message)
+
+    def say_error(self, message: str) -> None:
+        self.say(message, warning=True)
+
     def _when(self) -> str:
         last = self.start + datetime.timedelta(days=self.days - 1)
         today = datetime.date.today()
@@ -176,12 +144,9 @@ class PickListScreen(DeskScreen):
         return f"{span} · {self.days} day{plural}   [ ] day  +/- days  I import"
 
     async def reload(self) -> None:
-        app = self.app
         self.query_one("#pl-when", Static).update(Text(self._when()))
-        try:
-            picks = await app.desk_call(pulllist.pick_list, app.desk, app.actor, self.start, self.days)
-        except DeskError as exc:
-            self.say(str(exc), warning=True)
+        picks = await self.run(pulllist.pick_list, self.start, self.days)
+        if picks is FAILED:
             return
         self.picks = picks
         table = self.table
@@ -250,7 +215,6 @@ class PickListScreen(DeskScreen):
             self.run_worker(self._pick(), group="picklist")
 
     async def _pick(self) -> None:
-        app = self.app
         async with self._lock:
             # The highlighted chart when this key's turn comes, not when it was pressed: Space typed fast
             # walks down the list, one chart per key.
@@ -261,10 +225,7 @@ class PickListScreen(DeskScreen):
                 self.say(f"{item.shelf} is already pulled for {item.clinic}.", warning=True)
                 self.go_next(item)
                 return
-            try:
-                await app.desk_call(pulllist.pick, app.desk, app.actor, item)
-            except DeskError as exc:
-                self.say(str(exc), warning=True)
+            if await self.run(pulllist.pick, item) is FAILED:
                 return
             note = f", {item.note}" if item.note else ""
             self.say(f"{item.shelf} pulled for {item.clinic} {item.at:%H:%M}{note}.")
@@ -281,11 +242,12 @@ class PickListScreen(DeskScreen):
         self.run_worker(self._scan(event.value), group="picklist")
 
     async def _scan(self, typed: str) -> None:
-        app = self.app
         async with self._lock:
             if self.picks is None:
                 return
-            result = await app.desk_call(pulllist.pick_by_mrn, app.desk, app.actor, self.picks, typed)
+            result = await self.run(pulllist.pick_by_mrn, self.picks, typed)
+            if result is FAILED:
+                return
             if result.item is not None:
                 self.show_item(result.item)
             if result.ok:
@@ -303,63 +265,46 @@ class PickListScreen(DeskScreen):
         if item.state == "pulled":
             self.say(f"{item.shelf} is already pulled: check the chart in (F8) if it came back.", warning=True)
             return
-        self.run_worker(self._not_fillable(item), group=DIALOG_GROUP)
+        self.flow(self._not_fillable(item), exclusive=False)
 
     async def _not_fillable(self, item: PickItem) -> None:
-        app = self.app
         choices = [(r, r) for r in NOT_FILLABLE_REASONS] + [(OTHER, "other (type the reason)")]
-        reason = await app.push_screen_wait(ChoiceDialog(f"Why can {item.shelf} not be pulled?", choices,
+        reason = await self.ask(ChoiceDialog(f"Why can {item.shelf} not be pulled?", choices,
                                                          item.reason or None))
         if reason is None:
             return
         text = ""
         if reason == OTHER:  # the words go to the audit trail only; the list keeps "other"
-            text = await app.push_screen_wait(TextDialog("Why can it not be pulled (no names)?"))
+            text = await self.ask(TextDialog("Why can it not be pulled (no names)?"))
             if text is None:
                 return
         async with self._lock:
-            try:
-                await app.desk_call(pulllist.not_fillable, app.desk, app.actor, item, reason, text)
-            except DeskError as exc:
-                self.say(str(exc), warning=True)
+            if await self.run(pulllist.not_fillable, item, reason, text) is FAILED:
                 return
             self.say(f"{item.shelf} not fillable: {item.reason_shown}.")
             self.show_item(item)
             self.go_next(item)
 
     async def action_print(self) -> None:
-        if self.picks is None:
-            return
-        app = self.app
-
-        def make_and_print(desk, actor, picks: PickList) -> str:
-            return printing.send(desk, pulllist.printout(desk, actor, picks), "pull-list")
-
-        try:
-            where = await app.desk_call(make_and_print, app.desk, app.actor, self.picks)
-        except DeskError as exc:
-            self.say(str(exc), warning=True)
-            return
-        self.say(f"Pull list {where}.")
-        self.notify(f"Pull list {where}.", timeout=8, markup=False)
+        if self.picks is not None:
+            where = await self.print_out("pull-list", "Pull list", pulllist.printout, self.picks)
+            if where:
+                self.notify(f"Pull list {where}.", timeout=8)
 
     def action_import_appointments(self) -> None:
-        self.run_worker(self._import(), group=DIALOG_GROUP)
+        self.flow(self._import(), exclusive=False)
 
     async def _import(self) -> None:
-        app = self.app
-        answer = await app.push_screen_wait(TextDialog("Appointments CSV from the scheduling system (path):",
+        answer = await self.ask(TextDialog("Appointments CSV from the scheduling system (path):",
                                                        placeholder="/srv/him/appointments.csv"))
         if answer is None:
             return
-        try:
-            report = await app.desk_call(appointments.import_csv, app.desk, app.actor, Path(answer).expanduser())
-        except DeskError as exc:
-            self.say(str(exc), warning=True)
+        report = await self.run(appointments.import_csv, Path(answer).expanduser())
+        if report is FAILED:
             return
         rejects = "".join(f"\n{r}" for r in report.rejects[:3])
         more = f"\n... and {len(report.rejects) - 3} more" if len(report.rejects) > 3 else ""
         self.notify(f"Appointments imported: {report.summary()}{rejects}{more}",
-                    severity="information" if report.ok else "warning", timeout=12, markup=False)
+                    severity="information" if report.ok else "warning", timeout=12)
         self.say(f"Imported: {report.summary()}.", warning=not report.ok)
         await self.reload()

@@ -1,0 +1,175 @@
+"""The one screen base: the signed-on session, service calls on the desk thread, a DeskError as its one line, and
+the screen's own list of actions that change the record (refused to a supervisor, who reviews)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, ClassVar, TypeVar
+
+from textual.binding import Binding
+from textual.screen import Screen
+
+from recdesk.desk import Actor, Desk
+from recdesk.errors import DeskError
+from recdesk.patients.chart import PurposeRequired
+from recdesk.pdf import printing
+from recdesk.roles import CHANGERS
+from screens.dialogs.purpose import PurposeDialog
+
+T = TypeVar("T")
+REFUSED = "supervisors review; a clerk or manager makes changes"
+ASK = "ask"  # the worker group of a flow that waits for the clerk to answer a dialog
+
+
+class _Failed:
+    """What a service call gives back when it failed and the screen has said why."""
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "FAILED"
+
+
+FAILED: Any = _Failed()
+
+
+def action_name(action: str) -> str:
+    """`move(1)` -> `move`: the name a screen's CHANGING lists."""
+    return action.split("(", 1)[0]
+
+
+def refusal(actor: Actor, changing: frozenset[str] | set[str], action: str) -> str | None:
+    """Why the actor may not run this action here (None: they may): the one rule for screens and the app."""
+    if action_name(action) in changing and actor.role not in CHANGERS:
+        return REFUSED
+    return None
+
+
+def printed(desk: Desk, actor: Actor, kind: str, fn: Callable[..., bytes], *args: Any, **kwargs: Any) -> str:
+    """On the desk thread: make a PDF with a service and send it to the site's printer (or print folder)."""
+    return printing.send(desk, fn(desk, actor, *args, **kwargs), kind)
+
+
+class DeskScreen(Screen):
+    """A screen of the desk. It knows the session, runs service calls on the desk thread, shows a DeskError as its
+    one line and refreshes what changed. CHANGING names the actions of this screen that change the record."""
+
+    CHANGING: ClassVar[frozenset[str]] = frozenset()
+    ERRORS: ClassVar[tuple[type[Exception], ...]] = (DeskError,)  # what a service call says as its one line
+
+    # --- the session
+
+    @property
+    def desk(self) -> Desk:
+        return self.app.desk
+
+    @property
+    def actor(self) -> Actor:
+        return self.app.actor
+
+    @property
+    def may_change(self) -> bool:
+        return self.actor.role in CHANGERS
+
+    # --- which actions run
+
+    def refusal(self, action: str) -> str | None:
+        """Why this session may not run the action on this screen, or None."""
+        return refusal(self.actor, self.CHANGING, action)
+
+    def can(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Whether the action makes sense in the screen's state now (a screen overrides this, not check_action)."""
+        return True
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.refusal(action):
+            return False
+        return self.can(action, parameters)
+
+    def refused_bindings(self) -> list[tuple[Binding, str]]:
+        """The keys here a supervisor sees disabled, with the reason (F1 help lists them)."""
+        out: list[tuple[Binding, str]] = []
+        seen: set[str] = set()
+        for namespace, bindings in self._modal_binding_chain:
+            why_not = getattr(namespace, "refusal", None)
+            if why_not is None:
+                continue
+            for _, binding in bindings:
+                reason = why_not(binding.action)
+                if reason and binding.description and binding.action not in seen:
+                    seen.add(binding.action)
+                    out.append((binding, reason))
+        return out
+
+    # --- saying things: a screen with a message line of its own shows them there
+
+    def say_done(self, message: str) -> None:
+        self.notify(message, timeout=6)
+
+    def say_error(self, message: str) -> None:
+        self.notify(message, severity="error", timeout=8)
+
+    # --- the desk thread
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """fn(desk, actor, *args, **kwargs) on the desk thread; a DeskError propagates."""
+        return await self.app.desk_call(fn, self.desk, self.actor, *args, **kwargs)
+
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """fn(desk, *args, **kwargs) on the desk thread: a look-up that needs no actor."""
+        return await self.app.desk_call(fn, self.desk, *args, **kwargs)
+
+    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        """fn(desk, actor, *args) queued on the desk thread, not waited for (the audit of what was shown)."""
+        self.app.desk_call_soon(fn, self.desk, self.actor, *args)
+
+    async def run(self, fn: Callable[..., T], *args: Any, done: str = "",
+                  refresh: Callable[[], Awaitable[None]] | None = None, **kwargs: Any) -> T:
+        """Run a service call fn(desk, actor, ...) on the desk thread. A DeskError is said as its one line and gives
+        FAILED (falsy); otherwise `done` is said, `refresh` (what the call changed) is shown again, and the
+        result is returned."""
+        try:
+            result = await self.call(fn, *args, **kwargs)
+        except self.ERRORS as exc:
+            self.say_error(str(exc))
+            return FAILED
+        if done:
+            self.say_done(done)
+        if refresh is not None:
+            await refresh()
+        return result
+
+    async def print_out(self, kind: str, what: str, fn: Callable[..., bytes], *args: Any, **kwargs: Any) -> str:
+        """Make a PDF with fn(desk, actor, ...) and print it; says where it went ("Packet printed to ...")."""
+        where = await self.run(printed, kind, fn, *args, **kwargs)
+        if where:
+            self.say_done(f"{what} {where}.")
+        return where
+
+    async def with_purpose(self, fn: Callable[..., T], *args: Any, purpose: str | None = None,
+                           **kwargs: Any) -> tuple[T, str | None]:
+        """run() a call on a restricted record: when it needs a purpose of access the clerk is asked for one, and
+        the call runs again with it. Gives (result, the purpose used); (FAILED, None) when it failed or the clerk
+        went back."""
+        try:
+            return await self.call(fn, *args, purpose=purpose, **kwargs), purpose
+        except PurposeRequired:
+            purpose = await self.ask(PurposeDialog())
+            if purpose is None:
+                self.notify("Restricted record not opened.", timeout=4)
+                return FAILED, None
+        except self.ERRORS as exc:
+            self.say_error(str(exc))
+            return FAILED, None
+        result = await self.run(fn, *args, purpose=purpose, **kwargs)
+        return result, purpose if result is not FAILED else None
+
+    # --- dialogs
+
+    def flow(self, coroutine: Coroutine[Any, Any, Any], *, exclusive: bool = True) -> None:
+        """Run a flow that asks the clerk questions (push_screen_wait needs a worker)."""
+        self.run_worker(coroutine, group=ASK, exclusive=exclusive)
+
+    async def ask(self, dialog: Screen[T]) -> T:
+        return await self.app.push_screen_wait(dialog)
