@@ -66,18 +66,18 @@ def _cells(row: Row) -> tuple[str, ...]:
 
 
 def _summary(row: Row) -> str:
-    v, f = row
+    v = row.view
     req = v.request_json
     days = (v.due - datetime.date.today()).days
     left = f"{days} days left" if days >= 0 else f"{-days} days LATE"
     lines = [
-        f"{f.uuid[:8].upper()}  {v.patient_name}  MRN {v.mrn}",
+        f"{v.uuid[:8].upper()}  {v.patient_name}  MRN {v.mrn}",
         f"{v.requester_name or '?'} ({req.get('requester_type', '?').replace('_', ' ')}) · "
-        f"{req.get('purpose', '?').replace('_', ' ')} · {f.delivery} · received {f.received_on}",
-        f"Status: {v.status.replace('_', ' ')} · due {v.due} ({left})" + (" · extended" if f.extended else ""),
+        f"{req.get('purpose', '?').replace('_', ' ')} · {v.delivery} · received {v.received_on}",
+        f"Status: {v.status.replace('_', ' ')} · due {v.due} ({left})" + (" · extended" if v.extended else ""),
     ]
-    if v.status == "on_hold" and f.hold_reason:
-        lines.append(f"Held for: {f.hold_reason}")
+    if v.status == "on_hold" and v.hold_reason:
+        lines.append(f"Held for: {v.hold_reason}")
     for p in v.verdict.problems[:3]:
         lines.append(f"{p.code} {p.message}")
     if len(v.verdict.problems) > 3:
