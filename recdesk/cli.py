@@ -356,7 +356,7 @@ def cmd_roi_check(args) -> int:
 
 
 def cmd_roi_import(args) -> int:
-    from recdesk.release import requests
+    from recdesk.release import log, requests
 
     with _open(args) as desk:
         actor = desk.local_actor()
@@ -364,7 +364,7 @@ def cmd_roi_import(args) -> int:
         if logged.before:
             print("recdesk: this request was logged before (the same file): nothing new was written", file=sys.stderr)
         for release in logged.releases:
-            v = requests.view(desk, release)
+            v = log.view(desk, release)
             line = f"{release.uuid[:8].upper()}  MRN {v.mrn}  {release.status.replace('_', ' ')}  due {v.due}"
             if release.status == "on_hold":
                 line += "  (" + "; ".join(f"{p.code} {p.field}" for p in v.verdict.problems) + ")"
@@ -378,14 +378,14 @@ def cmd_roi_list(args) -> int:
     with _open(args) as desk:
         views = requests.queue(desk, desk.local_actor(), include_closed=args.all)
         if args.json:
-            _out_json([{"release": v.release.uuid, "mrn": v.mrn, "status": v.status, "due": v.due.isoformat(),
+            _out_json([{"release": v.uuid, "mrn": v.mrn, "status": v.status, "due": v.due.isoformat(),
                         "received": v.request.received_on.isoformat(), "aging": v.bucket,
                         "problems": [p.code for p in v.verdict.problems]} for v in views])
             return 0
         if not views:
             _out("no open requests")
         for v in views:
-            _out(f"{v.release.uuid[:8].upper()}  {shown(v.mrn):>9}  {v.status.replace('_', ' '):<11}  due {v.due}  "
+            _out(f"{v.uuid[:8].upper()}  {shown(v.mrn):>9}  {v.status.replace('_', ' '):<11}  due {v.due}  "
                  f"{v.bucket:<12}  {shown(v.requester_name)[:30]}")
     return 0
 

@@ -67,7 +67,7 @@ def _moment(day: datetime.date) -> datetime.datetime:
 
 
 def requests(desk: Desk, actor, as_of: datetime.date) -> Table:
-    rows = [[v.release.uuid[:8].upper(), v.mrn, v.status.replace("_", " "), v.due.isoformat(), v.bucket,
+    rows = [[v.uuid[:8].upper(), v.mrn, v.status.replace("_", " "), v.due.isoformat(), v.bucket,
              ",".join(p.code for p in v.verdict.problems)] for v in roi.queue(desk, actor)]
     return Table("Requests", ["Ref", "MRN", "Status", "Due", "Aging", "Problems"], rows,
                  note="Open release-of-information requests, earliest due first.")

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
-from recdesk.release import requests, rules
+from recdesk.release import accounting, rules
 from screens.base import DeskScreen
 from screens.dialogs.choice import ChoiceDialog
 from screens.dialogs.text import TextDialog
@@ -47,7 +47,7 @@ class AccountingScreen(DeskScreen):
     def __init__(self, patient_uuid: str) -> None:
         super().__init__()
         self.patient_uuid = patient_uuid
-        self.accounting: requests.Accounting | None = None
+        self.accounting: accounting.Accounting | None = None
 
     def compose(self) -> ComposeResult:
         yield DeskHeader(self.SCREEN_NAME)
@@ -62,7 +62,7 @@ class AccountingScreen(DeskScreen):
         await self.reload()
 
     async def reload(self) -> None:
-        a = await self.run(requests.accounting, self.patient_uuid)
+        a = await self.run(accounting.accounting, self.patient_uuid)
         if not a:
             return
         table = self.query_one("#disclosures", DataTable)
@@ -77,7 +77,7 @@ class AccountingScreen(DeskScreen):
             + (f" {a.withheld} held back under an agency's suspension (D5)." if a.withheld else ""))
 
     async def action_print(self) -> None:
-        await self.print_out("accounting", "Accounting", requests.accounting_pdf, self.patient_uuid)
+        await self.print_out("accounting", "Accounting", accounting.accounting_pdf, self.patient_uuid)
 
     def action_record_disclosure(self) -> None:
         self.flow(self._record())
@@ -92,10 +92,10 @@ class AccountingScreen(DeskScreen):
             (code, code.replace("_", " ")) for code in rules.PURPOSES]))
         basis = purpose and await ask(ChoiceDialog("On what basis?", [
             (name, f"{name.replace('_', ' ')}{' (accountable)' if accountable else ''}")
-            for name, accountable in requests.RECORDED_BASES.items()]))
+            for name, accountable in accounting.RECORDED_BASES.items()]))
         if not basis:
             return
-        await self.run(requests.record_disclosure, self.patient_uuid, disclosed_on=datetime.date.fromisoformat(on),
+        await self.run(accounting.record_disclosure, self.patient_uuid, disclosed_on=datetime.date.fromisoformat(on),
                        recipient=recipient, address="" if address.strip() == "-" else address,
                        description=description, purpose=purpose, basis=basis, done="Disclosure recorded.",
                        refresh=self.reload)
@@ -122,7 +122,7 @@ class AccountingScreen(DeskScreen):
             ends = await ask(TextDialog("Until (the date the statement gives)?", kind="any_date"))
             if not ends:
                 return
-        await self.run(requests.suspend_accounting, self.patient_uuid, agency=agency, starts_on=datetime.date.today(),
+        await self.run(accounting.suspend_accounting, self.patient_uuid, agency=agency, starts_on=datetime.date.today(),
                        written=form == "written", ends_on=datetime.date.fromisoformat(ends) if ends else None,
                        done=f"Accounting of {agency}'s disclosures suspended.", refresh=self.reload)
 

@@ -7,7 +7,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
 from recdesk.errors import DeskError
-from recdesk.release import requests
+from recdesk.release import packets
 from screens.base import DeskScreen
 from screens.dialogs.choice import ChoiceDialog
 from screens.widgets.header import DeskHeader
@@ -45,7 +45,7 @@ class PacketScreen(DeskScreen):
     def __init__(self, release_uuid: str) -> None:
         super().__init__()
         self.release_uuid = release_uuid
-        self.candidates: list[requests.Candidate] = []
+        self.candidates: list[packets.Candidate] = []
         self.picked: list[str] = []
         self.confirmed: set[str] = set()
 
@@ -59,7 +59,7 @@ class PacketScreen(DeskScreen):
         table = self.query_one("#candidates", DataTable)
         table.add_columns("", "Document", "Date", "Pages", "Flag")
         table.focus()
-        found = await self.run(requests.candidates, self.release_uuid)
+        found = await self.run(packets.candidates, self.release_uuid)
         self.candidates = found or []
         self.redraw()
 
@@ -76,7 +76,7 @@ class PacketScreen(DeskScreen):
         self.show_flag()
 
     @property
-    def current(self) -> requests.Candidate | None:
+    def current(self) -> packets.Candidate | None:
         row = self.query_one("#candidates", DataTable).cursor_row
         return self.candidates[row] if self.candidates and 0 <= row < len(self.candidates) else None
 
@@ -109,7 +109,7 @@ class PacketScreen(DeskScreen):
             self.picked.append(c.uuid)
             self.redraw()
 
-    async def _confirm(self, c: requests.Candidate) -> None:
+    async def _confirm(self, c: packets.Candidate) -> None:
         flags = "; ".join(f"{f.code} {f.message}" for f in c.flags)
         answer = await self.ask(ChoiceDialog(
             f"{c.title} is flagged: {flags}. Include it anyway?",
@@ -130,7 +130,7 @@ class PacketScreen(DeskScreen):
             self.notify("Pick at least one document (Space).", severity="error")
             return
         self.query_one("#flag", Static).update("Building the packet ...")
-        doc = await self.run(requests.build_packet, self.release_uuid, list(self.picked),
+        doc = await self.run(packets.build_packet, self.release_uuid, list(self.picked),
                              confirmed_flags=sorted(self.confirmed))
         if not doc:
             self.show_flag()

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
 from recdesk.errors import DeskError
-from recdesk.release import letters, packets, requests, rules
+from recdesk.release import fees, letters, log, packets, requests, rules
 from screens.accounting import AccountingScreen
 from screens.base import FAILED, DeskScreen
 from screens.dialogs.choice import ChoiceDialog
@@ -43,24 +43,24 @@ PASSWORD = "Packet password: {}\nGive it to the requester by phone, never with t
 class Row(NamedTuple):
     """One line of the log: the request's view (plain values)."""
 
-    view: requests.ReleaseView
+    view: log.ReleaseView
 
     @property
     def uuid(self) -> str:
         return self.view.uuid
 
 
-def _row(v: requests.ReleaseView) -> Row:
+def _row(v: log.ReleaseView) -> Row:
     return Row(v)
 
 
 def _history(desk, actor, release_uuid: str) -> list[dict]:
-    return requests.history(desk, release_uuid)
+    return log.history(desk, release_uuid)
 
 
 def _cells(row: Row) -> tuple[str, ...]:
     v = row.view
-    late = "!" if v.due < datetime.date.today() and v.status in requests.OPEN else " "
+    late = "!" if v.due < datetime.date.today() and v.status in log.OPEN else " "
     return (row.uuid[:8].upper(), v.mrn, v.status.replace("_", " "), f"{late}{v.due}", v.bucket,
             (v.requester_name or "")[:24])
 
@@ -99,14 +99,14 @@ class RequestsScreen(DeskScreen):
         Binding("b", "build_packet", "Packet", id="requests.packet"),
         Binding("q", "packet_qa", "QA", id="requests.qa"),
         Binding("r", "release", "Release", id="requests.release"),
-        Binding("o", "accounting", "Accounting", id="requests.accounting"),
+        Binding("o", "accounting", "Accounting", id="accounting.accounting"),
         Binding("e", "extend", "Extend", show=False, id="requests.extend"),
         Binding("d", "deny", "Deny", show=False, id="requests.deny"),
         Binding("w", "withdraw", "Withdraw", show=False, id="requests.withdraw"),
         Binding("h", "hold", "Hold", show=False, id="requests.hold"),
         Binding("v", "validate", "Check again", show=False, id="requests.validate"),
         Binding("f", "fee", "Fee estimate", show=False, id="requests.fee"),
-        Binding("l", "letter", "Letter", show=False, id="requests.letter"),
+        Binding("l", "letter", "Letter", show=False, id="letters.letter"),
         Binding("p", "print_packet", "Print packet", show=False, id="requests.print"),
         Binding("k", "password", "Packet password", show=False, id="requests.password"),
         Binding("s", "link_scan", "Link scanned authorization", show=False, id="requests.scan"),
@@ -124,7 +124,7 @@ class RequestsScreen(DeskScreen):
         self.include_closed = False
 
     @property
-    def views(self) -> list[requests.ReleaseView]:
+    def views(self) -> list[log.ReleaseView]:
         return [row.view for row in self.rows]
 
     def compose(self) -> ComposeResult:
@@ -241,7 +241,7 @@ class RequestsScreen(DeskScreen):
         self.with_current(self._link_scan)
 
     async def _link_scan(self, row: Row) -> None:
-        found = await self.run(requests.candidates, row.uuid)
+        found = await self.run(packets.candidates, row.uuid)
         if found is FAILED:
             return
         first = [c for c in found if c.doc_type in ("authorization", "consent")]
@@ -281,11 +281,11 @@ class RequestsScreen(DeskScreen):
             "The packet: every page readable, the right patient, nothing outside the request?",
             [("pass", "Pass: ready to release"), ("fail", "Fail: back to be rebuilt")]))
         if choice == "pass":
-            await self.change(row, requests.qa_packet, True, done="Packet passed QA: R releases it.")
+            await self.change(row, packets.qa_packet, True, done="Packet passed QA: R releases it.")
         elif choice == "fail":
             reason = await self.ask(TextDialog("What is wrong with the packet?"))
             if reason:
-                await self.change(row, requests.qa_packet, False, reason, done="Sent back to be rebuilt.")
+                await self.change(row, packets.qa_packet, False, reason, done="Sent back to be rebuilt.")
 
     def action_release(self) -> None:
         self.with_current(self._release)
@@ -296,12 +296,12 @@ class RequestsScreen(DeskScreen):
             [("no", "No, not yet"), ("yes", "Yes, release it")]))
         if sure != "yes":
             return
-        disclosure = await self.change(row, requests.release_packet)
+        disclosure = await self.change(row, packets.release_packet)
         if disclosure:
             text = "Released; the disclosure is logged" + (" (it will appear in the patient's accounting)."
                                                           if disclosure.accountable else ".")
             if row.view.packet_encrypted or row.view.delivery in ("electronic", "portal"):
-                password = await self.run(requests.packet_password, row.uuid)
+                password = await self.run(packets.packet_password, row.uuid)
                 if password:
                     text += "\n\n" + PASSWORD.format(password)
             await self.ask(MessageDialog(text))
@@ -310,7 +310,7 @@ class RequestsScreen(DeskScreen):
         self.with_current(self._password)
 
     async def _password(self, row: Row) -> None:
-        password = await self.run(requests.packet_password, row.uuid)
+        password = await self.run(packets.packet_password, row.uuid)
         if password:
             await self.ask(MessageDialog(PASSWORD.format(password)))
 
@@ -396,7 +396,7 @@ class RequestsScreen(DeskScreen):
         if row.view.delivery in ("electronic", "portal") and row.view.verdict.basis == "individual":
             flat = await self.ask(ChoiceDialog("Which fee?", [
                 ("cost", "Cost-based (labor for copying)"), ("flat", "Flat fee (electronic copy, $6.50)")])) == "flat"
-        result = await self.change(row, requests.fee_estimate, int(pages), flat=flat)
+        result = await self.change(row, fees.fee_estimate, int(pages), flat=flat)
         if result:
             _, total = result
             self.notify(f"Estimate ${total / 100:.2f} recorded; the fee letter is drafted.", timeout=6)
@@ -415,7 +415,7 @@ class RequestsScreen(DeskScreen):
         if choice is None:
             return
         if choice.startswith("new:"):
-            await self.change(row, requests.letter, choice[4:], done="Acknowledgement drafted; L prints it.")
+            await self.change(row, letters.letter, choice[4:], done="Acknowledgement drafted; L prints it.")
             return
         await self.print_out("letter", "Letter", letters.letter_pdf, row.uuid, choice)
 

@@ -218,7 +218,7 @@ def _request_work(desk: Desk, clerk: Actor, today: datetime.date | None = None) 
     defective authorization or a subpoena without assurance, and one already released (so the accounting of
     disclosures has a line)."""
     from recdesk.patients.registry import decrypt
-    from recdesk.release import requests
+    from recdesk.release import packets, requests
 
     marker = "demo:requests"
     if AuditEvent.select().where((AuditEvent.action == "demo.requests") & (AuditEvent.object == marker)).exists():
@@ -278,11 +278,11 @@ def _request_work(desk: Desk, clerk: Actor, today: datetime.date | None = None) 
                      "type": "subpoena_no_order", "assurance": "notice", "case": "Ramos v. Dell Freight",
                      "case_number": "D-1-GN-26-0042"}},
         patients=[mrns[0]], requester_address="12 Main St, Round Rock TX"))
-    docs = [c.uuid for c in requests.candidates(desk, clerk, release.uuid) if not c.flags][:2]
+    docs = [c.uuid for c in packets.candidates(desk, clerk, release.uuid) if not c.flags][:2]
     if docs:
-        requests.build_packet(desk, clerk, release.uuid, docs)
-        requests.qa_packet(desk, clerk, release.uuid, True)
-        requests.release_packet(desk, clerk, release.uuid)
+        packets.build_packet(desk, clerk, release.uuid, docs)
+        packets.qa_packet(desk, clerk, release.uuid, True)
+        packets.release_packet(desk, clerk, release.uuid)
     with desk.write():
         audit.append(desk, clerk, "demo.requests", object=marker, details={"requests": len(forms) + 1})
 

@@ -54,13 +54,8 @@ def aging_bucket(days: int) -> str:
 
 @dataclass(frozen=True)
 class ReleaseView:
-    """One release as the request log shows it (decrypted; callers audit the view).
+    """One release as the request log shows it, in plain values (decrypted; callers audit the view)."""
 
-    The plain fields are what screens read; `release` and `request` are the rows, kept until every screen reads
-    the fields instead."""
-
-    release: Release
-    request: ReleaseRequest
     uuid: str
     status: str
     hold_reason: str
@@ -150,7 +145,7 @@ def view(desk: Desk, release: Release, as_of: datetime.date | None = None) -> Re
     auth = rules.read_authorization(auth_json)
     packet = release.packet.uuid if release.packet_id is not None else None  # joined in by the queue
     return ReleaseView(
-        release=release, request=request, uuid=release.uuid, status=release.status,
+        uuid=release.uuid, status=release.status,
         hold_reason=release.hold_reason, due=release.extended_due_on or release.due_on,
         extended=release.extended_due_on is not None, received_on=request.received_on, delivery=request.delivery,
         packet_uuid=packet, packet_encrypted=release.packet_password_enc is not None,
@@ -169,7 +164,7 @@ def release_row(release_uuid: str) -> Release:
 
 def history(desk: Desk, release: Release | str) -> list[dict]:
     """The release's history (status changes, letters, estimates, notes), oldest first; `release` is its uuid
-    (or, as screens still pass it, the row)."""
+    (or, inside the service, its row)."""
     row = release_row(release) if isinstance(release, str) else release
     k = desk.desk_key
     return [{"at": e.at, "kind": e.kind, "status": e.status, "by": e.by_user.name if e.by_user_id else "",

@@ -27,25 +27,6 @@ from recdesk.release import letters, log, rules
 
 # Re-exported for the screens (screens/requests.py, packet.py, accounting.py), demo/builder.py and cli.py until they
 # import the modules that now hold these names; nothing else imports them from here.
-from recdesk.release.accounting import (  # noqa: F401
-    RECORDED_BASES,
-    Accounting,
-    accounting,
-    accounting_pdf,
-    record_disclosure,
-    suspend_accounting,
-)
-from recdesk.release.fees import fee_estimate  # noqa: F401
-from recdesk.release.letters import letter  # noqa: F401
-from recdesk.release.log import OPEN, ReleaseView, history, view  # noqa: F401
-from recdesk.release.packets import (  # noqa: F401
-    Candidate,
-    build_packet,
-    candidates,
-    packet_password,
-    qa_packet,
-    release_packet,
-)
 from recdesk.roles import CHANGERS
 from recdesk.shapes import Choice, Day, InputError, Items, Mapping, Record, Text, read_json
 from recdesk.vault import audit, crypto, seals
@@ -146,8 +127,9 @@ def queue(desk: Desk, actor, *, include_closed: bool = False, limit: int = 500) 
     if not include_closed:
         q = q.where(Release.status.in_(log.OPEN))
     rows = list(q.order_by(Release.due_on, Release.id).limit(limit))
-    views = [log.view(desk, r) for r in rows]
-    views.sort(key=lambda v: (v.status in log.CLOSED, v.due, v.release.id))
+    pairs = sorted(((r, log.view(desk, r)) for r in rows), key=lambda rv: (rv[1].status in log.CLOSED, rv[1].due,
+                                                                           rv[0].id))
+    views = [v for _, v in pairs]
     with desk.audit_db.atomic():
         audit.append_many(desk, actor, [audit.Event("roi.queue.view", object=f"release:{v.uuid}",
                                                     patient=v.patient_uuid) for v in views] or
@@ -307,7 +289,7 @@ def import_file(desk: Desk, actor, path: Path | str) -> Logged:
 
 def validate(desk: Desk, actor, release: Release | str, as_of: datetime.date | None = None) -> rules.Verdict:
     """Run the validator on `as_of` (today); hold the release (with a drafted deficiency letter) or let it go on.
-    `release` is its uuid (or, as screens still pass it, the row)."""
+    `release` is its uuid (or, inside the service, its row)."""
     actor.require(*CHANGERS)
     release = log.release_row(release) if isinstance(release, str) else Release.get_by_id(release.id)
     log.check_sealed(desk, release)
