@@ -1,7 +1,12 @@
 """Paper chart tracking: moves with history and audit, check-in warnings, appointment import, pick mode, reports."""
 
+import ast
+import dataclasses
 import datetime
+import inspect
+from pathlib import Path
 
+import peewee
 import pytest
 
 from recdesk import users
@@ -24,6 +29,7 @@ from recdesk.vault.models import (
 )
 from tests.conftest import run_cli
 
+ROOT = Path(__file__).resolve().parents[1]
 TODAY = datetime.date.today()
 TOMORROW = TODAY + datetime.timedelta(days=1)
 # MRN -> shelf address (terminal digit): 123456 56-34-12, 72248 48-22-07, 993412 12-34-99, 660034 34-00-66
@@ -564,3 +570,61 @@ def test_reports_overdue_missing_by_borrower_and_fill_rate(clinic_tomorrow):
     assert ChartLocation.get(ChartLocation.code == "DERMATOLOGY-CLINIC").kind == "clinic"
 
 
+
+
+# --- what screens are handed ----------------------------------------------------------------------
+
+PAPER_SCREENS = ("screens/tracking.py", "screens/pulllist.py", "screens/dialogs/stop.py", "screens/dialogs/history.py")
+
+
+def _screen_calls() -> set[str]:
+    """The paper service functions the paper screens call (tracking.x, pulllist.x, appointments.x)."""
+    modules = {"tracking": tracking, "pulllist": pulllist, "appointments": appointments}
+    used = set()
+    for path in PAPER_SCREENS:
+        for node in ast.walk(ast.parse((ROOT / path).read_text())):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules
+                    and inspect.isfunction(getattr(modules[node.value.id], node.attr, None))):
+                used.add(f"{node.value.id}.{node.attr}")
+    return used
+
+
+def _rows_in(value, path: str) -> list[str]:
+    """Where an ORM row sits in a service's result: dataclass fields, recdesk objects, lists, tuples and dicts."""
+    if isinstance(value, peewee.Model):
+        return [f"{path}: a {type(value).__name__} row"]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        parts = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    elif type(value).__module__.startswith("recdesk.") and hasattr(value, "__dict__"):
+        parts = vars(value)
+    elif isinstance(value, dict):
+        parts = {repr(k): v for k, v in value.items()}
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        parts = {str(n): v for n, v in enumerate(value)}
+    else:
+        return []
+    return [row for name, part in parts.items() for row in _rows_in(part, f"{path}.{name}")]
+
+
+def test_paper_screens_are_handed_plain_views_never_orm_rows(clinic_tomorrow):
+    desk, ann, _, ids = clinic_tomorrow
+    assert _rows_in({"x": [tracking.volume_for(desk, ids["123456"])]}, "probe") == ["probe.'x'.0: a ChartVolume row"]
+    got: dict[str, object] = {}
+    got["appointments.import_csv"] = appointments.import_csv(
+        desk, ann, _csv(f"P7,123456,Orthopedics Clinic,{TOMORROW.isoformat()},15:00,,"))
+    picks = got["pulllist.pick_list"] = pulllist.pick_list(desk, ann, TOMORROW)
+    got["pulllist.pick"] = pulllist.pick(desk, ann, picks.for_mrn("993412")[0])
+    got["pulllist.pick_by_mrn"] = pulllist.pick_by_mrn(desk, ann, picks, "660034")  # opens volume 1
+    got["pulllist.not_fillable"] = pulllist.not_fillable(desk, ann, picks.for_mrn("72248")[0], "not on the shelf")
+    got["pulllist.printout"] = pulllist.printout(desk, ann, picks)
+    got["tracking.locations"] = tracking.locations(desk)
+    chart = got["tracking.find_chart"] = tracking.find_chart(desk, ann, "123456")
+    chart = got["tracking.charge_out"] = tracking.charge_out(desk, ann, chart, "CARD", TOMORROW, "Dr. Patel")
+    chart = got["tracking.transfer"] = tracking.transfer(desk, ann, chart, "ORTHO")
+    done = got["tracking.check_in"] = tracking.check_in(desk, ann, chart, at=datetime.datetime.now())
+    chart = got["tracking.mark_missing"] = tracking.mark_missing(desk, ann, done.chart, "not on shelf 56-34")
+    got["tracking.scan_in"] = tracking.scan_in(desk, ann, "*MRN123456*", "MAIN")
+    got["tracking.history"] = tracking.history(desk, ann, chart)
+    assert set(got) == _screen_calls()  # a new call from a paper screen is checked here too
+    assert [row for name, value in got.items() for row in _rows_in(value, name)] == []
+    assert done.warnings and got["tracking.history"]  # the views carry what the screens show
