@@ -10,7 +10,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Input, Static
 
-from recdesk.errors import DeskError
 from recdesk.paper import tracking
 from recdesk.paper.tracking import ChartStatus, CheckIn
 from screens.base import FAILED, DeskScreen
@@ -36,25 +35,6 @@ HELP = (
     "Esc clears a half-typed scan, then leaves check-in mode. Every look-up and move is in the audit trail."
 )
 PERSON = "__person__"
-
-
-def _scan_in(desk, actor, typed: str, room: str | None) -> tuple[ChartStatus, CheckIn]:
-    """Check-in mode, on the desk thread: find the scanned chart and check it in to this file room."""
-    found = tracking.find_chart(desk, actor, typed)
-    if found.volume is None:
-        raise DeskError(f"MRN {found.mrn} has no paper chart on record: nothing to check in")
-    return _check_in(desk, actor, found, room)
-
-
-def _check_in(desk, actor, chart: ChartStatus, room: str | None) -> tuple[ChartStatus, CheckIn]:
-    where = tracking.find_location(room) if room else None
-    result = tracking.check_in(desk, actor, chart.volume, where)
-    return tracking.chart_status(desk, chart.patient_uuid, result.volume), result
-
-
-def _moved(desk, actor, patient_uuid: str, fn, *args, **kwargs) -> ChartStatus:
-    """A move on the desk thread, then the chart as it is now."""
-    return tracking.chart_status(desk, patient_uuid, fn(desk, actor, *args, **kwargs))
 
 
 class TrackingScreen(DeskScreen):
@@ -135,7 +115,7 @@ class TrackingScreen(DeskScreen):
         if chart is None:
             panel.update("")
             return
-        if chart.volume is None:
+        if chart.volume_uuid is None:
             panel.update(Text(f"Chart     {chart.shelf}  (MRN {chart.mrn})\nStatus    no paper chart on record: "
                               "O charges one out (volume 1 is opened)"))
             return
@@ -145,7 +125,7 @@ class TrackingScreen(DeskScreen):
             due = chart.due_back_on.isoformat() + (f"  OVERDUE {late} day{'s' if late != 1 else ''}" if late > 0
                                                    and chart.status == "out" else "")
         lines = [
-            f"Chart     {chart.shelf}  (MRN {chart.mrn}, volume {chart.volume.volume_no})",
+            f"Chart     {chart.shelf}  (MRN {chart.mrn}, volume {chart.volume_no})",
             f"Home      {chart.home}  {chart.home_name}",
             f"Now at    {chart.location}  {chart.location_name} ({chart.location_kind.replace('_', ' ')})",
             f"Status    {chart.status.upper()}: {chart.description}",
@@ -197,15 +177,16 @@ class TrackingScreen(DeskScreen):
 
     async def _scan_in(self, typed: str) -> None:
         async with self._lock:
-            done = await self.run(_scan_in, typed, self.room)
-            if done is not FAILED:
-                await self._checked_in(*done)
+            result = await self.run(tracking.scan_in, typed, self.room)
+            if result is not FAILED:
+                await self._checked_in(result)
 
-    async def _checked_in(self, chart: ChartStatus, result: CheckIn) -> None:
+    async def _checked_in(self, result: CheckIn) -> None:
+        chart = result.chart
         self.show_chart(chart)
         warned = f"{len(result.warnings)} warning{'s' if len(result.warnings) != 1 else ''}" if result.warnings else ""
         self.log_row(chart, f"checked in to {result.location}", warned)
-        self.say(f"Chart {result.chart} checked in to {result.location}." + (f" {warned}." if warned else ""),
+        self.say(f"Chart {chart.shelf} checked in to {result.location}." + (f" {warned}." if warned else ""),
                  warning=bool(warned))
         if result.warnings:
             await self.ask(StopDialog(result))
@@ -219,7 +200,7 @@ class TrackingScreen(DeskScreen):
 
     def _volume_or_say(self) -> ChartStatus | None:
         chart = self._chart_or_say()
-        if chart is not None and chart.volume is None:
+        if chart is not None and chart.volume_uuid is None:
             self.say(f"MRN {chart.mrn} has no paper chart on record.", warning=True)
             return None
         return chart
@@ -231,14 +212,14 @@ class TrackingScreen(DeskScreen):
 
     async def _check_in(self, chart: ChartStatus) -> None:
         async with self._lock:
-            done = await self.run(_check_in, chart, self.room)
-            if done is not FAILED:
-                await self._checked_in(*done)
+            result = await self.run(tracking.check_in, chart, self.room)
+            if result is not FAILED:
+                await self._checked_in(result)
 
     async def _move(self, chart: ChartStatus, done: str, fn, *args, **kwargs) -> None:
-        """Run a move on the desk thread, then show the chart as it is now."""
+        """Run a move of the chart as shown on the desk thread, then show the chart as it is now."""
         async with self._lock:
-            after = await self.run(_moved, chart.patient_uuid, fn, *args, **kwargs)
+            after = await self.run(fn, chart, *args, **kwargs)
             if after is FAILED:
                 return
         self.show_chart(after)
@@ -281,7 +262,7 @@ class TrackingScreen(DeskScreen):
         if answer is None:
             return
         code, person = borrower
-        await self._move(chart, f"out to {code}", tracking.charge_out, chart.volume or chart.patient_uuid, code,
+        await self._move(chart, f"out to {code}", tracking.charge_out, code,
                          datetime.date.fromisoformat(answer), person)
 
     def action_transfer(self) -> None:
@@ -308,7 +289,7 @@ class TrackingScreen(DeskScreen):
             if code is None:
                 return
             person = ""
-        await self._move(chart, f"transfer to {code}", tracking.transfer, chart.volume, code, person)
+        await self._move(chart, f"transfer to {code}", tracking.transfer, code, person)
 
     def action_mark_missing(self) -> None:
         chart = self._volume_or_say()
@@ -322,7 +303,7 @@ class TrackingScreen(DeskScreen):
         note = await self.ask(
             TextDialog(f"Flag chart {chart.shelf} missing. Where did you look?", placeholder="shelf 56-34, sort bins"))
         if note is not None:
-            await self._move(chart, "flagged missing", tracking.mark_missing, chart.volume, note)
+            await self._move(chart, "flagged missing", tracking.mark_missing, note)
 
     def action_history(self) -> None:
         chart = self._volume_or_say()
@@ -330,7 +311,7 @@ class TrackingScreen(DeskScreen):
             self.flow(self._history(chart), exclusive=False)
 
     async def _history(self, chart: ChartStatus) -> None:
-        rows = await self.run(tracking.history, chart.volume)
+        rows = await self.run(tracking.history, chart)
         if rows is not FAILED:
             await self.ask(HistoryDialog(chart.shelf, rows))
 

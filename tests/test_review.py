@@ -9,7 +9,7 @@ from recdesk.desk import Desk
 from recdesk.paper import tracking
 from recdesk.patients.registry import PatientDetails, register
 from recdesk.release import requests
-from recdesk.vault.models import AuditEvent, Patient
+from recdesk.vault.models import AuditEvent
 from screens.review import ReviewScreen
 from tests.conftest import run_cli
 from tests.test_ui import SIZE, app_for, settle
@@ -28,8 +28,8 @@ def office(desk_and_manager):
     requests.log_request(desk, ann, requests.RequestForm(
         request={"received": (TODAY - datetime.timedelta(days=40)).isoformat(), "requester_type": "attorney",
                  "requester_name": "Dewey LLP", "purpose": "legal"}, patients=["123456"]))
-    patient = Patient.get_by_id(pid)
-    tracking.charge_out(desk, ann, patient, tracking.ensure_location(desk, ann, "CARD", "Cardiology", "clinic"),
+    tracking.ensure_location(desk, ann, "CARD", "Cardiology", "clinic")
+    tracking.charge_out(desk, ann, tracking.chart_status(desk, pid), "CARD",
                         TODAY, as_of=TODAY - datetime.timedelta(days=5))
     return desk
 

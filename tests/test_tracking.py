@@ -1,7 +1,12 @@
 """Paper chart tracking: moves with history and audit, check-in warnings, appointment import, pick mode, reports."""
 
+import ast
+import dataclasses
 import datetime
+import inspect
+from pathlib import Path
 
+import peewee
 import pytest
 
 from recdesk import users
@@ -24,6 +29,7 @@ from recdesk.vault.models import (
 )
 from tests.conftest import run_cli
 
+ROOT = Path(__file__).resolve().parents[1]
 TODAY = datetime.date.today()
 TOMORROW = TODAY + datetime.timedelta(days=1)
 # MRN -> shelf address (terminal digit): 123456 56-34-12, 72248 48-22-07, 993412 12-34-99, 660034 34-00-66
@@ -78,36 +84,37 @@ def test_charge_out_transfer_check_in_and_missing_with_history_and_audit(desk_ro
     desk, ann, sue, ids = desk_room
     due = TODAY + datetime.timedelta(days=3)
     before = head()
-    volume = tracking.charge_out(desk, ann, Patient.get_by_id(ids["123456"]), "Cardiology Clinic", due,
-                                 person="Dr. Patel")
-    assert (volume.status, volume.current.code, volume.borrower, volume.due_back_on) == ("out", "CARD", "Dr. Patel",
-                                                                                        due)
+    none = tracking.chart_status(desk, ids["123456"])  # no paper chart yet: the charge-out opens volume 1
+    assert (none.volume_uuid, none.status) == (None, "none")
+    chart = tracking.charge_out(desk, ann, none, "Cardiology Clinic", due, person="Dr. Patel")
+    assert (chart.status, chart.location, chart.borrower, chart.due_back_on, chart.volume_no) == (
+        "out", "CARD", "Dr. Patel", due, 1)
     with pytest.raises(DeskError, match=r"^chart 56-34-12 is already out to CARD \(Dr. Patel\), due back"):
-        tracking.charge_out(desk, ann, volume, "ORTHO", due)
-    volume = tracking.transfer(desk, ann, volume, "ORTHO", "Nurse Kim")
-    assert (volume.status, volume.current.code, volume.borrower, volume.due_back_on) == ("out", "ORTHO", "Nurse Kim",
-                                                                                        due)
+        tracking.charge_out(desk, ann, chart, "ORTHO", due)
+    chart = tracking.transfer(desk, ann, chart, "ORTHO", "Nurse Kim")
+    assert (chart.status, chart.location, chart.borrower, chart.due_back_on) == ("out", "ORTHO", "Nurse Kim", due)
     with pytest.raises(DeskError, match="check it in to MAIN instead"):
-        tracking.transfer(desk, ann, volume, "MAIN")
-    result = tracking.check_in(desk, ann, volume)
-    assert (result.volume.status, result.location, result.warnings) == ("in", "MAIN", [])
-    assert result.volume.borrower == "" and result.volume.due_back_on is None
+        tracking.transfer(desk, ann, chart, "MAIN")
+    result = tracking.check_in(desk, ann, chart)
+    assert (result.chart.status, result.location, result.warnings) == ("in", "MAIN", ())
+    assert result.chart.borrower == "" and result.chart.due_back_on is None
     with pytest.raises(DeskError, match=r"^chart 56-34-12 is already in MAIN$"):
-        tracking.check_in(desk, ann, result.volume)
-    volume = tracking.transfer(desk, ann, result.volume, "OFFSITE")  # a filed chart goes to off-site storage
-    assert (volume.status, volume.current.code) == ("in", "OFFSITE")
+        tracking.check_in(desk, ann, result.chart)
+    chart = tracking.transfer(desk, ann, result.chart, "OFFSITE")  # a filed chart goes to off-site storage
+    assert (chart.status, chart.location) == ("in", "OFFSITE")
     with pytest.raises(DeskError, match="where you looked"):
-        tracking.mark_missing(desk, ann, volume, "  ")
-    volume = tracking.mark_missing(desk, ann, volume, "not on shelf 56-34, not in the sort bins")
-    assert (volume.status, volume.current.code) == ("missing", "OFFSITE")  # last known place kept
+        tracking.mark_missing(desk, ann, chart, "  ")
+    chart = tracking.mark_missing(desk, ann, chart, "not on shelf 56-34, not in the sort bins")
+    assert (chart.status, chart.location) == ("missing", "OFFSITE")  # last known place kept
     with pytest.raises(DeskError, match="already flagged missing"):
-        tracking.mark_missing(desk, ann, volume, "again")
+        tracking.mark_missing(desk, ann, chart, "again")
     with pytest.raises(DeskError, match="flagged missing: check it in when it is found"):
-        tracking.charge_out(desk, ann, volume, "CARD", due)
-    found = tracking.check_in(desk, ann, volume)
-    assert found.volume.status == "in" and found.warnings == ["chart 56-34-12 was flagged missing: it is found now"]
+        tracking.charge_out(desk, ann, chart, "CARD", due)
+    found = tracking.check_in(desk, ann, chart.volume_uuid)  # by the volume's uuid works too
+    assert found.chart.status == "in" and found.warnings == ("chart 56-34-12 was flagged missing: it is found now",)
+    volume = ChartVolume.get(ChartVolume.uuid == found.chart.volume_uuid)
 
-    rows = tracking.history(desk, sue, found.volume)  # a supervisor may look
+    rows = tracking.history(desk, sue, found.chart)  # a supervisor may look
     assert [(m.kind, m.from_location, m.to_location, m.borrower, m.by) for m in rows] == [
         ("charge_out", "MAIN", "CARD", "Dr. Patel", "ann"), ("transfer", "CARD", "ORTHO", "Nurse Kim", "ann"),
         ("check_in", "ORTHO", "MAIN", "", "ann"), ("transfer", "MAIN", "OFFSITE", "", "ann"),
@@ -124,31 +131,40 @@ def test_charge_out_transfer_check_in_and_missing_with_history_and_audit(desk_ro
 
 def test_impossible_moves_are_refused_with_one_line(desk_room):
     desk, ann, _, ids = desk_room
-    volume = tracking.volume_for(desk, ids["72248"])
+    tracking.volume_for(desk, ids["72248"])
+    chart = tracking.chart_status(desk, ids["72248"])
     with pytest.raises(DeskError, match="MAIN is a file room: charge charts out to a clinic"):
-        tracking.charge_out(desk, ann, volume, "MAIN", TOMORROW)
+        tracking.charge_out(desk, ann, chart, "MAIN", TOMORROW)
     with pytest.raises(DeskError, match="is before today"):
-        tracking.charge_out(desk, ann, volume, "CARD", TODAY - datetime.timedelta(days=1))
+        tracking.charge_out(desk, ann, chart, "CARD", TODAY - datetime.timedelta(days=1))
     with pytest.raises(DeskError, match="no location 'NOWHERE'"):
-        tracking.charge_out(desk, ann, volume, "NOWHERE", TOMORROW)
+        tracking.charge_out(desk, ann, chart, "NOWHERE", TOMORROW)
     with pytest.raises(DeskError, match="charge it out to CARD"):
-        tracking.transfer(desk, ann, volume, "CARD")
+        tracking.transfer(desk, ann, chart, "CARD")
     with pytest.raises(DeskError, match="CARD is a clinic: charts are checked in to a file room"):
-        tracking.check_in(desk, ann, volume, "CARD")
-    volume = tracking.charge_out(desk, ann, volume, "CARD", TOMORROW)
+        tracking.check_in(desk, ann, chart, "CARD")
+    chart = tracking.charge_out(desk, ann, chart, "CARD", TOMORROW)
     with pytest.raises(DeskError, match=r"^chart 48-22-07 is already out to CARD, due back"):
-        tracking.transfer(desk, ann, volume, "CARD")
+        tracking.transfer(desk, ann, chart, "CARD")
     assert ChartMovement.select().count() == 1
+    for move in (lambda: tracking.check_in(desk, ann, "no-such-volume"),
+                 lambda: tracking.mark_missing(desk, ann, "no-such-volume", "looked"),
+                 lambda: tracking.history(desk, ann, "no-such-volume")):
+        with pytest.raises(DeskError, match=r"^no chart volume 'no-such-volume': look it up again$"):
+            move()
+    with pytest.raises(DeskError, match=r"^MRN 123456 has no paper chart on record$"):
+        tracking.check_in(desk, ann, tracking.chart_status(desk, ids["123456"]))
 
 
 def test_a_stale_chart_is_never_moved_twice(desk_room):
     desk, ann, _, ids = desk_room
     tracking.ensure_location(desk, ann, "ED", "Emergency Department", "department")
-    as_read = tracking.volume_for(desk, ids["993412"])
+    tracking.volume_for(desk, ids["993412"])
+    as_read = tracking.chart_status(desk, ids["993412"])  # what this clerk's screen shows
     tracking.charge_out(desk, ann, as_read, "ED", TOMORROW)  # another clerk was quicker
     with pytest.raises(DeskError, match="someone else moved chart 12-34-99 just now"):
         tracking.mark_missing(desk, ann, as_read, "looked everywhere")
-    assert ChartVolume.get_by_id(as_read.id).status == "out"
+    assert ChartVolume.get(ChartVolume.uuid == as_read.volume_uuid).status == "out"
     assert ChartMovement.select().count() == 1
     assert actions(0).count("chart.missing") == 0
 
@@ -157,15 +173,15 @@ def test_a_stale_chart_is_never_moved_twice(desk_room):
 
 
 def _out(desk, ann, pid, due=TOMORROW):
-    return tracking.charge_out(desk, ann, pid, "CARD", due)
+    return tracking.charge_out(desk, ann, tracking.chart_status(desk, pid), "CARD", due)
 
 
 def test_check_in_warns_of_a_chart_in_the_wrong_file_room(desk_room):
     desk, ann, _, ids = desk_room
     result = tracking.check_in(desk, ann, _out(desk, ann, ids["123456"]), "offsite")
-    assert result.warnings == ["chart 56-34-12 belongs in MAIN (Main file room), not OFFSITE: send it home"]
-    assert (result.volume.status, result.volume.current.code) == ("in", "OFFSITE")
-    assert tracking.check_in(desk, ann, result.volume).warnings == []  # home again, nothing to say
+    assert result.warnings == ("chart 56-34-12 belongs in MAIN (Main file room), not OFFSITE: send it home",)
+    assert (result.chart.status, result.chart.location) == ("in", "OFFSITE")
+    assert tracking.check_in(desk, ann, result.chart).warnings == ()  # home again, nothing to say
 
 
 def test_check_in_warns_of_an_open_release_request(desk_room):
@@ -174,10 +190,10 @@ def test_check_in_warns_of_an_open_release_request(desk_room):
     release = Release.create(request=request, patient=ids["123456"], due_on=TODAY + datetime.timedelta(days=30),
                              status="in_progress")
     result = tracking.check_in(desk, ann, _out(desk, ann, ids["123456"]))
-    assert result.warnings == [f"a release-of-information request is open for this patient (in_progress, due "
-                               f"{release.due_on.isoformat()}): take the chart to ROI"]
+    assert result.warnings == (f"a release-of-information request is open for this patient (in_progress, due "
+                               f"{release.due_on.isoformat()}): take the chart to ROI",)
     Release.update(status="released").execute()
-    assert tracking.check_in(desk, ann, _out(desk, ann, ids["123456"])).warnings == []
+    assert tracking.check_in(desk, ann, _out(desk, ann, ids["123456"])).warnings == ()
 
 
 def test_check_in_warns_of_an_overdue_chart(desk_room):
@@ -185,7 +201,7 @@ def test_check_in_warns_of_an_overdue_chart(desk_room):
     volume = _out(desk, ann, ids["123456"])
     late = datetime.datetime.combine(TOMORROW + datetime.timedelta(days=3), datetime.time(10))
     result = tracking.check_in(desk, ann, volume, at=late)
-    assert result.warnings == [f"it came back late from CARD: due back on {TOMORROW.isoformat()} (3 days overdue)"]
+    assert result.warnings == (f"it came back late from CARD: due back on {TOMORROW.isoformat()} (3 days overdue)",)
 
 
 def test_check_in_warns_when_an_upcoming_appointment_wants_the_chart(desk_room):
@@ -195,9 +211,9 @@ def test_check_in_warns_when_an_upcoming_appointment_wants_the_chart(desk_room):
     Appointment.create(patient=ids["123456"], clinic="Neurology Clinic", at=at, status="cancelled")
     Appointment.create(patient=ids["123456"], clinic="Far Clinic", at=at + datetime.timedelta(days=60))
     result = tracking.check_in(desk, ann, _out(desk, ann, ids["123456"]))
-    assert result.warnings == [f"wanted for Oncology Clinic on {TOMORROW.isoformat()} 09:30: "
-                               "put it with that pull, not on the shelf"]
-    assert result.volume.status == "in"  # warned, and still checked in
+    assert result.warnings == (f"wanted for Oncology Clinic on {TOMORROW.isoformat()} 09:30: "
+                               "put it with that pull, not on the shelf",)
+    assert result.chart.status == "in"  # warned, and still checked in
 
 
 # --- appointment import ---------------------------------------------------------------------------
@@ -403,7 +419,7 @@ def test_two_visits_in_a_day_share_one_pulled_chart(clinic_tomorrow):
 
 def test_a_chart_that_cannot_be_found_is_not_fillable_with_a_reason(clinic_tomorrow):
     desk, ann, _, ids = clinic_tomorrow
-    tracking.charge_out(desk, ann, tracking.volume_for(desk, ids["72248"]), "ORTHO", TOMORROW)
+    tracking.charge_out(desk, ann, tracking.chart_status(desk, ids["72248"]), "ORTHO", TOMORROW)
     picks = pulllist.pick_list(desk, ann, TOMORROW)
     item = picks.for_mrn("72248")[0]
     refused = pulllist.pick_by_mrn(desk, ann, picks, "72248")
@@ -415,7 +431,7 @@ def test_a_chart_that_cannot_be_found_is_not_fillable_with_a_reason(clinic_tomor
     row = PullItem.get()
     assert (row.status, row.reason, row.by_user.name) == ("not_fillable", "out to another borrower", "ann")
     assert picks.tally() == pulllist.Tally(pulled=0, not_fillable=1, pending=3, total=4)
-    tracking.check_in(desk, ann, tracking.volume_for(desk, ids["72248"]))  # it came back after all
+    tracking.check_in(desk, ann, tracking.chart_status(desk, ids["72248"]))  # it came back after all
     pulllist.pick(desk, ann, item)
     assert PullItem.get().status == "pulled" and picks.tally().not_fillable == 0
     with pytest.raises(DeskError, match="already pulled"):
@@ -475,13 +491,13 @@ def test_a_cancellation_after_the_list_was_opened_is_caught(clinic_tomorrow):
 
 def test_supervisors_change_nothing(clinic_tomorrow):
     desk, ann, sue, ids = clinic_tomorrow
-    volume = tracking.volume_for(desk, ids["123456"])
+    chart = tracking.chart_status(desk, ids["123456"])
     picks = pulllist.pick_list(desk, sue, TOMORROW)  # a supervisor may look at the list
     before = (head(), ChartMovement.select().count(), PullItem.select().count(), Appointment.select().count())
     for attempt in (
-        lambda: tracking.charge_out(desk, sue, volume, "CARD", TOMORROW),
-        lambda: tracking.transfer(desk, sue, volume, "OFFSITE"),
-        lambda: tracking.mark_missing(desk, sue, volume, "gone"),
+        lambda: tracking.charge_out(desk, sue, chart, "CARD", TOMORROW),
+        lambda: tracking.transfer(desk, sue, chart, "OFFSITE"),
+        lambda: tracking.mark_missing(desk, sue, chart, "gone"),
         lambda: tracking.volume_for(desk, ids["660034"], actor=sue),
         lambda: tracking.ensure_location(desk, sue, "NEW", "New clinic"),
         lambda: appointments.import_csv(desk, sue, _csv(f"S1,123456,Cardiology Clinic,{TOMORROW},09:00,,")),
@@ -492,26 +508,26 @@ def test_supervisors_change_nothing(clinic_tomorrow):
         with pytest.raises(AccessDenied, match="sue is a supervisor"):
             attempt()
     assert (head(), ChartMovement.select().count(), PullItem.select().count(), Appointment.select().count()) == before
-    tracking.charge_out(desk, ann, volume, "CARD", TOMORROW)
+    chart = tracking.charge_out(desk, ann, chart, "CARD", TOMORROW)
     with pytest.raises(AccessDenied, match="sue is a supervisor"):
-        tracking.check_in(desk, sue, ChartVolume.get_by_id(volume.id))
-    assert ChartVolume.get_by_id(volume.id).status == "out"
+        tracking.check_in(desk, sue, chart)
+    assert tracking.chart_status(desk, ids["123456"]).status == "out"
     assert [i.state for i in picks.items] == ["pending"] * 4
 
 
 def test_a_read_only_supervisor_session_looks_and_is_audited(clinic_tomorrow):
     desk, ann, _, ids = clinic_tomorrow
-    volume = tracking.charge_out(desk, ann, ids["123456"], "CARD", TOMORROW)
+    volume = tracking.charge_out(desk, ann, tracking.chart_status(desk, ids["123456"]), "CARD", TOMORROW)
     home = desk.config.home
     desk.close()
     with Desk.open(home, readonly=True) as ro:
         sue = ro.sign_on("sue")
         before = head()
         assert len(pulllist.pick_list(ro, sue, TOMORROW).items) == 4
-        assert [m.kind for m in tracking.history(ro, sue, ChartVolume.get_by_id(volume.id))] == ["charge_out"]
+        assert [m.kind for m in tracking.history(ro, sue, volume.volume_uuid)] == ["charge_out"]
         assert reports.overdue(ro, sue, as_of=TOMORROW + datetime.timedelta(days=1))[0]["shelf"] == "56-34-12"
         with pytest.raises(AccessDenied):
-            tracking.check_in(ro, ro.sign_on("sue"), ChartVolume.get_by_id(volume.id))
+            tracking.check_in(ro, ro.sign_on("sue"), volume)
         assert [e.user_name for e in AuditEvent.select().where(AuditEvent.seq > before)] == ["sue"] * 3
         assert audit.verify(ro).intact
 
@@ -525,7 +541,7 @@ def test_reports_overdue_missing_by_borrower_and_fill_rate(clinic_tomorrow):
     pulllist.pick_by_mrn(desk, ann, picks, "993412")
     pulllist.pick_by_mrn(desk, ann, picks, "123456")
     pulllist.not_fillable(desk, ann, picks.for_mrn("72248")[0], "not on the shelf")
-    tracking.mark_missing(desk, ann, tracking.volume_for(desk, ids["72248"]), "searched the file room")
+    tracking.mark_missing(desk, ann, tracking.chart_status(desk, ids["72248"]), "searched the file room")
     later = TOMORROW + datetime.timedelta(days=5)
 
     before = head()
@@ -554,3 +570,61 @@ def test_reports_overdue_missing_by_borrower_and_fill_rate(clinic_tomorrow):
     assert ChartLocation.get(ChartLocation.code == "DERMATOLOGY-CLINIC").kind == "clinic"
 
 
+
+
+# --- what screens are handed ----------------------------------------------------------------------
+
+PAPER_SCREENS = ("screens/tracking.py", "screens/pulllist.py", "screens/dialogs/stop.py", "screens/dialogs/history.py")
+
+
+def _screen_calls() -> set[str]:
+    """The paper service functions the paper screens call (tracking.x, pulllist.x, appointments.x)."""
+    modules = {"tracking": tracking, "pulllist": pulllist, "appointments": appointments}
+    used = set()
+    for path in PAPER_SCREENS:
+        for node in ast.walk(ast.parse((ROOT / path).read_text())):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules
+                    and inspect.isfunction(getattr(modules[node.value.id], node.attr, None))):
+                used.add(f"{node.value.id}.{node.attr}")
+    return used
+
+
+def _rows_in(value, path: str) -> list[str]:
+    """Where an ORM row sits in a service's result: dataclass fields, recdesk objects, lists, tuples and dicts."""
+    if isinstance(value, peewee.Model):
+        return [f"{path}: a {type(value).__name__} row"]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        parts = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    elif type(value).__module__.startswith("recdesk.") and hasattr(value, "__dict__"):
+        parts = vars(value)
+    elif isinstance(value, dict):
+        parts = {repr(k): v for k, v in value.items()}
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        parts = {str(n): v for n, v in enumerate(value)}
+    else:
+        return []
+    return [row for name, part in parts.items() for row in _rows_in(part, f"{path}.{name}")]
+
+
+def test_paper_screens_are_handed_plain_views_never_orm_rows(clinic_tomorrow):
+    desk, ann, _, ids = clinic_tomorrow
+    assert _rows_in({"x": [tracking.volume_for(desk, ids["123456"])]}, "probe") == ["probe.'x'.0: a ChartVolume row"]
+    got: dict[str, object] = {}
+    got["appointments.import_csv"] = appointments.import_csv(
+        desk, ann, _csv(f"P7,123456,Orthopedics Clinic,{TOMORROW.isoformat()},15:00,,"))
+    picks = got["pulllist.pick_list"] = pulllist.pick_list(desk, ann, TOMORROW)
+    got["pulllist.pick"] = pulllist.pick(desk, ann, picks.for_mrn("993412")[0])
+    got["pulllist.pick_by_mrn"] = pulllist.pick_by_mrn(desk, ann, picks, "660034")  # opens volume 1
+    got["pulllist.not_fillable"] = pulllist.not_fillable(desk, ann, picks.for_mrn("72248")[0], "not on the shelf")
+    got["pulllist.printout"] = pulllist.printout(desk, ann, picks)
+    got["tracking.locations"] = tracking.locations(desk)
+    chart = got["tracking.find_chart"] = tracking.find_chart(desk, ann, "123456")
+    chart = got["tracking.charge_out"] = tracking.charge_out(desk, ann, chart, "CARD", TOMORROW, "Dr. Patel")
+    chart = got["tracking.transfer"] = tracking.transfer(desk, ann, chart, "ORTHO")
+    done = got["tracking.check_in"] = tracking.check_in(desk, ann, chart, at=datetime.datetime.now())
+    chart = got["tracking.mark_missing"] = tracking.mark_missing(desk, ann, done.chart, "not on shelf 56-34")
+    got["tracking.scan_in"] = tracking.scan_in(desk, ann, "*MRN123456*", "MAIN")
+    got["tracking.history"] = tracking.history(desk, ann, chart)
+    assert set(got) == _screen_calls()  # a new call from a paper screen is checked here too
+    assert [row for name, value in got.items() for row in _rows_in(value, name)] == []
+    assert done.warnings and got["tracking.history"]  # the views carry what the screens show

@@ -159,7 +159,7 @@ async def test_letters_typed_mid_scan_go_to_the_scan_line_not_the_keys(desk):
 
 
 async def test_n_marks_a_chart_not_fillable_with_a_listed_or_typed_reason(desk):
-    tracking.charge_out(desk, desk.sign_on("ann"), volume(desk, "72248"), "ORTHO", TOMORROW)
+    tracking.charge_out(desk, desk.sign_on("ann"), volume(desk, "72248").uuid, "ORTHO", TOMORROW)
     app = app_for(desk)
     async with app.run_test(size=SIZE) as pilot:
         await press(app, pilot, "f7")
@@ -242,8 +242,8 @@ async def test_f1_explains_both_screens_and_lists_their_keys(desk):
 
 async def test_check_in_mode_stops_on_a_chart_that_was_flagged_missing(desk):
     ann = desk.sign_on("ann")
-    tracking.charge_out(desk, ann, volume(desk, QUIET), "CARD", TOMORROW)
-    tracking.mark_missing(desk, ann, volume(desk, "72248"), "not on shelf 48-22, not in the sort bins")
+    tracking.charge_out(desk, ann, volume(desk, QUIET).uuid, "CARD", TOMORROW)
+    tracking.mark_missing(desk, ann, volume(desk, "72248").uuid, "not on shelf 48-22, not in the sort bins")
     app = app_for(desk)
     async with app.run_test(size=SIZE) as pilot:
         await press(app, pilot, "f8")
@@ -274,7 +274,7 @@ async def test_check_in_mode_stops_on_a_chart_that_was_flagged_missing(desk):
 
 
 async def test_check_in_warns_of_an_open_release_request(desk):
-    tracking.charge_out(desk, desk.sign_on("ann"), volume(desk, "123456"), "CARD", TOMORROW, person="Dr. Patel")
+    tracking.charge_out(desk, desk.sign_on("ann"), volume(desk, "123456").uuid, "CARD", TOMORROW, person="Dr. Patel")
     request = ReleaseRequest.create(requester_type="attorney", received_on=TODAY, purpose="legal")
     Release.create(request=request, patient=desk.ids["123456"], due_on=TODAY + datetime.timedelta(days=30),
                    status="in_progress")
@@ -329,7 +329,8 @@ async def test_charge_out_transfer_missing_and_history_with_keys(desk):
 
 
 async def test_a_chart_checked_in_to_the_wrong_file_room_warns(desk):
-    tracking.charge_out(desk, desk.sign_on("ann"), volume(desk, "660034") or desk.ids["660034"], "CARD", TOMORROW)
+    tracking.charge_out(desk, desk.sign_on("ann"), tracking.chart_status(desk, desk.ids["660034"]), "CARD",
+                        TOMORROW)
     app = app_for(desk)
     async with app.run_test(size=SIZE) as pilot:
         await press(app, pilot, "f8", "r", "down", "enter")  # this desk is at OFFSITE

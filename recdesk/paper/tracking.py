@@ -6,13 +6,16 @@ it was read: two clerks moving one chart never both win (the second is told to l
 
 Where a chart is (ChartVolume.current) always names a location: a missing chart keeps its last known one.
 The free-text note of a missing flag lives only in the audit trail (encrypted); history() shows it.
+
+A screen holds plain views, never rows: a chart is a ChartStatus (or its volume's uuid) and a location a
+Location. The moves take the ChartStatus the clerk was shown and refuse it when the chart moved since.
 """
 
 from __future__ import annotations
 
 import datetime
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import peewee
 
@@ -51,6 +54,15 @@ def _clean(text: str, what: str, limit: int) -> str:
 # --- locations ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Location:
+    """A file room, clinic, department or person, as a screen shows it."""
+
+    code: str
+    name: str
+    kind: str  # one of LOCATION_KINDS
+
+
 def find_location(code_or_name: str) -> ChartLocation | None:
     """A location by its code (any case) or its exact name (any case)."""
     text = (code_or_name or "").strip()
@@ -62,10 +74,10 @@ def find_location(code_or_name: str) -> ChartLocation | None:
     return found
 
 
-def _location(where: ChartLocation | str) -> ChartLocation:
+def _location(where: ChartLocation | Location | str) -> ChartLocation:
     if isinstance(where, ChartLocation):
         return where
-    found = find_location(where)
+    found = find_location(where.code if isinstance(where, Location) else where)
     if found is None:
         raise DeskError(f"no location {where!r}: add it first (a file room, clinic, department or person)")
     return found
@@ -95,12 +107,12 @@ def ensure_location(desk: Desk, actor, code: str, name: str = "", kind: str = "c
         return _add_location(desk, actor, code, name, kind)
 
 
-def locations(desk: Desk, kind: str | None = None) -> list[ChartLocation]:
+def locations(desk: Desk, kind: str | None = None) -> list[Location]:
     """File rooms, clinics, departments and people, by kind then code."""
     query = ChartLocation.select()
     if kind:
         query = query.where(ChartLocation.kind == kind)
-    return list(query.order_by(ChartLocation.kind, ChartLocation.code))
+    return [Location(loc.code, loc.name, loc.kind) for loc in query.order_by(ChartLocation.kind, ChartLocation.code)]
 
 
 def default_file_room(desk: Desk) -> ChartLocation:
@@ -185,16 +197,6 @@ def _first_volume(patient_id: int) -> ChartVolume | None:
             .order_by(ChartVolume.volume_no).first())
 
 
-def _volume(desk: Desk, volume_or_patient, *, create: bool, actor=None) -> ChartVolume:
-    if isinstance(volume_or_patient, ChartVolume):
-        return volume_or_patient
-    volume = volume_for(desk, volume_or_patient, create=create, actor=actor)
-    if volume is None:
-        raise DeskError("this patient has no paper chart on record")
-    return volume
-
-
-
 def label(desk: Desk, volume: ChartVolume, patient: Patient | None = None) -> str:
     """The chart's shelf address as the clerk reads it on the folder: '56-34-12', or '56-34-12 vol 2'."""
     patient = patient or Patient.get_by_id(volume.patient_id)
@@ -237,10 +239,6 @@ def _move(desk: Desk, actor, volume: ChartVolume, patient: Patient, kind: str, *
     return movement
 
 
-def _refresh(volume: ChartVolume) -> ChartVolume:
-    return ChartVolume.get_by_id(volume.id)
-
-
 def _is_file_room(loc: ChartLocation) -> bool:
     return loc.kind == "file_room"
 
@@ -265,8 +263,9 @@ class ChartStatus:
 
     patient_uuid: str
     mrn: str
-    volume: ChartVolume | None  # None: no paper chart on record yet (a charge-out opens volume 1)
+    volume_uuid: str | None  # None: no paper chart on record yet (a charge-out opens volume 1)
     shelf: str
+    volume_no: int = 0
     home: str = ""
     home_name: str = ""
     location: str = ""
@@ -278,20 +277,57 @@ class ChartStatus:
     description: str = "no paper chart on record"
 
 
-def chart_status(desk: Desk, patient, volume: ChartVolume | None = None) -> ChartStatus:
-    """The chart of a patient (row, id or uuid) as it is now; no audit (find_chart audits the look-up)."""
+def chart_status(desk: Desk, patient) -> ChartStatus:
+    """The paper chart (volume 1) of a patient (row, id or uuid) as it is now; no audit (find_chart audits it)."""
     row = _patient_row(patient)
-    mrn = mrn_of(desk, row)
-    volume = _refresh(volume) if volume is not None else _first_volume(row.id)
+    return _status(desk, _first_volume(row.id), row)
+
+
+def _status(desk: Desk, volume: ChartVolume | None, patient: Patient) -> ChartStatus:
+    """One volume (None: the patient has none yet) as a ChartStatus, read again from the database."""
+    mrn = mrn_of(desk, patient)
     if volume is None:
         try:
             address = shelf.address(mrn, desk.config.filing.order)
         except DeskError:
             address = "?"
-        return ChartStatus(row.uuid, mrn, None, address)
+        return ChartStatus(patient.uuid, mrn, None, address)
+    volume = ChartVolume.get_by_id(volume.id)
     home, where = location_by_id(volume.home_id), location_by_id(volume.current_id)
-    return ChartStatus(row.uuid, mrn, volume, label(desk, volume, row), home.code, home.name, where.code, where.name,
-                       where.kind, volume.status, volume.borrower, volume.due_back_on, describe(volume))
+    return ChartStatus(patient.uuid, mrn, volume.uuid, label(desk, volume, patient), volume.volume_no, home.code,
+                       home.name, where.code, where.name, where.kind, volume.status, volume.borrower,
+                       volume.due_back_on, describe(volume))
+
+
+def _as_shown(volume: ChartVolume) -> tuple:
+    return volume.status, location_by_id(volume.current_id).code, volume.borrower, volume.due_back_on
+
+
+def _volume(desk: Desk, chart: ChartStatus | str, *, create: bool = False, actor=None) -> ChartVolume:
+    """The row of a chart a screen names: by its volume uuid, or the ChartStatus the clerk was shown (refused when
+    the chart moved since). create=True opens volume 1 for a ChartStatus without one (a charge-out)."""
+    if isinstance(chart, ChartStatus):
+        if chart.volume_uuid is None:
+            volume = volume_for(desk, chart.patient_uuid, create=create, actor=actor)
+            if volume is None:
+                raise DeskError(f"MRN {chart.mrn} has no paper chart on record")
+            return volume
+        uuid = chart.volume_uuid
+    elif isinstance(chart, str):
+        uuid = chart
+    else:
+        raise DeskError("name a chart by its look-up (or its volume's uuid)")
+    volume = ChartVolume.get_or_none(ChartVolume.uuid == uuid)
+    if volume is None:
+        raise DeskError(f"no chart volume {cleaned(uuid)[:36]!r}: look it up again")
+    if isinstance(chart, ChartStatus) and _as_shown(volume) != (chart.status, chart.location, chart.borrower,
+                                                                chart.due_back_on):
+        raise DeskError(f"someone else moved chart {chart.shelf} just now: look at it again and redo your change")
+    return volume
+
+
+def _now(desk: Desk, volume: ChartVolume) -> ChartStatus:
+    return _status(desk, volume, Patient.get_by_id(volume.patient_id))
 
 
 def find_chart(desk: Desk, actor, typed: str) -> ChartStatus:
@@ -305,7 +341,7 @@ def find_chart(desk: Desk, actor, typed: str) -> ChartStatus:
         raise DeskError(f"no active patient has MRN {mrn}: check the label")
     found = chart_status(desk, patient)
     with desk.audit_db.atomic():
-        audit.append(desk, actor, "chart.look", object=f"chart_volume:{found.volume.uuid}" if found.volume else
+        audit.append(desk, actor, "chart.look", object=f"chart_volume:{found.volume_uuid}" if found.volume_uuid else
                      f"patient:{patient.uuid}", patient=patient.uuid, details={"status": found.status})
     return found
 
@@ -313,17 +349,19 @@ def find_chart(desk: Desk, actor, typed: str) -> ChartStatus:
 # --- moving charts --------------------------------------------------------------------------------
 
 
-def charge_out(desk: Desk, actor, volume_or_patient, borrower: ChartLocation | str, due_back: datetime.date,
-               person: str = "", *, as_of: datetime.date | None = None) -> ChartVolume:
-    """Lend a chart that is in a file room to a clinic, department or person until `due_back`."""
+def charge_out(desk: Desk, actor, chart: ChartStatus | str, borrower: Location | str, due_back: datetime.date,
+               person: str = "", *, as_of: datetime.date | None = None) -> ChartStatus:
+    """Lend a chart that is in a file room to a clinic, department or person until `due_back`.
+
+    A ChartStatus of a patient with no paper chart yet opens volume 1 and charges it out."""
     actor.require(*CHANGERS)
     with desk.write():
-        volume = _volume(desk, volume_or_patient, create=True, actor=actor)
-        movement = record_charge_out(desk, actor, volume, borrower, due_back, person, as_of=as_of)
-    return _refresh(movement.volume)
+        volume = _volume(desk, chart, create=True, actor=actor)
+        record_charge_out(desk, actor, volume, borrower, due_back, person, as_of=as_of)
+    return _now(desk, volume)
 
 
-def record_charge_out(desk: Desk, actor, volume: ChartVolume, borrower: ChartLocation | str,
+def record_charge_out(desk: Desk, actor, volume: ChartVolume, borrower: ChartLocation | Location | str,
                       due_back: datetime.date, person: str = "", *, as_of: datetime.date | None = None,
                       details: dict | None = None) -> ChartMovement:
     """A charge-out in the caller's transaction (charge_out's own, or a pull-list pick's)."""
@@ -347,17 +385,16 @@ def record_charge_out(desk: Desk, actor, volume: ChartVolume, borrower: ChartLoc
                  due_back=due_back, details=details)
 
 
-@dataclass
+@dataclass(frozen=True)
 class CheckIn:
-    """A chart back in a file room, with what the clerk must know about it right now."""
+    """A chart back in a file room (as it is now), with what the clerk must know about it right now."""
 
-    volume: ChartVolume
-    chart: str
-    location: str
-    warnings: list[str] = field(default_factory=list)
+    chart: ChartStatus
+    location: str  # the file room's code
+    warnings: tuple[str, ...] = ()
 
 
-def check_in(desk: Desk, actor, volume: ChartVolume, at_location: ChartLocation | str | None = None, *,
+def check_in(desk: Desk, actor, chart: ChartStatus | str, at_location: Location | str | None = None, *,
              at: datetime.datetime | None = None) -> CheckIn:
     """Put a chart back in a file room (its home unless named). A missing chart checked in is found.
 
@@ -367,23 +404,24 @@ def check_in(desk: Desk, actor, volume: ChartVolume, at_location: ChartLocation 
     """
     actor.require(*CHANGERS)
     at = at or datetime.datetime.now()
+    volume = _volume(desk, chart)
     patient = Patient.get_by_id(volume.patient_id)
-    chart = label(desk, volume, patient)
+    folder = label(desk, volume, patient)
     home = location_by_id(volume.home_id)
     to = home if at_location is None else _location(at_location)
     if not _is_file_room(to):
         raise DeskError(f"{to.code} is a {to.kind.replace('_', ' ')}: charts are checked in to a file room "
                         "(transfer moves a chart between borrowers)")
     if volume.status == "in" and volume.current_id == to.id:
-        raise DeskError(f"chart {chart} is already in {to.code}")
+        raise DeskError(f"chart {folder} is already in {to.code}")
     warnings = []
     was_missing = volume.status == "missing"
     if was_missing:
-        warnings.append(f"chart {chart} was flagged missing: it is found now")
+        warnings.append(f"chart {folder} was flagged missing: it is found now")
     warnings += _wanted(desk, patient, at)
     warnings += _open_releases(patient)
     if to.id != home.id:
-        warnings.append(f"chart {chart} belongs in {home.code} ({home.name}), not {to.code}: send it home")
+        warnings.append(f"chart {folder} belongs in {home.code} ({home.name}), not {to.code}: send it home")
     if volume.status == "out" and volume.due_back_on and volume.due_back_on < at.date():
         days = (at.date() - volume.due_back_on).days
         warnings.append(f"it came back late from {location_by_id(volume.current_id).code}: due back on "
@@ -391,7 +429,16 @@ def check_in(desk: Desk, actor, volume: ChartVolume, at_location: ChartLocation 
     with desk.write():
         _move(desk, actor, volume, patient, "found" if was_missing else "check_in", to=to, status="in",
               details={"warnings": len(warnings)})
-    return CheckIn(_refresh(volume), chart, to.code, warnings)
+    return CheckIn(_now(desk, volume), to.code, tuple(warnings))
+
+
+def scan_in(desk: Desk, actor, typed: str, at_location: Location | str | None = None) -> CheckIn:
+    """Check-in mode: find the chart a wand scanned (or a clerk typed) and check it in at once."""
+    actor.require(*CHANGERS)
+    found = find_chart(desk, actor, typed)
+    if found.volume_uuid is None:
+        raise DeskError(f"MRN {found.mrn} has no paper chart on record: nothing to check in")
+    return check_in(desk, actor, found, at_location)
 
 
 def _wanted(desk: Desk, patient: Patient, at: datetime.datetime) -> list[str]:
@@ -416,54 +463,56 @@ def _open_releases(patient: Patient) -> list[str]:
     return [f"{many} open for this patient ({first.status}, due {due.isoformat()}): take the chart to ROI"]
 
 
-def transfer(desk: Desk, actor, volume: ChartVolume, to_location: ChartLocation | str, person: str = "", *,
-             due_back: datetime.date | None = None) -> ChartVolume:
+def transfer(desk: Desk, actor, chart: ChartStatus | str, to_location: Location | str, person: str = "", *,
+             due_back: datetime.date | None = None) -> ChartStatus:
     """Hand a chart that is out to another borrower (due date kept unless given), or move a filed chart to
     another file room (off-site storage, a satellite room)."""
     actor.require(*CHANGERS)
+    volume = _volume(desk, chart)
     patient = Patient.get_by_id(volume.patient_id)
-    chart = label(desk, volume, patient)
+    folder = label(desk, volume, patient)
     to = _location(to_location)
     person = _clean(person, "a borrower's name", 100)
     if volume.status == "missing":
-        raise DeskError(f"chart {chart} is flagged missing: check it in when it is found")
+        raise DeskError(f"chart {folder} is flagged missing: check it in when it is found")
     if volume.status == "in":
         if not _is_file_room(to):
-            raise DeskError(f"chart {chart} is in {location_by_id(volume.current_id).code}: charge it out to {to.code} "
-                            "(a charge-out sets the due-back date)")
+            raise DeskError(f"chart {folder} is in {location_by_id(volume.current_id).code}: charge it out to "
+                            f"{to.code} (a charge-out sets the due-back date)")
         if volume.current_id == to.id:
-            raise DeskError(f"chart {chart} is already in {to.code}")
+            raise DeskError(f"chart {folder} is already in {to.code}")
         with desk.write():
             _move(desk, actor, volume, patient, "transfer", to=to, status="in")
-        return _refresh(volume)
+        return _now(desk, volume)
     if _is_file_room(to):
-        raise DeskError(f"chart {chart} is out to {location_by_id(volume.current_id).code}: check it in to {to.code} "
-                        "instead of transferring it")
+        raise DeskError(f"chart {folder} is out to {location_by_id(volume.current_id).code}: check it in to "
+                        f"{to.code} instead of transferring it")
     if volume.current_id == to.id and volume.borrower == person and due_back in (None, volume.due_back_on):
-        raise DeskError(f"chart {chart} is already {describe(volume)}")
+        raise DeskError(f"chart {folder} is already {describe(volume)}")
     if due_back is not None and due_back < datetime.date.today():
         raise DeskError(f"due-back date {due_back.isoformat()} is before today: check the date")
     with desk.write():
         _move(desk, actor, volume, patient, "transfer", to=to, status="out", borrower=person,
               due_back=due_back or volume.due_back_on)
-    return _refresh(volume)
+    return _now(desk, volume)
 
 
-def mark_missing(desk: Desk, actor, volume: ChartVolume, note: str) -> ChartVolume:
+def mark_missing(desk: Desk, actor, chart: ChartStatus | str, note: str) -> ChartStatus:
     """Flag a chart missing after a search; the note (where you looked) is kept in the audit trail."""
     actor.require(*CHANGERS)
+    volume = _volume(desk, chart)
     patient = Patient.get_by_id(volume.patient_id)
-    chart = label(desk, volume, patient)
+    folder = label(desk, volume, patient)
     note = _clean(note, "a note", 500)
     if not note:
         raise DeskError("say where you looked for it (the note is kept with the chart's history)")
     if volume.status == "missing":
-        raise DeskError(f"chart {chart} is already flagged missing")
+        raise DeskError(f"chart {folder} is already flagged missing")
     with desk.write():
         # It stays where it was last known to be, so a search starts there.
         _move(desk, actor, volume, patient, "missing", to=None, status="missing", borrower=volume.borrower,
               due_back=volume.due_back_on, details={"note": note})
-    return _refresh(volume)
+    return _now(desk, volume)
 
 
 # --- history --------------------------------------------------------------------------------------
@@ -481,8 +530,11 @@ class Movement:
     note: str = ""
 
 
-def history(desk: Desk, actor, volume: ChartVolume) -> list[Movement]:
+def history(desk: Desk, actor, chart: ChartStatus | str) -> list[Movement]:
     """Every move of one chart volume, oldest first (the view is audited)."""
+    if isinstance(chart, ChartStatus) and chart.volume_uuid:
+        chart = chart.volume_uuid  # a look, not a move: the chart may have moved since it was shown
+    volume = _volume(desk, chart)
     patient = Patient.get_by_id(volume.patient_id)
     codes = {loc.id: loc.code for loc in ChartLocation.select()}
     users = {u.id: u.name for u in User.select(User.id, User.name)}

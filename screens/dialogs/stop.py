@@ -32,7 +32,7 @@ class StopDialog(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         r = self.result
         with Vertical(classes="dialog stop"):
-            yield Plain(Text(f"STOP: chart {r.chart} checked in to {r.location}"), id="stop-title")
+            yield Plain(Text(f"STOP: chart {r.chart.shelf} checked in to {r.location}"), id="stop-title")
             yield Plain(Text("\n".join(f"- {w}" for w in r.warnings)), id="stop-warnings")
             yield Plain(self.HINT, id="stop-hint")
 
