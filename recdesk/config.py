@@ -45,7 +45,8 @@ def _rule(default: Any, *, least: float | None = None, most: float | None = None
           limit: int = 200) -> Any:
     """A setting's default and bounds, kept on the dataclass field so one reader checks every section."""
     return field(default=default, metadata={"least": least, "most": most, "unit": unit, "choices": choices,
-                                            "pattern": pattern, "shape": shape, "upper": upper, "limit": limit})
+                                            "pattern": pattern, "shape": shape, "upper": upper, "limit": limit,
+                                            "blank_ok": default == ""})
 
 
 @dataclass(frozen=True)
@@ -281,6 +282,8 @@ class _Reader:
             raise self.fail(section, key, f"one line of at most {limit} characters", value)
         if meta.get("choices") and value not in meta["choices"]:
             raise self.fail(section, key, f"one of {', '.join(meta['choices'])}", value)
+        if not value.strip() and not meta.get("blank_ok", True):
+            raise self.fail(section, key, meta.get("shape") or "a text that is not empty", value)
         if value and meta.get("pattern") and re.fullmatch(meta["pattern"], value) is None:
             raise self.fail(section, key, meta["shape"], value)
         return value
@@ -318,7 +321,7 @@ def parse(home: Path, text: str) -> Config:
             hint = f"did you mean [{close[0]}]?" if close else f"sections: {', '.join(known)}"
             raise DeskError(f"{CONFIG_NAME}: there is no [{name}] section ({hint}): fix or remove it")
     reader = _Reader(raw)
-    text_rule = {"limit": 200}
+    text_rule = {"limit": 200, "blank_ok": False}
     desk = reader.table("desk", ("id", "demo", "facility", "idle_timeout"))
     desk_id = reader.value("desk", "id", desk.get("id", ""), "str",
                            {"pattern": r"[0-9a-f]{8,64}", "shape": "the desk id recdesk init wrote"})
@@ -342,7 +345,27 @@ def parse(home: Path, text: str) -> Config:
                     **{name: reader.section(name, cls) for name, cls in SECTIONS.items()})
     _check_print_command(config.print.command)
     _check_state(home, config.roi.state)
+    check_scan_folder(home, config.inbox_path, "[intake] inbox")
     return config
+
+
+DESK_FOLDERS = ("store", "printouts", "logs", "data")  # the desk's own folders in its home
+
+
+def check_scan_folder(home: Path, folder: Path, what: str = "the scan folder") -> None:
+    """Refuse a scan folder that is the desk's home, holds it, or is one of its own folders: intake takes in
+    (and removes) every file it finds there, and would swallow the database, the key file or the store."""
+    box, own = Path(os.path.abspath(folder)), Path(os.path.abspath(home))
+    try:
+        box, own = box.resolve(), own.resolve()
+    except (OSError, RuntimeError):
+        pass
+    if own.is_relative_to(box):
+        raise DeskError(f"{what} {_shown(str(folder))} is the desk's home or holds it: intake would take the desk's "
+                        "own files; name a folder of its own (default: <home>/inbox)")
+    if box.is_relative_to(own) and box.relative_to(own).parts[0] in DESK_FOLDERS:
+        raise DeskError(f"{what} {_shown(str(folder))} is inside the desk's own {box.relative_to(own).parts[0]} "
+                        "folder: name a folder of its own (default: <home>/inbox)")
 
 
 def _check_print_command(command: str) -> None:

@@ -38,6 +38,16 @@ def _parse(tmp_path, text: str) -> Config:
     ('[keymap]\nsign_off = "banana"', "[keymap] sign_off must be a key such as"),
     ('[keymap]\nsign_off = "f9,ctrl+"', "[keymap] sign_off must be a key such as"),
     ('[keymap]\n"Sign Off" = "f9"', "[keymap] 'Sign Off' is not a binding id"),
+    # empty where a value is needed (the pattern once skipped empty text)
+    ('[tracking]\ndefault_file_room = ""', "[tracking] default_file_room must be a location code"),
+    ('[roi]\nbates_prefix = ""', "[roi] bates_prefix must be 1-12 capital letters"),
+    ('[roi]\nfacility = "  "', "[roi] facility must be a text that is not empty"),
+    # a scan inbox that would swallow the desk itself
+    ('[intake]\ninbox = ""', "[intake] inbox must be a text that is not empty"),
+    ('[intake]\ninbox = "."', "is the desk's home or holds it"),
+    ('[intake]\ninbox = "../.."', "is the desk's home or holds it"),
+    ('[intake]\ninbox = "/"', "is the desk's home or holds it"),
+    ('[intake]\ninbox = "store/x"', "is inside the desk's own store folder"),
 ])
 def test_a_wrong_type_or_out_of_bounds_value_is_one_line_naming_section_key_and_value(tmp_path, text, message):
     with pytest.raises(DeskError) as caught:
@@ -80,6 +90,7 @@ ID = f'id = "{DESK_ID}"'
     (f"[desk]\n{ID}\nidle_timeout = 99999999999999999",
      "[desk] idle_timeout must be a whole number of seconds from 30 to 86400, not 99999999999999999"),
     (f'[desk]\n{ID}\ndemo = "false"', '[desk] demo must be true or false, not "false"'),
+    (f'[desk]\n{ID}\nfacility = ""', "[desk] facility must be a text that is not empty"),
     ("desk = 5", "desk must be a [desk] section, not 5"),
     ('[desk]\nid = ""', "[desk] id is missing"),
     (f'[desk]\n{ID}\n[keys]\nsource = "vault"', "[keys] source must be one of keyring, file, demo"),

@@ -261,3 +261,16 @@ def test_a_quarantine_reason_needs_no_write_after_the_commit(desk_inbox, worker)
     assert Document.get(Document.uuid == uid).quarantine_reason == reason == pdfworker.NOT_PDF
     assert sorted(p.name for p in box.iterdir()) == [".claimed"]
     assert [p.name for p in (box / ".claimed").iterdir()] == [".lock"]
+
+
+@pytest.mark.parametrize("folder", [".", "..", "store", "printouts", "/"])
+def test_a_scan_folder_that_is_or_holds_the_desk_home_is_refused_and_nothing_moves(desk_inbox, folder):
+    """`recdesk intake scan <home>` once took the database, the key file and config.toml into the store."""
+    desk, _, _ = desk_inbox
+    home = desk.config.home
+    before = sorted(p.name for p in home.iterdir())
+    result = run_cli("intake", "scan", str(home / folder) if folder != "/" else "/", home=home)
+    assert result.returncode == 2 and "name a folder of its own" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert set(before) <= {p.name for p in home.iterdir()}  # every file of the desk still where it was
+    assert Document.select().count() == 0

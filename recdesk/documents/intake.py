@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from recdesk.config import check_scan_folder
 from recdesk.desk import Desk
 from recdesk.display import shown
 from recdesk.documents.filing import type_labels, type_tags
@@ -314,6 +315,8 @@ def scan(desk: Desk, actor, directory: Path | None = None, *, worker: PdfWorker 
          progress: Callable[[int, int], None] | None = None) -> ScanReport:
     """Take every file in the inbox (or `directory`) in as an unfiled or quarantined document."""
     actor.require(*CHANGERS)
+    if directory is not None:
+        check_scan_folder(desk.config.home, directory)
     box = (directory or desk.config.inbox_path).absolute()  # the parser process opens claimed files by this path
     limits = desk.config.intake.max_pages, desk.config.intake.max_bytes
     own_worker = worker is None
