@@ -53,6 +53,7 @@ def run(home: Path) -> Report:
         _check_database(desk, report)
         _check_fields(desk, report)
         _check_other_fields(desk, report)
+        _check_packets(desk, report)
         _check_seals(desk, report)
         _check_deleted(desk, report)
         _check_blobs(desk, report)
@@ -118,11 +119,11 @@ def _other_ciphertexts(desk):
             yield k, "release_request", column, r.uuid, getattr(r, f"{column}_enc")
     for r in Release.select(Release.uuid, Release.packet_password_enc).iterator():
         yield k, "release", "packet_password", r.uuid, r.packet_password_enc
-    described = (Release.select(Release.packet_description_enc, Document.uuid)
+    described = (Release.select(Release.uuid, Release.packet_description_enc, Document.uuid)
                  .join(Document, on=(Release.packet == Document.id))
                  .where(Release.packet_description_enc.is_null(False)))
-    for r in described.iterator():
-        yield k, "release", "packet_description", r.packet.uuid, r.packet_description_enc
+    for r in described.iterator():  # bound to the packet's uuid; named by the release, which a clerk can find
+        yield k, "release", "packet_description", r.packet.uuid, r.packet_description_enc, f"release {r.uuid}"
     for e in ReleaseEvent.select().where(ReleaseEvent.note_enc.is_null(False)).iterator():
         yield k, "release_event", "note", event_ref(e), e.note_enc
     for m in DocumentMove.select(DocumentMove, Document).join(Document).iterator():
@@ -144,12 +145,25 @@ def _other_ciphertexts(desk):
                 yield desk.dek(row.patient), table, column, row.uuid, getattr(row, f"{column}_enc")
 
 
+def _check_packets(desk, report: Report) -> None:
+    """A built packet waiting to go out must say what it holds: its disclosure is written from that."""
+    from recdesk.release.log import OPEN
+    from recdesk.vault.models import Release
+
+    waiting = (Release.select(Release.uuid).where(Release.packet.is_null(False) & Release.status.in_(OPEN)
+                                                  & Release.packet_description_enc.is_null()))
+    missing = [r.uuid for r in waiting]
+    if missing:
+        report.fail(f"packets: {len(missing)} built packet(s) with no description (release {', '.join(missing[:5])}): "
+                    "fail the packet's QA (Q, N) and build it again (B)")
+
+
 def _check_other_fields(desk, report: Report) -> None:
     from recdesk.vault import crypto
 
     count, failures = 0, 0
     try:
-        for key, table, column, ref, blob in _other_ciphertexts(desk):
+        for key, table, column, ref, blob, *where in _other_ciphertexts(desk):
             if blob is None:
                 continue
             try:
@@ -158,7 +172,7 @@ def _check_other_fields(desk, report: Report) -> None:
             except TamperError as exc:
                 failures += 1
                 if failures <= 20:
-                    report.fail(f"fields: {exc}")
+                    report.fail(f"fields: {exc}" + (f" ({where[0]})" if where else ""))
     except DATABASE_ERRORS as exc:
         report.fail(f"fields: cannot read requests, authorizations and notes: {_errors(exc)}")
         return

@@ -270,6 +270,32 @@ def test_a_packet_built_before_its_description_had_a_column_is_released_as_its_h
         assert docs["labs"].uuid[:8] in row.description and "pages 1-4" in row.description
 
 
+def test_a_damaged_history_note_does_not_stop_the_upgrade_and_doctor_names_the_packet(office):
+    """One tampered note once made schema 9's step fail, and every command with it, for the whole office."""
+    from recdesk.desk import Desk
+    from recdesk.vault.models import ReleaseEvent
+
+    desk, ann, bob, *_, docs = office
+    (release,) = requests.log_request(desk, ann, form())
+    packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
+    packets.qa_packet(desk, bob, release.uuid, passed=True)
+    built = ReleaseEvent.get((ReleaseEvent.release == release.id) & (ReleaseEvent.status == "qa"))
+    other = ReleaseEvent.select().where(ReleaseEvent.note_enc.is_null(False) & (ReleaseEvent.id != built.id)).first()
+    ReleaseEvent.update(note_enc=other.note_enc).where(ReleaseEvent.id == built.id).execute()
+    desk.db.execute_sql('ALTER TABLE "release" DROP COLUMN "packet_description_enc"')
+    desk.db.execute_sql("UPDATE desk_info SET schema_version = 8")
+    home = desk.config.home
+    desk.config.save()
+    desk.close()
+    with Desk.open(home) as upgraded:
+        with pytest.raises(DeskError, match=r"fail its QA \(Q, N\), then build it again"):
+            packets.release_packet(upgraded, upgraded.sign_on("ann"), release.uuid)
+    found = [text for ok, text in doctor.run(home).lines if not ok]
+    assert any(line.startswith("packets: 1 built packet(s) with no description") and release.uuid in line
+               for line in found), found
+    assert any("release_event.note" in line for line in found), found
+
+
 def test_an_authorization_that_expires_or_is_revoked_while_the_packet_waits_stops_the_release(office):
     desk, ann, bob, _, _, _, docs = office
     (release,) = requests.log_request(desk, ann, form())

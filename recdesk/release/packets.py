@@ -165,7 +165,8 @@ def description(desk: Desk, release: Release) -> str:
     text = crypto.open_text(desk.desk_key, "release", "packet_description", packet.uuid,
                             release.packet_description_enc)
     if text is None:
-        raise DeskError("this packet's description is missing (changed outside recdesk?): rebuild the packet (B)")
+        raise DeskError("this packet's description is missing (changed outside recdesk?): fail its QA (Q, N), "
+                        "then build it again (B)")
     return text
 
 
