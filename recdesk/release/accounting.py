@@ -107,7 +107,7 @@ def suspend_accounting(desk: Desk, actor, patient_uuid: str, *, agency: str, sta
     s = rules.Suspension(starts=starts_on, written=written, ends=ends_on)
     if rules.suspension_end(s) < starts_on:
         raise DeskError("the suspension ends before it starts: check the dates")
-    patient = Patient.get(Patient.uuid == patient_uuid)
+    patient = log.patient_row(patient_uuid)
     with desk.write():
         row = AccountingSuspension(patient=patient, starts_on=starts_on, ends_on=ends_on, written=written,
                                    by_user=actor.user_id)
@@ -146,7 +146,7 @@ def accounting(desk: Desk, actor, patient_uuid: str, *, as_of: datetime.date | N
     asked: accountable disclosures only — those to the patient, for treatment, payment, operations and under an
     authorization are exempt (D1, D2). Audited."""
     as_of = as_of or clock.today()
-    patient = Patient.get(Patient.uuid == patient_uuid)
+    patient = log.patient_row(patient_uuid)
     details = decrypt(desk, patient)
     window = rules.accounting_window(as_of, since)
     rows = disclosures(desk, patient, *window, accountable_only=True)
@@ -184,7 +184,7 @@ def accounting_pdf(desk: Desk, actor, patient_uuid: str, *, as_of: datetime.date
         widths=[22, 45, 80, 45],
         footer_lines=[f"Prepared {clock.today().isoformat()}. " + (
             "No fee: first accounting in 12 months." if a.free else "A cost-based fee applies (notified in advance).")])
-    patient = Patient.get(Patient.uuid == patient_uuid)
+    patient = log.patient_row(patient_uuid)
     with desk.audit_db.atomic():
         audit.append(desk, actor, "roi.accounting.print", object=f"patient:{patient.uuid}", patient=patient.uuid,
                      details={"rows": len(a.rows), "free": a.free})

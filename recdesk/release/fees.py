@@ -18,7 +18,7 @@ def fee_estimate(desk: Desk, actor, release_uuid: str, pages: int, *, flat: bool
     """The fee lines for this release from the schedule in data/fees.toml, checked (R3, R5) and recorded before
     fulfilment, with a fee-estimate letter."""
     actor.require(*CHANGERS)
-    release = Release.get(Release.uuid == release_uuid)
+    release = log.release_row(release_uuid)
     if release.status in log.CLOSED:
         raise DeskError(f"this request is {release.status}: no fee to estimate")
     v = log.view(desk, release)

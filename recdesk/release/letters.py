@@ -65,7 +65,7 @@ def letter(desk: Desk, actor, release_uuid: str, kind: str, extra: dict | None =
     actor.require(*CHANGERS)
     if kind not in LETTER_KINDS:
         raise DeskError(f"no letter {kind!r}: pick one of {', '.join(LETTER_KINDS)}")
-    release = Release.get(Release.uuid == release_uuid)
+    release = log.release_row(release_uuid)
     with desk.write():
         return draft(desk, actor, release, log.view(desk, release), kind, extra)
 

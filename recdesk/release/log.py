@@ -162,6 +162,14 @@ def release_row(release_uuid: str) -> Release:
     return release
 
 
+def patient_row(patient_uuid: str) -> Patient:
+    """The patient by their uuid, or a one-line reason they are not there."""
+    patient = Patient.get_or_none(Patient.uuid == patient_uuid)
+    if patient is None:
+        raise DeskError(f"no patient {patient_uuid}: look the patient up again")
+    return patient
+
+
 def history(desk: Desk, release: Release | str) -> list[dict]:
     """The release's history (status changes, letters, estimates, notes), oldest first; `release` is its uuid
     (or, inside the service, its row)."""

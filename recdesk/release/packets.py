@@ -36,7 +36,7 @@ class Candidate:
 
 def candidates(desk: Desk, actor, release_uuid: str) -> list[Candidate]:
     """The patient's filed documents, each flagged when out of scope or sensitive; the listing is audited."""
-    release = Release.get(Release.uuid == release_uuid)
+    release = log.release_row(release_uuid)
     v = log.view(desk, release)
     dek = desk.dek(release.patient)
     out = []
@@ -69,7 +69,7 @@ def build_packet(desk: Desk, actor, release_uuid: str, selected: list[str], *, c
     the confirmation is audited. The packet's description (what the disclosure will say went out) is kept
     with the release, sealed under the desk key and bound to this packet."""
     actor.require(*CHANGERS)
-    release = Release.get(Release.uuid == release_uuid)
+    release = log.release_row(release_uuid)
     log.check_sealed(desk, release)
     if release.status != "in_progress":
         raise DeskError(f"a packet is built for a release in progress; this one is {release.status.replace('_', ' ')}")
@@ -172,7 +172,7 @@ def description(desk: Desk, release: Release) -> str:
 
 def packet_password(desk: Desk, actor, release_uuid: str) -> str:
     """The packet's password, to be given to the requester apart from the packet (by phone); audited."""
-    release = Release.get(Release.uuid == release_uuid)
+    release = log.release_row(release_uuid)
     if release.packet_password_enc is None:
         raise DeskError("this release's packet is not encrypted (paper delivery)")
     with desk.audit_db.atomic():
@@ -224,7 +224,7 @@ def certification(desk: Desk, actor, v: log.ReleaseView, parts: list[stamping.Pa
 def qa_packet(desk: Desk, actor, release_uuid: str, passed: bool, reason: str = "") -> None:
     """A second look at the packet before it goes: pass leaves it ready to release, fail sends it back."""
     actor.require(*CHANGERS)
-    release = Release.get(Release.uuid == release_uuid)
+    release = log.release_row(release_uuid)
     if release.status != "qa" or release.packet_id is None:
         raise DeskError("this release has no packet waiting for QA")
     if not passed and not reason.strip():
@@ -248,7 +248,7 @@ def release_packet(desk: Desk, actor, release_uuid: str, as_of: datetime.date | 
     with document ids and page ranges, purpose, basis, packet SHA-256), then the release is closed."""
     actor.require(*CHANGERS)
     as_of = as_of or clock.today()
-    release = Release.get(Release.uuid == release_uuid)
+    release = log.release_row(release_uuid)
     if release.status != "qa" or release.packet_id is None:
         raise DeskError("build the packet and have it checked before releasing")
     packet_doc = Document.get_by_id(release.packet_id)

@@ -316,7 +316,7 @@ def update_authorization(desk: Desk, actor, release_uuid: str, raw: dict | None)
     """A corrected or newly received authorization replaces the one on file; the release is re-validated."""
     actor.require(*CHANGERS)
     parsed = rules.read_authorization(raw)
-    release = Release.get(Release.uuid == release_uuid)
+    release = log.release_row(release_uuid)
     if release.status in log.CLOSED:
         raise DeskError(f"this release is {release.status}: the authorization can no longer change")
     with desk.write():
@@ -339,7 +339,7 @@ def update_authorization(desk: Desk, actor, release_uuid: str, raw: dict | None)
 def link_scan(desk: Desk, actor, release_uuid: str, document_uuid: str) -> None:
     """Link the scanned, signed authorization (a document filed to the same patient) to the one on file."""
     actor.require(*CHANGERS)
-    release = Release.get(Release.uuid == release_uuid)
+    release = log.release_row(release_uuid)
     auth = log.authorization_row(release)
     if auth is None:
         raise DeskError("no authorization is on file for this request: enter it first (A)")
@@ -358,7 +358,7 @@ def link_scan(desk: Desk, actor, release_uuid: str, document_uuid: str) -> None:
 def move(desk: Desk, actor, release_uuid: str, status: str, note: str = "") -> None:
     """A clerk's hand move (hold with a reason, take off hold, withdraw)."""
     actor.require(*CHANGERS)
-    release = Release.get(Release.uuid == release_uuid)
+    release = log.release_row(release_uuid)
     log.check_sealed(desk, release)  # the verdict that takes it off hold rests on these rows
     if status not in MOVES.get(release.status, ()):
         raise DeskError(f"a release that is {release.status.replace('_', ' ')} cannot be made "
@@ -379,7 +379,7 @@ def extend(desk: Desk, actor, release_uuid: str, reason: str, as_of: datetime.da
     the new due date."""
     actor.require(*CHANGERS)
     as_of = as_of or clock.today()
-    release = Release.get(Release.uuid == release_uuid)
+    release = log.release_row(release_uuid)
     if release.status in log.CLOSED:
         raise DeskError(f"this request is {release.status}: it has no clock to extend")
     if release.extension_notice_on is not None:
@@ -416,7 +416,7 @@ def deny(desk: Desk, actor, release_uuid: str, basis: str, *, determined_by: str
          denied: str = "") -> None:
     """Deny access (R2): a listed basis, a professional's determination when reviewable, a denial letter."""
     actor.require(*CHANGERS)
-    release = Release.get(Release.uuid == release_uuid)
+    release = log.release_row(release_uuid)
     problems = rules.check_denial(basis, denied_by=actor.user_name, determined_by=determined_by, reviewer=reviewer)
     if problems:
         raise DeskError(f"{problems[0].code}: {problems[0].message}")
