@@ -56,9 +56,7 @@ class AccountingScreen(DeskScreen):
         yield Footer()
 
     async def on_mount(self) -> None:
-        table = self.query_one("#disclosures", DataTable)
-        table.add_columns("Date", "Recipient", "What", "Purpose")
-        table.focus()
+        self.query_one("#disclosures", DataTable).focus()
         await self.reload()
 
     async def reload(self) -> None:
@@ -66,7 +64,8 @@ class AccountingScreen(DeskScreen):
         if not a:
             return
         table = self.query_one("#disclosures", DataTable)
-        table.clear()
+        table.clear(columns=True)  # the columns are sized again to what they now hold
+        table.add_columns("Date", "Recipient", "What", "Purpose")
         self.accounting = a
         for r in a.rows:
             table.add_row(r.disclosed_on.isoformat(), r.recipient[:20], r.description[:30],
