@@ -32,7 +32,7 @@ HELP = (
 class AccountingScreen(DeskScreen):
     SCREEN_NAME = "Accounting of disclosures"
     HELP = HELP
-    CHANGING = frozenset({"record_disclosure", "suspend"})
+    CHANGING = frozenset({"record_disclosure", "suspend", "print"})  # a print is delivering it to the patient (D4)
     BINDINGS = [
         Binding("p", "print", "Print", id="accounting.print"),
         Binding("n", "record_disclosure", "Record a disclosure", id="accounting.record"),

@@ -130,6 +130,15 @@ def test_a_supervisor_cannot_log_a_request(office):
         requests.log_request(desk, sue, form())
 
 
+def test_a_supervisor_sees_the_accounting_but_printing_it_is_a_clerks_act(office):
+    """A print delivers the accounting (D4): a supervisor's review print once used up the patient's free one."""
+    desk, _, _, sue, patient, *_ = office
+    assert accounting.accounting(desk, sue, patient.uuid).free
+    with pytest.raises(AccessDenied):
+        accounting.accounting_pdf(desk, sue, patient.uuid)
+    assert accounting.accounting(desk, sue, patient.uuid).free
+
+
 def _pages_text(data: bytes, password: str | None = None) -> list[str]:
     reader = PdfReader(io.BytesIO(data))
     if password is not None:

@@ -167,9 +167,11 @@ def audit_events(patient: Patient, action: str):
 
 def accounting_pdf(desk: Desk, actor, patient_uuid: str, *, as_of: datetime.date | None = None,
                    since: datetime.date | None = None) -> bytes:
-    """The accounting as a PDF for the patient; printing it counts as delivering one (D4)."""
+    """The accounting as a PDF for the patient; printing it counts as delivering one (D4), so it is a clerk's or
+    manager's act: a supervisor's print would use up the patient's free accounting for the year."""
     from recdesk.pdf import layout
 
+    actor.require(*CHANGERS)
     a = accounting(desk, actor, patient_uuid, as_of=as_of, since=since)
     rows = [[r.disclosed_on.isoformat(), "\n".join(x for x in (r.recipient, r.address) if x), r.description,
              f"{r.purpose.replace('_', ' ')} ({rules.BASES.get(r.basis, {}).get('label', r.basis)})"]
