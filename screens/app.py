@@ -21,7 +21,7 @@ from recdesk.display import shown
 from recdesk.errors import AccessDenied, DeskError
 from recdesk.serve import sessions
 from recdesk.vault import audit, environment
-from screens.base import refusal
+from screens.base import REFUSED, refusal
 from screens.widgets.controls import ControlFilter
 
 T = TypeVar("T")
@@ -147,7 +147,12 @@ class RecdeskApp(App[str]):
 
     def refusal(self, action: str) -> str | None:
         """Why this session may not run one of the app's own actions, or None (screens.base.refusal)."""
-        return refusal(self.actor, self.CHANGING, action)
+        reason = refusal(self.actor, self.CHANGING, action)
+        if reason is None and action.startswith("open_screen("):  # as F1 sees it: "open_screen('f6')"
+            key = action.removeprefix("open_screen(").strip("')\"")
+            if key in DESK_SCREENS and self.actor.role not in DESK_SCREENS[key][5]:
+                reason = REFUSED
+        return reason
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.refusal(action):

@@ -165,6 +165,9 @@ async def test_a_supervisors_help_lists_the_changing_keys_as_disabled_with_the_r
         await until(pilot, lambda: isinstance(app.screen, HelpScreen), "help opens")
         text = str(app.screen.query_one("#help-text").render())
         assert (f"Disabled for you ({REFUSED}):" in text) is disabled
+        refused = text.partition("Disabled for you")[2]
+        # the clerks' F-key screens (assembly, pull list, paper charts) are named too, not silently missing
+        assert all(title in refused for title in ("Assembly", "Pull list", "Charts")) is disabled, refused
         await pilot.press("escape")
         await settle(app, pilot)
         await app.push_screen(RequestsScreen())
