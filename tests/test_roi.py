@@ -19,7 +19,7 @@ from recdesk import doctor, users
 from recdesk.documents import filing
 from recdesk.errors import AccessDenied, DeskError, TamperError
 from recdesk.patients.registry import PatientDetails, decrypt, register
-from recdesk.release import accounting, fees, log, packets, requests
+from recdesk.release import accounting, fees, letters, log, packets, requests
 from recdesk.vault import audit
 from recdesk.vault.models import AuditEvent, Disclosure, Document, Patient, Release, ReleaseRequest
 from tests.conftest import run_cli
@@ -227,6 +227,8 @@ def test_the_view_carries_what_the_request_log_shows_without_its_rows(office):
     with pytest.raises(dataclasses.FrozenInstanceError):
         v.status = "released"
     assert packets.packet_pdf(desk, ann, release.uuid) == filing.read_document(desk, ann, packet_doc)
+    with pytest.raises(DeskError, match="not a letter of this request"):  # the packet is not a letter to hand out
+        letters.letter_pdf(desk, ann, release.uuid, packet_doc.uuid)
 
 
 def test_the_disclosure_describes_the_packet_built_last_and_no_other(office):

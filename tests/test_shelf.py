@@ -74,3 +74,14 @@ def test_pull_list_cli_contract(clinic_day):
     assert set(rows[0]) == {"mrn", "shelf", "clinic", "time", "status"}
     bad = run_cli("pull-list", "--date", "27/11/2026", home=desk.config.home)
     assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr
+
+
+@pytest.mark.parametrize("typed, mrn", [
+    ("0072248\n", "72248"), (" 72248 ", "72248"), ("*MRN72248*", "72248"), ("mrn: 72248", "72248"),
+    ("\u0667\u0662\u0662\u0664\u0668", None),  # Arabic-Indic digits: not what a wand types
+    ("\uff17\uff12\uff12\uff14\uff18", None),  # fullwidth digits
+    ("7" * 21, None),  # longer than any MRN: refused before it is echoed back whole
+    ("", None), ("ABC", None),
+])
+def test_wand_input_is_ascii_digits_of_mrn_length(typed, mrn):
+    assert shelf.read_wand(typed) == mrn

@@ -53,7 +53,8 @@ def sort_key(mrn: str, order: str = "terminal") -> tuple[int, ...]:
     raise DeskError(f"filing order {order!r} must be one of {', '.join(ORDERS)}")
 
 
-_WAND = re.compile(r"^\**(?:MRN)?[\s:#]*0*(\d+)\**$", re.IGNORECASE)
+# ASCII digits only (a wand types them; \d would take Arabic-Indic or fullwidth ones), and no more than an MRN holds
+_WAND = re.compile(r"^\**(?:MRN)?[\s:#]*0*([0-9]{1,20})\**$", re.IGNORECASE | re.ASCII)
 
 
 def read_wand(typed: str) -> str | None:

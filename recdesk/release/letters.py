@@ -80,7 +80,8 @@ def letter_pdf(desk: Desk, actor, release_uuid: str, document_uuid: str) -> byte
     """One of the letters drafted for this release, to print; reading it is audited as any document read."""
     release = log.release_row(release_uuid)
     doc = (Document.select().join(ReleaseEvent, on=ReleaseEvent.document == Document.id)
-           .where((ReleaseEvent.release == release.id) & (Document.uuid == document_uuid)).first())
+           .where((ReleaseEvent.release == release.id) & (ReleaseEvent.kind == "letter")
+                  & (Document.uuid == document_uuid)).first())
     if doc is None:
         raise DeskError(f"document {document_uuid} is not a letter of this request")
     return filing.read_document(desk, actor, doc)
