@@ -152,7 +152,11 @@ def _check_packets(desk, report: Report) -> None:
 
     waiting = (Release.select(Release.uuid).where(Release.packet.is_null(False) & Release.status.in_(OPEN)
                                                   & Release.packet_description_enc.is_null()))
-    missing = [r.uuid for r in waiting]
+    try:
+        missing = [r.uuid for r in waiting]
+    except DATABASE_ERRORS as exc:
+        report.fail(f"packets: cannot read the releases: {_errors(exc)}")
+        return
     if missing:
         report.fail(f"packets: {len(missing)} built packet(s) with no description (release {', '.join(missing[:5])}): "
                     "fail the packet's QA (Q, N) and build it again (B)")
