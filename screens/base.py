@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ClassVar, TypeVar
 
+from rich.text import Text
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.widgets import Static
 
 from recdesk.desk import Actor, Desk
 from recdesk.errors import DeskError
@@ -102,13 +104,24 @@ class DeskScreen(Screen):
                     out.append((binding, reason))
         return out
 
-    # --- saying things: a screen with a message line of its own shows them there
+    # --- saying things: a screen with a message line of its own (MESSAGE_LINE, a Static's id) shows them there,
+    # where a clerk scanning charts is looking; the others as a toast
+
+    MESSAGE_LINE: ClassVar[str] = ""
+
+    def say(self, text: str, *, warning: bool = False) -> None:
+        if not self.MESSAGE_LINE:
+            self.notify(text, severity="error" if warning else "information", timeout=8 if warning else 6)
+            return
+        line = self.query_one(f"#{self.MESSAGE_LINE}", Static)
+        line.set_class(warning, "warning")
+        line.update(Text(text))
 
     def say_done(self, message: str) -> None:
-        self.notify(message, timeout=6)
+        self.say(message)
 
     def say_error(self, message: str) -> None:
-        self.notify(message, severity="error", timeout=8)
+        self.say(message, warning=True)
 
     # --- the desk thread
 

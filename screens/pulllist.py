@@ -61,6 +61,7 @@ class PullListScreen(DeskScreen):
     SCREEN_NAME = "Pull list"
     HELP = HELP
     CHANGING = frozenset({"pick", "not_fillable", "import_appointments"})
+    MESSAGE_LINE = "pl-message"
     DEFAULT_CSS = """
     PullListScreen #pl-when { height: 1; padding: 0 1; text-style: bold; }
     PullListScreen #pl-table { height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; }
@@ -123,17 +124,6 @@ class PullListScreen(DeskScreen):
         items = self.picks.items if self.picks else []
         row = self.table.cursor_row
         return items[row] if items and 0 <= row < len(items) else None
-
-    def say(self, text: str, *, warning: bool = False) -> None:
-        message = self.query_one("#pl-message", Static)
-        message.set_class(warning, "warning")
-        message.update(Text(text))
-
-    def say_done(self, message: str) -> None:
-        self.say(message)
-
-    def say_error(self, message: str) -> None:
-        self.say(message, warning=True)
 
     def _when(self) -> str:
         last = self.start + datetime.timedelta(days=self.days - 1)

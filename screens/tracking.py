@@ -43,6 +43,7 @@ class TrackingScreen(DeskScreen):
     SCREEN_NAME = "Paper charts"
     HELP = HELP
     CHANGING = frozenset({"check_in", "check_in_mode", "charge_out", "transfer", "mark_missing"})
+    MESSAGE_LINE = "tr-message"
     DEFAULT_CSS = """
     TrackingScreen #tr-mode { height: 1; padding: 0 1; text-style: bold; }
     TrackingScreen #tr-mode.checkin { background: ansi_yellow; color: ansi_black; }
@@ -89,17 +90,6 @@ class TrackingScreen(DeskScreen):
         self.show_mode()
 
     # --- what is on screen
-
-    def say(self, text: str, *, warning: bool = False) -> None:
-        message = self.query_one("#tr-message", Static)
-        message.set_class(warning, "warning")
-        message.update(Text(text))
-
-    def say_done(self, message: str) -> None:
-        self.say(message)
-
-    def say_error(self, message: str) -> None:
-        self.say(message, warning=True)
 
     def show_mode(self) -> None:
         mode = self.query_one("#tr-mode", Static)
