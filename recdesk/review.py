@@ -14,7 +14,7 @@ from recdesk.desk import Desk
 from recdesk.documents import intake
 from recdesk.paper import reports
 from recdesk.patients import chart
-from recdesk.release import requests as roi
+from recdesk.release import requests
 from recdesk.vault import audit
 from recdesk.vault.models import AuditEvent, ChartVolume
 
@@ -34,7 +34,7 @@ def _pct(value: float | None) -> str:
 def queues(desk: Desk, actor, as_of: datetime.date) -> Table:
     """What is waiting, by queue: intake, QA, requests by age, charts out and missing, deficiencies."""
     c = intake.counts(desk)
-    aging = roi.aging(desk, as_of)
+    aging = requests.aging(desk, as_of)
     rows = [["Intake: documents to index", str(c["unfiled"])], ["QA: filed documents to check", str(c["qa_pending"])],
             ["Quarantined files", str(c["quarantined"])]]
     rows += [[f"Requests open {label}", str(n)] for label, n in aging.items()]
@@ -66,9 +66,9 @@ def _moment(day: datetime.date) -> datetime.datetime:
     return datetime.datetime.combine(day, datetime.time(23, 59))
 
 
-def requests(desk: Desk, actor, as_of: datetime.date) -> Table:
+def release_requests(desk: Desk, actor, as_of: datetime.date) -> Table:
     rows = [[v.uuid[:8].upper(), v.mrn, v.status.replace("_", " "), v.due.isoformat(), v.bucket,
-             ",".join(p.code for p in v.verdict.problems)] for v in roi.queue(desk, actor)]
+             ",".join(p.code for p in v.verdict.problems)] for v in requests.queue(desk, actor)]
     return Table("Requests", ["Ref", "MRN", "Status", "Due", "Aging", "Problems"], rows,
                  note="Open release-of-information requests, earliest due first.")
 
@@ -135,7 +135,7 @@ def audit_trail(desk: Desk, actor, as_of: datetime.date, limit: int = 300) -> Ta
 
 SECTIONS: dict[str, tuple[str, Callable[[Desk, object, datetime.date], Table]]] = {
     "queues": ("1 Queues", queues),
-    "requests": ("2 ROI", requests),  # release-of-information requests: all nine tabs fit in 80 columns
+    "requests": ("2 ROI", release_requests),  # release-of-information requests: all nine tabs fit in 80 columns
     "charts": ("3 Charts", charts),
     "pulls": ("4 Pulls", pull_lists),
     "deficiencies": ("5 Deficiencies", deficiencies),
