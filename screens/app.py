@@ -221,17 +221,21 @@ class RecdeskApp(App[str]):
         from screens.chart import ChartScreen
         from screens.dialogs.purpose import PurposeDialog
 
-        try:
-            chart = await self.desk_call(open_chart, self.desk, self.actor, patient_uuid)
-        except PurposeRequired:
-            purpose = await self.push_screen_wait(PurposeDialog())
-            if purpose is None:
-                self.notify("Restricted record not opened.", timeout=4)
+        purpose = None
+        while True:
+            try:
+                chart = await self.desk_call(open_chart, self.desk, self.actor, patient_uuid, purpose=purpose)
+                break
+            except PurposeRequired:
+                if purpose is not None:
+                    raise
+                purpose = await self.push_screen_wait(PurposeDialog())
+                if purpose is None:
+                    self.notify("Restricted record not opened.", timeout=4)
+                    return
+            except DeskError as exc:  # the second try too (a purpose refused, the record gone meanwhile)
+                self.notify(str(exc), severity="error", timeout=6)
                 return
-            chart = await self.desk_call(open_chart, self.desk, self.actor, patient_uuid, purpose=purpose)
-        except DeskError as exc:
-            self.notify(str(exc), severity="error", timeout=6)
-            return
         self.last_patient = patient_uuid
         from screens.search import SearchScreen
 

@@ -190,7 +190,7 @@ def test_the_accounting_cannot_be_rewritten_in_the_database(office):
                               purpose="public_health", basis="public_health")
     accounting.suspend_accounting(desk, ann, patient.uuid, agency="State AG", starts_on=datetime.date(2026, 11, 1),
                            written=True, ends_on=datetime.date(2027, 6, 1))
-    sql(desk, "UPDATE disclosure SET accountable = ? WHERE id = ?", False, d.id)
+    sql(desk, "UPDATE disclosure SET accountable = ? WHERE uuid = ?", False, d.uuid)
     with pytest.raises(TamperError, match=f"disclosure {d.uuid}"):
         accounting.accounting(desk, ann, patient.uuid)
     sql(desk, "DELETE FROM accounting_suspension")

@@ -34,6 +34,12 @@ class DisclosureRow:
     packet_sha256: str
 
 
+def row_of(d: Disclosure, recipient: str, address: str, description: str) -> DisclosureRow:
+    """The disclosure as the accounting lists it (its text fields already decrypted or just written)."""
+    return DisclosureRow(d.uuid, d.disclosed_on, recipient, address, description, d.purpose, d.basis,
+                         d.accountable, d.packet_sha256 or "")
+
+
 def write_disclosure(desk: Desk, patient: Patient, *, disclosed_on: datetime.date, recipient: str, address: str,
                      description: str, purpose: str, basis: str, accountable: bool, release: Release | None = None,
                      packet_sha256: str | None = None) -> Disclosure:
@@ -67,13 +73,12 @@ def disclosures(desk: Desk, patient: Patient, since: datetime.date | None = None
         recipient, address, description = (
             crypto.open_text(dek, "disclosure", name, d.uuid, getattr(d, f"{name}_enc")) or ""
             for name in ("recipient", "recipient_address", "description"))
-        rows.append(DisclosureRow(d.uuid, d.disclosed_on, recipient, address, description, d.purpose, d.basis,
-                                  d.accountable, d.packet_sha256 or ""))
+        rows.append(row_of(d, recipient, address, description))
     return rows
 
 
 def record_disclosure(desk: Desk, actor, patient_uuid: str, *, disclosed_on: datetime.date, recipient: str,
-                      description: str, purpose: str, basis: str, address: str = "") -> Disclosure:
+                      description: str, purpose: str, basis: str, address: str = "") -> DisclosureRow:
     """Log a disclosure that did not go out as a packet from this desk (D1): a report made by phone or portal, a
     business associate's disclosure, an impermissible one. Accountable follows from the basis."""
     actor.require(*CHANGERS)
@@ -94,7 +99,7 @@ def record_disclosure(desk: Desk, actor, patient_uuid: str, *, disclosed_on: dat
                              basis=basis, accountable=RECORDED_BASES[basis])
         audit.append(desk, actor, "roi.disclosure.record", object=f"disclosure:{d.uuid}", patient=patient.uuid,
                      details={"basis": basis, "accountable": d.accountable, "on": disclosed_on.isoformat()})
-    return d
+    return row_of(d, recipient.strip(), address.strip(), description.strip())
 
 
 def suspend_accounting(desk: Desk, actor, patient_uuid: str, *, agency: str, starts_on: datetime.date,

@@ -14,7 +14,7 @@ from recdesk.errors import DeskError
 from recdesk.release import accounting, letters, log, rules, stamping
 from recdesk.roles import CHANGERS
 from recdesk.vault import audit, crypto, seals
-from recdesk.vault.models import Disclosure, Document, Release, now
+from recdesk.vault.models import Document, Release, now
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,17 @@ def candidates(desk: Desk, actor, release_uuid: str) -> list[Candidate]:
     return out
 
 
+@dataclass(frozen=True)
+class Built:
+    """A packet just built: its document, pages and SHA-256 (what the clerk is told; QA and release read it)."""
+
+    uuid: str
+    pages: int
+    sha256: str
+
+
 def build_packet(desk: Desk, actor, release_uuid: str, selected: list[str], *, confirmed_flags: list[str] = (),
-                 pages: dict[str, list[int]] | None = None, as_of: datetime.date | None = None) -> Document:
+                 pages: dict[str, list[int]] | None = None, as_of: datetime.date | None = None) -> Built:
     """Merge the selected documents into one stamped packet, cover letter first, certification for legal
     requests, redisclosure notices last; encrypt it for electronic delivery; the release goes to QA.
 
@@ -149,7 +158,7 @@ def build_packet(desk: Desk, actor, release_uuid: str, selected: list[str], *, c
                               "encrypted": password is not None,
                               "ranges": [(r.document_id, r.source_pages, r.bates_first, r.bates_last)
                                          for r in built.ranges]})
-    return doc
+    return Built(doc.uuid, doc.pages, doc.sha256)
 
 
 def describe(built: stamping.Packet) -> str:
@@ -243,7 +252,8 @@ def qa_packet(desk: Desk, actor, release_uuid: str, passed: bool, reason: str = 
             log.set_status(desk, actor, release, "in_progress", f"packet QA failed: {reason}")
 
 
-def release_packet(desk: Desk, actor, release_uuid: str, as_of: datetime.date | None = None) -> Disclosure:
+def release_packet(desk: Desk, actor, release_uuid: str, as_of: datetime.date | None = None
+                   ) -> accounting.DisclosureRow:
     """Send it on `as_of` (today): the disclosure is written from the packet itself (date, recipient, description
     with document ids and page ranges, purpose, basis, packet SHA-256), then the release is closed."""
     actor.require(*CHANGERS)
@@ -276,4 +286,4 @@ def release_packet(desk: Desk, actor, release_uuid: str, as_of: datetime.date | 
         audit.append(desk, actor, "roi.release", object=f"disclosure:{d.uuid}", patient=release.patient.uuid,
                      details={"release": release.uuid, "sha256": sha, "accountable": d.accountable,
                               "basis": d.basis})
-    return d
+    return accounting.row_of(d, recipient, address, what)
