@@ -226,9 +226,10 @@ class RecdeskApp(App[str]):
             try:
                 chart = await self.desk_call(open_chart, self.desk, self.actor, patient_uuid, purpose=purpose)
                 break
-            except PurposeRequired:
-                if purpose is not None:
-                    raise
+            except PurposeRequired as exc:
+                if purpose is not None:  # asked once already: say why, never loop
+                    self.notify(str(exc), severity="error", timeout=6)
+                    return
                 purpose = await self.push_screen_wait(PurposeDialog())
                 if purpose is None:
                     self.notify("Restricted record not opened.", timeout=4)
