@@ -364,7 +364,7 @@ def cmd_roi_import(args) -> int:
         if logged.before:
             print("recdesk: this request was logged before (the same file): nothing new was written", file=sys.stderr)
         for release in logged.releases:
-            v = log.view(desk, release)
+            v = log.view(desk, log.release_row(release.uuid))
             line = f"{release.uuid[:8].upper()}  MRN {v.mrn}  {release.status.replace('_', ' ')}  due {v.due}"
             if release.status == "on_hold":
                 line += "  (" + "; ".join(f"{p.code} {p.field}" for p in v.verdict.problems) + ")"

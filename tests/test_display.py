@@ -11,11 +11,10 @@ import pytest
 from recdesk import users
 from recdesk.display import CONTROLS, FORBIDDEN, FORBIDDEN_IN_LINES, cleaned, shown
 from recdesk.patients.registry import PatientDetails, register
-from recdesk.release import requests
 from recdesk.vault import crypto
 from recdesk.vault.models import Appointment, ChartLocation, ChartVolume, Patient, Provider, ReleaseRequest, User
 from tests.conftest import run_cli
-from tests.test_roi import form
+from tests.test_roi import form, log_request
 
 # What an attacker with database access (or an old row, or a fax server's file name) can put in a field:
 # clear the screen, set the window title, a C1 CSI, a right-to-left override and a bidi isolate.
@@ -87,7 +86,7 @@ def hostile_desk(desk_and_manager):
     Appointment.create(patient=pid, clinic=f"{HOSTILE}Clinic", provider=provider,
                        at=datetime.datetime.combine(tomorrow, datetime.time(9)))
     ann = desk.sign_on("ann")
-    (release,) = requests.log_request(desk, ann, form())
+    (release,) = log_request(desk, ann, form())
     request = ReleaseRequest.get_by_id(release.request_id)
     request.requester_name_enc = crypto.seal(desk.desk_key, "release_request", "requester_name", request.uuid,
                                              f"{HOSTILE}Dewey LLP")

@@ -12,6 +12,7 @@ from recdesk.release import requests
 from recdesk.vault.models import AuditEvent
 from screens.review import ReviewScreen
 from tests.conftest import run_cli
+from tests.test_roi import log_request
 from tests.test_ui import SIZE, app_for, settle
 
 TODAY = datetime.date.today()
@@ -25,7 +26,7 @@ def office(desk_and_manager):
     pid = register(desk, manager, PatientDetails(mrn="123456", last="Avery", first="Ann",
                                                  dob=datetime.date(1960, 1, 1)))
     ann = desk.sign_on("ann")
-    requests.log_request(desk, ann, requests.RequestForm(
+    log_request(desk, ann, requests.RequestForm(
         request={"received": (TODAY - datetime.timedelta(days=40)).isoformat(), "requester_type": "attorney",
                  "requester_name": "Dewey LLP", "purpose": "legal"}, patients=["123456"]))
     tracking.ensure_location(desk, ann, "CARD", "Cardiology", "clinic")

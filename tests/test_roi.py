@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import peewee
 import pytest
 from fpdf import FPDF
 from pypdf import PdfReader
@@ -45,6 +46,11 @@ def complete_authorization(**changes) -> dict:
     }
     auth.update(changes)
     return auth
+
+
+def log_request(desk, actor, request_form) -> list[Release]:
+    """requests.log_request, with the rows of what it logged (these tests look into the tables behind it)."""
+    return [log.release_row(r.uuid) for r in requests.log_request(desk, actor, request_form)]
 
 
 def form(**changes) -> requests.RequestForm:
@@ -89,7 +95,7 @@ def events(action: str) -> int:
 
 def test_an_incomplete_authorization_holds_the_request_and_drafts_the_deficiency_letter(office):
     desk, ann, *_ = office
-    (release,) = requests.log_request(desk, ann, form(authorization=complete_authorization(signature="",
+    (release,) = log_request(desk, ann, form(authorization=complete_authorization(signature="",
                                                                                       statements={})))
     assert release.status == "on_hold"
     assert "A1 authorization.signature" in release.hold_reason
@@ -100,14 +106,14 @@ def test_an_incomplete_authorization_holds_the_request_and_drafts_the_deficiency
     assert "signature" in text and "right to revoke" in text and "Dewey LLP" in text
     # The corrected authorization arrives: the release goes on.
     verdict = requests.update_authorization(desk, ann, release.uuid, complete_authorization())
-    assert verdict.releasable and Release.get_by_id(release.id).status == "in_progress"
+    assert verdict.releasable and Release.get(Release.uuid == release.uuid).status == "in_progress"
     statuses = [e["status"] for e in log.history(desk, release) if e["kind"] == "status"]
     assert statuses == ["received", "validating", "on_hold", "in_progress"]
 
 
 def test_requester_and_authorization_are_never_stored_in_the_clear(office):
     desk, ann, *_ = office
-    requests.log_request(desk, ann, form())
+    log_request(desk, ann, form())
     desk.db.execute_sql("PRAGMA wal_checkpoint(FULL)") if not desk.is_postgres else None
     if not desk.is_postgres:
         raw = desk.config.sqlite_path.read_bytes()
@@ -116,18 +122,28 @@ def test_requester_and_authorization_are_never_stored_in_the_clear(office):
 
 def test_one_request_for_two_patients_makes_two_releases_and_an_unknown_mrn_writes_nothing(office):
     desk, ann, *_ = office
-    releases = requests.log_request(desk, ann, form(patients=["100234", "200345"]))
+    releases = log_request(desk, ann, form(patients=["100234", "200345"]))
     assert len(releases) == 2 and len({r.patient_id for r in releases}) == 2
     before = (ReleaseRequest.select().count(), Release.select().count())
     with pytest.raises(DeskError, match="no patient with MRN 999999"):
-        requests.log_request(desk, ann, form(patients=["100234", "999999"]))
+        log_request(desk, ann, form(patients=["100234", "999999"]))
     assert (ReleaseRequest.select().count(), Release.select().count()) == before
+
+
+def test_logging_a_request_hands_back_plain_values_not_rows(office):
+    desk, ann, *_ = office
+    (logged,) = requests.log_request(desk, ann, form())
+    assert isinstance(logged, requests.LoggedRelease) and not isinstance(logged, peewee.Model)
+    row = Release.get(Release.uuid == logged.uuid)
+    assert (logged.status, logged.patient_uuid) == (row.status, row.patient.uuid)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        logged.status = "released"
 
 
 def test_a_supervisor_cannot_log_a_request(office):
     desk, _, _, sue, *_ = office
     with pytest.raises(AccessDenied):
-        requests.log_request(desk, sue, form())
+        log_request(desk, sue, form())
 
 
 def test_a_supervisor_sees_the_accounting_but_printing_it_is_a_clerks_act(office):
@@ -149,7 +165,7 @@ def _pages_text(data: bytes, password: str | None = None) -> list[str]:
 
 def test_packet_release_and_disclosure_for_electronic_delivery(office):
     desk, ann, bob, _, patient, _, docs = office
-    (release,) = requests.log_request(desk, ann, form(delivery="electronic"))
+    (release,) = log_request(desk, ann, form(delivery="electronic"))
     assert release.status == "in_progress"
     cands = {c.uuid: c for c in packets.candidates(desk, ann, release.uuid)}
     assert cands[docs["summary"].uuid].flags == []
@@ -158,7 +174,7 @@ def test_packet_release_and_disclosure_for_electronic_delivery(office):
         packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid, docs["old"].uuid])
     packet_doc = packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid, docs["labs"].uuid],
                                   pages={docs["labs"].uuid: [1, 3]})
-    release = Release.get_by_id(release.id)
+    release = Release.get(Release.uuid == release.uuid)
     assert release.status == "qa"
     data = packets.packet_pdf(desk, ann, release.uuid)
     with pytest.raises(Exception):  # noqa: B017 - no password, no pages
@@ -174,7 +190,7 @@ def test_packet_release_and_disclosure_for_electronic_delivery(office):
         packets.release_packet(desk, ann, release.uuid)
     packets.qa_packet(desk, bob, release.uuid, passed=True)
     disclosure = packets.release_packet(desk, ann, release.uuid)
-    assert Release.get_by_id(release.id).status == "released"
+    assert Release.get(Release.uuid == release.uuid).status == "released"
     assert disclosure.packet_sha256 == hashlib.sha256(data).hexdigest() == packet_doc.sha256
     (row,) = accounting.disclosures(desk, patient)
     assert row.recipient == "Dewey LLP" and "Austin TX" in row.address
@@ -190,7 +206,7 @@ def test_a_subpoena_packet_carries_a_certification_and_is_accountable(office):
                                                   "case": "Doe v. Roe", "case_number": "24-CV-118"},
                                 "scope": {"from": None, "to": None, "doc_types": ["discharge_summary"],
                                           "categories": []}}
-    (release,) = requests.log_request(desk, ann, form(request=request, authorization=None))
+    (release,) = log_request(desk, ann, form(request=request, authorization=None))
     assert release.status == "in_progress"
     packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
     texts = _pages_text(packets.packet_pdf(desk, ann, release.uuid))
@@ -207,17 +223,17 @@ def test_a_subpoena_packet_carries_a_certification_and_is_accountable(office):
 
 def test_a_failed_packet_qa_sends_it_back_for_rebuilding(office):
     desk, ann, bob, _, _, _, docs = office
-    (release,) = requests.log_request(desk, ann, form())
+    (release,) = log_request(desk, ann, form())
     packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
     with pytest.raises(DeskError, match="say what is wrong"):
         packets.qa_packet(desk, bob, release.uuid, passed=False)
     packets.qa_packet(desk, bob, release.uuid, passed=False, reason="page 2 is blank")
-    assert Release.get_by_id(release.id).status == "in_progress"
+    assert Release.get(Release.uuid == release.uuid).status == "in_progress"
 
 
 def test_the_view_carries_what_the_request_log_shows_without_its_rows(office):
     desk, ann, _, _, patient, _, docs = office
-    (release,) = requests.log_request(desk, ann, form(delivery="electronic"))
+    (release,) = log_request(desk, ann, form(delivery="electronic"))
     packet_doc = packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
     v = requests.get(desk, ann, release.uuid)
     assert (v.uuid, v.status, v.delivery, v.packet_uuid, v.packet_encrypted) == (
@@ -234,13 +250,13 @@ def test_the_view_carries_what_the_request_log_shows_without_its_rows(office):
 
 def test_the_disclosure_describes_the_packet_built_last_and_no_other(office):
     desk, ann, bob, _, patient, _, docs = office
-    (release,) = requests.log_request(desk, ann, form())
+    (release,) = log_request(desk, ann, form())
     packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
-    first = Release.get_by_id(release.id).packet_description_enc
+    first = Release.get(Release.uuid == release.uuid).packet_description_enc
     packets.qa_packet(desk, bob, release.uuid, passed=False, reason="the labs are missing")
     packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid, docs["labs"].uuid])
     packets.qa_packet(desk, bob, release.uuid, passed=True)
-    last = Release.get_by_id(release.id).packet_description_enc
+    last = Release.get(Release.uuid == release.uuid).packet_description_enc
     # The first packet's description put back by hand would say less went out than did.
     Release.update(packet_description_enc=first).where(Release.id == release.id).execute()
     with pytest.raises(TamperError):
@@ -264,7 +280,7 @@ def test_a_packet_built_before_its_description_had_a_column_is_released_as_its_h
     from recdesk.vault import migrations
 
     desk, ann, bob, _, patient, _, docs = office
-    (release,) = requests.log_request(desk, ann, form())
+    (release,) = log_request(desk, ann, form())
     packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid, docs["labs"].uuid])
     packets.qa_packet(desk, bob, release.uuid, passed=True)
     (built,) = [e["note"] for e in log.history(desk, release.uuid) if e["note"].startswith("packet built: ")]
@@ -288,7 +304,7 @@ def test_a_damaged_history_note_does_not_stop_the_upgrade_and_doctor_names_the_p
     from recdesk.vault.models import ReleaseEvent
 
     desk, ann, bob, *_, docs = office
-    (release,) = requests.log_request(desk, ann, form())
+    (release,) = log_request(desk, ann, form())
     packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
     packets.qa_packet(desk, bob, release.uuid, passed=True)
     built = ReleaseEvent.get((ReleaseEvent.release == release.id) & (ReleaseEvent.status == "qa"))
@@ -310,14 +326,14 @@ def test_a_damaged_history_note_does_not_stop_the_upgrade_and_doctor_names_the_p
 
 def test_an_authorization_that_expires_or_is_revoked_while_the_packet_waits_stops_the_release(office):
     desk, ann, bob, _, _, _, docs = office
-    (release,) = requests.log_request(desk, ann, form())
+    (release,) = log_request(desk, ann, form())
     packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
     packets.qa_packet(desk, bob, release.uuid, passed=True)
     with pytest.raises(DeskError, match="A2"):
         packets.release_packet(desk, ann, release.uuid, as_of=TODAY + datetime.timedelta(days=300))
     revoked = complete_authorization(revoked_on=TODAY.isoformat())
     verdict = requests.update_authorization(desk, ann, release.uuid, revoked)
-    assert verdict.codes() == ["A6"] and Release.get_by_id(release.id).status == "on_hold"
+    assert verdict.codes() == ["A6"] and Release.get(Release.uuid == release.uuid).status == "on_hold"
     with pytest.raises(DeskError, match="build the packet"):
         packets.release_packet(desk, ann, release.uuid)
     assert Disclosure.select().count() == 0
@@ -327,7 +343,7 @@ def test_patient_access_extension_and_denial(office):
     desk, ann, *_ = office
     request = {"received": (TODAY - datetime.timedelta(days=5)).isoformat(), "requester_type": "patient",
                "requester_name": "Ann Avery", "purpose": "individual_access"}
-    (release,) = requests.log_request(desk, ann, form(request=request, authorization=None))
+    (release,) = log_request(desk, ann, form(request=request, authorization=None))
     assert release.due_on == TODAY + datetime.timedelta(days=25)
     new_due = requests.extend(desk, ann, release.uuid, "records are in off-site storage")
     assert new_due == TODAY + datetime.timedelta(days=55)
@@ -336,7 +352,7 @@ def test_patient_access_extension_and_denial(office):
     with pytest.raises(DeskError, match="R2"):
         requests.deny(desk, ann, release.uuid, "endanger")  # reviewable: needs a professional's determination
     requests.deny(desk, ann, release.uuid, "psychotherapy_notes", denied="the psychotherapy notes")
-    release = Release.get_by_id(release.id)
+    release = Release.get(Release.uuid == release.uuid)
     assert release.status == "denied" and release.closed_at is not None
     kinds = [e["note"] for e in log.history(desk, release) if e["kind"] == "letter"]
     assert kinds == ["extension_notice", "denial"]
@@ -346,7 +362,7 @@ def test_an_extension_after_day_30_is_refused(office):
     desk, ann, *_ = office
     request = {"received": (TODAY - datetime.timedelta(days=31)).isoformat(), "requester_type": "patient",
                "requester_name": "Ann Avery", "purpose": "individual_access"}
-    (release,) = requests.log_request(desk, ann, form(request=request, authorization=None))
+    (release,) = log_request(desk, ann, form(request=request, authorization=None))
     with pytest.raises(DeskError, match="outside the first 30 days"):
         requests.extend(desk, ann, release.uuid, "busy")
 
@@ -355,25 +371,25 @@ def test_fees_for_the_patients_copy_are_cost_based_and_estimated_first(office):
     desk, ann, *_ = office
     request = {"received": TODAY.isoformat(), "requester_type": "patient", "requester_name": "Ann Avery",
                "purpose": "individual_access"}
-    (paper,) = requests.log_request(desk, ann, form(request=request, authorization=None))
+    (paper,) = log_request(desk, ann, form(request=request, authorization=None))
     lines, total = fees.fee_estimate(desk, ann, paper.uuid, pages=40)
     assert [line.kind for line in lines] == ["labor", "supplies", "postage"] and total == 40 * 15 + 73
-    assert json.loads(Release.get_by_id(paper.id).fee_json)["total_cents"] == total
-    (electronic,) = requests.log_request(desk, ann, form(request=request, authorization=None, delivery="electronic"))
+    assert json.loads(Release.get(Release.uuid == paper.uuid).fee_json)["total_cents"] == total
+    (electronic,) = log_request(desk, ann, form(request=request, authorization=None, delivery="electronic"))
     lines, total = fees.fee_estimate(desk, ann, electronic.uuid, pages=400, flat=True)
     assert total == 650 and [line.kind for line in lines] == ["flat"]
     with pytest.raises(DeskError, match="flat fee"):
         fees.fee_estimate(desk, ann, paper.uuid, pages=40, flat=True)
-    (attorney,) = requests.log_request(desk, ann, form())
+    (attorney,) = log_request(desk, ann, form())
     lines, _ = fees.fee_estimate(desk, ann, attorney.uuid, pages=10)
     assert "retrieval" in [line.kind for line in lines]  # third parties: the site's schedule, not HIPAA's limits
 
 
 def test_the_queue_shows_aging_and_is_audited(office):
     desk, ann, _, sue, *_ = office
-    requests.log_request(desk, ann, form())
+    log_request(desk, ann, form())
     old = form().request | {"received": (TODAY - datetime.timedelta(days=40)).isoformat()}
-    requests.log_request(desk, ann, form(request=old, authorization=complete_authorization(
+    log_request(desk, ann, form(request=old, authorization=complete_authorization(
         signed_on=(TODAY - datetime.timedelta(days=45)).isoformat())))
     views = requests.queue(desk, ann)
     assert [v.bucket for v in views] == ["over 30 days", "0-10 days"]
@@ -412,7 +428,7 @@ def test_a_patients_copy_needs_a_fee_estimate_before_the_packet(office):
     desk, ann, _, _, _, _, docs = office
     request = {"received": TODAY.isoformat(), "requester_type": "patient", "requester_name": "Ann Avery",
                "purpose": "individual_access"}
-    (release,) = requests.log_request(desk, ann, form(request=request, authorization=None))
+    (release,) = log_request(desk, ann, form(request=request, authorization=None))
     with pytest.raises(DeskError, match="R3"):
         packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
     fees.fee_estimate(desk, ann, release.uuid, pages=3)
@@ -429,7 +445,7 @@ def test_part2_records_go_out_with_the_notice_and_a_copy_of_the_consent(office):
                                            title="Someone else's consent", pages=1, service_date=TODAY)
     request = form().request | {"scope": {"categories": ["sud_part2"]}}
     auth = complete_authorization(part2_consent=True, categories=["sud_part2"])
-    (release,) = requests.log_request(desk, ann, form(request=request, authorization=auth))
+    (release,) = log_request(desk, ann, form(request=request, authorization=auth))
     assert release.status == "in_progress"
     with pytest.raises(DeskError, match="copy of the patient's consent"):
         packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid])
@@ -494,20 +510,20 @@ def test_psychotherapy_notes_and_part2_records_cannot_be_confirmed_into_a_packet
                                         title="Psychotherapy note", pages=1, service_date=datetime.date(2025, 6, 1))
         sud = filing.file_document(desk, ann, patient, pdf(1, "SUD program"), doc_type="sud_treatment_record",
                                       title="SUD program record", pages=1, service_date=datetime.date(2025, 6, 2))
-    (release,) = requests.log_request(desk, ann, form())
+    (release,) = log_request(desk, ann, form())
     cands = {c.uuid: c for c in packets.candidates(desk, ann, release.uuid)}
     assert cands[notes.uuid].blocked.code == "A9" and cands[sud.uuid].blocked.code == "S2"
     for doc in (notes, sud):
         with pytest.raises(DeskError, match="cannot go out under this request"):
             packets.build_packet(desk, ann, release.uuid, [docs["summary"].uuid, doc.uuid], confirmed_flags=[doc.uuid])
-    assert Release.get_by_id(release.id).status == "in_progress"
+    assert Release.get(Release.uuid == release.uuid).status == "in_progress"
 
 
 def test_the_requests_own_state_sets_its_clock_and_california_allows_no_extension(office):  # R5, L5
     desk, ann, *_ = office
     request = {"received": (TODAY - datetime.timedelta(days=3)).isoformat(), "requester_type": "patient",
                "requester_name": "Ann Avery", "purpose": "individual_access", "state": "CA"}
-    (release,) = requests.log_request(desk, ann, form(request=request, authorization=None))
+    (release,) = log_request(desk, ann, form(request=request, authorization=None))
     assert release.due_on == TODAY + datetime.timedelta(days=12)
     assert requests.get(desk, ann, release.uuid).due == release.due_on
     with pytest.raises(DeskError, match="no extension"):
@@ -516,15 +532,15 @@ def test_the_requests_own_state_sets_its_clock_and_california_allows_no_extensio
 
 def test_a_clerks_hold_is_not_lifted_by_the_validator_and_letters_are_not_repeated(office):
     desk, ann, *_ = office
-    (release,) = requests.log_request(desk, ann, form())
+    (release,) = log_request(desk, ann, form())
     requests.move(desk, ann, release.uuid, "on_hold", "identity of the requester not verified")
-    requests.validate(desk, ann, Release.get_by_id(release.id))
-    held = Release.get_by_id(release.id)
+    requests.validate(desk, ann, Release.get(Release.uuid == release.uuid))
+    held = Release.get(Release.uuid == release.uuid)
     assert held.status == "on_hold" and "Dewey" not in held.hold_reason and "identity" not in held.hold_reason
     assert "identity of the requester not verified" in [e["note"] for e in log.history(desk, held)]
-    (bad,) = requests.log_request(desk, ann, form(authorization=complete_authorization(signature="")))
+    (bad,) = log_request(desk, ann, form(authorization=complete_authorization(signature="")))
     for _ in range(3):
-        requests.validate(desk, ann, Release.get_by_id(bad.id))
+        requests.validate(desk, ann, Release.get(Release.uuid == bad.uuid))
     assert [e["note"] for e in log.history(desk, bad) if e["kind"] == "letter"] == ["deficiency"]
 
 
@@ -586,7 +602,7 @@ def test_importing_the_same_request_again_finds_it_whatever_its_spacing(office, 
     path.write_text(json.dumps(json.loads(path.read_text()), indent=4, sort_keys=True))
     again = requests.import_file(desk, ann, path)
     assert (first.before, again.before) == (False, True)
-    assert [r.id for r in again.releases] == [r.id for r in first.releases]
+    assert [r.uuid for r in again.releases] == [r.uuid for r in first.releases]
     _assert_one_held_request_with_letters(desk)
     assert events("roi.import") == 1 and events("roi.import.again") == 1
     other = json.loads(path.read_text()) | {"requester_address": "2 Court St"}

@@ -26,7 +26,7 @@ from recdesk.vault.models import (
     User,
 )
 from tests.conftest import run_cli
-from tests.test_roi import form, pdf
+from tests.test_roi import form, log_request, pdf
 
 KEY_A = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGc5ZsOnc1IT3d7bpcSzv8Z8nUuXnhFBdl6kBd+jN8Ro ann@thin"
 KEY_B = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBhO8Z56W6XwH35e2/uKjg2vPJ7xVx0FJbUKZSVSTQcN eve@laptop"
@@ -147,7 +147,7 @@ def test_a_sensitive_document_retyped_in_the_database_is_not_offered_for_release
         note = filing.file_document(desk, ann, patient, pdf(1, "Session notes"), doc_type="psychotherapy_note",
                                        title="Session", pages=1, service_date=datetime.date(2025, 4, 1),
                                        qa_state="passed")
-    (release,) = requests.log_request(desk, ann, form())
+    (release,) = log_request(desk, ann, form())
     flagged = {c.uuid: c for c in packets.candidates(desk, ann, release.uuid)}[note.uuid]
     assert flagged.flags  # psychotherapy notes are flagged for the clerk
     sql(desk, "UPDATE document SET doc_type = ?, sensitive_tags = ? WHERE id = ?", "lab_result", "", note.id)
@@ -158,7 +158,7 @@ def test_a_sensitive_document_retyped_in_the_database_is_not_offered_for_release
 
 def test_a_release_moved_straight_to_qa_in_the_database_goes_nowhere(office):
     desk, _, ann, patient, _ = office
-    (release,) = requests.log_request(desk, ann, form())
+    (release,) = log_request(desk, ann, form())
     with desk.write():
         fake = filing.file_document(desk, ann, patient, pdf(1, "Not a packet"), doc_type="release_packet",
                                        title="packet", pages=1, service_date=datetime.date(2026, 1, 1),
@@ -168,13 +168,13 @@ def test_a_release_moved_straight_to_qa_in_the_database_goes_nowhere(office):
         packets.release_packet(desk, ann, release.uuid)
     with pytest.raises(TamperError):
         packets.qa_packet(desk, ann, release.uuid, True)
-    assert Release.get_by_id(release.id).status == "qa"  # nothing moved it on
+    assert Release.get(Release.uuid == release.uuid).status == "qa"  # nothing moved it on
     assert any(f"seals: release {release.uuid}" in line for line in failures(desk))
 
 
 def test_a_revocation_cleared_in_the_database_is_refused_by_the_validator(office):
     desk, _, ann, *_ = office
-    (release,) = requests.log_request(desk, ann, form())
+    (release,) = log_request(desk, ann, form())
     auth = Authorization.get(Authorization.release == release.id)
     sql(desk, 'UPDATE "authorization" SET expires_on = ? WHERE id = ?', datetime.date(2099, 1, 1), auth.id)
     with pytest.raises(TamperError, match=f"authorization {auth.uuid}"):
@@ -202,7 +202,7 @@ def test_the_accounting_cannot_be_rewritten_in_the_database(office):
 
 def test_doctor_checks_request_and_authorization_ciphertexts(office):
     desk, _, ann, *_ = office
-    first, second = requests.log_request(desk, ann, form()), requests.log_request(desk, ann, form())
+    first, second = log_request(desk, ann, form()), log_request(desk, ann, form())
     a = Authorization.get(Authorization.release == first[0].id)
     b = Authorization.get(Authorization.release == second[0].id)
     sql(desk, 'UPDATE "authorization" SET elements_enc = ? WHERE id = ?', bytes(a.elements_enc), b.id)
@@ -313,7 +313,7 @@ def test_an_upgrade_seals_every_existing_row(office_of_schema_7):
     from recdesk.vault import migrations
 
     desk, _, ann = office_of_schema_7
-    requests.log_request(desk, ann, form())
+    log_request(desk, ann, form())
     home = desk.config.home
     # Back to schema 7: no seals anywhere, no stray table.
     for model in seals.SEALED:

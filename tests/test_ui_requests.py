@@ -119,7 +119,7 @@ async def test_log_fix_packet_release_and_accounting_with_keys_only(office):
         assert "Releasable" in str(app.screen.query_one("#verdict").render())
         await pilot.press("ctrl+s")
         await settle(app, pilot)
-        assert Release.get_by_id(release.id).status == "in_progress"
+        assert Release.get(Release.uuid == release.uuid).status == "in_progress"
 
         await pilot.press("b")
         await settle(app, pilot)
@@ -127,7 +127,7 @@ async def test_log_fix_packet_release_and_accounting_with_keys_only(office):
         await pilot.press("space", "b")
         await settle(app, pilot)
         assert isinstance(app.screen, RequestsScreen)
-        assert Release.get_by_id(release.id).status == "qa"
+        assert Release.get(Release.uuid == release.uuid).status == "qa"
 
         await pilot.press("q")
         await settle(app, pilot)
@@ -141,9 +141,9 @@ async def test_log_fix_packet_release_and_accounting_with_keys_only(office):
         assert isinstance(app.screen, MessageDialog)
         await pilot.press("enter")
         await settle(app, pilot)
-        assert Release.get_by_id(release.id).status == "released"
+        assert Release.get(Release.uuid == release.uuid).status == "released"
         (disclosure,) = Disclosure.select()
-        assert disclosure.packet_sha256 == Release.get_by_id(release.id).packet.sha256
+        assert disclosure.packet_sha256 == Release.get(Release.uuid == release.uuid).packet.sha256
 
         await pilot.press("o")
         await settle(app, pilot)
@@ -211,13 +211,13 @@ async def test_h_holds_with_a_reason_and_h_again_lifts_the_hold(office):
         await settle(app, pilot)
         await pilot.press("h", *"id not verified", "enter")
         await settle(app, pilot)
-        assert Release.get_by_id(release.id).status == "on_hold"
+        assert Release.get(Release.uuid == release.uuid).status == "on_hold"
         await pilot.press("v")  # the validator does not lift a clerk's hold
         await settle(app, pilot)
-        assert Release.get_by_id(release.id).status == "on_hold"
+        assert Release.get(Release.uuid == release.uuid).status == "on_hold"
         await pilot.press("h", "enter")  # default: keep it on hold
         await settle(app, pilot)
-        assert Release.get_by_id(release.id).status == "on_hold"
+        assert Release.get(Release.uuid == release.uuid).status == "on_hold"
         await pilot.press("h", "down", "enter")
         await settle(app, pilot)
-        assert Release.get_by_id(release.id).status == "in_progress"
+        assert Release.get(Release.uuid == release.uuid).status == "in_progress"

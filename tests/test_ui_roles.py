@@ -123,7 +123,7 @@ def logged(clinic):  # noqa: F811
         (release,) = roi.log_request(clinic, clerk, roi.RequestForm(
             request={"received": datetime.date.today().isoformat(), "requester_type": "patient",
                      "requester_name": "Jo Smith", "purpose": "individual_access"}, patients=[mrn]))
-        clinic.patient_uuids.append(release.patient.uuid)
+        clinic.patient_uuids.append(release.patient_uuid)
     return clinic
 
 

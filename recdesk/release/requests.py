@@ -151,11 +151,24 @@ def aging(desk: Desk, as_of: datetime.date | None = None) -> dict[str, int]:
 # --- logging a request ------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
+class LoggedRelease:
+    """One release a request was logged as, in plain values: which, for whom, and where validation left it."""
+
+    uuid: str
+    patient_uuid: str
+    status: str
+
+
+def _logged(rows: list[Release]) -> list[LoggedRelease]:
+    return [LoggedRelease(r.uuid, r.patient.uuid, r.status) for r in rows]
+
+
+@dataclass(frozen=True)
 class Logged:
     """What logging a request did: its releases, and whether an earlier run had already logged it (a rerun)."""
 
-    releases: list[Release]
+    releases: list[LoggedRelease]
     before: bool = False
 
 
@@ -167,7 +180,7 @@ class _LoggedBefore(Exception):
         self.request_uuid = request_uuid
 
 
-def log_request(desk: Desk, actor, form: RequestForm) -> list[Release]:
+def log_request(desk: Desk, actor, form: RequestForm) -> list[LoggedRelease]:
     """Record the request and one release per patient, validate each, and hold those that cannot go out
     (drafting the deficiency letter). All or nothing: one unknown MRN and nothing is written."""
     return _log(desk, actor, form).releases
@@ -218,7 +231,7 @@ def _log(desk: Desk, actor, form: RequestForm, key: str = "") -> Logged:
                 validate(desk, actor, release)
     except _LoggedBefore as before:
         return _logged_before(desk, actor, before.request_uuid)
-    return Logged([Release.get_by_id(r.id) for r in releases])
+    return Logged(_logged([Release.get_by_id(r.id) for r in releases]))
 
 
 def request_key(desk: Desk, doc: dict) -> str:
@@ -245,7 +258,7 @@ def _logged_before(desk: Desk, actor, request_uuid: str) -> Logged:
     releases = list(Release.select().where(Release.request == r.id).order_by(Release.id))
     with desk.write():
         audit.append(desk, actor, "roi.import.again", object=f"release_request:{r.uuid}")
-    return Logged(releases, before=True)
+    return Logged(_logged(releases), before=True)
 
 
 def _save_authorization(desk: Desk, release: Release, patient: Patient, raw: dict,
