@@ -275,6 +275,15 @@ def test_the_disclosure_describes_the_packet_built_last_and_no_other(office):
     assert any("release.packet_description" in line for line in found), found
 
 
+def _back_to_schema_8(desk) -> Path:
+    """The desk as schema 8 had it (no description column), closed so the next open upgrades it; its home."""
+    desk.db.execute_sql('ALTER TABLE "release" DROP COLUMN "packet_description_enc"')
+    desk.db.execute_sql("UPDATE desk_info SET schema_version = 8")
+    desk.config.save()
+    desk.close()
+    return desk.config.home
+
+
 def test_a_packet_built_before_its_description_had_a_column_is_released_as_its_history_recorded(office):
     from recdesk.desk import Desk
     from recdesk.vault import migrations
@@ -285,11 +294,7 @@ def test_a_packet_built_before_its_description_had_a_column_is_released_as_its_h
     packets.qa_packet(desk, bob, release.uuid, passed=True)
     (built,) = [e["note"] for e in log.history(desk, release.uuid) if e["note"].startswith("packet built: ")]
     # Back to schema 8: the description was kept only in the history note of the packet's building.
-    desk.db.execute_sql('ALTER TABLE "release" DROP COLUMN "packet_description_enc"')
-    desk.db.execute_sql("UPDATE desk_info SET schema_version = 8")
-    home = desk.config.home
-    desk.config.save()
-    desk.close()
+    home = _back_to_schema_8(desk)
     with Desk.open(home) as upgraded:
         assert upgraded.db.execute_sql("SELECT schema_version FROM desk_info").fetchone()[0] == migrations.latest()
         packets.release_packet(upgraded, upgraded.sign_on("ann"), release.uuid)
@@ -310,11 +315,7 @@ def test_a_damaged_history_note_does_not_stop_the_upgrade_and_doctor_names_the_p
     built = ReleaseEvent.get((ReleaseEvent.release == release.id) & (ReleaseEvent.status == "qa"))
     other = ReleaseEvent.select().where(ReleaseEvent.note_enc.is_null(False) & (ReleaseEvent.id != built.id)).first()
     ReleaseEvent.update(note_enc=other.note_enc).where(ReleaseEvent.id == built.id).execute()
-    desk.db.execute_sql('ALTER TABLE "release" DROP COLUMN "packet_description_enc"')
-    desk.db.execute_sql("UPDATE desk_info SET schema_version = 8")
-    home = desk.config.home
-    desk.config.save()
-    desk.close()
+    home = _back_to_schema_8(desk)
     with Desk.open(home) as upgraded:
         with pytest.raises(DeskError, match=r"fail its QA \(Q, N\), then build it again"):
             packets.release_packet(upgraded, upgraded.sign_on("ann"), release.uuid)

@@ -90,9 +90,7 @@ def record_disclosure(desk: Desk, actor, patient_uuid: str, *, disclosed_on: dat
         raise DeskError("a disclosure names its recipient and describes what was disclosed (D1): fill both in")
     if disclosed_on > clock.today():
         raise DeskError(f"{disclosed_on} is in the future: enter the day it was disclosed")
-    patient = Patient.get_or_none(Patient.uuid == patient_uuid)
-    if patient is None:
-        raise DeskError("no such patient: pick the patient again")
+    patient = log.patient_row(patient_uuid)
     with desk.write():
         d = write_disclosure(desk, patient, disclosed_on=disclosed_on, recipient=recipient.strip(),
                              address=address.strip(), description=description.strip(), purpose=purpose[:40],
