@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from recdesk import clock
 from recdesk.desk import Desk
 from recdesk.errors import DeskError
-from recdesk.patients.registry import decrypt
+from recdesk.patients.registry import decrypt, find_by_mrn
 from recdesk.release import log, rules
+from recdesk.retention import register
 from recdesk.roles import CHANGERS
 from recdesk.vault import audit, crypto, seals
 from recdesk.vault.models import AccountingSuspension, AuditEvent, Disclosure, Patient, Release
@@ -56,6 +57,30 @@ def write_disclosure(desk: Desk, patient: Patient, *, disclosed_on: datetime.dat
     return d
 
 
+def sealing_key(desk: Desk, patient: Patient) -> bytes:
+    """The key a patient's disclosures and accounting suspensions are sealed under: the patient's own while the
+    record lives; the desk key once it has been destroyed, since they outlive it (164.528, 164.530(j))."""
+    return desk.desk_key if patient.dek_wrapped is None else desk.dek(patient)
+
+
+def keep_after_destruction(desk: Desk, patient: Patient) -> None:
+    """Before a record is destroyed: its disclosures and suspensions are sealed again under the desk key and let go
+    of the releases that go with the record, so that its accounting can still be given. Call in the destruction's
+    transaction, while the patient's key is still there."""
+    dek, k = desk.dek(patient), desk.desk_key
+    for d in Disclosure.select().where(Disclosure.patient == patient.id):
+        Disclosure.update(release=None, **{
+            f"{name}_enc": crypto.seal(k, "disclosure", name, d.uuid,
+                                       crypto.open_text(dek, "disclosure", name, d.uuid, getattr(d, f"{name}_enc")))
+            for name in ("recipient", "recipient_address", "description")}).where(Disclosure.id == d.id).execute()
+    for s in AccountingSuspension.select().where(AccountingSuspension.patient == patient.id):
+        agency = crypto.open_text(dek, "accounting_suspension", "agency", s.uuid, s.agency_enc)
+        AccountingSuspension.update(agency_enc=crypto.seal(k, "accounting_suspension", "agency", s.uuid, agency)
+                                    ).where(AccountingSuspension.id == s.id).execute()
+    seals.reseal(desk, Disclosure, Disclosure.patient == patient.id)
+    seals.reseal(desk, AccountingSuspension, AccountingSuspension.patient == patient.id)
+
+
 def disclosures(desk: Desk, patient: Patient, since: datetime.date | None = None,
                 until: datetime.date | None = None, *, accountable_only: bool = False) -> list[DisclosureRow]:
     q = Disclosure.select().where(Disclosure.patient == patient.id)
@@ -65,7 +90,7 @@ def disclosures(desk: Desk, patient: Patient, since: datetime.date | None = None
         q = q.where(Disclosure.disclosed_on <= until)
     if accountable_only:
         q = q.where(Disclosure.accountable == True)  # noqa: E712
-    dek = desk.dek(patient)
+    dek = sealing_key(desk, patient)
     # An accountable flag or date changed by hand would hide a disclosure from the patient's accounting.
     seals.check_where(desk, Disclosure, Disclosure.patient == patient.id)
     rows = []
@@ -124,7 +149,7 @@ def suspend_accounting(desk: Desk, actor, patient_uuid: str, *, agency: str, sta
 def suspensions(desk: Desk, patient: Patient) -> dict[str, list[rules.Suspension]]:
     """The patient's accounting suspensions by agency (case-folded), their rows checked against their seals."""
     out: dict[str, list[rules.Suspension]] = {}
-    dek = desk.dek(patient)
+    dek = sealing_key(desk, patient)
     seals.check_where(desk, AccountingSuspension, AccountingSuspension.patient == patient.id)
     for row in AccountingSuspension.select().where(AccountingSuspension.patient == patient.id):
         agency = crypto.open_text(dek, "accounting_suspension", "agency", row.uuid, row.agency_enc) or ""
@@ -150,7 +175,7 @@ def accounting(desk: Desk, actor, patient_uuid: str, *, as_of: datetime.date | N
     authorization are exempt (D1, D2). Audited."""
     as_of = as_of or clock.today()
     patient = log.patient_row(patient_uuid)
-    details = decrypt(desk, patient)
+    name, mrn = _who(desk, patient)
     window = rules.accounting_window(as_of, since)
     rows = disclosures(desk, patient, *window, accountable_only=True)
     by_agency = suspensions(desk, patient)
@@ -161,7 +186,34 @@ def accounting(desk: Desk, actor, patient_uuid: str, *, as_of: datetime.date | N
         audit.append(desk, actor, "roi.accounting.view", object=f"patient:{patient.uuid}", patient=patient.uuid,
                      details={"from": window[0].isoformat(), "to": window[1].isoformat(), "rows": len(rows)})
         log.restricted_view(desk, actor, patient)
-    return Accounting(details.display_name, details.mrn, window, shown, free, len(rows) - len(shown))
+    return Accounting(name, mrn, window, shown, free, len(rows) - len(shown))
+
+
+def _who(desk: Desk, patient: Patient) -> tuple[str, str]:
+    """The name and MRN an accounting is headed with: the patient's, or the destruction register's once the record
+    was destroyed."""
+    if patient.dek_wrapped is None:
+        entry = register.entry_of(desk, patient.uuid)
+        if entry is None:
+            raise DeskError(f"patient {patient.uuid} has no key and no entry in the destruction register: "
+                            "run `recdesk doctor`")
+        return entry.display_name, entry.mrn
+    details = decrypt(desk, patient)
+    return details.display_name, details.mrn
+
+
+def accounting_for_mrn(desk: Desk, actor, mrn: str, *, as_of: datetime.date | None = None,
+                       since: datetime.date | None = None) -> Accounting:
+    """The accounting for the patient with this MRN, whose record may since have been destroyed: its disclosures
+    are kept six years after each and still accounted for (164.528)."""
+    try:
+        patient_uuid = find_by_mrn(desk, mrn).uuid
+    except DeskError:
+        entry = register.find(desk, actor, mrn)
+        if entry is None:
+            raise
+        patient_uuid = entry.patient_uuid
+    return accounting(desk, actor, patient_uuid, as_of=as_of, since=since)
 
 
 def audit_events(patient: Patient, action: str):

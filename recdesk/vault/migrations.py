@@ -131,6 +131,12 @@ def _packet_descriptions(migrator: SchemaMigrator, db: peewee.Database, master: 
         Release.update(packet_description_enc=description).where(Release.id == row["id"]).execute()
 
 
+def _destruction_register(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> None:
+    from recdesk.vault.models import DestructionEntry
+
+    db.create_tables([DestructionEntry], safe=True)
+
+
 MIGRATIONS: dict[int, tuple[str, Step]] = {
     2: ("index the audit trail by user, for last-patient recall and review", _audit_by_user),
     3: ("document intake: file names, receipt, quarantine, QA; misfile history", _intake),
@@ -142,6 +148,8 @@ MIGRATIONS: dict[int, tuple[str, Step]] = {
         _seals),
     9: ("the release packet's description in its own column, copied from the history of packets built before",
         _packet_descriptions),
+    10: ("the destruction register: what a purge destroyed, when, by which batch and certificate",
+         _destruction_register),
 }
 
 

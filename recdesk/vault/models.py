@@ -412,6 +412,22 @@ class PurgeItem(Base):
     outcome = pw.CharField(max_length=16, default="pending")  # pending | destroyed | skipped
 
 
+class DestructionEntry(Record):
+    """One line of the destruction register (T3), kept permanently: who the destroyed record was (MRN, name, DOB),
+    its dates of service, when it was destroyed, by which batch and certificate. The entry is sealed under the desk
+    key (the patient's key is gone), found by a blind-index token of the MRN (schema 10)."""
+
+    patient_uuid = pw.CharField(max_length=32, unique=True)  # the purged patient's row, kept as a stub
+    mrn_token = pw.IntegerField(index=True)  # blind index of the MRN ("mrn" kind): never the MRN itself
+    entry_enc = Enc()  # JSON under the desk key, bound to this row's uuid: every value below, and the MRN and name
+    destroyed_on = pw.DateField(index=True)
+    batch_uuid = pw.CharField(max_length=32, default="", index=True)
+    certificate_no = pw.CharField(max_length=64, default="")
+    # Stored files of the destroyed documents still to be removed (deleted after the commit; a killed run leaves
+    # them here for the next one): random blob ids, no patient data.
+    pending_blobs = pw.TextField(default="")
+
+
 # --- audit ----------------------------------------------------------------------------------------
 
 
@@ -458,7 +474,7 @@ MODELS: list[type[Base]] = [
     DeskInfo, User, SshKey, Patient, PatientToken, Insurance, Provider, Encounter, Appointment, Document,
     DocumentMove, ReleaseRequest, Release, ReleaseEvent, Authorization, Disclosure, AccountingSuspension,
     ChartLocation, ChartVolume, ChartMovement, PullItem, Deficiency, AssemblyItem, RetentionRule, LegalHold,
-    PurgeBatch, PurgeItem, AuditEvent, AuditStray, AuditHead,
+    PurgeBatch, PurgeItem, DestructionEntry, AuditEvent, AuditStray, AuditHead,
 ]
 
 

@@ -1,0 +1,1 @@
+"""Retention and destruction: schedules, holds, the worklist, crypto-shredding, the register, archives, certificates."""
