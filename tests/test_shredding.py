@@ -479,3 +479,16 @@ def test_kill_9_at_random_points_of_a_shred_run_leaves_each_patient_whole_and_a_
         assert {e.mrn for e in (destruction.entry_of(d, u) for u in uuids)} == {p.mrn for p in people}
     report = doctor.run(home)
     assert report.passed, report.render()
+
+
+def test_doctor_checks_what_outlives_a_destroyed_record_under_the_desk_key(ward):
+    desk, manager, _, patients = ward
+    shred(desk, manager, patients[0])
+    (d,) = Disclosure.select().where(Disclosure.patient == patients[0].id)
+    Disclosure.update(recipient_enc=d.description_enc).where(Disclosure.id == d.id).execute()
+    row = DestructionEntry.get()
+    DestructionEntry.update(entry_enc=bytes(row.entry_enc)[:-1] + bytes([row.entry_enc[-1] ^ 1])).execute()
+    desk.config.save()
+    failed = [text for ok, text in doctor.run(desk.config.home).lines if not ok]
+    assert any("disclosure.recipient of row " + d.uuid in line for line in failed), failed
+    assert any("destruction_entry.entry of row " + row.uuid in line for line in failed), failed
