@@ -159,9 +159,8 @@ def _destroy(desk, actor, patient: Patient, batch_uuid: str, certificate_no: str
             seals.reseal(desk, model, model.id.in_(others))
     for model, fk in ((Deficiency, Deficiency.document), (ReleaseEvent, ReleaseEvent.document)):
         model.update({fk: None}).where(fk.in_(doc_ids)).execute()
-    Document.update(encounter=None).where(Document.encounter.in_(encounters) & (Document.patient != pid)).execute()
-    Deficiency.update(encounter=None).where(Deficiency.encounter.in_(encounters) & (Deficiency.patient != pid)
-                                            ).execute()
+    Document.update(encounter=None).where(Document.encounter.in_(encounters)).execute()
+    Deficiency.update(encounter=None).where(Deficiency.encounter.in_(encounters)).execute()
 
     AssemblyItem.delete().where(AssemblyItem.encounter.in_(encounters) | AssemblyItem.document.in_(doc_ids)).execute()
     Deficiency.delete().where(Deficiency.patient == pid).execute()
