@@ -140,27 +140,47 @@ def _without_postgres_driver(home: Path) -> None:
         pass  # Desk.open says what is wrong
 
 
-def run_desk(home: Path) -> int:
-    """Sign on and run the TUI until sign-off; returns the exit code. Imports textual only here."""
+def open_session(home: Path, as_user: str | None = None):
+    """Open the desk and sign its TUI session on (audited): the SSH door's ticket, else the local desk user (or, on a
+    demo desk, the one named by --as). A supervisor's desk is reopened read-only: their database connection itself
+    refuses writes. Returns (desk, actor)."""
     _without_postgres_driver(home)
     from recdesk.desk import Desk
     from recdesk.serve import sessions
 
     desk = Desk.open(home)
-    ticket = os.environ.pop("RECDESK_TICKET", None)
-    if ticket:
-        from recdesk.serve import tickets
+    try:
+        ticket = os.environ.pop("RECDESK_TICKET", None)
+        if ticket:
+            from recdesk.serve import tickets
 
-        t = tickets.verify(desk.master, ticket)
-        actor = sessions.sign_on(desk, t.user, via="ssh", address=t.address, key_fingerprint=t.key_fingerprint,
-                                 session=t.session)
-    else:
-        actor = sessions.sign_on(desk, desk.local_actor().user_name)
+            if as_user is not None:
+                raise DeskError("--as does not apply to a session over SSH: the key signs the person on")
+            t = tickets.verify(desk.master, ticket)
+            actor = sessions.sign_on(desk, t.user, via="ssh", address=t.address, key_fingerprint=t.key_fingerprint,
+                                     session=t.session)
+        else:
+            if as_user is not None:
+                desk.act_as(as_user)
+            actor = sessions.sign_on(desk, desk.local_actor().user_name, via="--as" if as_user else "local")
+    except BaseException:
+        desk.close()
+        raise
     if actor.role == "supervisor":
-        # Reopen read-only: the supervisor's database connection itself refuses writes.
         desk.close()
         desk = Desk.open(home, readonly=True)
-    from screens.app import RecdeskApp
+    return desk, actor
+
+
+def run_desk(home: Path, as_user: str | None = None) -> int:
+    """Sign on and run the TUI until sign-off; returns the exit code. Imports textual only here."""
+    _without_postgres_driver(home)
+    from recdesk import config as config_mod
+    from recdesk.serve import sessions
+    from screens.app import RecdeskApp, check_keymap
+
+    check_keymap(config_mod.load(home).keymap)  # a [keymap] that cannot work stops the desk before anyone signs on
+    desk, actor = open_session(home, as_user)
 
     app = RecdeskApp(desk, actor)
     desk.close()  # this thread's connection; the app works on its own desk thread, and sign-off reconnects
@@ -180,13 +200,20 @@ def run_desk(home: Path) -> int:
 
 
 def cmd_desk(args) -> int:
-    return run_desk(_home(args))
+    return run_desk(_home(args), args.as_user)
 
 
 def _open(args, *, readonly: bool = False):
     from recdesk.desk import Desk
 
-    return Desk.open(_home(args), readonly=readonly)
+    desk = Desk.open(_home(args), readonly=readonly)
+    if args.as_user is not None:
+        try:
+            desk.act_as(args.as_user)
+        except DeskError:
+            desk.close()
+            raise
+    return desk
 
 
 def cmd_search(args) -> int:
@@ -500,6 +527,8 @@ def parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--home", default=argparse.SUPPRESS,
                         help="the desk's home folder (default: $RECDESK_HOME or the platform data dir)")
+    common.add_argument("--as", dest="as_user", metavar="NAME", default=argparse.SUPPRESS,
+                        help="on a demo desk only: act as this demo user (sup, manager, ...) to try every role")
     p = _Parser(prog="recdesk", description="A keyboard-only records desk for HIM clerks.",
                                 parents=[common])
     p.add_argument("--version", action="version", version=f"recdesk {__version__}")
@@ -628,9 +657,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if not hasattr(args, "home"):
         args.home = None
+    if not hasattr(args, "as_user"):
+        args.as_user = None
     if not getattr(args, "func", None):
         args.func = cmd_desk
     try:
+        _choose_home(args)
+        _check_acting_as(args)
         return args.func(args)
     except DeskError as exc:
         _err(f"recdesk: {exc}")
@@ -645,6 +678,37 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Exception as exc:  # noqa: BLE001 - a clerk never sees a traceback
         return _unexpected(args, exc)
+
+
+def _choose_home(args) -> None:
+    """With neither --home nor RECDESK_HOME, the platform folder; when it holds no desk but its demo folder does
+    (`recdesk demo` put it there), the demo, said in one line. `init` and `demo` always mean the folder they name."""
+    from recdesk import config as config_mod
+
+    if args.home is not None or os.environ.get("RECDESK_HOME") or args.func in (cmd_init, cmd_demo):
+        return
+    home = config_mod.default_home()
+    demo = home / "demo"
+    here = (home / config_mod.CONFIG_NAME).exists() or (home / config_mod.CREATING_NAME).exists()
+    if not here and (demo / config_mod.CONFIG_NAME).exists():
+        _err(f"recdesk: no desk in {home}: using the demo desk in {demo}")
+        args.home = str(demo)
+
+
+def _check_acting_as(args) -> None:
+    """--as is for demo desks only, whatever the command: refused in one line before anything is done."""
+    if args.as_user is None or args.func is cmd_demo:  # demo builds a demo desk, then opens it as that user
+        return
+    from recdesk import config as config_mod
+    from recdesk.desk import ACT_AS_DEMO_ONLY
+
+    if args.func is cmd_init:
+        raise DeskError("--as tries a demo desk as one of its users: `recdesk init` makes a real desk; "
+                        "run it without --as")
+    if args.func is cmd_serve:
+        raise DeskError("--as does not apply to `recdesk serve`: over SSH each person's key signs them on")
+    if not config_mod.load(_home(args)).demo:
+        raise DeskError(ACT_AS_DEMO_ONLY)
 
 
 def _record_refusal(args, exc: AccessDenied) -> None:
