@@ -371,13 +371,20 @@ def cmd_pull_list(args) -> int:
     return 0
 
 
+def _warn_unknown(unknown) -> None:
+    """`--lenient`: each key left out of a request file, by its path, one line each on stderr."""
+    for key in unknown:
+        _err(f"recdesk: warning: {key}: left out")
+
+
 def cmd_roi_check(args) -> int:
     from recdesk import shapes
     from recdesk.release import rules
 
     home = _home(args)
-    verdict = rules.check_json(shapes.read_json(args.file), home=home if home.is_dir() else None,
-                                  state=(args.state or "").upper())
+    document, unknown = shapes.known_keys_only(rules.CONTRACT, shapes.read_json(args.file), lenient=args.lenient)
+    _warn_unknown(unknown)
+    verdict = rules.check_json(document, home=home if home.is_dir() else None, state=(args.state or "").upper())
     _out_json(verdict, indent=None if args.compact else 2)
     return 0
 
@@ -387,7 +394,8 @@ def cmd_roi_import(args) -> int:
 
     with _open(args) as desk:
         actor = desk.local_actor()
-        logged = requests.import_file(desk, actor, args.file)
+        logged = requests.import_file(desk, actor, args.file, lenient=args.lenient)
+        _warn_unknown(logged.unknown)
         if logged.before:
             print("recdesk: this request was logged before (the same file): nothing new was written", file=sys.stderr)
         for release in logged.releases:
@@ -406,7 +414,7 @@ def cmd_roi_list(args) -> int:
         views = requests.queue(desk, desk.local_actor(), include_closed=args.all)
         if args.json:
             _out_json([{"release": v.uuid, "mrn": v.mrn, "status": v.status, "due": v.due.isoformat(),
-                        "received": v.request.received_on.isoformat(), "aging": v.bucket,
+                        "received": v.received_on.isoformat(), "aging": v.bucket,
                         "problems": [p.code for p in v.verdict.problems]} for v in views])
             return 0
         if not views:
@@ -598,9 +606,13 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("file", metavar="FILE|-", help="the request as JSON, or - for stdin")
     check.add_argument("--state", help="apply a state's stricter rules (R5), e.g. CA")
     check.add_argument("--compact", action="store_true", help="one line of JSON")
+    check.add_argument("--lenient", action="store_true", help="warn about keys the contract does not have and "
+                       "check without them (default: refused, exit 2)")
     check.set_defaults(func=cmd_roi_check)
     imp = roi_sub.add_parser("import", parents=[common], help="log a request from a JSON file (README: format)")
     imp.add_argument("file")
+    imp.add_argument("--lenient", action="store_true", help="warn about keys the form does not have and log the "
+                     "request without them (default: refused, exit 2)")
     imp.set_defaults(func=cmd_roi_import)
     lst = roi_sub.add_parser("list", parents=[common], help="open requests, most urgent first")
     lst.add_argument("--all", action="store_true", help="include released, denied and withdrawn")
