@@ -250,6 +250,8 @@ def cmd_serve(args) -> int:
 
     def ready(port: int) -> None:
         _out(f"recdesk: serving the desk in {_home(args)} on ssh://{args.host}:{port} (Ctrl+C stops)")
+        _out(f"recdesk: host key {door.load_host_key(_home(args)).get_fingerprint('sha256')} "
+             "(clients check it on their first connection: give them this line)")
 
     try:
         asyncio.run(door.serve(_home(args), args.host, args.port, ready=ready))
@@ -665,7 +667,13 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+# Whatever the desk writes (the database and its -wal/-shm, exports, PDFs, printouts, logs, the store) holds PHI or
+# keys: made readable by its owner only, whichever umask the clerk's shell had.
+PRIVATE_UMASK = 0o077
+
+
 def main(argv: list[str] | None = None) -> int:
+    os.umask(PRIVATE_UMASK)
     args = parser().parse_args(argv)
     if not hasattr(args, "home"):
         args.home = None

@@ -421,7 +421,8 @@ def _check_print_command(command: str) -> None:
 def _check_state(home: Path, state: str) -> None:
     if state and state not in reference.load("roi_rules", home).get("state", {}):
         raise DeskError(f"{CONFIG_NAME}: [roi] state {state!r} has no release rules in roi_rules.toml: add a "
-                        f"[state.{state}] section to {home / 'data' / 'roi_rules.toml'} or fix the code")
+                        f"[state.{state}] section to {home / 'data' / 'roi_rules.toml'}, or correct the state in "
+                        f"{CONFIG_NAME}")
 
 
 def read(path: Path) -> Config:
