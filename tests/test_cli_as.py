@@ -93,8 +93,8 @@ def test_as_sup_desk_opens_the_supervisor_session_and_its_sign_on_says_via_as(de
     env.pop("RECDESK_HOME", None)
     with PtyProcess([sys.executable, "-m", "recdesk.cli", "--home", str(demo), "--as", "sup", "desk"],
                     env=env) as tui:
-        tui.read_until(b"sup (supervisor)", timeout=30)
         tui.read_until(b"Patient search", timeout=30)
+        assert b"sup (supervisor)" in tui.output  # the header: who is signed on
         tui.write("\x1b[21~")  # F10: sign off
         assert tui.wait(timeout=20) == 0
     events = _events(demo)
