@@ -140,27 +140,47 @@ def _without_postgres_driver(home: Path) -> None:
         pass  # Desk.open says what is wrong
 
 
-def run_desk(home: Path) -> int:
-    """Sign on and run the TUI until sign-off; returns the exit code. Imports textual only here."""
+def open_session(home: Path, as_user: str | None = None):
+    """Open the desk and sign its TUI session on (audited): the SSH door's ticket, else the local desk user (or, on a
+    demo desk, the one named by --as). A supervisor's desk is reopened read-only: their database connection itself
+    refuses writes. Returns (desk, actor)."""
     _without_postgres_driver(home)
     from recdesk.desk import Desk
     from recdesk.serve import sessions
 
     desk = Desk.open(home)
-    ticket = os.environ.pop("RECDESK_TICKET", None)
-    if ticket:
-        from recdesk.serve import tickets
+    try:
+        ticket = os.environ.pop("RECDESK_TICKET", None)
+        if ticket:
+            from recdesk.serve import tickets
 
-        t = tickets.verify(desk.master, ticket)
-        actor = sessions.sign_on(desk, t.user, via="ssh", address=t.address, key_fingerprint=t.key_fingerprint,
-                                 session=t.session)
-    else:
-        actor = sessions.sign_on(desk, desk.local_actor().user_name)
+            if as_user is not None:
+                raise DeskError("--as does not apply to a session over SSH: the key signs the person on")
+            t = tickets.verify(desk.master, ticket)
+            actor = sessions.sign_on(desk, t.user, via="ssh", address=t.address, key_fingerprint=t.key_fingerprint,
+                                     session=t.session)
+        else:
+            if as_user is not None:
+                desk.act_as(as_user)
+            actor = sessions.sign_on(desk, desk.local_actor().user_name, via="--as" if as_user else "local")
+    except BaseException:
+        desk.close()
+        raise
     if actor.role == "supervisor":
-        # Reopen read-only: the supervisor's database connection itself refuses writes.
         desk.close()
         desk = Desk.open(home, readonly=True)
-    from screens.app import RecdeskApp
+    return desk, actor
+
+
+def run_desk(home: Path, as_user: str | None = None) -> int:
+    """Sign on and run the TUI until sign-off; returns the exit code. Imports textual only here."""
+    _without_postgres_driver(home)
+    from recdesk import config as config_mod
+    from recdesk.serve import sessions
+    from screens.app import RecdeskApp, check_keymap
+
+    check_keymap(config_mod.load(home).keymap)  # a [keymap] that cannot work stops the desk before anyone signs on
+    desk, actor = open_session(home, as_user)
 
     app = RecdeskApp(desk, actor)
     desk.close()  # this thread's connection; the app works on its own desk thread, and sign-off reconnects
@@ -180,13 +200,20 @@ def run_desk(home: Path) -> int:
 
 
 def cmd_desk(args) -> int:
-    return run_desk(_home(args))
+    return run_desk(_home(args), args.as_user)
 
 
 def _open(args, *, readonly: bool = False):
     from recdesk.desk import Desk
 
-    return Desk.open(_home(args), readonly=readonly)
+    desk = Desk.open(_home(args), readonly=readonly)
+    if args.as_user is not None:
+        try:
+            desk.act_as(args.as_user)
+        except DeskError:
+            desk.close()
+            raise
+    return desk
 
 
 def cmd_search(args) -> int:
@@ -223,6 +250,8 @@ def cmd_serve(args) -> int:
 
     def ready(port: int) -> None:
         _out(f"recdesk: serving the desk in {_home(args)} on ssh://{args.host}:{port} (Ctrl+C stops)")
+        _out(f"recdesk: host key {door.load_host_key(_home(args)).get_fingerprint('sha256')} "
+             "(clients check it on their first connection: give them this line)")
 
     try:
         asyncio.run(door.serve(_home(args), args.host, args.port, ready=ready))
@@ -344,13 +373,20 @@ def cmd_pull_list(args) -> int:
     return 0
 
 
+def _warn_unknown(unknown) -> None:
+    """`--lenient`: each key left out of a request file, by its path, one line each on stderr."""
+    for key in unknown:
+        _err(f"recdesk: warning: {key}: left out")
+
+
 def cmd_roi_check(args) -> int:
     from recdesk import shapes
     from recdesk.release import rules
 
     home = _home(args)
-    verdict = rules.check_json(shapes.read_json(args.file), home=home if home.is_dir() else None,
-                                  state=(args.state or "").upper())
+    document, unknown = shapes.known_keys_only(rules.CONTRACT, shapes.read_json(args.file), lenient=args.lenient)
+    _warn_unknown(unknown)
+    verdict = rules.check_json(document, home=home if home.is_dir() else None, state=(args.state or "").upper())
     _out_json(verdict, indent=None if args.compact else 2)
     return 0
 
@@ -360,7 +396,8 @@ def cmd_roi_import(args) -> int:
 
     with _open(args) as desk:
         actor = desk.local_actor()
-        logged = requests.import_file(desk, actor, args.file)
+        logged = requests.import_file(desk, actor, args.file, lenient=args.lenient)
+        _warn_unknown(logged.unknown)
         if logged.before:
             print("recdesk: this request was logged before (the same file): nothing new was written", file=sys.stderr)
         for release in logged.releases:
@@ -379,7 +416,7 @@ def cmd_roi_list(args) -> int:
         views = requests.queue(desk, desk.local_actor(), include_closed=args.all)
         if args.json:
             _out_json([{"release": v.uuid, "mrn": v.mrn, "status": v.status, "due": v.due.isoformat(),
-                        "received": v.request.received_on.isoformat(), "aging": v.bucket,
+                        "received": v.received_on.isoformat(), "aging": v.bucket,
                         "problems": [p.code for p in v.verdict.problems]} for v in views])
             return 0
         if not views:
@@ -500,6 +537,8 @@ def parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--home", default=argparse.SUPPRESS,
                         help="the desk's home folder (default: $RECDESK_HOME or the platform data dir)")
+    common.add_argument("--as", dest="as_user", metavar="NAME", default=argparse.SUPPRESS,
+                        help="on a demo desk only: act as this demo user (sup, manager, ...) to try every role")
     p = _Parser(prog="recdesk", description="A keyboard-only records desk for HIM clerks.",
                                 parents=[common])
     p.add_argument("--version", action="version", version=f"recdesk {__version__}")
@@ -569,9 +608,13 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("file", metavar="FILE|-", help="the request as JSON, or - for stdin")
     check.add_argument("--state", help="apply a state's stricter rules (R5), e.g. CA")
     check.add_argument("--compact", action="store_true", help="one line of JSON")
+    check.add_argument("--lenient", action="store_true", help="warn about keys the contract does not have and "
+                       "check without them (default: refused, exit 2)")
     check.set_defaults(func=cmd_roi_check)
     imp = roi_sub.add_parser("import", parents=[common], help="log a request from a JSON file (README: format)")
     imp.add_argument("file")
+    imp.add_argument("--lenient", action="store_true", help="warn about keys the form does not have and log the "
+                     "request without them (default: refused, exit 2)")
     imp.set_defaults(func=cmd_roi_import)
     lst = roi_sub.add_parser("list", parents=[common], help="open requests, most urgent first")
     lst.add_argument("--all", action="store_true", help="include released, denied and withdrawn")
@@ -624,13 +667,23 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+# Whatever the desk writes (the database and its -wal/-shm, exports, PDFs, printouts, logs, the store) holds PHI or
+# keys: made readable by its owner only, whichever umask the clerk's shell had.
+PRIVATE_UMASK = 0o077
+
+
 def main(argv: list[str] | None = None) -> int:
+    os.umask(PRIVATE_UMASK)
     args = parser().parse_args(argv)
     if not hasattr(args, "home"):
         args.home = None
+    if not hasattr(args, "as_user"):
+        args.as_user = None
     if not getattr(args, "func", None):
         args.func = cmd_desk
     try:
+        _choose_home(args)
+        _check_acting_as(args)
         return args.func(args)
     except DeskError as exc:
         _err(f"recdesk: {exc}")
@@ -645,6 +698,37 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Exception as exc:  # noqa: BLE001 - a clerk never sees a traceback
         return _unexpected(args, exc)
+
+
+def _choose_home(args) -> None:
+    """With neither --home nor RECDESK_HOME, the platform folder; when it holds no desk but its demo folder does
+    (`recdesk demo` put it there), the demo, said in one line. `init` and `demo` always mean the folder they name."""
+    from recdesk import config as config_mod
+
+    if args.home is not None or os.environ.get("RECDESK_HOME") or args.func in (cmd_init, cmd_demo):
+        return
+    home = config_mod.default_home()
+    demo = home / "demo"
+    here = (home / config_mod.CONFIG_NAME).exists() or (home / config_mod.CREATING_NAME).exists()
+    if not here and (demo / config_mod.CONFIG_NAME).exists():
+        _err(f"recdesk: no desk in {home}: using the demo desk in {demo}")
+        args.home = str(demo)
+
+
+def _check_acting_as(args) -> None:
+    """--as is for demo desks only, whatever the command: refused in one line before anything is done."""
+    if args.as_user is None or args.func is cmd_demo:  # demo builds a demo desk, then opens it as that user
+        return
+    from recdesk import config as config_mod
+    from recdesk.desk import ACT_AS_DEMO_ONLY
+
+    if args.func is cmd_init:
+        raise DeskError("--as tries a demo desk as one of its users: `recdesk init` makes a real desk; "
+                        "run it without --as")
+    if args.func is cmd_serve:
+        raise DeskError("--as does not apply to `recdesk serve`: over SSH each person's key signs them on")
+    if not config_mod.load(_home(args)).demo:
+        raise DeskError(ACT_AS_DEMO_ONLY)
 
 
 def _record_refusal(args, exc: AccessDenied) -> None:

@@ -308,6 +308,48 @@ def _keymap(reader: _Reader) -> dict[str, str]:
     return dict(values)
 
 
+@dataclass(frozen=True)
+class KeyBinding:
+    """One key of one of the desk's bindings, as the keymap check sees it (the app hands them over: this module
+    never imports textual). `scope` is "app" for the keys that work on every screen, else the screen or widget
+    that holds the key; `what` names a binding without an id."""
+
+    scope: str
+    key: str
+    id: str = ""
+    what: str = ""
+
+    def named(self) -> str:
+        where = "" if self.scope == APP_SCOPE else f" on {self.scope}"
+        return f"{self.id or repr(self.what)} ({self.key}{where})"
+
+
+APP_SCOPE = "app"
+
+
+def check_keymap(keymap: dict[str, str], bindings: list[KeyBinding] | tuple[KeyBinding, ...]) -> None:
+    """Refuse, in one line that names both, a [keymap] entry whose binding id the desk does not have, or whose key
+    another binding holds where both work (the same screen, or anywhere for the app's own keys)."""
+    known = sorted({b.id for b in bindings if b.id})
+    for binding_id in keymap:
+        if binding_id not in known:
+            close = difflib.get_close_matches(binding_id, known, n=1)
+            hint = f"did you mean {close[0]}?" if close else "F1 on each screen shows its keys"
+            raise DeskError(f"{CONFIG_NAME}: [keymap] {binding_id!r} is not a binding id of the desk ({hint}): "
+                            "fix or remove it")
+    remapped = {(b.scope, b.id, b.what) for b in bindings if b.id in keymap}
+    held = [b for b in bindings if b.id not in keymap]
+    held += [KeyBinding(scope, key.strip(), binding_id, what) for scope, binding_id, what in sorted(remapped)
+             for key in keymap[binding_id].split(",")]
+    for binding_id, keys in keymap.items():
+        for mine in (b for b in held if b.id == binding_id):
+            for other in held:
+                if other.key == mine.key and other.id != binding_id and (
+                        APP_SCOPE in (mine.scope, other.scope) or mine.scope == other.scope):
+                    raise DeskError(f"{CONFIG_NAME}: [keymap] {binding_id} = {_toml(keys)} collides with "
+                                    f"{other.named()}: give one of them another key")
+
+
 def parse(home: Path, text: str) -> Config:
     """The settings in a config.toml's text; anything unknown, of the wrong type or out of bounds is one line."""
     try:
@@ -379,7 +421,8 @@ def _check_print_command(command: str) -> None:
 def _check_state(home: Path, state: str) -> None:
     if state and state not in reference.load("roi_rules", home).get("state", {}):
         raise DeskError(f"{CONFIG_NAME}: [roi] state {state!r} has no release rules in roi_rules.toml: add a "
-                        f"[state.{state}] section to {home / 'data' / 'roi_rules.toml'} or fix the code")
+                        f"[state.{state}] section to {home / 'data' / 'roi_rules.toml'}, or correct the state in "
+                        f"{CONFIG_NAME}")
 
 
 def read(path: Path) -> Config:

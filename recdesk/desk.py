@@ -27,6 +27,8 @@ from recdesk.vault.store import ContentStore
 _USER_NAME = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 HOST_KEY_NAME = "ssh_host_ed25519_key"
 _DEK_CACHE = 4096
+ACT_AS_DEMO_ONLY = ("--as is for demo desks only: on a real desk each person signs on as themselves "
+                    "(their OS account or SSH key); run the command without --as")
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ class Desk:
         self.blind = BlindIndex.from_master(master)
         self.index_version = DeskInfo.select(DeskInfo.index_version).scalar() or 1
         self._deks: OrderedDict[int, bytes] = OrderedDict()
+        self.acting_as: str | None = None  # `recdesk --as NAME` on a demo desk (act_as)
 
     # --- opening ---------------------------------------------------------------------------------
 
@@ -248,8 +251,22 @@ class Desk:
         the real one; the audit trail, which only grows, can: a disabled user stays out."""
         return user.disabled or audit.recorded(self, "user.disable", f"user:{user.name}")
 
+    def act_as(self, user_name: str) -> None:
+        """Try a demo desk as another of its users (`recdesk --as sup`): every role can be seen. Refused on a real
+        desk, where who acts comes from the OS account or the SSH key, never from an option."""
+        if not self.config.demo:
+            raise DeskError(ACT_AS_DEMO_ONLY)
+        self.acting_as = user_name
+
     def local_actor(self) -> Actor:
-        """The desk user for whoever runs the CLI here: the demo clerk in a demo desk, else the OS user's."""
+        """The desk user for whoever runs the CLI here: the demo clerk in a demo desk (or the user named by --as),
+        else the OS user's."""
+        if self.acting_as is not None and self.config.demo:
+            if not User.select().where(User.name == self.acting_as).exists():
+                names = User.select(User.name).where(User.disabled == False).order_by(User.name)  # noqa: E712
+                raise AccessDenied(f"--as {self.acting_as}: this demo desk has no such user; try one of "
+                                   f"{', '.join(u.name for u in names)}")
+            return self.sign_on(self.acting_as)
         if self.config.demo:
             return self.sign_on("demo")
         os_user = os_user_name()

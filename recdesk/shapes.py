@@ -8,6 +8,7 @@ a length bound and no control characters, every date a plausible year.
 from __future__ import annotations
 
 import datetime
+import difflib
 import json
 import re
 import sys
@@ -225,6 +226,60 @@ class Mapping(Shape):
             name = self.key.read(k, f"{path} key {shown(k)}")
             out[name] = self.value.read(v, _join(path, name))
         return out
+
+
+# --- keys a document has that its shape does not ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnknownKey:
+    """A key of a document from outside that its shape has no field for: its path, and the field it is closest to."""
+
+    path: str
+    close: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.path}: unknown key" + (f" (did you mean {self.close}?)" if self.close else "")
+
+
+def unknown_keys(shape: Shape, value: object, path: str = "") -> tuple[object, list[UnknownKey]]:
+    """`value` without the keys `shape` has no field for (a copy, nothing else changed), and each of those keys."""
+    found: list[UnknownKey] = []
+    if isinstance(shape, Record) and isinstance(value, dict):
+        kept = {}
+        for key, item in value.items():
+            if key in shape.fields:
+                kept[key], more = unknown_keys(shape.fields[key], item, _join(path, key))
+                found += more
+            else:
+                close = difflib.get_close_matches(str(key), list(shape.fields), n=1)
+                found.append(UnknownKey(_join(path, str(key)), close[0] if close else ""))
+        return kept, found
+    if isinstance(shape, Items) and isinstance(value, list):
+        items = []
+        for n, item in enumerate(value):
+            items.append(unknown_keys(shape.item, item, f"{path}[{n}]"))
+        return [v for v, _ in items], [k for _, more in items for k in more]
+    if isinstance(shape, Mapping) and isinstance(value, dict):
+        kept = {}
+        for key, item in value.items():
+            kept[key], more = unknown_keys(shape.value, item, _join(path, str(key)))
+            found += more
+        return kept, found
+    return value, found
+
+
+def known_keys_only(shape: Shape, value: object, *, lenient: bool = False) -> tuple[object, list[UnknownKey]]:
+    """The rule for keys a document's shape does not have: refused, every one named by its path in one line (a
+    misspelt `revoked_on` read as absent would pass a revoked authorization); or, `lenient`, left out and handed
+    back to be shown as warnings."""
+    kept, unknown = unknown_keys(shape, value)
+    if unknown and not lenient:
+        advice = "fix the key, or remove it" if len(unknown) == 1 else "fix the keys, or remove them"
+        error = InputError("", "; ".join(map(str, unknown)) + f": {advice}")
+        error.path = unknown[0].path
+        raise error
+    return kept, unknown
 
 
 # --- JSON documents -------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 
+from recdesk import config as config_mod
 from recdesk.desk import Actor, Desk
 from recdesk.display import shown
 from recdesk.errors import AccessDenied, DeskError
@@ -42,6 +43,38 @@ DESK_SCREENS = {
 }
 
 
+@functools.cache
+def desk_bindings() -> tuple[config_mod.KeyBinding, ...]:
+    """Every key of the desk: the app's (they work on every screen), each screen's, dialog's and widget's, and the
+    text box's editing keys (they win over the app's while a prompt has the focus). Loads every screen: only a
+    desk with a [keymap] pays for it, once."""
+    import importlib
+    import pkgutil
+
+    from textual.dom import DOMNode
+    from textual.widgets import Input
+
+    for package in ("screens", "screens.dialogs", "screens.widgets"):
+        for module in pkgutil.iter_modules(importlib.import_module(package).__path__):
+            importlib.import_module(f"{package}.{module.name}")
+    found: dict[type, str] = {RecdeskApp: config_mod.APP_SCOPE, Input: "a text box"}
+    todo = [DOMNode]
+    while todo:
+        for cls in todo.pop().__subclasses__():
+            todo.append(cls)
+            if cls.__module__.startswith("screens.") and cls not in found:
+                found[cls] = cls.__name__
+    return tuple(config_mod.KeyBinding(scope, key, binding.id or "", binding.description or binding.action)
+                 for cls, scope in found.items()
+                 for key, held in cls._merge_bindings().key_to_bindings.items() for binding in held)
+
+
+def check_keymap(keymap: dict[str, str]) -> None:
+    """A [keymap] that names no binding of the desk, or gives a key another binding holds, is a one-line DeskError."""
+    if keymap:
+        config_mod.check_keymap(keymap, desk_bindings())
+
+
 class RecdeskApp(App[str]):
     """One clerk's (or supervisor's) session at the desk."""
 
@@ -63,6 +96,7 @@ class RecdeskApp(App[str]):
     def __init__(self, desk: Desk, actor: Actor, *, idle_timeout: float | None = None) -> None:
         # Native ANSI colours from the start: the terminal's own palette (16 colours, TERM=linux), and
         # with NO_COLOR Textual then drops colours instead of mapping them to greys (black on black).
+        check_keymap(desk.config.keymap)  # before Textual starts: the refusal is one line, never a traceback
         super().__init__(ansi_color=True)
         self.desk = desk
         self.actor = actor

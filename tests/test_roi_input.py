@@ -152,8 +152,10 @@ def test_free_text_over_several_lines_keeps_its_newlines_and_nothing_else(path):
 def test_each_bad_value_is_named_with_what_is_allowed(path, value, message):
     with pytest.raises(InputError) as caught:
         rules.check_json(set_at(full_contract(), path, value))
-    if message is None:  # an unknown field: named with the fields there are
-        assert str(caught.value).startswith('request: unknown field "irb_waivr": the fields are received, ')
+    if message is None:  # an unknown key: named by its path, with the field it is closest to
+        assert str(caught.value) == ("request.irb_waivr: unknown key (did you mean irb_waiver?): fix the key, "
+                                     "or remove it")
+        assert caught.value.path == path
     else:
         assert str(caught.value).startswith(f"{path}: ") and caught.value.path == path
         assert re.search(message, str(caught.value))

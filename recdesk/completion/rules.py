@@ -199,7 +199,8 @@ def _item(row: object, where: str, known_deficiencies: set[str]) -> ChecklistIte
     for key in ("deficiency", "late_deficiency", "unsigned_deficiency", "update_deficiency"):
         code = getattr(item, key)
         if code and code not in known_deficiencies:
-            raise DeskError(f"{where}: {key} {code!r} is not in deficiency_types.toml: add it there or fix the code")
+            raise DeskError(f"{where}: {key} {code!r} is not in deficiency_types.toml: add that deficiency type "
+                            f"there, or spell {key} as one of its codes")
     return item
 
 

@@ -28,7 +28,7 @@ from recdesk.release import letters, log, rules
 # Re-exported for the screens (screens/requests.py, packet.py, accounting.py), demo/builder.py and cli.py until they
 # import the modules that now hold these names; nothing else imports them from here.
 from recdesk.roles import CHANGERS
-from recdesk.shapes import Choice, Day, InputError, Items, Mapping, Record, Text, read_json
+from recdesk.shapes import Choice, Day, InputError, Items, Mapping, Record, Text, UnknownKey, known_keys_only, read_json
 from recdesk.vault import audit, crypto, seals
 from recdesk.vault.models import (
     AuditEvent,
@@ -79,7 +79,9 @@ class RequestForm:
 
     @classmethod
     def from_json(cls, doc) -> RequestForm:
-        """The import form (IMPORT) read and checked whole before anything is written; InputError names the path."""
+        """The import form (IMPORT) read and checked whole before anything is written; InputError names the path
+        (and every key the form does not have: leave those out first with shapes.known_keys_only(lenient=True))."""
+        doc, _ = known_keys_only(IMPORT, doc)
         form = IMPORT.read(doc, "")
         if form["as_of"] is not None and form["as_of"] != clock.today():
             # The hold decision is taken on the day the request is logged, and the log re-checks it every day
@@ -170,6 +172,7 @@ class Logged:
 
     releases: list[LoggedRelease]
     before: bool = False
+    unknown: tuple[UnknownKey, ...] = ()  # keys of the file left out (`roi import --lenient`), to warn about
 
 
 class _LoggedBefore(Exception):
@@ -289,12 +292,13 @@ def _auth_kind(parsed: rules.Authorization | None) -> str:
     return "hipaa"
 
 
-def import_file(desk: Desk, actor, path: Path | str) -> Logged:
+def import_file(desk: Desk, actor, path: Path | str, *, lenient: bool = False) -> Logged:
     """`recdesk roi import FILE`: one request (JSON, the `roi check` form plus patients) into the log, once: a rerun
-    of the same file (after a kill, or by mistake) finds the request it logged and logs nothing new."""
-    doc = read_json(path)
+    of the same file (after a kill, or by mistake) finds the request it logged and logs nothing new. A key the form
+    does not have is refused, or, `lenient`, left out and handed back in `unknown`."""
+    doc, unknown = known_keys_only(IMPORT, read_json(path), lenient=lenient)
     form = RequestForm.from_json(doc)
-    return _log(desk, actor, form, request_key(desk, doc))
+    return dataclasses.replace(_log(desk, actor, form, request_key(desk, doc)), unknown=tuple(unknown))
 
 
 # --- the workflow: validate, authorization, hold, extend, deny, withdraw -----------------------------------------

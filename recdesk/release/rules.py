@@ -13,7 +13,7 @@ from pathlib import Path
 
 from recdesk import reference
 from recdesk.errors import DeskError
-from recdesk.shapes import Choice, Day, Flag, Items, Record, Text
+from recdesk.shapes import Choice, Day, Flag, Items, Record, Text, known_keys_only
 
 REQUESTER_TYPES = (
     "patient", "personal_representative", "provider", "health_plan", "insurer", "employer", "attorney", "court",
@@ -406,12 +406,13 @@ def check_authorization(auth: Authorization, req: Request, as_of: datetime.date,
         problems.append(Problem("A4", "authorization.representative_authority",
                                 "a representative signed without describing their authority: ask for it and "
                                 "proof (guardianship, power of attorney, executor)"))
-    names = {"revocation": "the right to revoke in writing", "conditioning": "that treatment is not conditioned on "
-             "signing", "redisclosure": "that the recipient may redisclose"}
+    names = {"revocation": "of the right to revoke in writing",
+             "conditioning": "that treatment is not conditioned on signing",
+             "redisclosure": "that the recipient may redisclose"}
     for key, words in names.items():
         if not auth.statements.get(key):
             problems.append(Problem("A5", f"authorization.statements.{key}",
-                                    f"the authorization lacks the statement of {words}: use a compliant form"))
+                                    f"the authorization lacks the statement {words}: use a compliant form"))
     if any(w in " ".join(auth.purposes).casefold() for w in ("marketing", "sale")) \
             and not auth.statements.get("remuneration"):
         problems.append(Problem("A5", "authorization.statements.remuneration",
@@ -622,7 +623,9 @@ def _directive(third: dict, problems: list[Problem]) -> None:
 
 
 def check_json(document, *, home: Path | None = None, state: str = "") -> dict:
-    """The contract in one call: JSON object in, verdict JSON out (shapes.InputError when it cannot be read)."""
+    """The contract in one call: JSON object in, verdict JSON out (shapes.InputError when it cannot be read, or
+    when it has a key the contract does not: leave those out first with shapes.known_keys_only(lenient=True))."""
+    document, _ = known_keys_only(CONTRACT, document)
     as_of, req, auth = read(document)
     return check(as_of, req, auth, home=home, state=state).as_json()
 
