@@ -131,6 +131,12 @@ def _packet_descriptions(migrator: SchemaMigrator, db: peewee.Database, master: 
         Release.update(packet_description_enc=description).where(Release.id == row["id"]).execute()
 
 
+def _assignments(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> None:
+    from recdesk.vault.models import PatientAssignment
+
+    db.create_tables([PatientAssignment], safe=True)  # step 8 made it already on a desk sealed by this recdesk
+
+
 MIGRATIONS: dict[int, tuple[str, Step]] = {
     2: ("index the audit trail by user, for last-patient recall and review", _audit_by_user),
     3: ("document intake: file names, receipt, quarantine, QA; misfile history", _intake),
@@ -142,6 +148,7 @@ MIGRATIONS: dict[int, tuple[str, Step]] = {
         _seals),
     9: ("the release packet's description in its own column, copied from the history of packets built before",
         _packet_descriptions),
+    10: ("assignments of desk users to restricted patients (a standing need to open them, X3)", _assignments),
 }
 
 
