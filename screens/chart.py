@@ -8,10 +8,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
-from recdesk import clock
+from recdesk import clock, users
 from recdesk.documents import filing, intake
-from recdesk.patients.chart import Chart
+from recdesk.patients.chart import Chart, assign
 from recdesk.patients.search import age
+from recdesk.roles import MANAGERS
 from screens.base import FAILED, DeskScreen
 from screens.dialogs.choice import ChoiceDialog
 from screens.dialogs.patient import PatientPicker
@@ -32,6 +33,7 @@ HELP = (
     "volumes and where they are, 6 deficiencies, 7 who opened this chart. Up/Down move in a list.\n"
     "In 3 Docs, Enter opens the highlighted document's pages (Left/Right turn them); M corrects a misfile.\n"
     "C prints a cover sheet for scanning this patient's papers. Esc or F2 goes back to the search prompt.\n"
+    "A (managers, restricted records) assigns a desk user to this patient: a standing need to open it.\n"
     "Opening a chart or a document is recorded in the audit trail. A restricted record shows a banner; opened\n"
     "by break-glass, it says when that access ends: after it, documents open only by breaking the glass again."
 )
@@ -50,13 +52,14 @@ class ChartScreen(DeskScreen):
 
     SCREEN_NAME = "Chart"
     HELP = HELP
-    CHANGING = frozenset({"move"})
+    CHANGING = frozenset({"move", "assign"})
     BINDINGS = [
         *[Binding(str(n), f"section('{tab_id}')", label, show=False, id=f"chart.section_{n}")
           for n, (tab_id, label) in enumerate(TABS, start=1)],
         Binding("escape", "back", "Back", id="chart.back"),
         Binding("m", "move", "Correct misfile", id="chart.move"),
         Binding("c", "coversheet", "Cover sheet", id="chart.coversheet"),
+        Binding("a", "assign", "Assign user", id="chart.assign"),
     ]
 
     DEFAULT_CSS = """
@@ -133,6 +136,29 @@ class ChartScreen(DeskScreen):
         tables = pane.query(DataTable)
         if tables:
             tables.first().focus()
+
+    def can(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "assign":  # a manager gives a user a standing need for this restricted record
+            return self.actor.role in MANAGERS and self.chart.patient.sensitive
+        return True
+
+    def action_assign(self) -> None:
+        self.flow(self._assign())
+
+    async def _assign(self) -> None:
+        people = await self.run(users.listing)
+        if not people:
+            return
+        standing = self.desk.config.restricted.roles
+        choices = [(u["name"], f"{u['name']} ({u['role']}) {u['full_name']}".strip()) for u in people
+                   if not u["disabled"] and u["role"] not in standing]
+        if not choices:
+            self.notify("Every desk user has a standing need here by their role.", timeout=4)
+            return
+        name = await self.ask(ChoiceDialog("Assign to this restricted record (a standing need, audited):", choices))
+        if name is not None:
+            await self.run(assign, name, self.chart.patient.uuid,
+                           done=f"{name} is assigned: they open this record with a purpose, no break-glass.")
 
     def _glass_ended(self) -> None:
         self.query_one("#restricted-banner", Static).update(

@@ -107,7 +107,8 @@ def test_an_assignment_by_a_manager_is_a_need_until_it_ends(ward):
 def test_an_assignment_written_into_the_database_grants_nothing(ward):
     desk, boss, ann, patient, _ = ward
     with desk.write():
-        PatientAssignment.create(user=ann.user_id, patient=Patient.get(Patient.uuid == patient), granted_by=boss.user_id)
+        PatientAssignment.create(user=ann.user_id, patient=Patient.get(Patient.uuid == patient),
+                                 granted_by=boss.user_id)
     with pytest.raises(TamperError, match="patient_assignment"):
         chart.open_chart(desk, ann, patient, purpose="treatment")
     assert seals.broken(desk)[1] == 1
@@ -202,7 +203,7 @@ def test_a_supervisor_marks_an_opening_reviewed_on_a_read_only_desk(ward):
         with pytest.raises(AccessDenied):
             ro.write()
         assert audit.verify(ro).intact
-    with Desk.open(home) as again:
+    with Desk.open(home):
         assert User.get(User.name == "sue").role == "supervisor"
 
 

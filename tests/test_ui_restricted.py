@@ -13,6 +13,7 @@ from recdesk.vault import audit
 from recdesk.vault.models import AuditEvent, Patient
 from screens.chart import ChartScreen
 from screens.dialogs.breakglass import BreakGlassDialog
+from screens.dialogs.choice import ChoiceDialog
 from screens.dialogs.text import TextDialog
 from screens.document import DocumentScreen
 from screens.review import ReviewScreen
@@ -142,3 +143,22 @@ async def test_a_clerk_is_not_offered_mark_reviewed(clinic):
         await pilot.press("7")
         await settle(app, pilot)
         assert "mark_reviewed" not in {b.binding.action for b in app.screen.active_bindings.values() if b.enabled}
+
+
+async def test_a_manager_assigns_a_clerk_from_the_chart_who_then_opens_it_with_a_purpose(clinic):
+    desk, _, restricted = clinic
+    app = app_for(desk, "boss")
+    async with app.run_test(size=SIZE) as pilot:
+        app.request_chart(restricted)
+        await settle(app, pilot)
+        await pilot.press("down", "enter")  # the purpose: treatment
+        await settle(app, pilot)
+        assert isinstance(app.screen, ChartScreen)
+        await pilot.press("a")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ChoiceDialog)
+        await pilot.press("enter")  # ann (clerk), the first without a standing need
+        await settle(app, pilot)
+        assert isinstance(app.screen, ChartScreen)
+    ann = desk.sign_on("ann")
+    assert chart.open_chart(desk, ann, restricted, purpose="treatment").opened.need == "assigned"
