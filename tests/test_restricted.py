@@ -217,3 +217,25 @@ def test_a_supervisor_never_reviews_their_own_break_glass(ward):
         chart.mark_reviewed(desk, sue, opening.seq, "fine")
     chart.mark_reviewed(desk, desk.sign_on("sam"), opening.seq, "complaint file checked")
     assert chart.review_queue(desk) == []
+
+
+def test_the_review_command_lists_openings_by_mrn_and_name_and_export_needs_a_need(ward):
+    from tests.conftest import run_cli
+
+    desk, boss, ann, patient, doc = ward  # the CLI acts as boss, the manager mapped to this OS user at init
+    chart.break_glass(desk, ann, patient, "treatment", "ED called")
+    chart.open_chart(desk, ann, patient)
+    home = desk.config.home
+    result = run_cli("review", "access", home=home)
+    assert result.returncode == 0, result.stderr
+    assert "1 opening(s) wait for review" in result.stdout
+    assert "ann" in result.stdout and "300400" in result.stdout and "OBRIEN, Siobhan" in result.stdout
+    assert "break-glass" in result.stdout and "ED called" in result.stdout
+    with Desk.open(home) as again:  # the view of MRN and name is audited
+        (shown,) = AuditEvent.select().where(AuditEvent.action == "chart.report")
+        assert shown.user_name == "boss" and audit.details(again, shown)["patients"] == [patient]
+        again.config.restricted = config.Restricted(roles=())  # managers no longer have a standing need
+        again.config.save()
+    refused = run_cli("intake", "export", doc, "-o", "-", "--purpose", "filing", home=home)
+    assert refused.returncode == 2 and "no need on file" in refused.stderr and not refused.stdout
+    assert len(refused.stderr.strip().splitlines()) == 1
