@@ -197,6 +197,10 @@ def test_a_supervisor_marks_an_opening_reviewed_on_a_read_only_desk(ward):
         done = next(o for o in chart.restricted_openings(ro) if o.seq == opening.seq)
         assert (done.reviewed_by, done.note) == ("sue", "Called ED: confirmed the emergency")
         assert review.section(ro, sue, "access").rows[-1][0] == "done sue"
+        # A supervisor with no need breaks the glass on the read-only session too: the grant is an audit append.
+        sam = ro.sign_on("sam")
+        chart.break_glass(ro, sam, patient, "legal", "Privacy complaint #12")
+        assert chart.open_chart(ro, sam, patient).opened.need == "break_glass"
         # The same connection still refuses a write to any other table.
         with pytest.raises(peewee.DatabaseError):
             User.update(role="manager").where(User.name == "sue").execute()
