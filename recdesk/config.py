@@ -18,6 +18,7 @@ from recdesk.completion.rules import ENCOUNTER_KINDS
 from recdesk.display import FORBIDDEN
 from recdesk.errors import DeskError
 from recdesk.paper.shelf import ORDERS
+from recdesk.roles import ROLES
 
 CONFIG_NAME = "config.toml"
 # An unfinished `recdesk init` keeps its settings here; config.toml appears (by rename) only for a whole desk.
@@ -42,11 +43,11 @@ def default_home() -> Path:
 
 def _rule(default: Any, *, least: float | None = None, most: float | None = None, unit: str = "",
           choices: tuple[str, ...] = (), pattern: str = "", shape: str = "", upper: bool = False,
-          limit: int = 200) -> Any:
+          limit: int = 200, empty_ok: bool = False) -> Any:
     """A setting's default and bounds, kept on the dataclass field so one reader checks every section."""
     return field(default=default, metadata={"least": least, "most": most, "unit": unit, "choices": choices,
                                             "pattern": pattern, "shape": shape, "upper": upper, "limit": limit,
-                                            "blank_ok": default == ""})
+                                            "blank_ok": default == "", "empty_ok": empty_ok})
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,17 @@ class PullList:
 
 
 @dataclass(frozen=True)
+class Restricted:
+    """Who may open a restricted record (X3). A standing need: the role is listed here, or a manager assigned the
+    user to the patient. Anyone else may only break the glass: a purpose and a reason, access to that patient for
+    break_glass_hours, every use queued for a supervisor's review. Default: managers (who grant the assignments
+    and answer for them) have a standing need; clerks and supervisors are assigned, or break the glass."""
+
+    roles: tuple[str, ...] = _rule(("manager",), choices=ROLES, empty_ok=True)
+    break_glass_hours: int = _rule(4, least=1, most=24, unit="hours")
+
+
+@dataclass(frozen=True)
 class Serve:
     max_sessions: int = _rule(50, least=1, most=10_000)
     max_sessions_per_user: int = _rule(3, least=1, most=1000)
@@ -119,7 +131,8 @@ class Serve:
 
 
 SECTIONS: dict[str, type] = {"intake": Intake, "print": Print, "roi": Roi, "completion": Completion,
-                             "tracking": Tracking, "filing": Filing, "pull_list": PullList, "serve": Serve}
+                             "tracking": Tracking, "filing": Filing, "pull_list": PullList, "serve": Serve,
+                             "restricted": Restricted}
 _BINDING_ID = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")
 # Keys that survive every terminal (DESIGN: letters, digits, F1-F24, Enter, arrows, PgUp/PgDn, ctrl+letter).
 _KEY = (r"(?:(?:ctrl|shift|alt)\+)*(?:f(?:[1-9]|1[0-9]|2[0-4])|[a-z0-9]|enter|escape|tab|space|backspace|delete|"
@@ -147,6 +160,7 @@ class Config:
     filing: Filing = field(default_factory=Filing)
     pull_list: PullList = field(default_factory=PullList)
     serve: Serve = field(default_factory=Serve)
+    restricted: Restricted = field(default_factory=Restricted)
     keymap: dict[str, str] = field(default_factory=dict)  # binding id -> key(s), for App.set_keymap
 
     @property
@@ -269,9 +283,10 @@ class _Reader:
                 raise self.fail(section, key, f"a number from {least} to {most}", value)
             return float(value)
         if kind == "tuple[str, ...]":
-            choices = meta["choices"]
-            if not isinstance(value, list) or not value or any(v not in choices for v in value):
-                raise self.fail(section, key, f"a list of one or more of {', '.join(choices)}", value)
+            choices, empty_ok = meta["choices"], meta.get("empty_ok")
+            if not isinstance(value, list) or (not value and not empty_ok) or any(v not in choices for v in value):
+                wants = "a list of any of" if empty_ok else "a list of one or more of"
+                raise self.fail(section, key, f"{wants} {', '.join(choices)}", value)
             return tuple(dict.fromkeys(value))
         if not isinstance(value, str):
             raise self.fail(section, key, "a quoted text", value)

@@ -1,22 +1,24 @@
 """The supervisor's review: queues, aging, chart reports, deficiencies and the audit trail, as plain tables.
 
 Read-only: every function here only reads (views of patient rows are audited through the audit connection),
-so a supervisor's read-only session can run all of it. The F9 screen and `recdesk review` show the same tables.
+so a supervisor's read-only session can run all of it. The one write, a supervisor marking a restricted opening
+reviewed, is an append to the audit chain too (mark_reviewed). The F9 screen and `recdesk review` show the same tables.
 """
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from recdesk import clock
 from recdesk.desk import Desk
 from recdesk.documents import intake
 from recdesk.paper import reports
-from recdesk.patients import chart
+from recdesk.patients import chart, registry
 from recdesk.release import requests
 from recdesk.vault import audit
-from recdesk.vault.models import AuditEvent, ChartVolume
+from recdesk.vault.models import AuditEvent, ChartVolume, Patient
 
 
 @dataclass
@@ -25,6 +27,7 @@ class Table:
     columns: list[str]
     rows: list[list[str]]
     note: str = ""
+    refs: list = field(default_factory=list)  # what each row is (an audit seq for restricted openings), if anything
 
 
 def _pct(value: float | None) -> str:
@@ -117,10 +120,45 @@ def productivity(desk: Desk, actor, as_of: datetime.date) -> Table:
 
 
 def sensitive(desk: Desk, actor, as_of: datetime.date) -> Table:
-    rows = [[e["at"].strftime("%Y-%m-%d %H:%M"), e["user"], e["patient"][:8], str(e["purpose"] or "")]
-            for e in chart.sensitive_access_queue(desk)[:500]]
-    return Table("Restricted-record access", ["When (UTC)", "User", "Patient", "Purpose"], rows,
-                 note="Every opening of a restricted record with the purpose given (break-glass review).")
+    """Restricted-record openings: those waiting for review first (oldest on top, with how long they have waited),
+    then the rest, newest first. Each row names the patient by MRN and name: decrypting them for the reviewer is a
+    view of those patients, audited like the paper-chart reports' (one event naming every patient shown)."""
+    openings = chart.restricted_openings(desk)
+    waiting = [o for o in reversed(openings) if o.open]
+    shown = (waiting + [o for o in openings if not o.open])[:500]
+    names = _patient_labels(desk, {o.patient for o in shown})
+    now = clock.now()
+    rows, refs = [], []
+    for o in shown:
+        mrn, name = names.get(o.patient, ("", "(no longer on the desk)"))
+        state = (f"OPEN {chart.age(o.at, now)}" if o.open else f"done {o.reviewed_by}" if o.reviewed_by
+                 else "-")
+        rows.append([state, o.at.strftime("%Y-%m-%d %H:%M"), o.user, mrn, name[:24], o.how, o.purpose,
+                     o.reason or o.note])
+        refs.append(o.seq)
+    if names:
+        with desk.audit_db.atomic():
+            audit.append(desk, actor, "chart.report", object="report:restricted_access",
+                         details={"report": "restricted_access", "rows": len(rows), "patients": sorted(names)})
+    oldest = f", the oldest waiting {chart.age(waiting[0].at, now)}" if waiting else ""
+    return Table("Restricted-record access",
+                 ["Review", "When (UTC)", "User", "MRN", "Patient", "How", "Purpose", "Reason or note"], rows,
+                 note=f"{len(waiting)} opening(s) wait for review{oldest}. Break-glass uses are reviewed; "
+                      "a supervisor marks them (Enter).", refs=refs)
+
+
+def _patient_labels(desk: Desk, uuids: set[str]) -> dict[str, tuple[str, str]]:
+    """MRN and "LAST, First" of each patient still on the desk (a purged one has no key left to read them)."""
+    labels = {}
+    for row in Patient.select().where(Patient.uuid.in_(list(uuids)) & Patient.dek_wrapped.is_null(False)):
+        p = registry.decrypt(desk, row)
+        labels[row.uuid] = (p.mrn, p.display_name)
+    return labels
+
+
+def mark_reviewed(desk: Desk, actor, seq: int, note: str) -> int:
+    """The review's one write: a supervisor marks a queued restricted opening reviewed (an audit-chain append)."""
+    return chart.mark_reviewed(desk, actor, seq, note)
 
 
 def audit_trail(desk: Desk, actor, as_of: datetime.date, limit: int = 300) -> Table:

@@ -19,10 +19,10 @@ from textual.timer import Timer
 from recdesk import config as config_mod
 from recdesk.desk import Actor, Desk
 from recdesk.display import shown
-from recdesk.errors import AccessDenied, DeskError
+from recdesk.errors import AccessDenied
 from recdesk.serve import sessions
 from recdesk.vault import audit, environment
-from screens.base import REFUSED, refusal
+from screens.base import FAILED, REFUSED, refusal, restricted_call
 from screens.widgets.controls import ControlFilter
 
 T = TypeVar("T")
@@ -250,27 +250,19 @@ class RecdeskApp(App[str]):
         self.run_worker(self._open_chart(patient_uuid), group="chart", exclusive=True)
 
     async def _open_chart(self, patient_uuid: str) -> None:
-        """Open a chart, asking for a purpose of access first when the record is restricted."""
-        from recdesk.patients.chart import PurposeRequired, open_chart
+        """Open a chart; a restricted record asks a purpose, or to break the glass, first (screens.base)."""
+        from recdesk.patients.chart import open_chart
         from screens.chart import ChartScreen
-        from screens.dialogs.purpose import PurposeDialog
 
-        purpose = None
-        while True:
-            try:
-                chart = await self.desk_call(open_chart, self.desk, self.actor, patient_uuid, purpose=purpose)
-                break
-            except PurposeRequired as exc:
-                if purpose is not None:  # asked once already: say why, never loop
-                    self.notify(str(exc), severity="error", timeout=6)
-                    return
-                purpose = await self.push_screen_wait(PurposeDialog())
-                if purpose is None:
-                    self.notify("Restricted record not opened.", timeout=4)
-                    return
-            except DeskError as exc:  # the second try too (a purpose refused, the record gone meanwhile)
-                self.notify(str(exc), severity="error", timeout=6)
-                return
+        def say(text: str) -> None:
+            self.notify(text, severity="error", timeout=6)
+
+        async def attempt(purpose: str | None):
+            return await self.desk_call(open_chart, self.desk, self.actor, patient_uuid, purpose=purpose)
+
+        chart, _ = await restricted_call(self, attempt, say)
+        if chart is FAILED:
+            return
         self.last_patient = patient_uuid
         from screens.search import SearchScreen
 

@@ -13,9 +13,10 @@ from textual.widgets import Static
 
 from recdesk.desk import Actor, Desk
 from recdesk.errors import DeskError
-from recdesk.patients.chart import PurposeRequired
+from recdesk.patients.chart import BreakGlassRequired, PurposeRequired
 from recdesk.pdf import printing
 from recdesk.roles import CHANGERS
+from screens.dialogs.breakglass import BreakGlassDialog
 from screens.dialogs.purpose import PurposeDialog
 
 T = TypeVar("T")
@@ -51,6 +52,48 @@ def refusal(actor: Actor, changing: frozenset[str] | set[str], action: str) -> s
 def printed(desk: Desk, actor: Actor, kind: str, fn: Callable[..., bytes], *args: Any, **kwargs: Any) -> str:
     """On the desk thread: make a PDF with a service and send it to the site's printer (or print folder)."""
     return printing.send(desk, fn(desk, actor, *args, **kwargs), kind)
+
+
+async def restricted_call(app: Any, attempt: Callable[[str | None], Awaitable[T]], say_error: Callable[[str], None],
+                          *, purpose: str | None = None,
+                          errors: tuple[type[Exception], ...] = (DeskError,)) -> tuple[T, str | None]:
+    """The one way a restricted record is opened from a screen (X3): attempt(purpose) on the desk; when the person
+    has a need and gave no purpose they are asked one (default No); when they have no need (or their break-glass
+    access ended) they may break the glass: a purpose and a reason, granted by the desk, then the attempt again.
+    Each question is asked once: a second refusal is said in one line. Gives (result, purpose) or (FAILED, None)."""
+    from recdesk.patients.chart import break_glass
+
+    asked = False
+    while True:
+        try:
+            return await attempt(purpose), purpose
+        except (PurposeRequired, BreakGlassRequired) as exc:
+            if asked:  # asked once already: say why, never loop
+                say_error(str(exc))
+                return FAILED, None
+            asked = True
+            if isinstance(exc, PurposeRequired):
+                purpose = await app.push_screen_wait(PurposeDialog())
+                if purpose is None:
+                    app.notify("Restricted record not opened.", timeout=4)
+                    return FAILED, None
+                continue
+            said = f"Your break-glass access ended {exc.ended:%Y-%m-%d %H:%M} UTC." if exc.ended else ""
+            answer = await app.push_screen_wait(BreakGlassDialog(exc.hours, said))
+            if answer is None:
+                app.notify("Restricted record not opened.", timeout=4)
+                return FAILED, None
+            purpose, reason = answer
+            try:
+                ends = await app.desk_call(break_glass, app.desk, app.actor, exc.patient_uuid, purpose, reason)
+            except errors as failed:
+                say_error(str(failed))
+                return FAILED, None
+            app.notify(f"Break-glass access until {ends:%H:%M} UTC: each use is reviewed by a supervisor.",
+                       severity="warning", timeout=8)
+        except errors as exc:
+            say_error(str(exc))
+            return FAILED, None
 
 
 class DeskScreen(Screen):
@@ -162,21 +205,13 @@ class DeskScreen(Screen):
 
     async def with_purpose(self, fn: Callable[..., T], *args: Any, purpose: str | None = None,
                            **kwargs: Any) -> tuple[T, str | None]:
-        """run() a call on a restricted record: when it needs a purpose of access the clerk is asked for one, and
-        the call runs again with it. Gives (result, the purpose used); (FAILED, None) when it failed or the clerk
-        went back."""
-        try:
-            return await self.call(fn, *args, purpose=purpose, **kwargs), purpose
-        except PurposeRequired:
-            purpose = await self.ask(PurposeDialog())
-            if purpose is None:
-                self.notify("Restricted record not opened.", timeout=4)
-                return FAILED, None
-        except self.ERRORS as exc:
-            self.say_error(str(exc))
-            return FAILED, None
-        result = await self.run(fn, *args, purpose=purpose, **kwargs)
-        return result, purpose if result is not FAILED else None
+        """run() a call on a restricted record: the clerk is asked what it needs (a purpose of access, or breaking
+        the glass) and the call runs again. Gives (result, the purpose used); (FAILED, None) when it failed or the
+        clerk went back."""
+        async def attempt(purpose: str | None) -> T:
+            return await self.call(fn, *args, purpose=purpose, **kwargs)
+
+        return await restricted_call(self.app, attempt, self.say_error, purpose=purpose, errors=self.ERRORS)
 
     # --- dialogs
 

@@ -6,15 +6,18 @@ import datetime
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
+from recdesk import clock, users
 from recdesk.documents import filing, intake
-from recdesk.patients.chart import Chart
+from recdesk.patients.chart import Chart, assign
 from recdesk.patients.search import age
+from recdesk.roles import MANAGERS
 from screens.base import FAILED, DeskScreen
 from screens.dialogs.choice import ChoiceDialog
 from screens.dialogs.patient import PatientPicker
 from screens.dialogs.text import TextDialog
+from screens.document import DocumentScreen, restricted_banner
 from screens.widgets.header import DeskHeader
 from screens.widgets.plain import Plain
 from screens.widgets.results import FLAG_LABELS
@@ -28,8 +31,11 @@ HELP = (
     "The chart of one patient. Keys 1-7 switch sections: 1 demographics and insurance, 2 visits,\n"
     "3 documents (type, date, pages, QA state), 4 release requests and disclosures, 5 paper chart\n"
     "volumes and where they are, 6 deficiencies, 7 who opened this chart. Up/Down move in a list.\n"
-    "M corrects a misfiled document (in 3 Docs). C prints a cover sheet for scanning this patient's papers.\n"
-    "Esc or F2 goes back to the search prompt. Opening a chart is recorded in the audit trail."
+    "In 3 Docs, Enter opens the highlighted document's pages (Left/Right turn them); M corrects a misfile.\n"
+    "C prints a cover sheet for scanning this patient's papers. Esc or F2 goes back to the search prompt.\n"
+    "A (managers, restricted records) assigns a desk user to this patient: a standing need to open it.\n"
+    "Opening a chart or a document is recorded in the audit trail. A restricted record shows a banner; opened\n"
+    "by break-glass, it says when that access ends: after it, documents open only by breaking the glass again."
 )
 
 
@@ -46,14 +52,19 @@ class ChartScreen(DeskScreen):
 
     SCREEN_NAME = "Chart"
     HELP = HELP
-    CHANGING = frozenset({"move"})
+    CHANGING = frozenset({"move", "assign"})
     BINDINGS = [
         *[Binding(str(n), f"section('{tab_id}')", label, show=False, id=f"chart.section_{n}")
           for n, (tab_id, label) in enumerate(TABS, start=1)],
         Binding("escape", "back", "Back", id="chart.back"),
         Binding("m", "move", "Correct misfile", id="chart.move"),
         Binding("c", "coversheet", "Cover sheet", id="chart.coversheet"),
+        Binding("a", "assign", "Assign user", id="chart.assign"),
     ]
+
+    DEFAULT_CSS = """
+    ChartScreen .restricted { height: 1; color: ansi_yellow; text-style: bold reverse; }
+    """
 
     def __init__(self, chart: Chart) -> None:
         super().__init__()
@@ -65,6 +76,8 @@ class ChartScreen(DeskScreen):
         flags = "  ".join(FLAG_LABELS[f] for f in p.flags)
         dob = f"{p.dob.isoformat()} (age {age(p.dob)})" if p.dob else "unknown"
         yield Plain(f" {p.display_name}   DOB {dob}   Sex {p.sex}   MRN {p.mrn}   {flags}", id="banner")
+        if self.chart.opened.restricted:
+            yield Plain(restricted_banner(self.chart), id="restricted-banner", classes="restricted")
         with TabbedContent(id="sections"):
             for tab_id, label in TABS:
                 with TabPane(label, id=tab_id):
@@ -91,6 +104,8 @@ class ChartScreen(DeskScreen):
 
     def on_mount(self) -> None:
         c = self.chart
+        if c.opened.need == "break_glass":  # one repaint when the access ends, no ticking clock
+            self.set_timer(max(1.0, (c.opened.expires - clock.now()).total_seconds()), self._glass_ended)
         self._fill("visits", ["Type", "Admitted", "Discharged", "Service", "Attending"],
                    [(e["kind"], _d(e["admit"]), _d(e["discharge"]), e["service"], e["attending"])
                     for e in c.encounters])
@@ -121,6 +136,45 @@ class ChartScreen(DeskScreen):
         tables = pane.query(DataTable)
         if tables:
             tables.first().focus()
+
+    def can(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "assign":  # a manager gives a user a standing need for this restricted record
+            return self.actor.role in MANAGERS and self.chart.patient.sensitive
+        return True
+
+    def action_assign(self) -> None:
+        self.flow(self._assign())
+
+    async def _assign(self) -> None:
+        people = await self.run(users.listing)
+        if not people:
+            return
+        standing = self.desk.config.restricted.roles
+        choices = [(u["name"], f"{u['name']} ({u['role']}) {u['full_name']}".strip()) for u in people
+                   if not u["disabled"] and u["role"] not in standing]
+        if not choices:
+            self.notify("Every desk user has a standing need here by their role.", timeout=4)
+            return
+        name = await self.ask(ChoiceDialog("Assign to this restricted record (a standing need, audited):", choices))
+        if name is not None:
+            await self.run(assign, name, self.chart.patient.uuid,
+                           done=f"{name} is assigned: they open this record with a purpose, no break-glass.")
+
+    def _glass_ended(self) -> None:
+        self.query_one("#restricted-banner", Static).update(
+            f" BREAK-GLASS ENDED {self.chart.opened.expires:%H:%M} UTC · documents open only by breaking it again")
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter in 3 Docs: the document's pages."""
+        if event.data_table.id == "documents-table" and 0 <= event.cursor_row < len(self.chart.documents):
+            self.flow(self._view(self.chart.documents[event.cursor_row]))
+
+    async def _view(self, document: dict) -> None:
+        """Read the document through the audited read service, by the same rule as the chart (the purpose it was
+        opened with; a break-glass access that has ended asks again), and show its pages."""
+        data, _ = await self.with_purpose(intake.document_bytes, document["uuid"], purpose=self.chart.opened.purpose)
+        if data:
+            await self.app.push_screen(DocumentScreen(self.chart, document, data))
 
     def action_back(self) -> None:
         self.app.pop_screen()

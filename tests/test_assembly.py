@@ -14,7 +14,8 @@ from recdesk.completion import assembly, deficiencies, printouts, rules
 from recdesk.config import Completion
 from recdesk.documents.filing import file_document
 from recdesk.errors import AccessDenied, DeskError
-from recdesk.patients.chart import PurposeRequired, sensitive_access_queue
+from recdesk.patients import chart
+from recdesk.patients.chart import BreakGlassRequired, PurposeRequired
 from recdesk.patients.registry import PatientDetails, register
 from recdesk.vault import crypto
 from recdesk.vault.models import AssemblyItem, AuditEvent, Deficiency, Document, Encounter, Patient, Provider
@@ -510,17 +511,35 @@ def test_supervisor_views_but_changes_nothing(ward):
     assert deficiencies.provider_queue(w.desk, w.sue, LATER)[0].open == 1
 
 
-def test_a_restricted_record_is_assembled_only_with_a_purpose(ward):
+def test_a_restricted_record_is_assembled_only_with_a_need_and_a_purpose(ward):
     w = ward
     enc = visit(w, "500400")
+    with pytest.raises(BreakGlassRequired):  # a clerk with no need: a purpose alone opens nothing
+        assembly.assemble(w.desk, w.ann, enc.uuid, LATER, purpose="chart_completion")
+    chart.assign(w.desk, w.desk.sign_on("boss"), "ann", w.patients["500400"].uuid)
     with pytest.raises(PurposeRequired):
         assembly.assemble(w.desk, w.ann, enc.uuid, LATER)
     with pytest.raises(PurposeRequired):
         assembly.print_chart(w.desk, w.ann, enc.uuid, at=LATER)
     a = assembly.assemble(w.desk, w.ann, enc.uuid, LATER, purpose="chart_completion")
     assert a.patient.mrn == "500400"
-    (queued,) = sensitive_access_queue(w.desk)
-    assert (queued["user"], queued["purpose"]) == ("ann", "chart_completion")
+    (opening,) = chart.restricted_openings(w.desk)
+    assert (opening.user, opening.purpose, opening.need, opening.via) == ("ann", "chart_completion", "assigned",
+                                                                          "chart.assemble")
+
+
+def test_a_restricted_chart_printed_under_break_glass_is_queued_and_refused_after_expiry(ward, monkeypatch):
+    from recdesk import clock
+
+    w = ward
+    enc = visit(w, "500400")
+    chart.break_glass(w.desk, w.ann, w.patients["500400"].uuid, "chart_completion", "Dr. Casey signs today")
+    assert assembly.print_chart(w.desk, w.ann, enc.uuid, at=LATER).startswith(b"%PDF")
+    assert [o.via for o in chart.review_queue(w.desk)] == ["chart.print"]
+    moved = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(hours=5)
+    monkeypatch.setattr(clock, "now", lambda: moved)
+    with pytest.raises(BreakGlassRequired):
+        assembly.print_chart(w.desk, w.ann, enc.uuid, at=LATER)
 
 
 # --- the demo desk -------------------------------------------------------------------------------------------------

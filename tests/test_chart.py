@@ -1,4 +1,5 @@
-"""Opening a chart: everything on one patient, audited; restricted records need a purpose; last-patient recall."""
+"""Opening a chart: everything on one patient, audited; restricted records need a need and a purpose (more in
+test_restricted.py); last-patient recall."""
 
 import datetime
 
@@ -40,16 +41,16 @@ def test_opening_a_chart_gathers_the_record_and_is_audited(two_patients):
     assert (last.action, last.patient, last.user_name) == ("chart.open", plain, "boss")
 
 
-def test_a_restricted_record_needs_a_purpose_which_is_audited_and_queued(two_patients):
+def test_a_restricted_record_needs_a_purpose_from_a_manager_which_is_audited(two_patients):
     desk, actor, _, restricted = two_patients
     before = AuditEvent.select().count()
     with pytest.raises(chart.PurposeRequired):
         chart.open_chart(desk, actor, restricted)
     assert AuditEvent.select().count() == before
     c = chart.open_chart(desk, actor, restricted, purpose="release")
-    assert c.patient.sensitive
-    (queued,) = chart.sensitive_access_queue(desk)
-    assert (queued["user"], queued["patient"], queued["purpose"]) == ("boss", restricted, "release")
+    assert c.patient.sensitive and c.opened.need == "role"
+    (opening,) = chart.restricted_openings(desk)
+    assert (opening.user, opening.patient, opening.purpose) == ("boss", restricted, "release")
 
 
 def test_enter_on_an_empty_prompt_recalls_the_last_patient_across_sessions(two_patients):

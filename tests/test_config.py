@@ -66,7 +66,7 @@ def _bad_values(cls) -> list[tuple[str, object]]:
             bad += [(f.name, "7"), (f.name, True), (f.name, meta["least"] - 1), (f.name, meta["most"] * 2)]
             bad += [(f.name, 1.5)] if f.type == "int" else []
         elif f.type == "tuple[str, ...]":
-            bad += [(f.name, []), (f.name, "inpatient"), (f.name, ["nowhere"])]
+            bad += [(f.name, "inpatient"), (f.name, ["nowhere"])] + ([] if meta["empty_ok"] else [(f.name, [])])
         else:
             bad += [(f.name, 5), (f.name, "a\u001b[2J"), (f.name, "x" * (meta["limit"] + 1))]
             bad += [(f.name, "not one of them")] if meta["choices"] else []

@@ -116,7 +116,7 @@ def test_a_genuine_key_still_signs_on(office):
 
 def test_a_restricted_flag_cleared_in_the_database_does_not_open_the_chart_without_a_purpose(office):
     desk, _, ann, _, restricted = office
-    with pytest.raises(PurposeRequired):
+    with pytest.raises(chart.BreakGlassRequired):
         chart.open_chart(desk, ann, restricted.uuid)
     sql(desk, "UPDATE patient SET sensitive = ? WHERE id = ?", False, restricted.id)
     with pytest.raises(TamperError, match=f"patient {restricted.uuid}"):
@@ -338,12 +338,15 @@ def test_a_restricted_records_document_is_not_exported_or_read_without_a_purpose
     with desk.write():
         doc = filing.file_document(desk, ann, restricted, pdf(1, "Psychiatry note"), doc_type="progress_note",
                                       title="note", pages=1, service_date=datetime.date(2025, 1, 1))
+    with pytest.raises(chart.BreakGlassRequired):
+        intake.document_bytes(desk, ann, doc.uuid, purpose="filing")  # a clerk with no need
+    chart.assign(desk, desk.sign_on("boss"), "ann", restricted.uuid)
     with pytest.raises(PurposeRequired):
         intake.document_bytes(desk, ann, doc.uuid)
     before = AuditEvent.select().where(AuditEvent.action == "chart.open.sensitive").count()
     assert intake.document_bytes(desk, ann, doc.uuid, purpose="filing").startswith(b"%PDF")
     queued = AuditEvent.select().where(AuditEvent.action == "chart.open.sensitive").count()
-    assert queued == before + 1  # the view is in the supervisor's restricted-access review
+    assert queued == before + 1  # the view is recorded as a use of the restricted record
     desk.config.save()
     refused = run_cli("intake", "export", doc.uuid, "-o", "-", home=desk.config.home)
     assert refused.returncode == 2 and "--purpose" in refused.stderr and not refused.stdout

@@ -14,6 +14,7 @@ from recdesk.vault.models import AuditEvent, User
 from screens.app import RecdeskApp
 from screens.base import ASK
 from screens.chart import ChartScreen
+from screens.dialogs.breakglass import BreakGlassDialog
 from screens.dialogs.help import HelpScreen
 from screens.dialogs.patient import PatientPicker
 from screens.dialogs.purpose import PurposeDialog
@@ -125,8 +126,8 @@ async def test_enter_on_an_empty_prompt_reopens_the_last_patient(clinic):
         assert again.screen.chart.patient.mrn == "100299"
 
 
-async def test_a_restricted_record_asks_a_purpose_and_enter_means_no(clinic):
-    app = app_for(clinic)
+async def test_a_restricted_record_asks_a_manager_a_purpose_and_shows_the_banner(clinic):
+    app = app_for(clinic, "boss")  # managers have a standing need ([restricted] roles)
     async with app.run_test(size=SIZE) as pilot:
         await type_query(app, pilot, "obrien")
         await pilot.press("enter")
@@ -141,10 +142,42 @@ async def test_a_restricted_record_asks_a_purpose_and_enter_means_no(clinic):
         await pilot.press("down", "down", "enter")  # Release of information request
         await settle(app, pilot)
         assert isinstance(app.screen, ChartScreen)
-    from recdesk.patients.chart import sensitive_access_queue
+        banner = str(app.screen.query_one("#restricted-banner").render())
+        assert banner.startswith(" RESTRICTED RECORD · by your role · purpose: release")
+        assert len(banner) <= 80
+    from recdesk.patients.chart import restricted_openings
 
-    (queued,) = sensitive_access_queue(clinic)
-    assert (queued["user"], queued["purpose"]) == ("ann", "release")
+    (opening,) = restricted_openings(clinic)
+    assert (opening.user, opening.purpose, opening.need) == ("boss", "release", "role")
+
+
+async def test_a_clerk_with_no_need_breaks_the_glass_and_sees_the_expiry(clinic):
+    app = app_for(clinic)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_query(app, pilot, "obrien")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, BreakGlassDialog)
+        await pilot.press("enter")  # the default: No, go back
+        await settle(app, pilot)
+        assert isinstance(app.screen, SearchScreen)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("down", "enter")  # Treatment or continuity of care
+        await pilot.press("enter")  # no reason: refused at the field, in one line
+        assert "reason: it is required" in str(app.screen.query_one("#break-glass-problem").render())
+        await pilot.press(*"ED called", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ChartScreen)
+        opened = app.screen.chart.opened
+        banner = str(app.screen.query_one("#restricted-banner").render())
+        assert banner.startswith(f" BREAK-GLASS until {opened.expires:%Y-%m-%d %H:%M} UTC")
+        assert len(banner) <= 80
+    from recdesk.patients.chart import review_queue
+
+    (queued,) = review_queue(clinic)
+    assert (queued.user, queued.purpose, queued.reason, queued.need) == ("ann", "treatment", "ED called",
+                                                                         "break_glass")
 
 
 async def test_no_match_says_what_to_try(clinic):

@@ -278,12 +278,13 @@ async def test_in_the_demo_desk_a_clerk_assembles_tomorrows_admissions_with_keys
 
 
 async def test_a_restricted_record_asks_a_purpose_before_its_checklist_opens(ward):
-    from recdesk.patients.chart import sensitive_access_queue
+    from recdesk.patients import chart
 
     desk = ward
     manager = desk.sign_on("boss")
     pid = register(desk, manager, PatientDetails(mrn="700300", last="Aaron", first="Rae", dob=dt.date(1970, 3, 3),
                                                  sensitive=True))
+    chart.assign(desk, manager, "ann", Patient.get_by_id(pid).uuid)  # a standing need: asked only the purpose
     with desk.write():
         Encounter.create(patient=pid, kind="inpatient", admit_at=dt.datetime.combine(TOMORROW, dt.time(7)),
                          attending=Provider.get())
@@ -310,4 +311,4 @@ async def test_a_restricted_record_asks_a_purpose_before_its_checklist_opens(war
         await pilot.press("p")  # printing it asks no second time
         await settle(app, pilot)
         assert app.screen is screen
-    assert [q["purpose"] for q in sensitive_access_queue(desk)] == ["chart_completion", "chart_completion"]
+    assert [(o.purpose, o.need) for o in chart.restricted_openings(desk)] == [("chart_completion", "assigned")] * 2

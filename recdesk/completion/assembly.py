@@ -74,7 +74,7 @@ from recdesk.completion.rows import (  # noqa: F401
 from recdesk.desk import Desk
 from recdesk.documents.filing import type_labels
 from recdesk.errors import DeskError
-from recdesk.patients.chart import check_access
+from recdesk.patients.chart import Access, check_access, record_use
 from recdesk.patients.registry import PatientDetails, decrypt, decrypt_insurance
 from recdesk.roles import CHANGERS
 from recdesk.vault import audit, crypto
@@ -205,14 +205,13 @@ def _chart_documents(enc: Encounter, at: dt.datetime, attached_ids: set[int]) ->
     return [d for d in query.order_by(Document.service_date, Document.id) if _belongs(d, enc, window, attached_ids)]
 
 
-def _view_event(desk: Desk, actor, row: Patient, action: str, obj: str, purpose: str | None,
+def _view_event(desk: Desk, actor, row: Patient, action: str, obj: str, access: Access,
                 details: dict | None = None) -> None:
-    """Audit a view of one patient's chart; a restricted record's view also goes to the supervisor's queue."""
-    details = dict(details or {}) | ({"purpose": purpose} if purpose else {})
+    """Audit a view of one patient's chart; a restricted record's view is recorded as a use of it too."""
+    details = dict(details or {}) | ({"purpose": access.purpose} if access.purpose else {})
     with desk.audit_db.atomic():
-        if row.sensitive:
-            audit.append(desk, actor, "chart.open.sensitive", object=f"patient:{row.uuid}", patient=row.uuid,
-                         details={"purpose": purpose, "via": action})
+        if access.restricted:
+            record_use(desk, actor, row, access, via=action)
         audit.append(desk, actor, action, object=obj, patient=row.uuid, details=details or None)
 
 
@@ -320,13 +319,13 @@ def assemble(desk: Desk, actor, encounter_uuid: str, at: dt.datetime | None = No
              purpose: str | None = None) -> Assembly:
     """The encounter's chart: each checklist item present (with its documents), missing, late, pending, not
     applicable, or deficient (by the rules or by an open deficiency). An audited view of the chart; a restricted
-    record needs a purpose of access (chart.PurposeRequired otherwise)."""
+    record opens as its chart does (chart.check_access)."""
     at = at or wall_clock()
     enc = encounter(encounter_uuid)
     row = enc.patient
-    check_access(desk, row, purpose)
+    access = check_access(desk, actor, row, purpose)
     result = _assemble(desk, enc, at)
-    _view_event(desk, actor, row, "chart.assemble", f"encounter:{enc.uuid}", purpose)
+    _view_event(desk, actor, row, "chart.assemble", f"encounter:{enc.uuid}", access)
     return result
 
 
@@ -433,8 +432,8 @@ def print_chart(desk: Desk, actor, encounter_uuid: str, *, purpose: str | None =
     at = at or wall_clock()
     enc = encounter(encounter_uuid)
     row = enc.patient
-    check_access(desk, row, purpose)
+    access = check_access(desk, actor, row, purpose)
     pdf, pages, order = printouts.chart_pdf(desk, row, _assemble(desk, enc, at))
-    _view_event(desk, actor, row, "chart.print", f"encounter:{enc.uuid}", purpose,
+    _view_event(desk, actor, row, "chart.print", f"encounter:{enc.uuid}", access,
                 {"pages": pages, "documents": [d.uuid for d in order]})
     return pdf

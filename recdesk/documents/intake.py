@@ -420,20 +420,19 @@ def _key(desk: Desk, doc: Document) -> bytes:
 
 def document_bytes(desk: Desk, actor, doc_uuid: str, *, purpose: str | None = None) -> bytes:
     """The decrypted bytes of a document (hash-checked); the view is audited. A document filed to a restricted
-    record needs a purpose of access, as its chart does, and its view is queued for supervisor review."""
-    from recdesk.patients.chart import check_access
+    record opens as its chart does (chart.check_access: a need and a purpose, or break-glass still running), and
+    its view is recorded as a use of the restricted record."""
+    from recdesk.patients.chart import check_access, record_use
 
     doc = _get(doc_uuid)
     seals.check(desk, doc)
-    if doc.patient_id:
-        check_access(desk, doc.patient, purpose)
+    access = check_access(desk, actor, doc.patient, purpose) if doc.patient_id else None
     data = desk.store.read(_key(desk, doc), doc.uuid, doc.blob, doc.sha256)
     with desk.audit_db.atomic():
         audit.append(desk, actor, "document.view", object=f"document:{doc.uuid}",
                      patient=doc.patient.uuid if doc.patient_id else "")
-        if doc.patient_id and doc.patient.sensitive:
-            audit.append(desk, actor, "chart.open.sensitive", object=f"patient:{doc.patient.uuid}",
-                         patient=doc.patient.uuid, details={"purpose": purpose, "document": doc.uuid})
+        if access is not None and access.restricted:
+            record_use(desk, actor, doc.patient, access, document=doc.uuid, via="document")
     return data
 
 

@@ -137,6 +137,12 @@ def _destruction_register(migrator: SchemaMigrator, db: peewee.Database, master:
     db.create_tables([DestructionEntry], safe=True)
 
 
+def _assignments(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> None:
+    from recdesk.vault.models import PatientAssignment
+
+    db.create_tables([PatientAssignment], safe=True)  # step 8 made it already on a desk sealed by this recdesk
+
+
 MIGRATIONS: dict[int, tuple[str, Step]] = {
     2: ("index the audit trail by user, for last-patient recall and review", _audit_by_user),
     3: ("document intake: file names, receipt, quarantine, QA; misfile history", _intake),
@@ -150,6 +156,7 @@ MIGRATIONS: dict[int, tuple[str, Step]] = {
         _packet_descriptions),
     10: ("the destruction register: what a purge destroyed, when, by which batch and certificate",
          _destruction_register),
+    11: ("assignments of desk users to restricted patients (a standing need to open them, X3)", _assignments),
 }
 
 

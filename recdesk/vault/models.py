@@ -109,6 +109,18 @@ class Patient(Record):
     seal = Seal()
 
 
+class PatientAssignment(Record):
+    """A manager's assignment of a desk user to a patient: a standing need to open that patient's restricted
+    record (X3), until a manager ends it. Sealed: a row written into the database by hand grants nothing."""
+
+    user = pw.ForeignKeyField(User, backref="+", on_delete="CASCADE")
+    patient = pw.ForeignKeyField(Patient, backref="assignments", on_delete="CASCADE")
+    granted_by = pw.ForeignKeyField(User, backref="+")
+    ended_at = pw.DateTimeField(null=True)
+    ended_by = pw.ForeignKeyField(User, null=True, backref="+")
+    seal = Seal()
+
+
 class PatientToken(Base):
     """Blind-index rows: (kind, truncated HMAC token) -> patient. Never a plaintext value."""
 
@@ -471,8 +483,8 @@ class AuditHead(Base):
 
 
 MODELS: list[type[Base]] = [
-    DeskInfo, User, SshKey, Patient, PatientToken, Insurance, Provider, Encounter, Appointment, Document,
-    DocumentMove, ReleaseRequest, Release, ReleaseEvent, Authorization, Disclosure, AccountingSuspension,
+    DeskInfo, User, SshKey, Patient, PatientAssignment, PatientToken, Insurance, Provider, Encounter, Appointment,
+    Document, DocumentMove, ReleaseRequest, Release, ReleaseEvent, Authorization, Disclosure, AccountingSuspension,
     ChartLocation, ChartVolume, ChartMovement, PullItem, Deficiency, AssemblyItem, RetentionRule, LegalHold,
     PurgeBatch, PurgeItem, DestructionEntry, AuditEvent, AuditStray, AuditHead,
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from recdesk.documents import intake
 from recdesk.documents.pdfworker import Rejected
-from recdesk.patients.chart import PurposeRequired
+from recdesk.patients.chart import RestrictedRecord
 from screens.widgets.plain import Plain
 
 
@@ -20,17 +20,23 @@ class DocumentPages(Plain):
         self.text = ""
 
     async def show(self, doc_uuid: str | None, pages: int) -> None:
+        """Read a document's bytes (an audited view) and show its first page; a restricted record's never."""
         self.doc_uuid, self.pages, self.page, self.data = doc_uuid, pages, 0, None
         if doc_uuid is None:
             self.text = ""
             self.update("")
             return
         try:
-            self.data = await self.screen.call(intake.document_bytes, doc_uuid)
-        except PurposeRequired:  # never shown in passing: open the chart and state a purpose
-            self.text = "Restricted record: its pages show only in the chart, opened with a purpose of access."
+            data = await self.screen.call(intake.document_bytes, doc_uuid)
+        except RestrictedRecord:  # never shown in passing: open it from the chart, with a need or break-glass
+            self.text = "Restricted record: its pages show only from its chart (3 Docs, Enter)."
             self.update(self.text)
             return
+        await self.show_bytes(doc_uuid, pages, data)
+
+    async def show_bytes(self, doc_uuid: str, pages: int, data: bytes) -> None:
+        """Show a document already read (by the caller, through the audited read service) from its first page."""
+        self.doc_uuid, self.pages, self.page, self.data = doc_uuid, pages, 0, data
         await self.turn(0)
 
     async def turn(self, delta: int) -> None:
