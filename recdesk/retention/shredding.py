@@ -48,6 +48,7 @@ from recdesk.vault.models import (
     Insurance,
     LegalHold,
     Patient,
+    PatientAssignment,
     PatientToken,
     PullItem,
     PurgeBatch,
@@ -79,6 +80,7 @@ PURGED: dict[type[peewee.Model], str] = {
     ChartMovement: "deleted with the volumes",
     Disclosure: "kept, re-sealed under the desk key, until six years after each (register.remove_expired_disclosures)",
     AccountingSuspension: "kept, re-sealed under the desk key, while the record's disclosures are",
+    PatientAssignment: "deleted (who had a standing need to open the record: nothing is left to open)",
     LegalHold: "a hold not lifted refuses the shred; lifted holds are deleted",
     PurgeBatch: "kept: a batch's certificate is a desk document, never the patient's",
     PurgeItem: "kept: the batch's record of what it destroyed",
@@ -164,6 +166,7 @@ def _destroy(desk, actor, patient: Patient, batch_uuid: str, certificate_no: str
 
     AssemblyItem.delete().where(AssemblyItem.encounter.in_(encounters) | AssemblyItem.document.in_(doc_ids)).execute()
     Deficiency.delete().where(Deficiency.patient == pid).execute()
+    PatientAssignment.delete().where(PatientAssignment.patient == pid).execute()
     DocumentMove.delete().where(DocumentMove.document.in_(doc_ids)).execute()
     ReleaseEvent.delete().where(ReleaseEvent.release.in_(release_ids)).execute()
     Authorization.delete().where((Authorization.patient == pid) | Authorization.release.in_(release_ids)).execute()
