@@ -23,6 +23,7 @@ from recdesk.serve import sessions
 from recdesk.vault import audit, environment
 from screens.base import REFUSED, refusal
 from screens.widgets.controls import ControlFilter
+from screens.widgets.keys import key_name
 
 T = TypeVar("T")
 
@@ -74,6 +75,10 @@ class RecdeskApp(App[str]):
         self._control_filter = ControlFilter()
 
     # --- what reaches the terminal: data shown, never obeyed
+
+    def get_key_display(self, binding: Binding) -> str:
+        """Keys as printed on the keyboard (`F1`, `Enter`, `[`): the footer and F1 help name them alike."""
+        return binding.key_display or key_name(binding.key)
 
     def get_line_filters(self) -> Sequence[LineFilter]:
         return [*super().get_line_filters(), self._control_filter]

@@ -23,7 +23,7 @@ from screens.widgets.table import DeskTable
 
 HELP = (
     "The charts wanted for booked appointments, in shelf order (terminal digit: 56-34-12 is filed in "
-    "section 12, then 34, then 56). It opens on tomorrow, one day; \\[ and ] go a day back or on, + and - "
+    "section 12, then 34, then 56). It opens on tomorrow, one day; [ and ] go a day back or on, + and - "
     "take in more or fewer days.\n"
     "Pick mode: walk the shelves down the list. Space (or Enter) marks the highlighted chart pulled, "
     "charges it out to its clinic (due back after the visit) and moves on to the next chart to pull.\n"

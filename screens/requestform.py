@@ -178,7 +178,7 @@ class RequestFormScreen(DeskScreen):
         "Tab / Down moves to the next field, Shift+Tab / Up to the one before. Enter opens a list (Left/Right step\n"
         "through it); Space ticks or unticks a [x] box.\n"
         "Dates: 2026-11-20 or 11/20/2026. Several MRNs, document types or purposes: separate with commas.\n"
-        "The box at the bottom is the validator's verdict as you type, with the rule IDs (RULES.md) — the same one\n"
+        "The box at the bottom is the validator's verdict as you type, with each problem's rule code — the same one\n"
         "`recdesk roi check` gives. Ctrl+S saves: a request that is not releasable is put on hold and a deficiency\n"
         "letter naming each missing element is drafted. Esc leaves without saving."
     )

@@ -33,7 +33,7 @@ HELP = (
     "again, F estimates the fee (access requests need one before the packet), L drafts or prints a letter,\n"
     "P prints the packet, K shows the packet password (give it by phone, never with the packet), C shows\n"
     "closed requests too, O shows a patient's accounting of disclosures. After a change only that request is\n"
-    "read again; F5 reads the whole log again. Rule IDs (A2, R1, L3 ...) are the ones in RULES.md."
+    "read again; F5 reads the whole log again. Codes (A2, R1, L3 ...) name the rule a request breaks."
 )
 COLUMNS = (("ref", "Ref"), ("mrn", "MRN"), ("status", "Status"), ("due", "Due"), ("aging", "Aging"),
            ("requester", "Requester"))
