@@ -8,13 +8,14 @@ import re
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from recdesk.completion import assembly, rules
 from recdesk.errors import DeskError
 from screens.base import FAILED, DeskScreen, printed
 from screens.dialogs.choice import ChoiceDialog
 from screens.dialogs.text import TextDialog
+from screens.widgets.footer import DeskFooter
 from screens.widgets.header import DeskHeader
 from screens.widgets.plain import Plain
 from screens.widgets.table import DeskTable
@@ -118,7 +119,7 @@ class AssemblyScreen(DeskScreen):
         yield DeskTable(id="asm-list", cursor_type="row")
         yield DeskTable(id="asm-items", cursor_type="row", classes="hidden")
         yield Plain("", id="asm-detail")
-        yield Footer()
+        yield DeskFooter()
 
     async def on_mount(self) -> None:
         self.query_one("#asm-list", DataTable).focus()

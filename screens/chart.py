@@ -6,7 +6,7 @@ import datetime
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, TabbedContent, TabPane
+from textual.widgets import DataTable, TabbedContent, TabPane
 
 from recdesk.documents import filing, intake
 from recdesk.patients.chart import Chart
@@ -15,6 +15,7 @@ from screens.base import FAILED, DeskScreen
 from screens.dialogs.choice import ChoiceDialog
 from screens.dialogs.patient import PatientPicker
 from screens.dialogs.text import TextDialog
+from screens.widgets.footer import DeskFooter
 from screens.widgets.header import DeskHeader
 from screens.widgets.plain import Plain
 from screens.widgets.results import FLAG_LABELS
@@ -72,7 +73,7 @@ class ChartScreen(DeskScreen):
                         yield Plain(self._demographics(), id="demographics")
                     else:
                         yield DeskTable(id=f"{tab_id}-table", cursor_type="row", zebra_stripes=False)
-        yield Footer()
+        yield DeskFooter()
 
     def _demographics(self) -> str:
         p = self.chart.patient

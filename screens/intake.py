@@ -33,12 +33,12 @@ class IntakeScreen(DocumentQueueScreen):
     SCREEN_NAME = "Intake: index scanned documents"
     HELP = HELP
     BINDINGS = [
-        Binding("s", "scan", "Scan inbox", id="intake.scan"),
+        Binding("s", "scan", "Scan", tooltip="Scan the inbox", id="intake.scan"),
         Binding("p", "pick_patient", "Patient", id="intake.patient"),
         Binding("t", "pick_type", "Type", id="intake.type"),
         Binding("d", "pick_date", "Date", id="intake.date"),
         Binding("e", "pick_encounter", "Encounter", id="intake.encounter"),
-        Binding("f", "file", "File it", id="intake.file"),
+        Binding("f", "file", "File", tooltip="File it and move on", id="intake.file"),
     ]
     COLUMNS = ("Received", "Pages", "State")
     CHANGING = frozenset({"scan", "pick_patient", "pick_type", "pick_date", "pick_encounter", "file"})

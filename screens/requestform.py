@@ -13,12 +13,13 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
 from recdesk.patients.search import parse_date
 from recdesk.release import rules
 from screens.base import DeskScreen
 from screens.dialogs.choice import ChoiceDialog
+from screens.widgets.footer import DeskFooter
 from screens.widgets.header import DeskHeader
 from screens.widgets.plain import Plain
 
@@ -220,7 +221,7 @@ class RequestFormScreen(DeskScreen):
                 yield Label(label)
                 yield self._widget(key, kind, options)
         yield Plain("", id="verdict")
-        yield Footer()
+        yield DeskFooter()
 
     def _widget(self, key: str, kind: str, options: tuple):
         value = self._initial_value(key)

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from recdesk.errors import DeskError
 from recdesk.release import fees, letters, log, packets, requests, rules
@@ -19,6 +19,7 @@ from screens.dialogs.patient import PatientPicker
 from screens.dialogs.text import TextDialog
 from screens.packet import PacketScreen
 from screens.requestform import RequestFormScreen
+from screens.widgets.footer import DeskFooter
 from screens.widgets.header import DeskHeader
 from screens.widgets.plain import Plain
 from screens.widgets.table import DeskTable
@@ -131,7 +132,7 @@ class RequestsScreen(DeskScreen):
         yield DeskHeader(self.SCREEN_NAME)
         yield DeskTable(id="requests", cursor_type="row")
         yield Plain("", id="detail")
-        yield Footer()
+        yield DeskFooter()
 
     async def on_mount(self) -> None:
         table = self.query_one("#requests", DataTable)

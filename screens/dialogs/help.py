@@ -57,7 +57,7 @@ def _grouped(screen: Screen) -> tuple[list[tuple[str, str]], list[tuple[str, str
         if not binding.id or not binding.description or not active.enabled:
             continue
         group = groups["app" if active.node is app else "screen"]
-        keys, _ = group.setdefault(binding.action, ([], binding.description))
+        keys, _ = group.setdefault(binding.action, ([], binding.tooltip or binding.description))
         if key not in keys:
             keys.append(key)
     out = []
@@ -76,7 +76,7 @@ def _refused(screen: Screen) -> tuple[str, list[tuple[str, str]]]:
     if not refused:
         return "", []
     reasons = sorted({reason for _, reason in refused})
-    rows = [(screen.app.get_key_display(b), b.description + (f" ({reason})" if len(reasons) > 1 else ""))
+    rows = [(screen.app.get_key_display(b), (b.tooltip or b.description) + (f" ({reason})" if len(reasons) > 1 else ""))
             for b, reason in sorted(refused, key=lambda pair: key_order(pair[0].key))]
     return (reasons[0] if len(reasons) == 1 else ""), rows
 

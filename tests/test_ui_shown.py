@@ -1,0 +1,119 @@
+"""What the desk shows at 80x24: every screen's footer (its keys whole, always Sign off), every screen's F1 help (the
+desk's own keys, plain words, wrapped once), MRNs never cut, data never read as markup, local times."""
+
+import pytest
+from textual.screen import Screen
+
+from recdesk.demo import builder
+from recdesk.serve import sessions
+from recdesk.vault.models import Patient, Release
+from screens.accounting import AccountingScreen
+from screens.app import RecdeskApp
+from screens.chart import ChartScreen
+from screens.dialogs.help import HelpScreen
+from screens.documentqueue import DocumentQueueScreen
+from screens.packet import PacketScreen
+from screens.requestform import RequestFormScreen
+from screens.search import SearchScreen
+from screens.widgets.footer import DeskFooter
+from tests.test_ui import SIZE, settle, until
+from tests.test_ui_roles import desk_screens
+
+ABSTRACT = {DocumentQueueScreen}  # the shape of intake and QA, never shown itself
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """A demo desk: 8-digit MRNs, long names, requests, documents, admissions, pull lists, every role."""
+    desk = builder.build(tmp_path_factory.mktemp("shown") / "demo", 150, 7)
+    yield desk
+    desk.close()
+
+
+def _release() -> Release:
+    return Release.select().where(Release.closed_at.is_null()).order_by(Release.id).first()
+
+
+def opening(cls: type[Screen]):
+    """How to put a screen of this class on the desk (screens that need a record get a real one of the demo)."""
+    needs = {
+        PacketScreen: lambda: PacketScreen(_release().uuid),
+        AccountingScreen: lambda: AccountingScreen(_release().patient.uuid),
+        RequestFormScreen: lambda: RequestFormScreen(),
+    }
+    return needs.get(cls, cls)
+
+
+async def open_screen(app, pilot, cls) -> Screen:
+    if cls is SearchScreen:
+        pass  # the desk opens on it
+    elif cls is ChartScreen:
+        patient = Patient.select().where(Patient.sensitive == False).order_by(Patient.id).first()  # noqa: E712
+        app.request_chart(patient.uuid)
+        await until(pilot, lambda: isinstance(app.screen, ChartScreen), "the chart opens")
+    else:
+        await app.push_screen(opening(cls)())
+    await settle(app, pilot)
+    await until(pilot, lambda: isinstance(app.screen, cls), f"{cls.__name__} is shown")
+    return app.screen
+
+
+def lines(app) -> list[str]:
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+def screens_to_check() -> list[type[Screen]]:
+    return [cls for cls in desk_screens() if cls not in ABSTRACT]
+
+
+@pytest.mark.parametrize("user", ["demo", "sup"])
+async def test_every_screens_footer_shows_its_keys_whole_and_sign_off_at_80_columns(demo, user):
+    walked = screens_to_check()
+    assert len(walked) >= 12  # every screen of the desk, found by walking the screens package
+    for cls in walked:
+        app = RecdeskApp(demo, sessions.sign_on(demo, user))
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            screen = await open_screen(app, pilot, cls)
+            footer = screen.query_one(DeskFooter)
+            line = lines(app)[-1]
+            shown = footer.shown()
+            assert line.rstrip().endswith("F10 Sign off"), (cls.__name__, line)
+            assert len(shown) >= 3, (cls.__name__, line)
+            # Every key shown is whole, in order, and nothing else is on the line (no stray letter, no cut word).
+            rest = line
+            for item in shown:
+                word = f"{item.key} {item.label}"
+                assert word in rest, (cls.__name__, word, line)
+                rest = rest.split(word, 1)[1]
+            assert rest.strip() == "", (cls.__name__, line)
+            if cls is SearchScreen:  # the hub lists the screens this role may open
+                wanted = ["F5 ROI", "F9 Review"] + (["F3 Intake", "F4 QA", "F6 Assembly", "F7 Pulls", "F8 Charts"]
+                                                    if user == "demo" else [])
+                assert all(w in line for w in wanted), line
+                assert "F1 Help" in lines(app)[0]  # no room in the footer: the header says it
+
+
+@pytest.mark.parametrize("user", ["demo", "sup"])
+async def test_every_screens_help_shows_the_desks_own_keys_in_plain_words_wrapped_once(demo, user):
+    for cls in screens_to_check():
+        app = RecdeskApp(demo, sessions.sign_on(demo, user))
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            screen = await open_screen(app, pilot, cls)
+            app.action_help()
+            await until(pilot, lambda app=app: isinstance(app.screen, HelpScreen), "help opens")
+            await settle(app, pilot)
+            help_screen = app.screen
+            text = help_screen.body().plain
+            box = help_screen.query_one("#help-text")
+            assert "super+" not in text and "Copy selected text" not in text and "^c" not in text, cls.__name__
+            assert "RULES.md" not in text and "\\[" not in text, cls.__name__
+            assert "Keys everywhere:" in text and "F10" in text and "Sign off" in text
+            assert all(len(line) <= box.content_region.width for line in text.splitlines()), cls.__name__
+            # wrapped once: the widget draws exactly the lines the help wrote (none is wrapped again)
+            assert box.virtual_size.height == len(text.splitlines()), cls.__name__
+            keys = [line.split()[0] for line in text.split("Keys everywhere:")[1].splitlines()
+                    if line.startswith("  F")]
+            assert keys == sorted(keys, key=lambda k: int(k[1:])), keys  # F1 ... F10 in order
+            assert screen is help_screen.underneath
