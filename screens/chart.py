@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, TabbedContent, TabPane
 
+from recdesk.display import when
 from recdesk.documents import filing, intake
 from recdesk.patients.chart import Chart
 from recdesk.patients.search import age
@@ -105,8 +106,9 @@ class ChartScreen(DeskScreen):
                     for v in c.volumes])
         self._fill("deficiencies", ["Deficiency", "Provider", "Status", "Opened"],
                    [(d["kind"], d["provider"], d["status"], _d(d["opened"])) for d in c.deficiencies])
-        self._fill("access", ["When (UTC)", "User", "Restricted"],
-                   [(_d(a["at"]), a["user"], "yes" if a["sensitive"] else "") for a in c.access])
+        tz = self.desk.config.zone
+        self._fill("access", ["When", "User", "Restricted"],
+                   [(when(a["at"], tz), a["user"], "yes" if a["sensitive"] else "") for a in c.access])
 
     def _fill(self, tab_id: str, columns: list[str], rows: list[tuple]) -> None:
         table = self.query_one(f"#{tab_id}-table", DataTable)

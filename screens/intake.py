@@ -7,6 +7,7 @@ import datetime
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from recdesk.display import when
 from recdesk.documents import filing, intake
 from recdesk.patients.registry import PatientDetails
 from screens.dialogs.choice import ChoiceDialog
@@ -59,7 +60,7 @@ class IntakeScreen(DocumentQueueScreen):
                 state = f"QA failed: {doc.qa_failed[:30]}"
             else:
                 state = "new"
-            table.add_row(doc.received_at.strftime("%m-%d %H:%M") if doc.received_at else "", str(doc.pages), state)
+            table.add_row(when(doc.received_at, self.desk.config.zone, "%m-%d %H:%M"), str(doc.pages), state)
         if self.docs:
             table.move_cursor(row=min(keep, len(self.docs) - 1))
         await self.select(table.cursor_row if self.docs else None)
