@@ -5,6 +5,7 @@ import pytest
 from textual.screen import Screen
 
 from recdesk.demo import builder
+from recdesk.patients.registry import decrypt
 from recdesk.serve import sessions
 from recdesk.vault.models import Patient, Release
 from screens.accounting import AccountingScreen
@@ -16,6 +17,7 @@ from screens.packet import PacketScreen
 from screens.requestform import RequestFormScreen
 from screens.search import SearchScreen
 from screens.widgets.footer import DeskFooter
+from screens.widgets.table import DeskTable
 from tests.test_ui import SIZE, settle, until
 from tests.test_ui_roles import desk_screens
 
@@ -117,3 +119,58 @@ async def test_every_screens_help_shows_the_desks_own_keys_in_plain_words_wrappe
                     if line.startswith("  F")]
             assert keys == sorted(keys, key=lambda k: int(k[1:])), keys  # F1 ... F10 in order
             assert screen is help_screen.underneath
+
+
+def mrn_cells(table: DeskTable) -> list[str]:
+    """The MRN of each row of a table the clerk can see now (the rows that fit its height)."""
+    column = next((n for n, c in enumerate(table.ordered_columns) if c.label.plain.strip() == "MRN"), None)
+    if column is None:
+        return []
+    visible = max(table.size.height - 1, 0)
+    return [str(table.get_row_at(r)[column]) for r in range(min(table.row_count, visible))]
+
+
+async def test_no_list_of_the_desk_cuts_an_mrn_at_80_columns(demo):
+    checked = 0
+    for cls in screens_to_check():
+        app = RecdeskApp(demo, sessions.sign_on(demo, "demo"))
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            screen = await open_screen(app, pilot, cls)
+            if cls is SearchScreen:
+                patient = Patient.select().where(Patient.sensitive == False).order_by(Patient.id).first()  # noqa: E712
+                await pilot.press(*decrypt(demo, patient).last.lower())
+                await settle(app, pilot)
+            await pilot.pause()
+            painted = "\n".join(lines(app))
+            mrns = [m for table in screen.query(DeskTable) if table.display for m in mrn_cells(table)]
+            if cls is SearchScreen:
+                results = screen.query_one("#results")
+                mrns += [h.patient.mrn for h in results.hits[:results.size.height]]
+            if cls.__name__ == "QAScreen":
+                mrns += [r.mrn for r in screen.rows[:5]]
+            for mrn in mrns:
+                assert len(mrn) >= 6 and mrn in painted, (cls.__name__, mrn)
+            checked += len(mrns)
+    assert checked >= 20  # the QA list, the request log, the pull list, assembly, the search results ...
+
+
+async def test_a_desk_table_cuts_the_name_and_keeps_the_mrn_whole():
+    from textual.app import App
+
+    class One(App):
+        def compose(self):
+            yield DeskTable(id="t")
+
+    app = One()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(DeskTable)
+        table.add_columns("Patient", "MRN", "Type", "Note", "Where", "Who", "Why")
+        table.add_row("WOLFESCHLEGELSTEINHAUSENBERGERDORFF, Hubert Blaine Maximilian", "123456789012",
+                      "Consultation report of the cardiology clinic", "a note that is rather long as well",
+                      "Main file room, second floor", "Dr. Christodoulou-Papadopoulos", "continuing care")
+        await pilot.pause()
+        await pilot.pause()
+        line = lines(app)[1]
+        assert "123456789012" in line and "…" in line and len(line.rstrip()) <= SIZE[0]
+        assert line.lstrip().startswith("WOLFESCH")  # the name is cut, not dropped
