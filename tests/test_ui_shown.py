@@ -1,6 +1,8 @@
 """What the desk shows at 80x24: every screen's footer (its keys whole, always Sign off), every screen's F1 help (the
 desk's own keys, plain words, wrapped once), MRNs never cut, data never read as markup, local times."""
 
+import datetime
+
 import pytest
 from textual.screen import Screen
 
@@ -174,3 +176,90 @@ async def test_a_desk_table_cuts_the_name_and_keeps_the_mrn_whole():
         line = lines(app)[1]
         assert "123456789012" in line and "…" in line and len(line.rstrip()) <= SIZE[0]
         assert line.lstrip().startswith("WOLFESCH")  # the name is cut, not dropped
+
+
+# --- data is shown as written: square brackets are text, never markup ------------------------------------------
+
+NAME_LAST, NAME_FIRST = "[b]Doe[/]", "[link=https://evil.example]Jo[/link]"
+FILE = "scan [b]0042[/b] [link=https://evil.example]x[/link].pdf"
+
+
+async def test_a_picked_document_shows_x_in_brackets_in_the_packet_builder(demo):
+    app = RecdeskApp(demo, sessions.sign_on(demo, "demo"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        screen = await open_screen(app, pilot, PacketScreen)
+        await until(pilot, lambda: bool(screen.candidates), "the candidates are listed")
+        assert "[ ]" in "\n".join(lines(app))
+        screen.picked.append(screen.candidates[0].uuid)
+        screen.redraw()
+        await pilot.pause()
+        assert lines(app)[2].lstrip().startswith("[x]"), lines(app)[2]
+
+
+def toasts(app) -> list[str]:
+    """The text each toast on the screen shows (as the toast renders it: markup read or not)."""
+    return [toast.render().plain for toast in app.screen.query("Toast")]
+
+
+async def test_the_message_line_and_toasts_show_brackets_as_written(demo):
+    app = RecdeskApp(demo, sessions.sign_on(demo, "demo"))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f7")
+        await settle(app, pilot)
+        await pilot.press("p")  # the demo desk has no print command: the PDF is saved, and the line says so
+        await settle(app, pilot)
+        said = "\n".join([*lines(app), *toasts(app)])
+        assert "(no [print] command is set)" in said, said
+        for said in (f"Filed {FILE}", f"{NAME_LAST}, {NAME_FIRST} checked in"):
+            app.screen.say(said)
+            await pilot.pause()
+            assert said in app.screen.query_one("#pl-message").render().plain
+        await pilot.press("f2")
+        await settle(app, pilot)
+        app.screen.say(f"Quarantined {FILE}")  # a screen without a message line says it as a toast
+        await pilot.pause()
+        await pilot.pause()
+        assert f"Quarantined {FILE}" in toasts(app)
+        assert app.is_running
+
+
+async def test_the_assembly_and_pull_list_help_show_brackets_without_a_backslash(demo):
+    app = RecdeskApp(demo, sessions.sign_on(demo, "demo"))
+    async with app.run_test(size=SIZE) as pilot:
+        for key in ("f6", "f7"):
+            await pilot.press(key)
+            await settle(app, pilot)
+            app.action_help()
+            await until(pilot, lambda: isinstance(app.screen, HelpScreen), "help opens")
+            await settle(app, pilot)
+            text = app.screen.body().plain
+            assert "[ and ]" in text and "\\[" not in text, text
+            await pilot.press("escape")
+            await settle(app, pilot)
+
+
+async def test_a_patient_named_with_markup_is_shown_as_written_in_the_list_the_chart_and_qa(desk_and_manager):
+    from recdesk import users
+    from recdesk.patients.registry import PatientDetails, register
+    from tests.test_display import seal_patient_field
+    from tests.test_ui import app_for
+
+    desk, manager = desk_and_manager
+    users.add(desk, manager, "ann", "clerk")
+    pid = register(desk, manager, PatientDetails(mrn="13860540", last="Doe", first="Jo",
+                                                 dob=datetime.date(1970, 1, 1)))
+    seal_patient_field(desk, pid, "last", NAME_LAST)
+    seal_patient_field(desk, pid, "first", NAME_FIRST)
+    app = app_for(desk)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"13860540")
+        await settle(app, pilot)
+        assert "[B]DOE[/], [link=https://evil" in "\n".join(lines(app))  # the results list (a name is cut)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ChartScreen), "the chart opens")
+        await settle(app, pilot)
+        painted = "\n".join(lines(app))
+        assert "[link=https://evil.example]Jo[/link]" in painted and "13860540" in painted
+        assert app.is_running

@@ -132,7 +132,8 @@ class HelpScreen(ModalScreen[None]):
             yield Plain(self.body(), id="help-text")
 
     def on_resize(self, _: events.Resize) -> None:
-        self.query_one("#help-text", Plain).update(self.body())
+        for text in self.query("#help-text"):  # none yet when the first resize comes before compose
+            text.update(self.body())
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -60,6 +60,7 @@ class DeskTable(DataTable):
         self._given: dict[ColumnKey, int] = {}  # the widths a screen gave its columns: the most they take
 
     def add_column(self, label, *, width: int | None = None, key: str | None = None, default=None) -> ColumnKey:
+        label = Text(label) if isinstance(label, str) else label  # a label is text too, never markup
         column_key = super().add_column(label, width=width, key=key, default=default)
         self._natural[column_key] = self.columns[column_key].content_width if width is None else width
         if width is not None:
