@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from recdesk import __version__
-from recdesk.display import shown
+from recdesk.display import shown, utc_iso, when
 from recdesk.errors import AccessDenied, DeskError
 
 EXIT_FAILED = 1  # a check ran and found a problem
@@ -328,14 +328,14 @@ def cmd_intake_status(args) -> int:
         quarantined = intake.quarantine(desk)
     if args.json:
         _out_json({**counts, "quarantine": [
-            {"document": d.uuid, "received_at": d.received_at.isoformat() if d.received_at else None,
+            {"document": d.uuid, "received_at": utc_iso(d.received_at),
              "reason": intake.shown_reason(d.quarantine_reason)} for d in quarantined]})
         return 0
     _out(f"unfiled {counts['unfiled']}  QA pending {counts['qa_pending']}  quarantined {counts['quarantined']}")
     for name, c in sorted(counts["clerks"].items()):
         _out(f"  {shown(name):<16} indexed {c['indexed']:>6}  QA'd {c['qa_done']:>6}  failed {c['qa_failed']:>6}")
     for doc in quarantined:
-        received = f" {doc.received_at:%Y-%m-%d %H:%M}" if doc.received_at else ""
+        received = f" {when(doc.received_at, desk.config.zone)}" if doc.received_at else ""
         _out(f"  quarantined {doc.uuid}{received}: {intake.shown_reason(doc.quarantine_reason)}")
     return 0
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recdesk import reference
+from recdesk import display, reference
 from recdesk.completion.rules import ENCOUNTER_KINDS
 from recdesk.display import FORBIDDEN
 from recdesk.errors import DeskError
@@ -152,6 +152,7 @@ class Config:
     idle_timeout: int = DEFAULT_IDLE_TIMEOUT
     demo: bool = False
     facility: str = "Riverside General Hospital"
+    timezone: str = ""  # an IANA name ("America/Chicago") for the times shown; "": this machine's own zone
     intake: Intake = field(default_factory=Intake)
     print: Print = field(default_factory=Print)
     roi: Roi = field(default_factory=Roi)
@@ -162,6 +163,11 @@ class Config:
     serve: Serve = field(default_factory=Serve)
     restricted: Restricted = field(default_factory=Restricted)
     keymap: dict[str, str] = field(default_factory=dict)  # binding id -> key(s), for App.set_keymap
+
+    @property
+    def zone(self):
+        """The time zone times are shown in (recdesk.display.when); None: this machine's own."""
+        return display.zone(self.timezone)
 
     @property
     def path(self) -> Path:
@@ -197,6 +203,7 @@ class Config:
             f"demo = {_toml(self.demo)}",
             f"facility = {_toml(self.facility)}",
             f"idle_timeout = {self.idle_timeout}",
+            *([f"timezone = {_toml(self.timezone)}"] if self.timezone else []),
             "",
             "[keys]",
             "# keyring (OS keyring of the service account), file (0400/0600 key file), demo",
@@ -379,7 +386,7 @@ def parse(home: Path, text: str) -> Config:
             raise DeskError(f"{CONFIG_NAME}: there is no [{name}] section ({hint}): fix or remove it")
     reader = _Reader(raw)
     text_rule = {"limit": 200, "blank_ok": False}
-    desk = reader.table("desk", ("id", "demo", "facility", "idle_timeout"))
+    desk = reader.table("desk", ("id", "demo", "facility", "idle_timeout", "timezone"))
     desk_id = reader.value("desk", "id", desk.get("id", ""), "str",
                            {"pattern": r"[0-9a-f]{8,64}", "shape": "the desk id recdesk init wrote"})
     if not desk_id:
@@ -388,6 +395,11 @@ def parse(home: Path, text: str) -> Config:
     facility = reader.value("desk", "facility", desk.get("facility", Config.facility), "str", text_rule)
     idle = reader.value("desk", "idle_timeout", desk.get("idle_timeout", DEFAULT_IDLE_TIMEOUT), "int",
                         {"least": 30, "most": 86_400, "unit": "seconds"})
+    timezone = reader.value("desk", "timezone", desk.get("timezone", ""), "str", {"limit": 64})
+    try:
+        display.zone(timezone)
+    except ValueError:
+        raise reader.fail("desk", "timezone", display.ZONE_WANTED, timezone) from None
     keys = reader.table("keys", ("source", "file"))
     source = reader.value("keys", "source", keys.get("source", "keyring"), "str", {"choices": KEY_SOURCES})
     key_file = reader.value("keys", "file", keys.get("file", ""), "str", {"limit": 4096})
@@ -398,7 +410,7 @@ def parse(home: Path, text: str) -> Config:
         raise reader.fail("database", "url", "empty (the SQLCipher file) or a postgresql:// URL", url)
     config = Config(home=home, desk_id=desk_id, key_source=source,
                     key_file=Path(key_file).expanduser() if key_file else None, database_url=url,
-                    idle_timeout=idle, demo=demo, facility=facility, keymap=_keymap(reader),
+                    idle_timeout=idle, demo=demo, facility=facility, timezone=timezone, keymap=_keymap(reader),
                     **{name: reader.section(name, cls) for name, cls in SECTIONS.items()})
     _check_print_command(config.print.command)
     _check_state(home, config.roi.state)

@@ -7,7 +7,9 @@ right-to-left override → ``<U+202E>``); a tab or line break inside a one-line 
 
 from __future__ import annotations
 
+import datetime
 import re
+import zoneinfo
 
 # Every character of Unicode categories Cc, Cf, Cs, Zl and Zp (tests/test_display.py checks this list
 # against unicodedata): the ones a terminal obeys, or that reorder or hide text (bidi overrides, isolates,
@@ -50,3 +52,39 @@ def shown(value: object, *, lines: bool = False) -> str:
 def cleaned(typed: str | None) -> str:
     """What a person meant to type (pasted, or from a bad terminal or a wand): forbidden characters removed."""
     return FORBIDDEN.sub("", typed or "").strip()
+
+
+# --- times: stored in UTC (naive, as the database keeps them), shown in the desk's own time zone
+
+TIME = "%Y-%m-%d %H:%M"
+ZONE_WANTED = 'an IANA time zone name such as "America/Chicago"'
+
+
+def zone(name: str = "") -> datetime.tzinfo | None:
+    """The time zone named in config.toml's [desk] timezone (an IANA name); "" is this machine's own (None).
+    An unknown name raises ValueError with the line to show."""
+    if not name:
+        return None
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{ZONE_WANTED}, not {name!r}") from None
+
+
+def local(at: datetime.datetime, tz: datetime.tzinfo | None = None) -> datetime.datetime:
+    """A stored UTC time (naive or aware) as the desk's wall clock in `tz` (None: this machine's zone)."""
+    aware = at.replace(tzinfo=datetime.UTC) if at.tzinfo is None else at
+    return aware.astimezone(tz)
+
+
+def when(at: datetime.datetime | None, tz: datetime.tzinfo | None = None, fmt: str = TIME) -> str:
+    """A stored UTC time as a clerk reads it: the desk's local time ("" for none). Every screen and the CLI's
+    human output show times through this; JSON output stays ISO UTC with its offset (utc_iso)."""
+    return "" if at is None else local(at, tz).strftime(fmt)
+
+
+def utc_iso(at: datetime.datetime | None) -> str | None:
+    """A stored UTC time as ISO 8601 with its offset, for JSON: 2026-03-08T08:30:00+00:00."""
+    if at is None:
+        return None
+    return (at.replace(tzinfo=datetime.UTC) if at.tzinfo is None else at.astimezone(datetime.UTC)).isoformat()

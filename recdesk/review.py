@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from recdesk import clock
 from recdesk.desk import Desk
+from recdesk.display import when
 from recdesk.documents import intake
 from recdesk.paper import reports
 from recdesk.patients import chart, registry
@@ -163,11 +164,12 @@ def mark_reviewed(desk: Desk, actor, seq: int, note: str) -> int:
 
 def audit_trail(desk: Desk, actor, as_of: datetime.date, limit: int = 300) -> Table:
     events = AuditEvent.select().order_by(AuditEvent.seq.desc()).limit(limit)
-    rows = [[str(e.seq), e.at.strftime("%Y-%m-%d %H:%M:%S"), e.user_name, e.action, e.object[:28], e.patient[:8]]
+    rows = [[str(e.seq), when(e.at, desk.config.zone, "%Y-%m-%d %H:%M:%S"), e.user_name, e.action, e.object[:28],
+             e.patient[:8]]
             for e in events]
     with desk.audit_db.atomic():
         audit.append(desk, actor, "audit.view", object="audit_trail", details={"events": len(rows)})
-    return Table("Audit trail", ["Seq", "When (UTC)", "User", "Action", "Object", "Patient"], rows,
+    return Table("Audit trail", ["Seq", "When", "User", "Action", "Object", "Patient"], rows,
                  note="The newest events first; V verifies the whole hash chain.")
 
 

@@ -6,12 +6,13 @@ import datetime
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from recdesk.release import accounting, rules
 from screens.base import DeskScreen
 from screens.dialogs.choice import ChoiceDialog
 from screens.dialogs.text import TextDialog
+from screens.widgets.footer import DeskFooter
 from screens.widgets.header import DeskHeader
 from screens.widgets.plain import Plain
 from screens.widgets.table import DeskTable
@@ -53,7 +54,7 @@ class AccountingScreen(DeskScreen):
         yield DeskHeader(self.SCREEN_NAME)
         yield Plain("", id="summary")
         yield DeskTable(id="disclosures", cursor_type="row")
-        yield Footer()
+        yield DeskFooter()
 
     async def on_mount(self) -> None:
         self.query_one("#disclosures", DataTable).focus()

@@ -24,6 +24,7 @@ from recdesk.serve import sessions
 from recdesk.vault import audit, environment
 from screens.base import FAILED, REFUSED, refusal, restricted_call
 from screens.widgets.controls import ControlFilter
+from screens.widgets.keys import key_name
 
 T = TypeVar("T")
 
@@ -41,6 +42,8 @@ DESK_SCREENS = {
     "f9": ("review", "screens.review", "ReviewScreen", "Review",
            "Queues, aging, chart reports and the audit trail, read-only (F9)", ("clerk", "supervisor", "manager")),
 }
+
+FOOTER_LABELS = {"f5": "ROI", "f7": "Pulls"}  # short enough that the search's footer holds F3-F10 at 80 columns
 
 
 @functools.cache
@@ -82,16 +85,18 @@ class RecdeskApp(App[str]):
     CHANGING: ClassVar[frozenset[str]] = frozenset({"intake", "qa"})  # the app's own keys that change records
     CSS_PATH = "recdesk.tcss"
     COMMAND_PALETTE_BINDING = "ctrl+p"
+    # The footer shows a key's description (short); F1 help its tooltip where it has one (the longer words).
     BINDINGS = [
         Binding("f1", "help", "Help", id="help"),
-        Binding("f2", "search", "Search", id="search"),
-        Binding("f3", "intake", "Intake", id="intake"),
-        Binding("f4", "qa", "QA", id="qa"),
-        *[Binding(key, f"open_screen('{key}')", title, show=False, id=action)
+        Binding("f2", "search", "Search", tooltip="Back to the patient search", id="search"),
+        Binding("f3", "intake", "Intake", tooltip="Intake: index scanned documents", id="intake"),
+        Binding("f4", "qa", "QA", tooltip="QA: check filed documents", id="qa"),
+        *[Binding(key, f"open_screen('{key}')", FOOTER_LABELS.get(key, title), tooltip=title, id=action)
           for key, (action, _, _, title, _, _) in DESK_SCREENS.items()],
         Binding("f10", "sign_off", "Sign off", id="sign_off"),
         Binding("ctrl+q", "sign_off", "Sign off", show=False, id="sign_off_alt"),
     ]
+    FOOTER_SCREEN_IDS = ("intake", "qa", *(action for action, *_ in DESK_SCREENS.values()))  # the search's footer
 
     def __init__(self, desk: Desk, actor: Actor, *, idle_timeout: float | None = None) -> None:
         # Native ANSI colours from the start: the terminal's own palette (16 colours, TERM=linux), and
@@ -108,6 +113,10 @@ class RecdeskApp(App[str]):
         self._control_filter = ControlFilter()
 
     # --- what reaches the terminal: data shown, never obeyed
+
+    def get_key_display(self, binding: Binding) -> str:
+        """Keys as printed on the keyboard (`F1`, `Enter`, `[`): the footer and F1 help name them alike."""
+        return binding.key_display or key_name(binding.key)
 
     def get_line_filters(self) -> Sequence[LineFilter]:
         return [*super().get_line_filters(), self._control_filter]

@@ -8,33 +8,33 @@ import re
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from recdesk.completion import assembly, rules
 from recdesk.errors import DeskError
 from screens.base import FAILED, DeskScreen, printed
 from screens.dialogs.choice import ChoiceDialog
 from screens.dialogs.text import TextDialog
+from screens.widgets.footer import DeskFooter
 from screens.widgets.header import DeskHeader
 from screens.widgets.plain import Plain
 from screens.widgets.table import DeskTable
 
-# Paragraphs wrap to the help box; "\\[" is a literal bracket (the help text is Textual markup).
 HELP = (
     "Chart assembly. The list on top: A admissions (inpatient and same-day surgery) and C clinic visits of a "
-    "day, tomorrow's first; \\[ and ] go a day back or ahead. D lists recent discharges whose charts are "
+    "day, tomorrow's first; [ and ] go a day back or ahead. D lists recent discharges whose charts are "
     "incomplete, oldest first (! after the age: delinquent; ! before a name: a restricted record, opened only "
     "with a purpose of access). Q lists open deficiencies by provider with the C6 delinquency "
     "rate: Enter shows a provider's deficiencies, L prints a letter to the provider listing them by MRN, and K "
     "closes the one highlighted.\n\n"
     "Enter on an encounter opens its checklist in the site's chart order: each item is present (with the "
     "document that serves it), MISSING, late, DEFICIENT, pending (not due yet) or n/a. On an item: T attaches "
-    "one of the patient's filed documents to it (choose an \\[attached] one to detach it); X records a "
+    "one of the patient's filed documents to it (choose an [attached] one to detach it); X records a "
     "deficiency on it: its type, the provider it is assigned to, then a note (Enter for none); K closes an open "
     "deficiency once the provider has completed it. P prints the chart: a face sheet, a sheet of ID labels and "
     "its documents in chart order. Esc goes back.\n\n"
     "Deficiencies age from discharge; a record still incomplete at discharge + 30 days is delinquent (C4; "
-    "\\[completion] delinquent_days sets the days). Every list and chart you open is in the audit trail."
+    "[completion] delinquent_days sets the days). Every list and chart you open is in the audit trail."
 )
 LIST_VIEWS = ("admissions", "clinics", "discharges", "queue", "provider")
 WORK_VIEWS = ("admissions", "clinics", "discharges")
@@ -119,7 +119,7 @@ class AssemblyScreen(DeskScreen):
         yield DeskTable(id="asm-list", cursor_type="row")
         yield DeskTable(id="asm-items", cursor_type="row", classes="hidden")
         yield Plain("", id="asm-detail")
-        yield Footer()
+        yield DeskFooter()
 
     async def on_mount(self) -> None:
         self.query_one("#asm-list", DataTable).focus()

@@ -6,9 +6,10 @@ import datetime
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from recdesk import clock, users
+from recdesk.display import when
 from recdesk.documents import filing, intake
 from recdesk.patients.chart import Chart, assign
 from recdesk.patients.search import age
@@ -18,6 +19,7 @@ from screens.dialogs.choice import ChoiceDialog
 from screens.dialogs.patient import PatientPicker
 from screens.dialogs.text import TextDialog
 from screens.document import DocumentScreen, restricted_banner
+from screens.widgets.footer import DeskFooter
 from screens.widgets.header import DeskHeader
 from screens.widgets.plain import Plain
 from screens.widgets.results import FLAG_LABELS
@@ -85,7 +87,7 @@ class ChartScreen(DeskScreen):
                         yield Plain(self._demographics(), id="demographics")
                     else:
                         yield DeskTable(id=f"{tab_id}-table", cursor_type="row", zebra_stripes=False)
-        yield Footer()
+        yield DeskFooter()
 
     def _demographics(self) -> str:
         p = self.chart.patient
@@ -119,8 +121,9 @@ class ChartScreen(DeskScreen):
                     for v in c.volumes])
         self._fill("deficiencies", ["Deficiency", "Provider", "Status", "Opened"],
                    [(d["kind"], d["provider"], d["status"], _d(d["opened"])) for d in c.deficiencies])
-        self._fill("access", ["When (UTC)", "User", "Restricted"],
-                   [(_d(a["at"]), a["user"], "yes" if a["sensitive"] else "") for a in c.access])
+        tz = self.desk.config.zone
+        self._fill("access", ["When", "User", "Restricted"],
+                   [(when(a["at"], tz), a["user"], "yes" if a["sensitive"] else "") for a in c.access])
 
     def _fill(self, tab_id: str, columns: list[str], rows: list[tuple]) -> None:
         table = self.query_one(f"#{tab_id}-table", DataTable)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer
 
 from recdesk.patients.chart import Chart
 from screens.base import DeskScreen
+from screens.widgets.footer import DeskFooter
 from screens.widgets.header import DeskHeader
 from screens.widgets.pages import DocumentPages
 from screens.widgets.plain import Plain
@@ -61,7 +61,7 @@ class DocumentScreen(DeskScreen):
         yield Plain(f" {p.display_name[:30]} · {d['type']} · {date} · {d['pages']} page(s)", id="document-title")
         with VerticalScroll(id="document-box"):
             yield DocumentPages(id="page")
-        yield Footer()
+        yield DeskFooter()
 
     async def on_mount(self) -> None:
         await self.query_one("#page", DocumentPages).show_bytes(self.document["uuid"], self.document["pages"],

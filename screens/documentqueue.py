@@ -5,9 +5,10 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 
 from screens.base import DeskScreen
+from screens.widgets.footer import DeskFooter
 from screens.widgets.header import DeskHeader
 from screens.widgets.pages import DocumentPages
 from screens.widgets.plain import Plain
@@ -30,7 +31,7 @@ class DocumentQueueScreen(DeskScreen):
         yield Plain("", id="choice")
         with VerticalScroll(id="page-box"):
             yield DocumentPages(id="page")
-        yield Footer()
+        yield DeskFooter()
 
     async def on_mount(self) -> None:
         table = self.query_one("#queue", DataTable)

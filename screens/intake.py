@@ -7,6 +7,7 @@ import datetime
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from recdesk.display import when
 from recdesk.documents import filing, intake
 from recdesk.patients.registry import PatientDetails
 from screens.dialogs.choice import ChoiceDialog
@@ -33,12 +34,12 @@ class IntakeScreen(DocumentQueueScreen):
     SCREEN_NAME = "Intake: index scanned documents"
     HELP = HELP
     BINDINGS = [
-        Binding("s", "scan", "Scan inbox", id="intake.scan"),
+        Binding("s", "scan", "Scan", tooltip="Scan the inbox", id="intake.scan"),
         Binding("p", "pick_patient", "Patient", id="intake.patient"),
         Binding("t", "pick_type", "Type", id="intake.type"),
         Binding("d", "pick_date", "Date", id="intake.date"),
         Binding("e", "pick_encounter", "Encounter", id="intake.encounter"),
-        Binding("f", "file", "File it", id="intake.file"),
+        Binding("f", "file", "File", tooltip="File it and move on", id="intake.file"),
     ]
     COLUMNS = ("Received", "Pages", "State")
     CHANGING = frozenset({"scan", "pick_patient", "pick_type", "pick_date", "pick_encounter", "file"})
@@ -59,7 +60,7 @@ class IntakeScreen(DocumentQueueScreen):
                 state = f"QA failed: {doc.qa_failed[:30]}"
             else:
                 state = "new"
-            table.add_row(doc.received_at.strftime("%m-%d %H:%M") if doc.received_at else "", str(doc.pages), state)
+            table.add_row(when(doc.received_at, self.desk.config.zone, "%m-%d %H:%M"), str(doc.pages), state)
         if self.docs:
             table.move_cursor(row=min(keep, len(self.docs) - 1))
         await self.select(table.cursor_row if self.docs else None)

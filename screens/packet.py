@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from recdesk.errors import DeskError
 from recdesk.release import packets
 from screens.base import DeskScreen
 from screens.dialogs.choice import ChoiceDialog
+from screens.widgets.footer import DeskFooter
 from screens.widgets.header import DeskHeader
 from screens.widgets.plain import Plain
 from screens.widgets.table import DeskTable
@@ -53,7 +54,7 @@ class PacketScreen(DeskScreen):
         yield DeskHeader(self.SCREEN_NAME)
         yield DeskTable(id="candidates", cursor_type="row")
         yield Plain("", id="flag")
-        yield Footer()
+        yield DeskFooter()
 
     async def on_mount(self) -> None:
         table = self.query_one("#candidates", DataTable)

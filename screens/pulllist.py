@@ -9,13 +9,14 @@ from pathlib import Path
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from recdesk.paper import appointments, pulllist
 from recdesk.paper.pulllist import NOT_FILLABLE_REASONS, OTHER, PickItem, PickList
 from screens.base import FAILED, DeskScreen
 from screens.dialogs.choice import ChoiceDialog
 from screens.dialogs.text import TextDialog
+from screens.widgets.footer import DeskFooter
 from screens.widgets.header import DeskHeader
 from screens.widgets.plain import Plain
 from screens.widgets.scan import ScanInput
@@ -23,7 +24,7 @@ from screens.widgets.table import DeskTable
 
 HELP = (
     "The charts wanted for booked appointments, in shelf order (terminal digit: 56-34-12 is filed in "
-    "section 12, then 34, then 56). It opens on tomorrow, one day; \\[ and ] go a day back or on, + and - "
+    "section 12, then 34, then 56). It opens on tomorrow, one day; [ and ] go a day back or on, + and - "
     "take in more or fewer days.\n"
     "Pick mode: walk the shelves down the list. Space (or Enter) marks the highlighted chart pulled, "
     "charges it out to its clinic (due back after the visit) and moves on to the next chart to pull.\n"
@@ -105,7 +106,7 @@ class PullListScreen(DeskScreen):
         yield Plain("", id="pl-tally")
         yield Plain("Space pulls the highlighted chart; a wand (or digits + Enter) pulls that MRN.", id="pl-message")
         yield ScanInput("scan or type an MRN + Enter (Enter alone pulls the highlighted chart)", id="pl-scan")
-        yield Footer(compact=True)
+        yield DeskFooter()
 
     async def on_mount(self) -> None:
         self.query_one("#pl-scan", ScanInput).focus()

@@ -25,7 +25,7 @@ class QAScreen(DocumentQueueScreen):
         Binding("a", "qa_pass", "Pass", id="qa.pass"),
         Binding("x", "qa_fail", "Fail", id="qa.fail"),
     ]
-    COLUMNS = ("Patient", "Type", "Date", "Pages", "Indexed by")
+    COLUMNS = ("Patient", "MRN", "Type", "Date", "Pages", "Indexed by")
     CHANGING = frozenset({"qa_pass", "qa_fail"})
 
     def __init__(self) -> None:
@@ -37,7 +37,7 @@ class QAScreen(DocumentQueueScreen):
         table = self.query_one("#queue", DataTable)
         table.clear()
         for r in self.rows:
-            table.add_row(r.patient[:34], r.type_label[:22], r.service_date, str(r.pages), r.filed_by)
+            table.add_row(r.name, r.mrn, r.type_label, r.service_date, str(r.pages), r.filed_by)  # names give way
         if self.rows:
             table.move_cursor(row=min(keep, len(self.rows) - 1))
         await self.select()

@@ -13,12 +13,13 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
 from recdesk.patients.search import parse_date
 from recdesk.release import rules
 from screens.base import DeskScreen
 from screens.dialogs.choice import ChoiceDialog
+from screens.widgets.footer import DeskFooter
 from screens.widgets.header import DeskHeader
 from screens.widgets.plain import Plain
 
@@ -178,7 +179,7 @@ class RequestFormScreen(DeskScreen):
         "Tab / Down moves to the next field, Shift+Tab / Up to the one before. Enter opens a list (Left/Right step\n"
         "through it); Space ticks or unticks a [x] box.\n"
         "Dates: 2026-11-20 or 11/20/2026. Several MRNs, document types or purposes: separate with commas.\n"
-        "The box at the bottom is the validator's verdict as you type, with the rule IDs (RULES.md) — the same one\n"
+        "The box at the bottom is the validator's verdict as you type, with each problem's rule code — the same one\n"
         "`recdesk roi check` gives. Ctrl+S saves: a request that is not releasable is put on hold and a deficiency\n"
         "letter naming each missing element is drafted. Esc leaves without saving."
     )
@@ -220,7 +221,7 @@ class RequestFormScreen(DeskScreen):
                 yield Label(label)
                 yield self._widget(key, kind, options)
         yield Plain("", id="verdict")
-        yield Footer()
+        yield DeskFooter()
 
     def _widget(self, key: str, kind: str, options: tuple):
         value = self._initial_value(key)

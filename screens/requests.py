@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from recdesk.errors import DeskError
 from recdesk.release import fees, letters, log, packets, requests, rules
@@ -19,6 +19,7 @@ from screens.dialogs.patient import PatientPicker
 from screens.dialogs.text import TextDialog
 from screens.packet import PacketScreen
 from screens.requestform import RequestFormScreen
+from screens.widgets.footer import DeskFooter
 from screens.widgets.header import DeskHeader
 from screens.widgets.plain import Plain
 from screens.widgets.table import DeskTable
@@ -33,7 +34,7 @@ HELP = (
     "again, F estimates the fee (access requests need one before the packet), L drafts or prints a letter,\n"
     "P prints the packet, K shows the packet password (give it by phone, never with the packet), C shows\n"
     "closed requests too, O shows a patient's accounting of disclosures. After a change only that request is\n"
-    "read again; F5 reads the whole log again. Rule IDs (A2, R1, L3 ...) are the ones in RULES.md."
+    "read again; F5 reads the whole log again. Codes (A2, R1, L3 ...) name the rule a request breaks."
 )
 COLUMNS = (("ref", "Ref"), ("mrn", "MRN"), ("status", "Status"), ("due", "Due"), ("aging", "Aging"),
            ("requester", "Requester"))
@@ -131,7 +132,7 @@ class RequestsScreen(DeskScreen):
         yield DeskHeader(self.SCREEN_NAME)
         yield DeskTable(id="requests", cursor_type="row")
         yield Plain("", id="detail")
-        yield Footer()
+        yield DeskFooter()
 
     async def on_mount(self) -> None:
         table = self.query_one("#requests", DataTable)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from recdesk import review
 from recdesk.errors import DeskError
 from screens.base import DeskScreen
 from screens.dialogs.text import TextDialog
+from screens.widgets.footer import DeskFooter
 from screens.widgets.header import DeskHeader
 from screens.widgets.plain import Plain
 from screens.widgets.table import DeskTable
@@ -57,7 +58,7 @@ class ReviewScreen(DeskScreen):
                 with TabPane(label.split(" ", 1)[1], id=name):
                     yield Plain("", id=f"{name}-note", classes="note")
                     yield DeskTable(id=f"{name}-table", cursor_type="row")
-        yield Footer()
+        yield DeskFooter()
 
     async def on_mount(self) -> None:
         await self.show("queues")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from recdesk.errors import DeskError
 from recdesk.patients import search
 from screens.base import DeskScreen
+from screens.widgets.footer import DeskFooter
 from screens.widgets.header import DeskHeader
 from screens.widgets.plain import Plain
 from screens.widgets.results import ResultsList
@@ -37,9 +38,10 @@ class SearchScreen(DeskScreen):
         Binding("up", "move(-1)", "Previous", show=False, id="search.previous"),
         Binding("pagedown", "page(1)", "Page down", show=False, id="search.page_down"),
         Binding("pageup", "page(-1)", "Page up", show=False, id="search.page_up"),
-        Binding("enter", "open", "Open chart", id="search.open", priority=True),
-        Binding("escape", "clear", "Clear", id="search.clear"),
+        Binding("enter", "open", "Open chart", show=False, id="search.open", priority=True),
+        Binding("escape", "clear", "Clear", show=False, id="search.clear"),
     ]
+    FOOTER_SCREENS = True  # the hub: its footer lists the keys that open the other screens (DeskFooter)
 
     def __init__(self) -> None:
         super().__init__()
@@ -53,7 +55,7 @@ class SearchScreen(DeskScreen):
         yield prompt
         yield Plain("Type to search. Enter on an empty prompt re-opens your last patient. F1 help.", id="status")
         yield ResultsList(id="results")
-        yield Footer()
+        yield DeskFooter()
 
     def focus_prompt(self) -> None:
         self.query_one("#prompt", Input).focus()

@@ -8,7 +8,7 @@ import datetime
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from recdesk.paper import tracking
 from recdesk.paper.tracking import ChartStatus, CheckIn
@@ -17,6 +17,7 @@ from screens.dialogs.choice import ChoiceDialog
 from screens.dialogs.history import HistoryDialog
 from screens.dialogs.stop import StopDialog
 from screens.dialogs.text import TextDialog
+from screens.widgets.footer import DeskFooter
 from screens.widgets.header import DeskHeader
 from screens.widgets.plain import Plain
 from screens.widgets.scan import ScanInput
@@ -80,7 +81,7 @@ class TrackingScreen(DeskScreen):
         log.can_focus = False  # the scan line keeps the focus
         yield log
         yield ScanInput("scan or type an MRN + Enter", id="tr-scan")
-        yield Footer(compact=True)
+        yield DeskFooter()
 
     def on_mount(self) -> None:
         self.room = self.desk.config.tracking.default_file_room

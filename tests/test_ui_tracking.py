@@ -227,7 +227,7 @@ async def test_f1_explains_both_screens_and_lists_their_keys(desk):
         assert isinstance(app.screen, HelpScreen)
         help_text = text(app, "#help-text")
         assert "terminal digit" in help_text and "wand" in help_text
-        for description in ("space        Pull", "Not fillable", "Print", "Import CSV", "[            Day back",
+        for description in ("Space         Pull", "Not fillable", "Print", "Import CSV", "[             Day back",
                             "More days"):
             assert description in help_text
         await press(app, pilot, "escape", "f8", "f1")

@@ -678,6 +678,8 @@ class QARow:
     service_date: str
     patient: str  # "name MRN nnn"
     filed_by: str
+    name: str = ""  # the patient's name and MRN apart, for a list that cuts the name and never the MRN
+    mrn: str = ""
 
 
 def qa_rows(desk: Desk, actor) -> list[QARow]:
@@ -690,7 +692,8 @@ def qa_rows(desk: Desk, actor) -> list[QARow]:
         patient = decrypt(desk, doc.patient)
         rows.append(QARow(doc.uuid, doc.pages, types.get(doc.doc_type, doc.doc_type),
                           doc.service_date.isoformat() if doc.service_date else "",
-                          f"{patient.display_name} MRN {patient.mrn}", doc.filed_by.name if doc.filed_by_id else ""))
+                          f"{patient.display_name} MRN {patient.mrn}", doc.filed_by.name if doc.filed_by_id else "",
+                          patient.display_name, patient.mrn))
     return rows
 
 

@@ -9,6 +9,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
+from recdesk.display import when
 from recdesk.paper import tracking
 from screens.widgets.plain import Plain
 from screens.widgets.table import DeskTable
@@ -31,7 +32,7 @@ class HistoryDialog(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="history-box"):
-            yield Plain(Text(f" Moves of chart {self.chart}, oldest first (times UTC) · Up/Down · Esc closes"))
+            yield Plain(Text(f" Moves of chart {self.chart}, oldest first · Up/Down · Esc closes"))
             yield DeskTable(id="history-table", cursor_type="row", zebra_stripes=False)
             yield Plain("", id="history-detail")
 
@@ -40,9 +41,10 @@ class HistoryDialog(ModalScreen[None]):
         for label, width in (("When", 14), ("Move", 10), ("From", 7), ("To", 7), ("Borrower", 10), ("Due", 8),
                              ("By", 8)):
             table.add_column(label, width=width)
+        tz = self.app.desk.config.zone
         for m in self.rows:
             due = f"{m.due_back_on:%y-%m-%d}" if m.due_back_on else ""
-            table.add_row(f"{m.at:%y-%m-%d %H:%M}", m.kind.replace("_", " "), m.from_location, m.to_location,
+            table.add_row(when(m.at, tz, "%y-%m-%d %H:%M"), m.kind.replace("_", " "), m.from_location, m.to_location,
                           Text(m.note or m.borrower), due, Text(m.by))
         if not self.rows:
             table.add_row("", "no moves yet", "", "", "", "", "")
@@ -53,7 +55,7 @@ class HistoryDialog(ModalScreen[None]):
         if not self.rows or not 0 <= event.cursor_row < len(self.rows):
             return
         m = self.rows[event.cursor_row]
-        parts = [f"{m.at:%Y-%m-%d %H:%M} {m.kind.replace('_', ' ')} by {m.by}",
+        parts = [f"{when(m.at, self.app.desk.config.zone)} {m.kind.replace('_', ' ')} by {m.by}",
                  f"to {m.borrower}" if m.borrower else "", f"due back {m.due_back_on}" if m.due_back_on else "",
                  f"note: {m.note}" if m.note else ""]
         self.query_one("#history-detail", Static).update(Text(" · ".join(p for p in parts if p)))

@@ -13,6 +13,7 @@ class PatientPicker(SearchScreen):
 
     SCREEN_NAME = "Pick the patient"
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="picker.cancel")]
+    FOOTER_SCREENS = False  # a question, not the hub: its footer is its own keys
 
     def __init__(self, query: str = "") -> None:
         super().__init__()
