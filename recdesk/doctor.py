@@ -194,6 +194,9 @@ _RECORDED = [
     ("user", "name", ("user.add",), "user:"),
     ("disclosure", "uuid", ("roi.release", "roi.disclosure.record"), "disclosure:"),
     ("accounting_suspension", "uuid", ("roi.accounting.suspend",), "suspension:"),
+    ("hold", "uuid", ("hold.place",), "hold:"),
+    ("held_patient", "uuid", ("hold.cover",), "held:"),
+    ("do_not_purge", "uuid", ("retention.keep",), "keep:"),
 ]
 
 
