@@ -37,6 +37,7 @@ from recdesk.vault import audit, crypto
 from recdesk.vault.blindindex import mrn_key
 from recdesk.vault.models import (
     Appointment,
+    ChartLocation,
     ChartVolume,
     Deficiency,
     Disclosure,
@@ -182,17 +183,18 @@ def _deficiency_blockers(ids: list[int] | None) -> dict[int, list]:
 
 def _paper_blockers(ids: list[int] | None) -> dict[int, list]:
     query = (ChartVolume.select(ChartVolume.patient, ChartVolume.volume_no, ChartVolume.status, ChartVolume.borrower,
-                                ChartVolume.due_back_on)
+                                ChartVolume.due_back_on, ChartLocation.name)
+             .join(ChartLocation, on=(ChartVolume.current == ChartLocation.id))
              .where(ChartVolume.status.in_(("out", "missing"))).order_by(ChartVolume.volume_no))
     if ids is not None:
         query = query.where(ChartVolume.patient.in_(ids))
     out: dict[int, list[Blocker]] = {}
-    for pid, number, status, borrower, due in query.tuples():
+    for pid, number, status, borrower, due, where in query.tuples():
         if status == "missing":
             blocker = Blocker("PAPER-MISSING", f"paper chart volume {number} is flagged missing: find it first "
                                                "(its shredding must be confirmed)")
         else:
-            to = f" to {borrower}" if borrower else ""
+            to = f" to {where}" + (f" ({borrower})" if borrower else "")
             back = f", due back {_day(due).isoformat()}" if due else ""
             blocker = Blocker("PAPER-OUT", f"paper chart volume {number} is charged out{to}{back}: check it in first")
         out.setdefault(pid, []).append(blocker)
