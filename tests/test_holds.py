@@ -158,3 +158,18 @@ def test_a_short_or_unknown_hold_id_is_refused(office):
         holds.lift(desk, boss, "abc", reason="x")
     with pytest.raises(DeskError, match="no legal hold"):
         holds.lift(desk, boss, "0" * 32, reason="x")
+
+
+def test_doctor_checks_the_holds_and_marks_encrypted_fields(office):
+    from recdesk.retention import keep
+
+    desk, boss, _, (a, b, _), _ = office
+    first = holds.place(desk, boss, matter="Avery v. Riverside", patients=[a])
+    holds.place(desk, boss, matter="Baker audit", patients=[b], basis="audit")
+    keep.mark(desk, boss, b, reason="research")
+    desk.config.save()
+    assert doctor.run(desk.config.home).passed
+    moved = LegalHold.get(LegalHold.uuid == first).matter_enc
+    LegalHold.update(matter_enc=moved).where(LegalHold.uuid != first).execute()
+    failed = [text for ok, text in doctor.run(desk.config.home).lines if not ok]
+    assert any("legal_hold.matter" in line for line in failed), failed
