@@ -545,3 +545,16 @@ def test_a_new_desk_passes_doctor_with_holds_and_marks(office):
 def test_dataclasses_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         worklist.Blocker("T1", "x").code = "T2"
+
+
+def test_only_an_accountable_disclosure_younger_than_six_years_warns(office):
+    desk, _, ann, ids = office
+    accounting.record_disclosure(desk, ann, ids["100001"], disclosed_on=datetime.date.today(), recipient="Dr. Lee",
+                                 description="discharge summary", purpose="treatment", basis="treatment")
+    accounting.record_disclosure(desk, ann, ids["100010"], disclosed_on=D(2021, 1, 1), recipient="County Health",
+                                 description="lab result", purpose="public_health", basis="public_health")
+    rows = by_mrn(worklist.candidates(desk, ann, as_of=AS_OF))
+    assert rows["100001"].warnings == ()  # a treatment disclosure is not in the accounting
+    (warning,) = rows["100010"].warnings
+    assert warning.code == "D2" and "until 2027-01-01" in warning.words
+    assert by_mrn(worklist.candidates(desk, ann, as_of=D(2027, 1, 2)))["100010"].warnings == ()

@@ -15,7 +15,7 @@ A due chart is still not eligible while any blocker holds; each has a stable cod
   PAPER-MISSING  a paper chart volume is flagged missing
   KEEP           a manager marked the chart "do not purge", with the reason
 and one warning, which does not block (the disclosures outlive the purge, re-sealed under the desk key):
-  D2             a disclosure younger than six years: the accounting of disclosures keeps it (164.528, 164.530(j))
+  D2             an accountable disclosure younger than six years: the accounting keeps it (164.528, 164.530(j))
 `blockers` (for approval and execution) also gives T1 while the retention period has not passed.
 Amendments (AM1–AM6): this desk records no amendment requests yet, so there is no open amendment to check.
 """
@@ -58,7 +58,7 @@ CODES = {
     "PAPER-OUT": "a paper chart volume is charged out",
     "PAPER-MISSING": "a paper chart volume is missing",
     "KEEP": "marked do not purge",
-    "D2": "a disclosure younger than six years (warning: it survives the purge)",
+    "D2": "an accountable disclosure younger than six years (warning: it survives the purge)",
 }
 
 
@@ -209,7 +209,8 @@ def _keep_blockers(desk, ids: list[int] | None) -> dict[int, list]:
 def _disclosure_warnings(as_of: datetime.date, ids: list[int] | None) -> dict[int, list]:
     since = schedule.add_years(as_of, -DISCLOSURE_YEARS)
     query = (Disclosure.select(Disclosure.patient, peewee.fn.MAX(Disclosure.disclosed_on))
-             .where(Disclosure.disclosed_on > since).group_by(Disclosure.patient))
+             .where((Disclosure.disclosed_on > since) & (Disclosure.accountable == True))  # noqa: E712
+             .group_by(Disclosure.patient))
     if ids is not None:
         query = query.where(Disclosure.patient.in_(ids))
     out = {}
