@@ -185,6 +185,7 @@ def _retention_work(desk: Desk, clerk: Actor, seed: int, patients: int, today: d
     """The charts of synthetic.RETENTION_SLOTS (last seen 12+ years ago) each given what its part says: a legal
     hold, an open request, an open deficiency, a paper chart out or missing, a "do not purge" mark, a recent
     disclosure (which only warns); added once per desk, when the desk has those slots."""
+    from recdesk.completion import rules
     from recdesk.completion.deficiencies import record_deficiency
     from recdesk.paper import tracking
     from recdesk.patients.registry import decrypt
@@ -208,8 +209,10 @@ def _retention_work(desk: Desk, clerk: Actor, seed: int, patients: int, today: d
         request={"received": (today - datetime.timedelta(days=5)).isoformat(), "requester_type": "patient",
                  "requester_name": "the patient", "purpose": "individual_access"}, patients=[mrn["requested"]]))
     visit = Encounter.select().where(Encounter.patient == rows["deficient"].id).order_by(Encounter.admit_at).get()
+    items = {i.code for i in rules.checklist("outpatient", desk.config.home)}
     record_deficiency(desk, clerk, visit.uuid, "missing_signature", visit.attending_id,
-                      "Clinic note never signed; the provider has left")
+                      "Clinic note never signed; the provider has left",
+                      item="visit_note" if "visit_note" in items else None)
     tracking.charge_out(desk, clerk, tracking.find_chart(desk, clerk, mrn["charged_out"]), "HIM",
                         today + datetime.timedelta(days=7))
     tracking.mark_missing(desk, clerk, tracking.find_chart(desk, clerk, mrn["missing"]),
