@@ -530,13 +530,10 @@ def cmd_retention_candidates(args) -> int:
 
 
 def cmd_hold_add(args) -> int:
-    from recdesk.patients.registry import find_by_mrn
     from recdesk.retention import holds
 
     with _open(args) as desk:
-        actor = desk.local_actor()
-        patients = [find_by_mrn(desk, mrn).uuid for mrn in args.mrn]
-        hold = holds.place(desk, actor, matter=args.matter, patients=patients, basis=args.basis,
+        hold = holds.place(desk, desk.local_actor(), matter=args.matter, mrns=args.mrn, basis=args.basis,
                            starts_on=args.starts_on, until_on=args.until)
     _out(hold)
     return 0

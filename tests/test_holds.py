@@ -173,3 +173,13 @@ def test_doctor_checks_the_holds_and_marks_encrypted_fields(office):
     LegalHold.update(matter_enc=moved).where(LegalHold.uuid != first).execute()
     failed = [text for ok, text in doctor.run(desk.config.home).lines if not ok]
     assert any("legal_hold.matter" in line for line in failed), failed
+
+
+def test_a_hold_names_its_patients_by_mrn_too_and_a_clerk_is_refused_before_any_look_up(office):
+    desk, boss, ann, (a, b, _), _ = office
+    hold = holds.place(desk, boss, matter="Avery v. Riverside", mrns=["100230"], patients=[b])
+    assert [sorted(h.mrns) for h in holds.holds(desk, boss) if h.uuid == hold] == [["100230", "100231"]]
+    with pytest.raises(DeskError, match="no patient with MRN 999999"):
+        holds.place(desk, boss, matter="Avery v. Riverside", mrns=["999999"])
+    with pytest.raises(AccessDenied):
+        holds.place(desk, ann, matter="Avery v. Riverside", mrns=["999999"])

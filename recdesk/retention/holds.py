@@ -17,7 +17,7 @@ import peewee
 from recdesk import clock
 from recdesk.display import FORBIDDEN
 from recdesk.errors import DeskError
-from recdesk.patients.registry import mrn_of
+from recdesk.patients.registry import find_by_mrn, mrn_of
 from recdesk.roles import MANAGERS
 from recdesk.vault import audit, crypto, seals
 from recdesk.vault.models import AuditEvent, HeldPatient, LegalHold, Patient, User, now
@@ -74,11 +74,13 @@ def matter_of(desk, hold: LegalHold) -> str:
     return crypto.open_text(desk.desk_key, "legal_hold", "matter", hold.uuid, hold.matter_enc) or ""
 
 
-def place(desk, actor, *, matter: str, patients: Iterable[str], basis: str = "litigation",
-          starts_on: datetime.date | None = None, until_on: datetime.date | None = None) -> str:
-    """Place a hold over the charts of `patients` (uuids); returns the hold's id. Managers only; audited on the
-    hold and on each patient's trail."""
+def place(desk, actor, *, matter: str, patients: Iterable[str] = (), mrns: Iterable[str] = (),
+          basis: str = "litigation", starts_on: datetime.date | None = None,
+          until_on: datetime.date | None = None) -> str:
+    """Place a hold over the charts of `patients` (uuids) and of `mrns` (as typed); returns the hold's id.
+    Managers only; audited on the hold and on each patient's trail."""
     actor.require(*MANAGERS)
+    patients = [*patients, *(find_by_mrn(desk, mrn).uuid for mrn in mrns)]
     matter = _line(matter, "a matter (the case, investigation or audit it is for)", MATTER_LIMIT)
     if basis not in BASES:
         raise DeskError(f"basis {basis!r}: one of {', '.join(BASES)}")
