@@ -533,6 +533,77 @@ def cmd_user_disable(args) -> int:
     return 0
 
 
+# --- retention and legal holds ------------------------------------------------------------------------------------
+
+
+def _open_as_role(args):
+    """The desk opened for the local user's role: a supervisor's connection is read-only."""
+    with _open(args) as desk:
+        role = desk.local_actor().role
+    return _open(args, readonly=role == "supervisor")
+
+
+def cmd_retention_candidates(args) -> int:
+    from recdesk import clock
+    from recdesk.retention import worklist
+
+    as_of = args.as_of or clock.today()
+    with _open_as_role(args) as desk:
+        rows = worklist.candidates(desk, desk.local_actor(), as_of=as_of, include_blocked=args.all)
+    if args.json:
+        _out_json([c.as_row() for c in rows])
+        return 0
+    eligible = sum(c.eligible for c in rows)
+    _out(f"charts past retention on {as_of.isoformat()}: {eligible} eligible"
+         + (f", {len(rows) - eligible} blocked" if args.all else " (--all shows the blocked ones too)"))
+    for c in rows:
+        name = shown(f"{c.last.upper()}, {c.first}")
+        _out(f"{shown(c.mrn):>9}  {name[:26]:<26} {c.dob.isoformat() if c.dob else '':<10}  last "
+             f"{c.last_encounter.isoformat()}  kept to {c.retain_until.isoformat()}  {c.rule:<18} "
+             f"{'eligible' if c.eligible else 'BLOCKED'}")
+        for b in (*c.blocked_by, *c.warnings):
+            _out(f"           {b.code:<13} {shown(b.words)}")
+    return 0
+
+
+def cmd_hold_add(args) -> int:
+    from recdesk.retention import holds
+
+    with _open(args) as desk:
+        hold = holds.place(desk, desk.local_actor(), matter=args.matter, mrns=args.mrn, basis=args.basis,
+                           starts_on=args.starts_on, until_on=args.until)
+    _out(hold)
+    return 0
+
+
+def cmd_hold_lift(args) -> int:
+    from recdesk.retention import holds
+
+    with _open(args) as desk:
+        holds.lift(desk, desk.local_actor(), args.id, reason=args.reason)
+    _out(f"legal hold {args.id} lifted")
+    return 0
+
+
+def cmd_hold_list(args) -> int:
+    from recdesk.retention import holds
+
+    with _open_as_role(args) as desk:
+        found = holds.holds(desk, desk.local_actor(), include_lifted=not args.active)
+    if args.json:
+        _out_json([h.as_row() for h in found])
+        return 0
+    if not found:
+        _out("no legal holds")
+    for h in found:
+        state = "in force" if h.active else (f"lifted {h.lifted_at:%Y-%m-%d} by {h.lifted_by}" if h.lifted_at
+                                             else f"ended {h.until_on.isoformat()}")
+        until = f" to {h.until_on.isoformat()}" if h.until_on else ""
+        _out(f"{h.uuid}  {h.basis.replace('_', ' '):<18} from {h.starts_on.isoformat()}{until}  {state}")
+        _out(f"    {shown(h.matter)}  (placed by {h.placed_by}; MRN {', '.join(shown(m) for m in h.mrns)})")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--home", default=argparse.SUPPRESS,
@@ -664,6 +735,36 @@ def parser() -> argparse.ArgumentParser:
     dis = user_sub.add_parser("disable", parents=[common], help="disable a desk user")
     dis.add_argument("name")
     dis.set_defaults(func=cmd_user_disable)
+
+    # retention and legal holds
+    retention = sub.add_parser("retention", parents=[common], help="charts past their retention period (T1, T2)")
+    retention_sub = retention.add_subparsers(dest="retention_command", metavar="ACTION", required=True)
+    cand = retention_sub.add_parser("candidates", parents=[common],
+                                    help="charts due for destruction, with what still keeps each one")
+    cand.add_argument("--as-of", type=_day, help="judge on this day, YYYY-MM-DD (default: today)")
+    cand.add_argument("--all", action="store_true", help="include the blocked ones, with why")
+    cand.add_argument("--json", action="store_true", help="JSON rows: mrn, last, first, dob, last_encounter, "
+                      "retain_until, rule, eligible, blocked_by, warnings")
+    cand.set_defaults(func=cmd_retention_candidates)
+
+    hold = sub.add_parser("hold", parents=[common], help="legal holds: place, lift, list (managers place and lift)")
+    hold_sub = hold.add_subparsers(dest="hold_command", metavar="ACTION", required=True)
+    hadd = hold_sub.add_parser("add", parents=[common], help="place a legal hold; prints its id")
+    hadd.add_argument("--matter", required=True, help="the case, investigation or audit it is for")
+    hadd.add_argument("--mrn", action="append", required=True, help="a patient it covers (repeatable)")
+    hadd.add_argument("--basis", default="litigation",
+                      choices=["litigation", "investigation", "audit", "government_request"])
+    hadd.add_argument("--from", dest="starts_on", type=_day, help="when the duty to preserve began (default today)")
+    hadd.add_argument("--until", type=_day, help="the day it ends by itself, if the matter says (default: lifting)")
+    hadd.set_defaults(func=cmd_hold_add)
+    hlift = hold_sub.add_parser("lift", parents=[common], help="lift a legal hold, with the reason")
+    hlift.add_argument("id", help="the hold's id (at least its first 8 characters)")
+    hlift.add_argument("--reason", required=True, help="why it ends: settled, closed, released by counsel ...")
+    hlift.set_defaults(func=cmd_hold_lift)
+    hlist = hold_sub.add_parser("list", parents=[common], help="legal holds, newest first, with their MRNs")
+    hlist.add_argument("--active", action="store_true", help="only the holds in force")
+    hlist.add_argument("--json", action="store_true")
+    hlist.set_defaults(func=cmd_hold_list)
     return p
 
 

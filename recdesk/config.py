@@ -130,9 +130,18 @@ class Serve:
     max_unauthenticated: int = _rule(20, least=1, most=10_000)
 
 
+@dataclass(frozen=True)
+class Retention:
+    # The schedules (data/retention.toml) this site keeps charts by; US (Medicare) applies whatever is named.
+    jurisdictions: tuple[str, ...] = _rule(("US",), pattern=r"[A-Z][A-Z0-9-]{1,15}",
+                                           shape="a list of jurisdiction codes in capitals, such as [\"US\", \"TX\"]")
+    policy_years: int = _rule(0, least=0, most=150, unit="years")  # the site's own period; 0: none
+    archive: bool = _rule(False)  # archive every chart before destruction, whatever its rule says
+
+
 SECTIONS: dict[str, type] = {"intake": Intake, "print": Print, "roi": Roi, "completion": Completion,
                              "tracking": Tracking, "filing": Filing, "pull_list": PullList, "serve": Serve,
-                             "restricted": Restricted}
+                             "restricted": Restricted, "retention": Retention}
 _BINDING_ID = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")
 # Keys that survive every terminal (DESIGN: letters, digits, F1-F24, Enter, arrows, PgUp/PgDn, ctrl+letter).
 _KEY = (r"(?:(?:ctrl|shift|alt)\+)*(?:f(?:[1-9]|1[0-9]|2[0-4])|[a-z0-9]|enter|escape|tab|space|backspace|delete|"
@@ -162,6 +171,7 @@ class Config:
     pull_list: PullList = field(default_factory=PullList)
     serve: Serve = field(default_factory=Serve)
     restricted: Restricted = field(default_factory=Restricted)
+    retention: Retention = field(default_factory=Retention)
     keymap: dict[str, str] = field(default_factory=dict)  # binding id -> key(s), for App.set_keymap
 
     @property
@@ -291,9 +301,13 @@ class _Reader:
             return float(value)
         if kind == "tuple[str, ...]":
             choices, empty_ok = meta["choices"], meta.get("empty_ok")
-            if not isinstance(value, list) or (not value and not empty_ok) or any(v not in choices for v in value):
-                wants = "a list of any of" if empty_ok else "a list of one or more of"
-                raise self.fail(section, key, f"{wants} {', '.join(choices)}", value)
+            if choices:
+                if not isinstance(value, list) or (not value and not empty_ok) or any(v not in choices for v in value):
+                    wants = "a list of any of" if empty_ok else "a list of one or more of"
+                    raise self.fail(section, key, f"{wants} {', '.join(choices)}", value)
+            elif not isinstance(value, list) or (not value and not empty_ok) or any(
+                    not isinstance(v, str) or re.fullmatch(meta["pattern"], v) is None for v in value):
+                raise self.fail(section, key, meta["shape"], value)
             return tuple(dict.fromkeys(value))
         if not isinstance(value, str):
             raise self.fail(section, key, "a quoted text", value)

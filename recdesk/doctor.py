@@ -107,6 +107,8 @@ def _other_ciphertexts(desk):
         Disclosure,
         Document,
         DocumentMove,
+        DoNotPurge,
+        LegalHold,
         Patient,
         Release,
         ReleaseEvent,
@@ -130,11 +132,15 @@ def _other_ciphertexts(desk):
         yield k, "document_move", "reason", move_ref(m.document, m.at), m.reason_enc
     for d in Document.select(Document.uuid, Document.name_enc).where(Document.name_enc.is_null(False)).iterator():
         yield k, "document", "name", d.uuid, d.name_enc
+    for h in LegalHold.select(LegalHold.uuid, LegalHold.matter_enc, LegalHold.lift_reason_enc).iterator():
+        yield k, "legal_hold", "matter", h.uuid, h.matter_enc
+        yield k, "legal_hold", "lift_reason", h.uuid, h.lift_reason_enc
     # Patient-keyed rows, in patient order so each data key is unwrapped once.
     patient_keyed = [
         (Authorization, ("elements", "expiration_event")), (Disclosure, ("recipient", "recipient_address",
                                                                           "description")),
         (Deficiency, ("note",)), (AccountingSuspension, ("agency",)), (Document, ("title",)),
+        (DoNotPurge, ("reason",)),
     ]
     # What outlives a destroyed record is sealed under the desk key: its register entry, disclosures, suspensions.
     from recdesk.vault.models import DestructionEntry
@@ -206,6 +212,9 @@ _RECORDED = [
     ("user", "name", ("user.add",), "user:"),
     ("disclosure", "uuid", ("roi.release", "roi.disclosure.record"), "disclosure:"),
     ("accounting_suspension", "uuid", ("roi.accounting.suspend",), "suspension:"),
+    ("hold", "uuid", ("hold.place",), "hold:"),
+    ("held_patient", "uuid", ("hold.cover",), "held:"),
+    ("do_not_purge", "uuid", ("retention.keep",), "keep:"),
 ]
 
 

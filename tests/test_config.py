@@ -119,7 +119,7 @@ def test_every_setting_round_trips_through_to_toml(tmp_path):
             elif f.type == "float":
                 values[f.name] = float(meta["most"])
             elif f.type == "tuple[str, ...]":
-                values[f.name] = tuple(meta["choices"])
+                values[f.name] = tuple(meta["choices"]) or ("TX", "X9")  # a list of codes by pattern
             elif meta["choices"]:
                 values[f.name] = meta["choices"][-1]
             elif name == "roi" and f.name == "state":

@@ -25,8 +25,8 @@ from recdesk.paper import appointments, tracking
 from recdesk.patients import chart, search
 from recdesk.patients.registry import PatientDetails, register
 from recdesk.release import accounting, requests
+from recdesk.retention import holds, keep, shredding
 from recdesk.retention import register as destruction
-from recdesk.retention import shredding
 from recdesk.vault import audit, crypto
 from recdesk.vault.models import (
     MODELS,
@@ -38,9 +38,9 @@ from recdesk.vault.models import (
     DestructionEntry,
     Disclosure,
     Document,
+    DoNotPurge,
     Encounter,
     Insurance,
-    LegalHold,
     Patient,
     PatientToken,
     Provider,
@@ -281,11 +281,19 @@ def test_only_a_manager_shreds_and_a_held_record_is_refused(ward):
     desk, manager, clerk, patients = ward
     with pytest.raises(AccessDenied):
         shred(desk, clerk, patients[0])
-    with desk.write():
-        LegalHold.create(patient=patients[1], placed_by=manager.user_id)
+    hold = holds.place(desk, manager, matter="Doe v. General", patients=[patients[1].uuid], basis="litigation")
     with pytest.raises(DeskError, match="legal hold"):
         shred(desk, manager, patients[1])
     assert Patient.get_by_id(patients[1].id).dek_wrapped is not None
+    keep.mark(desk, manager, patients[2].uuid, reason="research cohort")
+    with pytest.raises(DeskError, match="do not purge"):
+        shred(desk, manager, patients[2])
+    assert Patient.get_by_id(patients[2].id).dek_wrapped is not None
+    keep.clear(desk, manager, patients[2].uuid)
+    holds.lift(desk, manager, hold, reason="settled")
+    shred(desk, manager, patients[2])
+    assert not DoNotPurge.select().where(DoNotPurge.patient == patients[2].id).exists()  # its reason had no key left
+    DestructionEntry.delete().execute()  # the count below is of refused shreds only
     assert DestructionEntry.select().count() == 0
     with pytest.raises(DeskError, match="no patient"):
         shredding.shred(desk, manager, "f" * 32, batch_uuid="b", certificate_no="c")

@@ -266,6 +266,7 @@ def test_the_generator_output_is_pinned_for_two_seeds():
 
 
 PINNED = {
-    7: "7321ff791f87d66af59b0624525d0b1c808b1e7cb05162f33725aa21805e34d8",
-    20261126: "37e350965e673556f727f43e33bbf2d985a9371e0eb3d00e9bae6747d1aab728",
+    # re-pinned when slots 30-40 became the retention worklist's charts, last seen 12+ years ago (RETENTION_SLOTS)
+    7: "42a9e5bf76a89025dd733929afe08e19f1f24deb54dfcf4f8257e0c7067cc9c2",
+    20261126: "ca994b7230747e5cd33818f69c218b45d56df2b416dc3916f89e174c726ae612",
 }

@@ -8,8 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from recdesk import config as config_mod
-from recdesk import reference
-from recdesk.config import Config, Intake
+from recdesk.config import Config, Intake, Retention
 from recdesk.demo import synthetic
 from recdesk.desk import Actor, Desk
 from recdesk.documents.filing import file_document
@@ -27,7 +26,6 @@ from recdesk.vault.models import (
     Encounter,
     Patient,
     Provider,
-    RetentionRule,
     User,
     new_uuid,
 )
@@ -74,10 +72,6 @@ def _provider(cache: dict[str, int], name: str) -> int:
 def _seed_reference(desk: Desk, home: Path) -> None:
     for code, name, kind in LOCATIONS:
         ChartLocation.get_or_create(code=code, defaults={"name": name, "kind": kind})
-    for rule in reference.load("retention", home)["rule"]:
-        RetentionRule.get_or_create(code=rule["code"], defaults={
-            k: rule.get(k) for k in ("description", "jurisdiction", "years_after_last", "minor_until_age",
-                                     "minor_years_after_majority", "basis")})
 
 
 def _seed_users(desk: Desk, home: Path) -> None:
@@ -150,7 +144,9 @@ def build(home: Path, patients: int, seed: int, progress: Progress | None = None
             raise DeskError(f"{home} holds a real desk whose init was interrupted: finish it with `recdesk init`, "
                             "or choose another --home for the demo")
         # One demo clerk plays every part, so QA by the same clerk is allowed here (never in production).
-        config = Config(home=home, key_source="demo", demo=True, intake=Intake(qa_by_other_clerk=False))
+        # The demo hospital is in Texas: its charts are kept by Tex. HSC 241.103 (and the Medicare floor).
+        config = Config(home=home, key_source="demo", demo=True, intake=Intake(qa_by_other_clerk=False),
+                        retention=Retention(jurisdictions=("TX",)))
         desk, _ = Desk.create(config, "manager", manager_full_name="Demo Manager", demo_seed=seed)
     _seed_users(desk, home)  # every build: a kill right after the desk was created left them out
     _tidy_store(desk)
@@ -176,7 +172,57 @@ def build(home: Path, patients: int, seed: int, progress: Progress | None = None
     _assembly_work(desk, clerk, seed, patients, providers)
     _clinic_work(desk, clerk, seed)
     _request_work(desk, clerk)
+    _retention_work(desk, clerk, seed, patients)
     return desk
+
+
+# --- the retention worklist: charts past retention, and one kept by each thing that can keep one -------------------
+
+RETENTION_MARKER = "demo:retention"
+
+
+def _retention_work(desk: Desk, clerk: Actor, seed: int, patients: int, today: datetime.date | None = None) -> None:
+    """The charts of synthetic.RETENTION_SLOTS (last seen 12+ years ago) each given what its part says: a legal
+    hold, an open request, an open deficiency, a paper chart out or missing, a "do not purge" mark, a recent
+    disclosure (which only warns); added once per desk, when the desk has those slots."""
+    from recdesk.completion import rules
+    from recdesk.completion.deficiencies import record_deficiency
+    from recdesk.paper import tracking
+    from recdesk.patients.registry import decrypt
+    from recdesk.release import accounting, requests
+    from recdesk.retention import holds, keep
+
+    if AuditEvent.select().where((AuditEvent.action == "demo.retention")
+                                 & (AuditEvent.object == RETENTION_MARKER)).exists():
+        return
+    slots = {index: role for index, role in synthetic.RETENTION_SLOTS.items() if index < patients}
+    if len(slots) < len(synthetic.RETENTION_SLOTS):
+        return  # a tiny demo desk: its patients are all recent
+    today = today or datetime.date.today()
+    manager = desk.sign_on("manager")
+    ids = [pid for (pid,) in Patient.select(Patient.id).order_by(Patient.id).limit(max(slots) + 1).tuples()]
+    rows = {role: Patient.get_by_id(ids[index]) for index, role in slots.items()}
+    mrn = {role: decrypt(desk, row).mrn for role, row in rows.items()}
+    holds.place(desk, manager, matter="Ramirez v. Riverside General, No. D-1-GN-25-001407",
+                patients=[rows["held"].uuid], basis="litigation", starts_on=today - datetime.timedelta(days=40))
+    requests.log_request(desk, clerk, requests.RequestForm(
+        request={"received": (today - datetime.timedelta(days=5)).isoformat(), "requester_type": "patient",
+                 "requester_name": "the patient", "purpose": "individual_access"}, patients=[mrn["requested"]]))
+    visit = Encounter.select().where(Encounter.patient == rows["deficient"].id).order_by(Encounter.admit_at).get()
+    items = {i.code for i in rules.checklist("outpatient", desk.config.home)}
+    record_deficiency(desk, clerk, visit.uuid, "missing_signature", visit.attending_id,
+                      "Clinic note never signed; the provider has left",
+                      item="visit_note" if "visit_note" in items else None)
+    tracking.charge_out(desk, clerk, tracking.find_chart(desk, clerk, mrn["charged_out"]), "HIM",
+                        today + datetime.timedelta(days=7))
+    tracking.mark_missing(desk, clerk, tracking.find_chart(desk, clerk, mrn["missing"]),
+                          "not on the shelf; searched the off-site boxes")
+    keep.mark(desk, manager, rows["do_not_purge"].uuid, reason="enrolled in the long-term cardiac outcomes study")
+    accounting.record_disclosure(desk, clerk, rows["disclosed"].uuid, disclosed_on=today - datetime.timedelta(days=90),
+                                 recipient="Travis County Health Department", description="immunization history",
+                                 purpose="public_health", basis="public_health")
+    with desk.write():
+        audit.append(desk, clerk, "demo.retention", object=RETENTION_MARKER, details={"charts": len(slots)})
 
 
 # --- tomorrow's clinics, relative to the day the demo runs -----------------------------------------------------------
@@ -199,7 +245,9 @@ def _clinic_work(desk: Desk, clerk: Actor, seed: int, today: datetime.date | Non
     if AuditEvent.select().where((AuditEvent.action == "demo.clinics") & (AuditEvent.object == marker)).exists():
         return
     rng = random.Random(f"{seed}:clinics:{tomorrow.isoformat()}")
-    ids = [row[0] for row in Patient.select(Patient.id).where(Patient.status == "active").tuples()]
+    ids = [row[0] for row in Patient.select(Patient.id).where(Patient.status == "active").order_by(Patient.id)
+           .tuples()]
+    ids = [pid for n, pid in enumerate(ids) if n not in synthetic.RETENTION_SLOTS]  # those charts stay long unseen
     lines = ["appointment_id,mrn,clinic,date,time"]
     for n, pid in enumerate(sorted(rng.sample(ids, min(count, len(ids))))):
         mrn = decrypt(desk, Patient.get_by_id(pid)).mrn

@@ -10,7 +10,7 @@ import datetime
 import random
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from itertools import accumulate
 from operator import itemgetter
@@ -445,7 +445,7 @@ def patient(seed: int, index: int) -> SyntheticPatient:
     encounters = [_encounter(rng, dob_ord, last_ord, sex, f"{seed}:{index}:{n}") for n in range(count)]
     encounters.sort(key=itemgetter("admit"))
     appointments = [] if deceased else _appointments(rng, t.appointment_counts.pick(rng), age)
-    return SyntheticPatient(
+    made = SyntheticPatient(
         mrn=mrn,
         last=last,
         first=first,
@@ -461,11 +461,39 @@ def patient(seed: int, index: int) -> SyntheticPatient:
         encounters=encounters,
         appointments=appointments,
     )
+    role = RETENTION_SLOTS.get(index)
+    return _past_retention(seed, index, made, role) if role else made
+
+
+# Desk slots whose patients were last seen long ago, for the retention worklist: each with the part it plays
+# (the builder adds the hold, request, deficiency, paper chart or mark). Dates count back from the desk's day.
+RETENTION_SLOTS = {
+    30: "due", 31: "due", 32: "minor_due", 33: "minor_kept", 34: "held", 35: "requested", 36: "deficient",
+    37: "charged_out", 38: "missing", 39: "do_not_purge", 40: "disclosed",
+}
+# role -> (years before the desk's day of the last visit, age then, in years)
+_RETENTION_SHAPES = {"minor_due": (23, 3), "minor_kept": (13, 3)}
+
+
+def _past_retention(seed: int, index: int, p: SyntheticPatient, role: str) -> SyntheticPatient:
+    """Patient `p` as last seen 12 to 16 years ago (a minor as a toddler), with nothing booked since."""
+    rng = random.Random(f"{seed}:{index}:retention")
+    years, age = _RETENTION_SHAPES.get(role, (12 + int(rng.random() * 5), 35 + int(rng.random() * 40)))
+    last = _TODAY - int(years * _YEAR_DAYS + 30 + rng.random() * 200) * _DAY
+    dob = last - int(age * _YEAR_DAYS + rng.random() * 300) * _DAY
+    admit = datetime.datetime.combine(last, datetime.time(9, 30))
+    service = "Pediatrics" if age < 18 else "Family Medicine"
+    t = _tables()
+    visit = {"type": "outpatient", "admit": admit, "discharge": admit + 40 * _MINUTE, "service": service,
+             "attending": _pick_from(rng, t.roster[service]), "surgery_at": None, "surgery_end_at": None}
+    return replace(p, dob=dob, deceased=False, sensitive=False, encounters=[visit], appointments=[])
 
 
 def is_near_duplicate_index(seed: int, index: int) -> bool:
-    """Whether desk slot `index` holds a duplicate registration (~0.5%); never slot 0."""
-    return index > 0 and random.Random(f"{seed}:{index}:near-duplicate").random() < 0.005
+    """Whether desk slot `index` holds a duplicate registration (~0.5%); never slot 0 nor a retention slot."""
+    if index in RETENTION_SLOTS or index == 0:
+        return False
+    return random.Random(f"{seed}:{index}:near-duplicate").random() < 0.005
 
 
 # The blind index's letters that Unicode decomposition leaves whole ('ø', 'ł', 'ß'), with their capitals: the
@@ -997,7 +1025,7 @@ def assembly_candidates(seed: int, patients: int) -> list[int]:
     """Desk slots whose patients suit assembly work: living, not restricted, not a duplicate registration."""
     out = []
     for index in range(min(patients, 400)):
-        if is_near_duplicate_index(seed, index) or is_near_duplicate_index(seed, index + 1):
+        if is_near_duplicate_index(seed, index) or is_near_duplicate_index(seed, index + 1) or index in RETENTION_SLOTS:
             continue
         p = patient(seed, index)
         if not p.deceased and not p.sensitive and (_TODAY - p.dob).days >= 18 * 365:

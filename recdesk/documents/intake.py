@@ -41,6 +41,7 @@ from recdesk.documents.pdfworker import (
     Rejected,
 )
 from recdesk.errors import AccessDenied, DeskError
+from recdesk.retention import holds
 from recdesk.roles import CHANGERS
 from recdesk.vault import audit, crypto, seals
 from recdesk.vault.models import Document, DocumentMove, Encounter, Patient, User, new_uuid, now
@@ -601,6 +602,13 @@ def move(desk: Desk, actor, doc_uuid: str, *, reason: str, patient_uuid: str | N
     if doc.status != "filed":
         raise DeskError(f"document {doc_uuid} is {doc.status}: only a filed document can be moved")
     target = _patient(patient_uuid) if patient_uuid else doc.patient
+    sides = [("its chart", doc.patient)]
+    if target.id != doc.patient_id:
+        sides.append(("the chart it would go to", target))
+    for side, patient in sides:
+        held = holds.why_held(desk, patient.uuid)
+        if held:  # a held record is preserved as it stands (T2, P4): nothing moves out of it or into it
+            raise DeskError(f"{side} is {held}: its documents cannot be moved until a manager lifts the hold")
     new_type = doc_type or doc.doc_type
     new_date = service_date if service_date is not None else doc.service_date
     _check_type(desk, new_type)

@@ -26,7 +26,7 @@ from recdesk import clock
 from recdesk.errors import DeskError, TamperError
 from recdesk.patients.registry import decrypt
 from recdesk.release import accounting
-from recdesk.retention import register
+from recdesk.retention import holds, register
 from recdesk.retention.register import Destroyed
 from recdesk.roles import MANAGERS
 from recdesk.vault import audit, crypto, seals
@@ -44,7 +44,9 @@ from recdesk.vault.models import (
     Disclosure,
     Document,
     DocumentMove,
+    DoNotPurge,
     Encounter,
+    HeldPatient,
     Insurance,
     LegalHold,
     Patient,
@@ -81,7 +83,9 @@ PURGED: dict[type[peewee.Model], str] = {
     Disclosure: "kept, re-sealed under the desk key, until six years after each (register.remove_expired_disclosures)",
     AccountingSuspension: "kept, re-sealed under the desk key, while the record's disclosures are",
     PatientAssignment: "deleted (who had a standing need to open the record: nothing is left to open)",
-    LegalHold: "a hold not lifted refuses the shred; lifted holds are deleted",
+    LegalHold: "kept: a hold is a matter's record (under the desk key); one in force refuses the shred",
+    HeldPatient: "kept: which holds covered the chart (no identifier: the patient row is a stub)",
+    DoNotPurge: "a mark in force refuses the shred; cleared marks are deleted (reason under the patient key)",
     PurgeBatch: "kept: a batch's certificate is a desk document, never the patient's",
     PurgeItem: "kept: the batch's record of what it destroyed",
     DestructionEntry: "written: the register entry, permanent",
@@ -129,8 +133,10 @@ def _destroy(desk, actor, patient: Patient, batch_uuid: str, certificate_no: str
     if patient.dek_wrapped is None:
         raise DeskError(f"patient {patient.uuid} has no key but no entry in the destruction register: "
                         "run `recdesk doctor`")
-    if LegalHold.select().where((LegalHold.patient == patient.id) & LegalHold.released_at.is_null()).exists():
+    if holds.is_held(desk, patient.uuid):
         raise DeskError(f"patient {patient.uuid} is under a legal hold: their record cannot be destroyed")
+    if DoNotPurge.select().where((DoNotPurge.patient == patient.id) & DoNotPurge.cleared_at.is_null()).exists():
+        raise DeskError(f"patient {patient.uuid} is marked \"do not purge\": a manager clears the mark first")
     who = decrypt(desk, patient)
     pid = patient.id
     encounters = _ids(Encounter.select(Encounter.id).where(Encounter.patient == pid))
@@ -184,7 +190,7 @@ def _destroy(desk, actor, patient: Patient, batch_uuid: str, certificate_no: str
     Encounter.delete().where(Encounter.id.in_(encounters)).execute()
     Insurance.delete().where(Insurance.patient == pid).execute()
     PatientToken.delete().where(PatientToken.patient == pid).execute()
-    LegalHold.delete().where(LegalHold.patient == pid).execute()
+    DoNotPurge.delete().where(DoNotPurge.patient == pid).execute()
     erased = patient.mrn_enc
     blank = {f: None for f in Patient._meta.fields if f.endswith("_enc")}
     Patient.update(dek_wrapped=None, status="purged", possible_duplicate=False, updated_at=now(), **blank).where(

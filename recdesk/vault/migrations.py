@@ -131,6 +131,35 @@ def _packet_descriptions(migrator: SchemaMigrator, db: peewee.Database, master: 
         Release.update(packet_description_enc=description).where(Release.id == row["id"]).execute()
 
 
+def _holds(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> None:
+    """Legal holds become one hold per matter covering several patients (tables hold and held_patient), and charts
+    get "do not purge" marks. A hold in the schema-1 legal_hold table (one patient a row) is carried over as it
+    was, placed, lifted or not, so that no held chart loses its hold; then that table goes."""
+    import datetime
+
+    from recdesk.vault import crypto, seals
+    from recdesk.vault.models import DoNotPurge, HeldPatient, LegalHold
+
+    db.create_tables([LegalHold, HeldPatient, DoNotPurge], safe=True)
+    if "legal_hold" not in db.get_tables():
+        return
+    rows = db.execute_sql("SELECT uuid, created_at, patient_id, placed_by_id, released_at, released_by_id "
+                          "FROM legal_hold ORDER BY id").fetchall()
+    key = master.sub("desk-fields")
+    for uid, created, patient_id, placed_by, released_at, released_by in rows:
+        created = created if isinstance(created, datetime.datetime) else datetime.datetime.fromisoformat(created)
+        if isinstance(released_at, str):
+            released_at = datetime.datetime.fromisoformat(released_at)
+        hold = LegalHold.create(uuid=uid, created_at=created, basis="litigation", starts_on=created.date(),
+                                placed_by=placed_by, lifted_at=released_at, lifted_by=released_by,
+                                matter_enc=crypto.seal(key, "legal_hold", "matter", uid,
+                                                       "legal hold placed before schema 10 (matter not recorded)"))
+        HeldPatient.create(hold=hold.id, patient=patient_id, created_at=created)
+    for model in (LegalHold, HeldPatient):
+        seals.reseal_all(master, model)
+    db.execute_sql('DROP TABLE "legal_hold"')
+
+
 def _destruction_register(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> None:
     from recdesk.vault.models import DestructionEntry
 
@@ -154,9 +183,11 @@ MIGRATIONS: dict[int, tuple[str, Step]] = {
         _seals),
     9: ("the release packet's description in its own column, copied from the history of packets built before",
         _packet_descriptions),
-    10: ("the destruction register: what a purge destroyed, when, by which batch and certificate",
+    10: ("legal holds by matter over several patients (basis, dates, lifting with a reason); do-not-purge marks",
+         _holds),
+    11: ("the destruction register: what a purge destroyed, when, by which batch and certificate",
          _destruction_register),
-    11: ("assignments of desk users to restricted patients (a standing need to open them, X3)", _assignments),
+    12: ("assignments of desk users to restricted patients (a standing need to open them, X3)", _assignments),
 }
 
 

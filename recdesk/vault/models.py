@@ -396,11 +396,45 @@ class RetentionRule(Base):
 
 
 class LegalHold(Record):
-    patient = pw.ForeignKeyField(Patient, backref="legal_holds", on_delete="CASCADE")
-    reason_enc = Enc()
+    """A legal hold on one matter (litigation, investigation, audit, government request): while it lasts the
+    charts it covers are neither destroyed nor have their documents moved or merged (RULES.md §8, T2).
+
+    Table "hold": schema 10 replaced the schema-1 legal_hold table (one patient per row) with this one and
+    held_patient, and converted its rows."""
+
+    matter_enc = Enc()  # under the desk key: a matter's name often names a party
+    basis = pw.CharField(max_length=24)  # litigation | investigation | audit | government_request
+    starts_on = pw.DateField()  # when the duty to preserve began (as the matter says)
+    until_on = pw.DateField(null=True)  # the day it ends by itself, if the matter says; else only lifting ends it
     placed_by = pw.ForeignKeyField(User, backref="holds_placed")
-    released_at = pw.DateTimeField(null=True)
-    released_by = pw.ForeignKeyField(User, null=True, backref="holds_released")
+    lifted_at = pw.DateTimeField(null=True)
+    lifted_by = pw.ForeignKeyField(User, null=True, backref="holds_lifted")
+    lift_reason_enc = Enc()  # under the desk key
+    seal = Seal()
+
+    class Meta:
+        table_name = "hold"
+
+
+class HeldPatient(Record):
+    """One patient a legal hold covers."""
+
+    hold = pw.ForeignKeyField(LegalHold, backref="patients", on_delete="CASCADE")
+    patient = pw.ForeignKeyField(Patient, backref="holds", on_delete="CASCADE")
+    seal = Seal()
+
+    class Meta:
+        indexes = ((("hold", "patient"), True),)
+
+
+class DoNotPurge(Record):
+    """A manager's "do not purge" mark on a chart, with the reason (VistA's "reason not to retire")."""
+
+    patient = pw.ForeignKeyField(Patient, backref="keep_marks", on_delete="CASCADE")
+    reason_enc = Enc()  # under the patient's key
+    set_by = pw.ForeignKeyField(User, backref="+")
+    cleared_at = pw.DateTimeField(null=True)
+    cleared_by = pw.ForeignKeyField(User, null=True, backref="+")
     seal = Seal()
 
 
@@ -486,7 +520,7 @@ MODELS: list[type[Base]] = [
     DeskInfo, User, SshKey, Patient, PatientAssignment, PatientToken, Insurance, Provider, Encounter, Appointment,
     Document, DocumentMove, ReleaseRequest, Release, ReleaseEvent, Authorization, Disclosure, AccountingSuspension,
     ChartLocation, ChartVolume, ChartMovement, PullItem, Deficiency, AssemblyItem, RetentionRule, LegalHold,
-    PurgeBatch, PurgeItem, DestructionEntry, AuditEvent, AuditStray, AuditHead,
+    HeldPatient, DoNotPurge, PurgeBatch, PurgeItem, DestructionEntry, AuditEvent, AuditStray, AuditHead,
 ]
 
 

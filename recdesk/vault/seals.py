@@ -23,6 +23,8 @@ from recdesk.vault.models import (
     Authorization,
     Disclosure,
     Document,
+    DoNotPurge,
+    HeldPatient,
     LegalHold,
     Patient,
     PatientAssignment,
@@ -61,7 +63,10 @@ SEALED: dict[type[peewee.Model], Sealed] = {
     Disclosure: Sealed(("uuid", "disclosed_on", "purpose", "basis", "accountable", "packet_sha256"),
                        {"patient": "uuid", "release": "uuid"}),
     AccountingSuspension: Sealed(("uuid", "starts_on", "ends_on", "written"), {"patient": "uuid"}),
-    LegalHold: Sealed(("uuid", "released_at"), {"patient": "uuid", "placed_by": "name", "released_by": "name"}),
+    LegalHold: Sealed(("uuid", "basis", "starts_on", "until_on", "lifted_at"),
+                      {"placed_by": "name", "lifted_by": "name"}),
+    HeldPatient: Sealed(("uuid",), {"hold": "uuid", "patient": "uuid"}),  # after LegalHold: it points there
+    DoNotPurge: Sealed(("uuid", "cleared_at"), {"patient": "uuid", "set_by": "name", "cleared_by": "name"}),
     PurgeBatch: Sealed(("uuid", "status"), {"created_by": "name", "approved_by": "name"}),
 }
 
