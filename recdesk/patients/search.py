@@ -68,6 +68,7 @@ _WORD_DATES = (
     (re.compile(_MONTH + r"[\s-]+(\d{1,2})(?:st|nd|rd|th)?,?[\s-]+(\d{4}|\d{2})"), "Mdy"),  # Feb 16, 1936
     (re.compile(r"(\d{1,2})[\s-]+" + _MONTH + r",?[\s-]+(\d{4}|\d{2})"), "dMy"),  # 16-Feb-36
 )
+EARLIEST_BIRTH_YEAR = 1850  # eight bare digits are read as a date of birth from this year on
 DATE_FORMATS = "month/day/year (2/16/1936), year-month-day (1936-02-16) or Feb 16 1936"
 
 
@@ -109,7 +110,7 @@ def parse_date(text: str, today: datetime.date | None = None) -> datetime.date |
                     date = datetime.date(int(y), int(mo), int(d))
                 except ValueError:
                     continue
-                if date <= today:
+                if EARLIEST_BIRTH_YEAR <= date.year and date <= today:  # one reading at most: MM is 01-12
                     return date
         return None
     year_text, month_text, day_text = parts
