@@ -78,10 +78,7 @@ def _full_year(text: str, month: int, day: int, today: datetime.date) -> int:
     if len(text) == 4:
         return int(text)
     year = today.year - today.year % 100 + int(text)
-    try:
-        later = datetime.date(year, month, day) > today
-    except ValueError:  # 2/29/00 when 2000 was a leap year and 1900 not: judged on the month alone
-        later = (month, 1) > (today.month, 1) if year == today.year else year > today.year
+    later = (year, month, day) > (today.year, today.month, today.day)  # compared as numbers: 2/29 of any year
     return year - 100 if later else year
 
 
@@ -185,6 +182,8 @@ def plan(query: str, index_version: int = INDEX_VERSION, today: datetime.date | 
         return steps  # 02-16-1936 or Feb 16 1936: only a date (bare digits may be an MRN or phone too)
     if re.fullmatch(r"[\d\s()+.\-]+", q):
         return steps + _number_steps(q, index_version)
+    if re.fullmatch(r"[\d/]*/[\d/]*", q):  # 2/16/193 or 12/34: a date begun, not finished
+        raise DeskError(f"{q} is not a date: type {DATE_FORMATS}")
     if not re.search(r"[^\W\d_]", q):  # no letter: a name cannot be meant
         raise DeskError(f"nothing to search for in {q!r}: {WHAT_TO_TYPE}")
     for reading in _name_readings(q):
