@@ -234,6 +234,8 @@ def cmd_search(args) -> int:
             flags = ",".join(row["flags"])
             _out(f"{row['mrn']:>9}  {name[:34]:<34} {row['dob'] or '':<10} {row['sex']}  "
                  f"{row['ssn_last4'] or '----'}  {hit.match:<8} {flags}")
+        more = "" if len(hits) < args.limit else f" (--limit {args.limit}: there may be more)"
+        _out(search.summary(hits, guess_mark="marked phonetic") + more)
     return 0
 
 

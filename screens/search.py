@@ -18,10 +18,10 @@ PAGE = 40
 SCREENFUL = 18
 HELP = (
     "Type any identifier; results follow as you type.\n"
-    "  smith   smith,jo   o'brien   garcía        a name (last,first)\n"
+    "  smith   smith,jo   smith john a   garcía   a name: last first (middle)\n"
     "  100234                                     an MRN\n"
-    "  1962-03-04   3/4/1962   03041962           a date of birth\n"
-    "  1234   S1234   (512) 555-0142              SSN last 4, initial + last 4, phone\n"
+    "  1962-03-04   3/4/62   Mar 4 1962           a date of birth (62 is 1962)\n"
+    "  1234   S1234   555-0142   (512) 555-0142   SSN last 4, initial + 4, phone\n"
     "Up/Down and PgUp/PgDn pick a row; Enter opens the chart. Enter on an empty prompt re-opens the\n"
     "last patient you opened. ! marks rows that share last name + SSN last 4 or name + DOB: check the\n"
     "MRN. ~ marks sound-alike matches (did you mean)."
@@ -47,6 +47,7 @@ class SearchScreen(DeskScreen):
         super().__init__()
         self._results: search.SearchResults | None = None
         self._generation = 0
+        self._position_shown = False  # the status says which rows are on screen (and follows a resize)
 
     def compose(self) -> ComposeResult:
         yield DeskHeader(self.SCREEN_NAME)
@@ -71,6 +72,7 @@ class SearchScreen(DeskScreen):
         status = self.query_one("#status", Static)
         status.set_class(warning, "warning")
         status.update(text)
+        self._position_shown = False
 
     # --- typing
 
@@ -140,8 +142,15 @@ class SearchScreen(DeskScreen):
         if results is None or not results.hits:
             return
         first, last = self.results.window
-        more = "" if results.exhausted else "+"
-        self.status(f"{len(results.hits)}{more} matches, rows {first}-{last}. Up/Down/PgDn to pick, Enter to open.")
+        rows = f"row {first}" if first == last else f"rows {first}-{last}"
+        said = search.summary(results.hits, exhausted=results.exhausted)
+        guesses_only = all(h.match == "phonetic" for h in results.hits)
+        self.status(f"{said}, {rows}. Up/Down/PgDn to pick, Enter to open.", warning=guesses_only)
+        self._position_shown = True
+
+    def on_results_list_window_changed(self, _: ResultsList.WindowChanged) -> None:
+        if self._position_shown:
+            self.show_position()
 
     # --- keys
 

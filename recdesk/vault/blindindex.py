@@ -22,10 +22,12 @@ KINDS: dict[str, tuple[int, int]] = {
     "phone": (9, 24),
     "last_dob": (10, 24),
     "last_prefix_first": (11, 24),
+    "phone_local": (12, 20),  # the last 7 digits: a number given without its area code (555-0164)
 }
 # Which kinds each version of the index added; a desk records the version its tokens are at.
-INDEX_VERSION = 2
-KINDS_SINCE = {2: ("last_prefix_first",)}
+INDEX_VERSION = 3
+KINDS_SINCE = {2: ("last_prefix_first",), 3: ("phone_local",)}
+LOCAL_PHONE = 7  # digits of a US number without its area code
 MIN_PREFIX = 2
 MAX_PREFIX = 12
 
@@ -115,8 +117,9 @@ def patient_terms(
         terms.append(Term("ssn4", ssn_last4))
         if parts:
             terms.append(Term("initial_ssn4", f"{parts[0][0]}{ssn_last4}"))
-    if phone and len(digits(phone)) >= 7:
+    if phone and len(digits(phone)) >= LOCAL_PHONE:
         terms.append(Term("phone", digits(phone)[-10:]))
+        terms.append(Term("phone_local", digits(phone)[-LOCAL_PHONE:]))
     return terms
 
 

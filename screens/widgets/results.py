@@ -39,6 +39,9 @@ class ResultsList(ScrollView, can_focus=False):
     class NeedMore(Message):
         """The highlight or the view is near the end of what has been fetched."""
 
+    class WindowChanged(Message):
+        """The rows on screen changed with the list's size (a terminal resize): the status says which."""
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.hits: list[Hit] = []
@@ -84,6 +87,17 @@ class ResultsList(ScrollView, can_focus=False):
             self.top = self.highlighted - height + 1
         self.refresh()
         if not self.exhausted and self.highlighted >= len(self.hits) - height:
+            self.post_message(self.NeedMore())
+
+    def on_resize(self, _) -> None:
+        """Keep the highlight on screen and no blank rows under a shorter list; tell the screen the window moved."""
+        height = max(self.size.height, 1)
+        self.top = max(0, min(self.top, len(self.hits) - height))
+        if self.highlighted >= self.top + height:
+            self.top = self.highlighted - height + 1
+        self.refresh()
+        self.post_message(self.WindowChanged())
+        if not self.exhausted and self.top + 2 * height >= len(self.hits):
             self.post_message(self.NeedMore())
 
     def watch_highlighted(self, old: int, new: int) -> None:
