@@ -50,13 +50,12 @@ def run(home: Path) -> Report:
         if desk.index_version < INDEX_VERSION:
             report.ok(f"index: search tokens at version {desk.index_version} of {INDEX_VERSION}: run `recdesk reindex` "
                       "(search works meanwhile, broad name searches more slowly)")
-        _check_database(desk, report)
-        _check_fields(desk, report)
-        _check_other_fields(desk, report)
-        _check_packets(desk, report)
-        _check_seals(desk, report)
-        _check_deleted(desk, report)
-        _check_blobs(desk, report)
+        for check in (_check_database, _check_fields, _check_other_fields, _check_packets, _check_seals,
+                      _check_deleted, _check_blobs):
+            try:
+                check(desk, report)
+            except DATABASE_ERRORS as exc:  # a damaged page stops that check only: the others still report
+                report.fail(f"{check.__name__.removeprefix('_check_')}: the database cannot be read: {_errors(exc)}")
         _check_host_key(home, report)
         try:
             chain = audit.verify(desk)
