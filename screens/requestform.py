@@ -101,7 +101,10 @@ def _date_text(text: str) -> str | None:
     text = text.strip()
     if not text:
         return None
-    parsed = parse_date(text)
+    try:
+        parsed = parse_date(text, birth=False)
+    except rules.DeskError:
+        parsed = None
     return parsed.isoformat() if parsed else text
 
 

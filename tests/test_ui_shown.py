@@ -9,11 +9,12 @@ from textual.screen import Screen
 from recdesk.demo import builder
 from recdesk.patients.registry import decrypt
 from recdesk.serve import sessions
-from recdesk.vault.models import Patient, Release
+from recdesk.vault.models import Document, Patient, Release
 from screens.accounting import AccountingScreen
 from screens.app import RecdeskApp
 from screens.chart import ChartScreen
 from screens.dialogs.help import HelpScreen
+from screens.document import DocumentScreen
 from screens.documentqueue import DocumentQueueScreen
 from screens.packet import PacketScreen
 from screens.requestform import RequestFormScreen
@@ -55,6 +56,13 @@ async def open_screen(app, pilot, cls) -> Screen:
         patient = Patient.select().where(Patient.sensitive == False).order_by(Patient.id).first()  # noqa: E712
         app.request_chart(patient.uuid)
         await until(pilot, lambda: isinstance(app.screen, ChartScreen), "the chart opens")
+    elif cls is DocumentScreen:  # the chart's viewer: Enter on a document of 3 Docs
+        filed = Document.select().join(Patient).where(Patient.sensitive == False).order_by(Document.id).first()  # noqa: E712
+        app.request_chart(filed.patient.uuid)
+        await until(pilot, lambda: isinstance(app.screen, ChartScreen), "the chart opens")
+        await pilot.press("3")
+        await settle(app, pilot)
+        await pilot.press("enter")
     else:
         await app.push_screen(opening(cls)())
     await settle(app, pilot)

@@ -72,18 +72,22 @@ EARLIEST_BIRTH_YEAR = 1850  # eight bare digits are read as a date of birth from
 DATE_FORMATS = "month/day/year (2/16/1936), year-month-day (1936-02-16) or Feb 16 1936"
 
 
-def _full_year(text: str, month: int, day: int, today: datetime.date) -> int:
+def _full_year(text: str, month: int, day: int, today: datetime.date, birth: bool = True) -> int:
     """A four-digit year as typed; a two-digit year is the latest year ending so whose date is not after today
-    (a date of birth is never in the future: on 2026-03-01, 2/16/36 is 1936 and 2/16/26 is 2026)."""
+    (a date of birth is never in the future: on 2026-03-01, 2/16/36 is 1936 and 2/16/26 is 2026). Any other day
+    (a due date, an expiry) takes the year ending so that is nearest today: 1/5/27 is 2027."""
     if len(text) == 4:
         return int(text)
     year = today.year - today.year % 100 + int(text)
+    if not birth:
+        return min((year - 100, year, year + 100), key=lambda y: abs(y - today.year))
     later = (year, month, day) > (today.year, today.month, today.day)  # compared as numbers: 2/29 of any year
     return year - 100 if later else year
 
 
-def parse_date(text: str, today: datetime.date | None = None) -> datetime.date | None:
-    """The date of birth a query spells, or None when it spells none.
+def parse_date(text: str, today: datetime.date | None = None, *, birth: bool = True) -> datetime.date | None:
+    """The date of birth a query spells, or None when it spells none (`birth=False`: any day, past or future, as
+    a form's due date or expiry is typed; the same spellings).
 
     Accepted: 1936-02-16, 1936/02/16, 02/16/1936, 2/16/36, 02-16-1936, 02161936 (MMDDYYYY), 19360216,
     Feb 16 1936, February 16, 1936 and 16 Feb 1936. A query in one of the date shapes that is no real day
@@ -107,7 +111,7 @@ def parse_date(text: str, today: datetime.date | None = None) -> datetime.date |
                     date = datetime.date(int(y), int(mo), int(d))
                 except ValueError:
                     continue
-                if EARLIEST_BIRTH_YEAR <= date.year and date <= today:  # one reading at most: MM is 01-12
+                if EARLIEST_BIRTH_YEAR <= date.year and (date <= today or not birth):  # one reading at most
                     return date
         return None
     year_text, month_text, day_text = parts
@@ -119,10 +123,10 @@ def parse_date(text: str, today: datetime.date | None = None) -> datetime.date |
             raise DeskError(f"{text} is not a date: no month is called {month_text!r}; type {DATE_FORMATS}")
     day = int(day_text)
     try:
-        date = datetime.date(_full_year(year_text, month, day, today) if 1 <= month <= 12 else 1, month, day)
+        date = datetime.date(_full_year(year_text, month, day, today, birth) if 1 <= month <= 12 else 1, month, day)
     except ValueError:
         raise DeskError(f"{text} is not a date: type {DATE_FORMATS}") from None
-    if date > today:
+    if birth and date > today:
         raise DeskError(f"{text} is after today, and a date of birth never is: type {DATE_FORMATS}")
     return date
 

@@ -150,7 +150,7 @@ def site_rules(config) -> tuple[Rule, ...]:
     for code in settings.jurisdictions:
         if code not in have:
             raise DeskError(f"config.toml: [retention] jurisdictions names {code!r}, which has no rules in "
-                            f"{source(config.home)}: add [[rule]] entries for it or fix the code")
+                            f"{source(config.home)}: add [[rule]] entries for it or take it out of jurisdictions")
     wanted = [*dict.fromkeys([*settings.jurisdictions, FLOOR])]
     chosen = [r for j in wanted for r in rules if r.jurisdiction == j]
     if settings.policy_years:

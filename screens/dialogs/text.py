@@ -10,6 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from recdesk.errors import DeskError
 from recdesk.patients.search import parse_date
 from screens.widgets.plain import Plain
 
@@ -57,7 +58,10 @@ class TextDialog(ModalScreen[str | None]):
         if self.kind == "text":
             self.dismiss(text)
             return
-        date = parse_date(text) if text else None
+        try:
+            date = parse_date(text, birth=False) if text else None
+        except DeskError:
+            date = None
         if date is None:
             self.problem("Not a date: type 2026-11-20 or 11/20/2026" +
                          (" (Esc cancels)." if self.kind == "due_date" else "."))
