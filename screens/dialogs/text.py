@@ -1,9 +1,12 @@
-"""One line of text (a reason, a note, a date); Enter accepts, Esc cancels, bad input says why in one line."""
+"""One line of text (a reason, a note, a date, a count); Enter accepts, Esc cancels, bad input says why in one line.
+Limits are kept where the clerk types: a text stops at its service's limit, a date of service is never before the
+patient's birth, a count is never beyond what its service accepts."""
 
 from __future__ import annotations
 
 import datetime
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -13,8 +16,9 @@ from textual.widgets import Input, Static
 from recdesk.patients.search import parse_date
 from screens.widgets.plain import Plain
 
-# kind -> what a date answer must be: a date of service is never in the future, a due-back date never past
-KINDS = ("text", "date", "any_date", "due_date")
+# kind -> what a date answer must be: a date of service is never in the future, a due-back date never past;
+# a "count" is a whole number from 1 to `most`
+KINDS = ("text", "date", "any_date", "due_date", "count")
 
 
 class TextDialog(ModalScreen[str | None]):
@@ -23,19 +27,27 @@ class TextDialog(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="text.cancel")]
 
     def __init__(self, question: str, value: str = "", placeholder: str = "", *, kind: str = "text",
-                 optional: bool = False) -> None:
+                 optional: bool = False, limit: int = 0, earliest: datetime.date | None = None,
+                 earliest_is: str = "", most: int = 0) -> None:
+        """`limit`: the most characters the answer may have (the service's own constant); `earliest` (a date):
+        the first date accepted, `earliest_is` what it is ("the patient's birth"); `most` (a count): the largest."""
         super().__init__()
         assert kind in KINDS, kind
+        assert kind != "count" or most > 0, "a count needs its largest value"
         self.question = question
         self.value = value
         self.placeholder = placeholder
         self.kind = kind
         self.optional = optional
+        self.limit = limit
+        self.earliest = earliest
+        self.earliest_is = earliest_is
+        self.most = most
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Plain(self.question)
-            field = Input(value=self.value, placeholder=self.placeholder, id="answer")
+            field = Input(value=self.value, placeholder=self.placeholder, id="answer", max_length=self.limit)
             field.cursor_blink = False
             yield field
             yield Plain("", id="problem")
@@ -45,6 +57,16 @@ class TextDialog(ModalScreen[str | None]):
 
     def problem(self, text: str) -> None:
         self.query_one("#problem", Static).update(text)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if self.limit and len(event.value) >= self.limit:
+            self.problem(f"{self.limit} characters: the most this can hold.")
+
+    def on_paste(self, event: events.Paste) -> None:
+        """The box refuses a paste that would not fit (nothing is cut off unseen): say so."""
+        length = len(self.query_one("#answer", Input).value) + len(event.text)
+        if self.limit and length > self.limit:
+            self.problem(f"That would be {length} characters; this holds at most {self.limit}: shorten it.")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
@@ -57,12 +79,23 @@ class TextDialog(ModalScreen[str | None]):
         if self.kind == "text":
             self.dismiss(text)
             return
+        if self.kind == "count":
+            digits = text.replace(",", "")
+            if not (digits.isascii() and digits.isdigit() and len(digits) <= len(str(self.most))
+                    and 1 <= int(digits) <= self.most):
+                self.problem(f"Type a whole number from 1 to {self.most:,}.")
+            else:
+                self.dismiss(str(int(digits)))
+            return
         date = parse_date(text) if text else None
         if date is None:
             self.problem("Not a date: type 2026-11-20 or 11/20/2026" +
                          (" (Esc cancels)." if self.kind == "due_date" else "."))
         elif self.kind == "date" and date > datetime.date.today():
             self.problem("That date is in the future: check the page.")
+        elif self.earliest is not None and date < self.earliest:
+            self.problem(f"That date is before {self.earliest_is or 'the earliest date'} "
+                         f"({self.earliest.isoformat()}): check the page.")
         elif self.kind == "due_date" and date < datetime.date.today():
             self.problem("That date is past: a chart is due back today or later.")
         else:
