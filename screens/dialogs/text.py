@@ -10,6 +10,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
@@ -19,6 +20,20 @@ from screens.widgets.plain import Plain
 # kind -> what a date answer must be: a date of service is never in the future, a due-back date never past;
 # a "count" is a whole number from 1 to `most`
 KINDS = ("text", "date", "any_date", "due_date", "count")
+
+
+class AnswerBox(Input):
+    """The answer line. Input refuses a paste that would pass max_length without a word: this one says so."""
+
+    class TooLong(Message):
+        def __init__(self, length: int) -> None:
+            super().__init__()
+            self.length = length
+
+    def on_paste(self, event: events.Paste) -> None:  # runs before Input's own paste handling
+        line = event.text.splitlines()[0] if event.text else ""
+        if self.max_length and len(self.value) + len(line) > self.max_length:
+            self.post_message(self.TooLong(len(self.value) + len(line)))
 
 
 class TextDialog(ModalScreen[str | None]):
@@ -47,7 +62,7 @@ class TextDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Plain(self.question)
-            field = Input(value=self.value, placeholder=self.placeholder, id="answer", max_length=self.limit)
+            field = AnswerBox(value=self.value, placeholder=self.placeholder, id="answer", max_length=self.limit)
             field.cursor_blink = False
             yield field
             yield Plain("", id="problem")
@@ -62,11 +77,9 @@ class TextDialog(ModalScreen[str | None]):
         if self.limit and len(event.value) >= self.limit:
             self.problem(f"{self.limit} characters: the most this can hold.")
 
-    def on_paste(self, event: events.Paste) -> None:
-        """The box refuses a paste that would not fit (nothing is cut off unseen): say so."""
-        length = len(self.query_one("#answer", Input).value) + len(event.text)
-        if self.limit and length > self.limit:
-            self.problem(f"That would be {length} characters; this holds at most {self.limit}: shorten it.")
+    def on_answer_box_too_long(self, event: AnswerBox.TooLong) -> None:
+        """The box refused a paste that would not fit (nothing is cut off unseen): say so."""
+        self.problem(f"That would be {event.length} characters; this holds at most {self.limit}: shorten it.")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
