@@ -25,11 +25,14 @@ from screens.intake import IntakeScreen
 from screens.requestform import ChoiceField, RequestFormScreen, TickField, widget_id
 from screens.requests import RequestsScreen
 from screens.search import SearchScreen
+from tests import test_ui_assembly, test_ui_requests
 from tests.test_roi import form as request_form
 from tests.test_roi import log_request
 from tests.test_ui import SIZE, app_for, settle, until
-from tests.test_ui_assembly import ward  # noqa: F401 - the fixture
-from tests.test_ui_requests import focus_field, office  # noqa: F401 - the fixture
+from tests.test_ui_requests import focus_field
+
+office = test_ui_requests.office  # the fixtures: a clerk, a supervisor, a patient with a filed document
+ward = test_ui_assembly.ward  # two inpatients admitted tomorrow, two providers
 
 
 @pytest.fixture
@@ -64,10 +67,10 @@ async def test_down_moves_through_every_field_and_the_focused_field_is_always_in
         assert app.focused.id == order[0] and in_view(form)
         for expected in order[1:]:
             await pilot.press("down")
-            await until(pilot, lambda e=expected: app.focused.id == e and in_view(form), f"{expected} focused and in view")
+            await until(pilot, lambda e=expected: app.focused.id == e and in_view(form), f"{expected} in view")
         for expected in reversed(order[:-1]):
             await pilot.press("up")
-            await until(pilot, lambda e=expected: app.focused.id == e and in_view(form), f"{expected} focused and in view")
+            await until(pilot, lambda e=expected: app.focused.id == e and in_view(form), f"{expected} in view")
         await pilot.press("down", "down")  # Patient MRNs -> Requester type -> Requester name, then type
         await pilot.press(*"Dewey LLP")
         await settle(app, pilot)
@@ -358,7 +361,7 @@ async def test_a_date_of_service_before_the_patients_birth_is_refused_at_the_fie
 # --- limits where they are typed: the deficiency note, the fee's page count
 
 
-async def test_a_deficiency_note_stops_at_the_services_limit(ward):  # noqa: F811
+async def test_a_deficiency_note_stops_at_the_services_limit(ward):
     app = app_for(ward)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
