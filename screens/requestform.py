@@ -137,6 +137,7 @@ class ChoiceField(Static, can_focus=True):
         self.value = value
         self.label = label
         self.type_ahead = TypeAhead(list(options))
+        self.warned = False  # "this is a list" is said once each time the field has the focus
         self._show()
 
     def _show(self) -> None:
@@ -159,17 +160,15 @@ class ChoiceField(Static, can_focus=True):
 
     def on_blur(self) -> None:
         self.type_ahead.reset()
-        self._warned = False
-
-    _warned = False  # the "this is a list" line is said once each time the field has the focus
+        self.warned = False
 
     def on_key(self, event: events.Key) -> None:
         if event.key == "backspace":
             found = self.type_ahead.back()
         elif event.is_printable and event.character:
             found = self.type_ahead.press(event.character)
-            if found is None and event.character.strip() and not self._warned:
-                self._warned = True
+            if found is None and event.character.strip() and not self.warned:
+                self.warned = True
                 self.notify(f"{self.label or 'This field'} is a list: no choice starts with "
                             f"{(self.type_ahead.typed + event.character).strip()!r}. Type the start of a choice, "
                             "Enter opens the list, Left/Right step.", severity="warning", timeout=4)
@@ -252,15 +251,15 @@ class RequestFormScreen(DeskScreen):
                 if key == "auth.on_file":
                     yield Plain("The authorization (164.508 elements)", classes="section")
                 yield Label(label)
-                yield self._widget(key, kind, options)
+                yield self._widget(key, label, kind, options)
         yield Plain("", id="verdict")
         yield Footer()
 
-    def _widget(self, key: str, kind: str, options: tuple):
+    def _widget(self, key: str, label: str, kind: str, options: tuple):
         value = self._initial_value(key)
         if kind == "select":
             return ChoiceField(options, value if value in options else options[0], id=widget_id(key),
-                               label=dict((k, lbl) for k, lbl, _, _ in self.fields)[key].strip())
+                               label=label.strip())
         if kind == "check":
             return TickField(bool(value), id=widget_id(key))
         field = Input(value=str(value or ""), id=widget_id(key), compact=True,
