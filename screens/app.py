@@ -22,7 +22,7 @@ from recdesk.display import shown
 from recdesk.errors import AccessDenied
 from recdesk.serve import sessions
 from recdesk.vault import audit, environment
-from screens.base import FAILED, REFUSED, refusal, restricted_call
+from screens.base import FAILED, REFUSED, DeskScreen, ask_discard, refusal, restricted_call
 from screens.widgets.controls import ControlFilter
 from screens.widgets.keys import key_name
 
@@ -219,6 +219,9 @@ class RecdeskApp(App[str]):
             self.push_screen(HelpScreen(self.screen))
 
     def action_search(self) -> None:
+        self.after_asking(self._search)
+
+    def _search(self) -> None:
         from screens.search import SearchScreen
 
         while len(self.screen_stack) > 2:
@@ -234,6 +237,9 @@ class RecdeskApp(App[str]):
         return PdfWorker()
 
     def _go(self, screen_type) -> None:
+        self.after_asking(lambda: self._go_now(screen_type))
+
+    def _go_now(self, screen_type) -> None:
         while len(self.screen_stack) > 2:
             self.pop_screen()
         self.push_screen(screen_type())
@@ -250,7 +256,24 @@ class RecdeskApp(App[str]):
         if not isinstance(self.screen, QAScreen):
             self._go(QAScreen)
 
+    def unsaved(self) -> str | None:
+        """The unsaved work of any open screen (DeskScreen.unsaved), or None."""
+        return next((what for screen in reversed(self.screen_stack)
+                     if isinstance(screen, DeskScreen) and (what := screen.unsaved())), None)
+
+    def after_asking(self, go: Callable[[], object], and_then: str = "") -> None:
+        """go() when no open screen holds unsaved work; otherwise only after "Discard ...?" is answered Yes."""
+        what = self.unsaved()
+        if what is None:
+            go()
+        else:
+            ask_discard(self, what, go, and_then=and_then)
+
     def action_sign_off(self) -> None:
+        """Sign off; with a form half filled, "Discard ... and sign off?" first (default No)."""
+        self.after_asking(self._sign_off, " and sign off")
+
+    def _sign_off(self) -> None:
         self.sign_off_reason = "quit"
         self.exit(result="quit")
 

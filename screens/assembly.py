@@ -420,7 +420,8 @@ class AssemblyScreen(DeskScreen):
             "Assigned to:", choices, str(a.attending_id) if a.attending_id else None))
         if provider is None:
             return
-        note = await self.ask(TextDialog("Note for the provider (Enter for none, Esc cancels):", optional=True))
+        note = await self.ask(TextDialog("Note for the provider (Enter for none, Esc cancels):", optional=True,
+                                         limit=assembly.NOTE_MAX))
         if note is None:
             return
         document = item.documents[0].uuid if item and len(item.documents) == 1 else None

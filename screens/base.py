@@ -17,6 +17,7 @@ from recdesk.patients.chart import BreakGlassRequired, PurposeRequired
 from recdesk.pdf import printing
 from recdesk.roles import CHANGERS
 from screens.dialogs.breakglass import BreakGlassDialog
+from screens.dialogs.choice import ChoiceDialog
 from screens.dialogs.purpose import PurposeDialog
 
 T = TypeVar("T")
@@ -94,6 +95,10 @@ async def restricted_call(app: Any, attempt: Callable[[str | None], Awaitable[T]
         except errors as exc:
             say_error(str(exc))
             return FAILED, None
+def ask_discard(app, what: str, then: Callable[[], object], *, and_then: str = "") -> None:
+    """Ask "Discard {what}{and_then}?" with No first (Enter keeps the work); `then` runs only on Yes."""
+    question = ChoiceDialog(f"Discard {what}{and_then}?", [("no", "No, keep it"), ("yes", "Yes, discard it")])
+    app.push_screen(question, lambda answer: then() if answer == "yes" else None)
 
 
 class DeskScreen(Screen):
@@ -146,6 +151,21 @@ class DeskScreen(Screen):
                     seen.add(binding.action)
                     out.append((binding, reason))
         return out
+
+    # --- work typed and not saved: the screen's Esc, the app's F-keys and sign-off ask before throwing it away
+
+    def unsaved(self) -> str | None:
+        """What leaving now would throw away ("this request"), or None when nothing typed would be lost. A form
+        overrides this; leave() and the app's sign-off ask "Discard ...?" (default No) when it says something."""
+        return None
+
+    def leave(self, go: Callable[[], object]) -> None:
+        """Back out with go(), asking first when the screen holds unsaved work."""
+        what = self.unsaved()
+        if what is None:
+            go()
+        else:
+            ask_discard(self.app, what, go)
 
     # --- saying things: a screen with a message line of its own (MESSAGE_LINE, a Static's id) shows them there,
     # where a clerk scanning charts is looking; the others as a toast

@@ -20,8 +20,9 @@ HELP = (
     "Scanned documents waiting to be filed, oldest first; those QA sent back to you come first.\n"
     "Up/Down pick a document; Left/Right turn its pages. S scans the inbox now.\n"
     "P picks the patient (the search prompt; a suggested MRN from the page is typed for you),\n"
-    "T the document type, D the date of service, E the encounter (optional). F files it (it then waits\n"
-    "for QA) and moves on.\n"
+    "T the document type (type its first letters to jump), D the date of service (a date found on the first\n"
+    "page is filled in for you: check it; never before the patient's birth), E the encounter (optional).\n"
+    "F files it (it then waits for QA) and moves on.\n"
     "Quarantined files are listed last with their reason: their bytes are kept, encrypted;\n"
     "`recdesk intake export ID -o FILE` gets one back."
 )
@@ -79,8 +80,11 @@ class IntakeScreen(DocumentQueueScreen):
             self.query_one("#choice", Static).update(
                 "Nothing to file: press S to scan the inbox." if doc is None else f"Quarantined: {doc.quarantined}")
             return
-        await pages.show(doc.uuid, doc.pages)
+        await pages.show(doc.uuid, doc.pages)  # its first page: what the suggestions are read from
         self.choice["suggested"] = intake.suggested_query(pages.text)
+        found = intake.suggested_service_date(pages.text)
+        if found is not None:  # pre-filled from the page; D changes it
+            self.choice["date"], self.choice["date_from_page"] = found.isoformat(), True
         self.show_choice()
 
     def show_choice(self) -> None:
@@ -90,7 +94,8 @@ class IntakeScreen(DocumentQueueScreen):
             (f"Patient: ? (P; page suggests {self.choice['suggested']})" if self.choice.get("suggested")
              else "Patient: ? (P)"),
             f"Type: {self.choice.get('type_label', '? (T)')}",
-            f"Date: {self.choice.get('date', '? (D)')}",
+            f"Date: {self.choice['date']}" + (" (from the page; D changes it)" if self.choice.get("date_from_page")
+                                               else "") if "date" in self.choice else "Date: ? (D)",
         ]
         if "encounter_label" in self.choice:
             parts.append(f"Encounter: {self.choice['encounter_label']}")
@@ -130,6 +135,10 @@ class IntakeScreen(DocumentQueueScreen):
             self.choice.pop("encounter", None)  # an encounter belongs to the patient picked before
             self.choice.pop("encounter_label", None)
             self.show_choice()
+            date = self.choice.get("date")
+            if date and patient.dob and datetime.date.fromisoformat(date) < patient.dob:
+                self.notify(f"The date of service {date} is before this patient's birth ({patient.dob}): "
+                            "D changes it, or pick another patient.", severity="warning")
 
     def action_pick_type(self) -> None:
         if self.fileable:
@@ -148,10 +157,13 @@ class IntakeScreen(DocumentQueueScreen):
             self.flow(self._pick_date())
 
     async def _pick_date(self) -> None:
+        patient: PatientDetails | None = self.choice.get("patient")  # type: ignore[assignment]
         answer = await self.ask(
-            TextDialog("Date of service:", str(self.choice.get("date", "")), "2026-11-20 or 11/20/2026", kind="date"))
+            TextDialog("Date of service:", str(self.choice.get("date", "")), "2026-11-20 or 11/20/2026", kind="date",
+                       earliest=patient.dob if patient else None, earliest_is="the patient's birth"))
         if answer is not None:
             self.choice["date"] = answer
+            self.choice.pop("date_from_page", None)
             self.show_choice()
 
     def action_pick_encounter(self) -> None:

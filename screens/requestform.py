@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -18,7 +19,7 @@ from textual.widgets import Input, Label, Static
 from recdesk.patients.search import parse_date
 from recdesk.release import rules
 from screens.base import DeskScreen
-from screens.dialogs.choice import ChoiceDialog
+from screens.dialogs.choice import ChoiceDialog, TypeAhead
 from screens.widgets.footer import DeskFooter
 from screens.widgets.header import DeskHeader
 from screens.widgets.plain import Plain
@@ -112,12 +113,19 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
 
 
+class FormFields(VerticalScroll, can_focus=False, inherit_bindings=False):
+    """The form's fields, scrolled only by moving the focus: Down/Up (the screen's keys) move between fields and the
+    focused field is scrolled into view, so what is typed always lands in a field the clerk sees."""
+
+
 class ChoiceField(Static, can_focus=True):
-    """One of a fixed list in a single line: Enter opens the list, Left/Right step through it. Lighter than a
-    Select (one widget, not five), which keeps Tab quick on a long form."""
+    """One of a fixed list in a single line: Enter opens the list, Left/Right step through it, letters jump to the
+    first choice starting with them (type-ahead, as in the lists). Space never opens the list: it only joins the
+    letters typed ("public h"); a key that matches no choice leaves the choice as it is and says so. Lighter than
+    a Select (one widget, not five), which keeps Tab quick on a long form."""
 
     BINDINGS = [
-        Binding("enter,space", "open", "Choose", show=False),
+        Binding("enter", "open", "Choose", show=False),
         Binding("left", "step(-1)", "Previous choice", show=False),
         Binding("right", "step(1)", "Next choice", show=False),
     ]
@@ -127,10 +135,13 @@ class ChoiceField(Static, can_focus=True):
             super().__init__()
             self.field = field
 
-    def __init__(self, options: tuple[str, ...], value: str, *, id: str) -> None:
+    def __init__(self, options: tuple[str, ...], value: str, *, id: str, label: str = "") -> None:
         super().__init__(id=id)
         self.options = options
         self.value = value
+        self.label = label
+        self.type_ahead = TypeAhead(list(options))
+        self.warned = False  # "this is a list" is said once each time the field has the focus
         self._show()
 
     def _show(self) -> None:
@@ -143,11 +154,33 @@ class ChoiceField(Static, can_focus=True):
             self.post_message(self.Changed(self))
 
     def action_step(self, delta: int) -> None:
+        self.type_ahead.reset()
         self.set(self.options[(self.options.index(self.value) + delta) % len(self.options)])
 
     def action_open(self) -> None:
+        self.type_ahead.reset()
         dialog = ChoiceDialog("Choose", [(o, o.replace("_", " ")) for o in self.options], current=self.value)
         self.app.push_screen(dialog, lambda chosen: self.set(chosen) if chosen else None)
+
+    def on_blur(self) -> None:
+        self.type_ahead.reset()
+        self.warned = False
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key == "backspace":
+            found = self.type_ahead.back()
+        elif event.is_printable and event.character:
+            found = self.type_ahead.press(event.character)
+            if found is None and event.character.strip() and not self.warned:
+                self.warned = True
+                self.notify(f"{self.label or 'This field'} is a list: no choice starts with "
+                            f"{(self.type_ahead.typed + event.character).strip()!r}. Type the start of a choice, "
+                            "Enter opens the list, Left/Right step.", severity="warning", timeout=4)
+        else:
+            return
+        event.stop()
+        if found is not None:
+            self.set(self.options[found])
 
 
 class TickField(Static, can_focus=True):
@@ -179,12 +212,14 @@ class RequestFormScreen(DeskScreen):
 
     HELP = (
         "Enter the request as received, then the authorization element by element.\n"
-        "Tab / Down moves to the next field, Shift+Tab / Up to the one before. Enter opens a list (Left/Right step\n"
-        "through it); Space ticks or unticks a [x] box.\n"
+        "Tab / Down moves to the next field, Shift+Tab / Up to the one before; the field you are in is always on\n"
+        "screen. In a list field (▾) type the first letters of a choice to jump to it (Backspace takes one back),\n"
+        "Enter opens the list, Left/Right step through it; Space never opens it. Space ticks or unticks a [x] box.\n"
         "Dates: 2026-11-20 or 11/20/2026. Several MRNs, document types or purposes: separate with commas.\n"
         "The box at the bottom is the validator's verdict as you type, with each problem's rule code — the same one\n"
         "`recdesk roi check` gives. Ctrl+S saves: a request that is not releasable is put on hold and a deficiency\n"
-        "letter naming each missing element is drafted. Esc leaves without saving."
+        "letter naming each missing element is drafted. Esc leaves without saving (after typing, it asks first:\n"
+        "Discard this request? No is the default)."
     )
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="form.save", priority=True),
@@ -196,11 +231,8 @@ class RequestFormScreen(DeskScreen):
     RequestFormScreen #form { height: 1fr; layout: grid; grid-size: 2; grid-columns: 27 1fr; grid-rows: 1; }
     RequestFormScreen #form Label { padding: 0 1; }
     RequestFormScreen #form Input { height: 1; border: none; padding: 0 1; background: ansi_black; }
-    RequestFormScreen #form Input:focus { background: ansi_blue; color: ansi_bright_white; }
     RequestFormScreen ChoiceField { height: 1; padding: 0 1; }
-    RequestFormScreen ChoiceField:focus { background: ansi_blue; color: ansi_bright_white; }
     RequestFormScreen TickField { height: 1; padding: 0 1; }
-    RequestFormScreen TickField:focus { background: ansi_blue; color: ansi_bright_white; }
     RequestFormScreen .section { column-span: 2; height: 1; text-style: bold; padding: 0 1; }
     RequestFormScreen #verdict { height: 6; border-top: solid ansi_blue; padding: 0 1; }
     """
@@ -212,24 +244,26 @@ class RequestFormScreen(DeskScreen):
         self.title_text = title or ("Correct the authorization" if authorization_only else "New request")
         self.fields = ([] if authorization_only else REQUEST_FIELDS) + AUTH_FIELDS
         self.kinds = {key: kind for key, _, kind, _ in REQUEST_FIELDS + AUTH_FIELDS}
+        self.as_opened: dict | None = None  # the form as it opened: unsaved() compares with it
 
     def compose(self) -> ComposeResult:
         yield DeskHeader(self.title_text)
-        with VerticalScroll(id="form"):
+        with FormFields(id="form"):
             if not self.authorization_only:
                 yield Plain("The request", classes="section")
             for key, label, kind, options in self.fields:
                 if key == "auth.on_file":
                     yield Plain("The authorization (164.508 elements)", classes="section")
                 yield Label(label)
-                yield self._widget(key, kind, options)
+                yield self._widget(key, label, kind, options)
         yield Plain("", id="verdict")
         yield DeskFooter()
 
-    def _widget(self, key: str, kind: str, options: tuple):
+    def _widget(self, key: str, label: str, kind: str, options: tuple):
         value = self._initial_value(key)
         if kind == "select":
-            return ChoiceField(options, value if value in options else options[0], id=widget_id(key))
+            return ChoiceField(options, value if value in options else options[0], id=widget_id(key),
+                               label=label.strip())
         if kind == "check":
             return TickField(bool(value), id=widget_id(key))
         field = Input(value=str(value or ""), id=widget_id(key), compact=True,
@@ -262,6 +296,16 @@ class RequestFormScreen(DeskScreen):
     def on_mount(self) -> None:
         self.query_one(f"#{widget_id(self.fields[0][0])}").focus()
         self.refresh_verdict()
+        self.as_opened = self._comparable()
+
+    def _comparable(self) -> dict:
+        return {k: v for k, v in self.document().items() if k != "as_of"}
+
+    def unsaved(self) -> str | None:
+        """Anything typed, ticked or chosen since the form opened is lost on leaving: ask first."""
+        if self.as_opened is None or self._comparable() == self.as_opened:
+            return None
+        return "the changes to this authorization" if self.authorization_only else "this request"
 
     # --- the document the form stands for
 
@@ -378,4 +422,4 @@ class RequestFormScreen(DeskScreen):
         self.dismiss(doc)
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.leave(lambda: self.dismiss(None))

@@ -387,11 +387,8 @@ class RequestsScreen(DeskScreen):
         self.with_current(self._fee)
 
     async def _fee(self, row: Row) -> None:
-        pages = await self.ask(TextDialog("How many pages will be copied?"))
+        pages = await self.ask(TextDialog("How many pages will be copied?", kind="count", most=fees.MAX_PAGES))
         if not pages:
-            return
-        if not pages.strip().isdigit():
-            self.say_error("Type the number of pages, e.g. 42.")
             return
         flat = False
         if row.view.delivery in ("electronic", "portal") and row.view.verdict.basis == "individual":
@@ -430,7 +427,8 @@ class RequestsScreen(DeskScreen):
         self.flow(self._accounting())
 
     async def _accounting(self) -> None:
-        patient = await self.ask(PatientPicker())
+        row = self.current  # the highlighted request's patient is typed in for you: Enter takes it
+        patient = await self.ask(PatientPicker(row.view.mrn if row else ""))
         if patient is None:
             return
         await self.app.push_screen(AccountingScreen(patient.uuid))

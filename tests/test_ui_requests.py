@@ -148,7 +148,7 @@ async def test_log_fix_packet_release_and_accounting_with_keys_only(office):
         await pilot.press("o")
         await settle(app, pilot)
         assert isinstance(app.screen, PatientPicker)
-        await pilot.press(*"100234")
+        assert app.screen.query_one("#prompt", Input).value == "100234"  # the highlighted request's patient
         await settle(app, pilot)
         await pilot.press("enter")
         await settle(app, pilot)

@@ -47,6 +47,7 @@ from recdesk.completion import rules as completion
 # The F6 screen reads chart completion through this one module: what it uses of deficiencies.py and printouts.py,
 # and the rows it shows, are named here for it (noqa: F401).
 from recdesk.completion.deficiencies import (  # noqa: F401
+    NOTE_MAX,
     close_deficiency,
     deficiencies,
     delinquency_rate,

@@ -41,6 +41,7 @@ from recdesk.documents.pdfworker import (
     Rejected,
 )
 from recdesk.errors import AccessDenied, DeskError
+from recdesk.patients.registry import decrypt
 from recdesk.retention import holds
 from recdesk.roles import CHANGERS
 from recdesk.vault import audit, crypto, seals
@@ -460,6 +461,43 @@ def suggested_query(text: str) -> str | None:
     return match.group(1) if match else None
 
 
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_A_DATE = re.compile(r"\b(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/-]\d{1,2}[/-]\d{4}|" + _MONTH + r" \d{1,2},? \d{4}|\d{1,2} "
+                     + _MONTH + r",? \d{4})(?!\d)", re.IGNORECASE)
+_SERVICE_LABEL = re.compile(r"(?:date of service|service date|\bDOS|admission date|date of admission|admit date|"
+                            r"admitted(?: on)?)[\s:#.-]*$", re.IGNORECASE)
+_BIRTH_LABEL = re.compile(r"(?:\bDOB|D\.O\.B\.?|date of birth|birth ?date|\bborn(?: on)?)[\s:#.-]*$", re.IGNORECASE)
+_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y", "%b %d %Y", "%B %d %Y", "%d %b %Y", "%d %B %Y")
+
+
+def _read_date(text: str) -> datetime.date | None:
+    text = " ".join(text.replace(",", " ").replace(".", " ").split())
+    text = re.sub(r"\bsept\b", "sep", text, flags=re.IGNORECASE)
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def suggested_service_date(text: str) -> datetime.date | None:
+    """The date of service printed on a page (its first page, as the pdf worker extracts it): a date labelled
+    "Date of service", "DOS", "Service date" or "Admission date", else the first date on the page that is not a date
+    of birth. Never in the future; a suggestion the clerk confirms or changes, never filed by itself."""
+    first = None
+    for match in _A_DATE.finditer(text):
+        date = _read_date(match.group(1))
+        if date is None or date > datetime.date.today():
+            continue
+        before = text[text.rfind("\n", 0, match.start()) + 1:match.start()][-40:]
+        if _SERVICE_LABEL.search(before):
+            return date
+        if first is None and not _BIRTH_LABEL.search(before):
+            first = date
+    return first
+
+
 # --- indexing, QA and moves ----------------------------------------------------------------------
 
 
@@ -512,9 +550,16 @@ def _check_type(desk: Desk, doc_type: str) -> None:
         raise DeskError(f"document type {doc_type!r} is not on the list: one of {', '.join(sorted(types))}")
 
 
-def _check_date(service_date: datetime.date | None) -> None:
-    if service_date is not None and service_date > datetime.date.today():
+def _check_date(desk: Desk, service_date: datetime.date | None, patient: Patient) -> None:
+    """A date of service is never in the future, nor before the patient was born."""
+    if service_date is None:
+        return
+    if service_date > datetime.date.today():
         raise DeskError(f"date of service {service_date.isoformat()} is in the future: check the page")
+    born = decrypt(desk, patient).dob
+    if born is not None and service_date < born:
+        raise DeskError(f"date of service {service_date.isoformat()} is before the patient's birth "
+                        f"({born.isoformat()}): check the page and the patient")
 
 
 def file_to_patient(desk: Desk, actor, doc_uuid: str, patient_uuid: str, doc_type: str,
@@ -522,11 +567,11 @@ def file_to_patient(desk: Desk, actor, doc_uuid: str, patient_uuid: str, doc_typ
     """Index an unfiled document: patient, type, date of service, encounter. It then waits for QA."""
     actor.require(*CHANGERS)
     _check_type(desk, doc_type)
-    _check_date(service_date)
     doc = _get(doc_uuid)
     if doc.status != "unfiled":
         raise DeskError(f"document {doc_uuid} is {doc.status}, not waiting to be filed")
     patient = _patient(patient_uuid)
+    _check_date(desk, service_date, patient)
     encounter = None
     if encounter_uuid:
         encounter = Encounter.get_or_none((Encounter.uuid == encounter_uuid) & (Encounter.patient == patient.id))
@@ -612,7 +657,7 @@ def move(desk: Desk, actor, doc_uuid: str, *, reason: str, patient_uuid: str | N
     new_type = doc_type or doc.doc_type
     new_date = service_date if service_date is not None else doc.service_date
     _check_type(desk, new_type)
-    _check_date(new_date)
+    _check_date(desk, new_date, target)
     if target.id == doc.patient_id and new_type == doc.doc_type and new_date == doc.service_date:
         raise DeskError("nothing to change: pick another patient, type or date")
     stamp = now()

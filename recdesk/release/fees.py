@@ -12,12 +12,21 @@ from recdesk.roles import CHANGERS
 from recdesk.vault import audit
 from recdesk.vault.models import Release
 
+MAX_PAGES = 100_000  # more pages than a whole record of a long stay: a count beyond this is mistyped
+
+
+def check_pages(pages: int) -> None:
+    """A fee is estimated for 1 to MAX_PAGES pages (99,999,999,999 is a typing slip, never a $3.00 fee)."""
+    if isinstance(pages, bool) or not isinstance(pages, int) or not 1 <= pages <= MAX_PAGES:
+        raise DeskError(f"a fee estimate is for 1 to {MAX_PAGES:,} pages, not {pages!r}: count the pages again")
+
 
 def fee_estimate(desk: Desk, actor, release_uuid: str, pages: int, *, flat: bool = False,
                  mailed: bool = True) -> tuple[list[rules.FeeLine], int]:
     """The fee lines for this release from the schedule in data/fees.toml, checked (R3, R5) and recorded before
     fulfilment, with a fee-estimate letter."""
     actor.require(*CHANGERS)
+    check_pages(pages)
     release = log.release_row(release_uuid)
     if release.status in log.CLOSED:
         raise DeskError(f"this request is {release.status}: no fee to estimate")
