@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from textual.screen import ModalScreen
 
 from recdesk import users
 from recdesk.documents.filing import file_document
@@ -17,6 +16,7 @@ from screens.assembly import AssemblyScreen
 from screens.dialogs.choice import ChoiceDialog
 from screens.dialogs.help import HelpScreen
 from screens.search import SearchScreen
+from tests.test_ui import settle
 
 SIZE = (80, 24)
 TOMORROW = dt.date.today() + dt.timedelta(days=1)
@@ -60,17 +60,6 @@ def ward(desk_and_manager):
 
 def app_for(desk, user="ann"):
     return RecdeskApp(desk, sessions.sign_on(desk, user))
-
-
-async def settle(app, pilot):
-    """Wait until nothing runs but a worker waiting for the clerk to answer a dialog."""
-    for _ in range(1000):
-        waiting = isinstance(app.screen, ModalScreen)
-        busy = [w for w in app.workers if w.is_running and not (waiting and w.group == "assembly")]
-        if not busy:
-            break
-        await pilot.pause(0.01)
-    await pilot.pause()
 
 
 def screen_text(app) -> list[str]:
