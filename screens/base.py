@@ -66,22 +66,24 @@ class DeskScreen(Screen):
 
     # --- drawn: a screen reads what it shows in its own on_mount, which Textual runs to its end before this base's
     # handlers and before the screen resumes; once that is painted the screen is loaded and drawn, and the
-    # terminal's title names it. A test in a real pty waits for that title, not for a quiet moment, before it checks that the idle
-    # screen sends nothing.
+    # terminal's title names it. A test in a real pty waits for that title, not for a quiet moment, before it
+    # checks that the idle screen sends nothing.
 
     def on_screen_resume(self) -> None:
         self.run_worker(self._shown(), group=SHOWN, exclusive=True)
 
     async def _shown(self) -> None:
-        # A paint can make more work (the footer's keys after a resume, a table's widths, a tab's underline sliding
-        # into place): go round until a round finds nothing left to paint. Bounded, so a screen that never settles
-        # is still named.
+        # A paint can make more work (the footer's keys after a resume, recomposed after a refresh; a table's
+        # widths; a tab's underline sliding into place): go round until two rounds in a row find nothing left to
+        # paint (work started in one round shows in the next). Bounded, so a screen that never settles is named too.
+        quiet = 0
         for _ in range(50):
             if self.app.screen is not self:
                 return  # another screen came on top (or this one left): it is named when it is back
             await self.app.animator.wait_until_complete()
             await self._painted()
-            if self._quiet():
+            quiet = quiet + 1 if self._quiet() else 0
+            if quiet == 2:
                 break
         if self.app.screen is not self:
             return
