@@ -57,16 +57,23 @@ def _deficiency_summary(desk: Desk, actor, as_of: datetime.date) -> list[list[st
         from recdesk.completion import deficiencies
     except ImportError:  # pragma: no cover - deficiencies ship with recdesk
         return []
-    rows = deficiencies.provider_queue(desk, actor, _moment(as_of))
-    rate = deficiencies.delinquency_rate(desk, _moment(as_of))
+    at = _moment(as_of)
+    rows = deficiencies.provider_queue(desk, actor, at)
+    late = deficiencies.delinquency(desk, at)  # the one figure F6 and its Q queue show too
+    rate = deficiencies.delinquency_rate(desk, at)
     shown = "no discharges in 3 months" if rate.rate == float("inf") else _pct(rate.rate)
     return [["Deficiencies open", str(sum(r.open for r in rows))],
-            ["Deficiencies delinquent (C4)", str(sum(r.delinquent for r in rows))],
+            [f"Charts delinquent (C4: a deficiency open {late.days}+ days after discharge)", str(late.charts)],
             ["Delinquency rate (C6)", f"{shown} (threshold {rate.threshold:.0%})"
                                       + (" - OVER" if rate.over else "")]]
 
 
 def _moment(day: datetime.date) -> datetime.datetime:
+    """The moment a day's figures are taken: now for today (as F6 takes them), else the end of that day."""
+    if day == datetime.date.today():
+        from recdesk.completion.rows import wall_clock
+
+        return wall_clock()
     return datetime.datetime.combine(day, datetime.time(23, 59))
 
 
@@ -108,9 +115,10 @@ def deficiencies(desk: Desk, actor, as_of: datetime.date) -> Table:
 
     rows = [[r.provider, r.service, str(r.open), str(r.charts), str(r.oldest_days), str(r.delinquent)]
             for r in deficiencies.provider_queue(desk, actor, _moment(as_of))]
-    return Table("Deficiencies by provider", ["Provider", "Service", "Open", "Charts", "Oldest (days)", "Delinquent"],
-                 rows,
-                 note="Aging counts from discharge; delinquent = incomplete at discharge + the configured days (C4).")
+    return Table("Deficiencies by provider", ["Provider", "Service", "Open", "Charts", "Oldest (days)",
+                                              "Delinquent charts"], rows,
+                 note="Aging counts from discharge; a chart is delinquent with a deficiency open "
+                      f"{desk.config.completion.delinquent_days}+ days after discharge (C4).")
 
 
 def productivity(desk: Desk, actor, as_of: datetime.date) -> Table:

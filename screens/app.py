@@ -127,6 +127,13 @@ class RecdeskApp(App[str]):
         super().notify(shown(message, lines=True), title=shown(title), severity=severity, timeout=timeout,
                        markup=False)
 
+    def name_window(self, title: str) -> None:
+        """Name the terminal's window (OSC 2) after the screen: the desk's own words, never patient data. It goes
+        through the driver after what was painted before it, so it also says that the screen has been drawn."""
+        driver = self._driver
+        if driver is not None and not self.is_headless:
+            driver.write(f"\x1b]2;{''.join(c for c in title if c.isprintable())}\x07")
+
     # --- the desk thread: every database call runs on one thread, so one connection serves the session
 
     async def desk_call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

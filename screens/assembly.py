@@ -33,8 +33,9 @@ HELP = (
     "deficiency on it: its type, the provider it is assigned to, then a note (Enter for none); K closes an open "
     "deficiency once the provider has completed it. P prints the chart: a face sheet, a sheet of ID labels and "
     "its documents in chart order. Esc goes back.\n\n"
-    "Deficiencies age from discharge; a record still incomplete at discharge + 30 days is delinquent (C4; "
-    "[completion] delinquent_days sets the days). Every list and chart you open is in the audit trail."
+    "Deficiencies age from discharge; a chart with a deficiency still open 30 days after discharge is "
+    "delinquent (C4; [completion] delinquent_days sets the days): D, Q and the review (F9) count those charts. "
+    "Every list and chart you open is in the audit trail."
 )
 LIST_VIEWS = ("admissions", "clinics", "discharges", "queue", "provider")
 WORK_VIEWS = ("admissions", "clinics", "discharges")
@@ -106,6 +107,7 @@ class AssemblyScreen(DeskScreen):
         self.rows: list = []
         self.provider: assembly.ProviderRow | None = None
         self.rate: assembly.Rate | None = None
+        self.late: assembly.Delinquency | None = None  # the desk's one delinquency figure
         self.chart: assembly.Assembly | None = None
         self.purpose: str | None = None
         self.lines: list[tuple[assembly.ItemRow | None, assembly.DeficiencyRow | None]] = []
@@ -158,6 +160,8 @@ class AssemblyScreen(DeskScreen):
             if self.view in WORK_VIEWS:
                 day = dt.date.today() if self.view == "discharges" else self.day
                 self.rows = await self.call(assembly.worklist, day, self.view)
+                if self.view == "discharges":
+                    self.late = await self.read(assembly.delinquency)
             elif self.view == "queue":
                 self.rows = await self.call(assembly.provider_queue)
                 self.rate = await self.read(assembly.delinquency_rate)
@@ -190,9 +194,8 @@ class AssemblyScreen(DeskScreen):
                 _add(table, _cut(("! " if r.sensitive else "") + r.name, 20), r.mrn, KIND_WORDS[r.kind],
                      _md(r.discharge_at), f"{r.age_days}{'!' if r.delinquent else ''}",
                      _cut(r.attending, 14), str(r.missing), str(r.deficient))
-            late = sum(r.delinquent for r in self.rows)
-            status.update(_cut(f"Discharges with incomplete charts: {len(self.rows)}, {late} delinquent (!)",
-                               WIDTH))
+            late = self.late.text if self.late else ""
+            status.update(_cut(f"{len(self.rows)} incomplete · {late}", WIDTH))
         elif self.view == "queue":
             for label, width in (("Provider", 30), ("Open", 5), ("Charts", 6), ("Delinq", 6), ("Oldest", 6)):
                 table.add_column(label, width=width)
@@ -208,7 +211,7 @@ class AssemblyScreen(DeskScreen):
                      f"{r.age_days}{'!' if r.delinquent else ''}")
             p = self.provider
             status.update(_cut(f"{p.provider}: {len(self.rows)} open, {sum(r.delinquent for r in self.rows)} "
-                               "delinquent (!)", WIDTH))
+                               "on delinquent charts (!)", WIDTH))
         if self.rows:
             table.move_cursor(row=min(keep, len(self.rows) - 1))
         self._list_detail()

@@ -3,6 +3,7 @@ the screen's own list of actions that change the record (refused to a supervisor
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ClassVar, TypeVar
 
@@ -23,6 +24,7 @@ from screens.dialogs.purpose import PurposeDialog
 T = TypeVar("T")
 REFUSED = "supervisors review; a clerk or manager makes changes"
 ASK = "ask"  # the worker group of a flow that waits for the clerk to answer a dialog
+SHOWN = "shown"  # the worker group that marks a screen loaded once what it shows is painted
 
 
 class _Failed:
@@ -107,6 +109,57 @@ class DeskScreen(Screen):
 
     CHANGING: ClassVar[frozenset[str]] = frozenset()
     ERRORS: ClassVar[tuple[type[Exception], ...]] = (DeskError,)  # what a service call says as its one line
+    SCREEN_NAME: ClassVar[str] = ""
+    drawn = False  # loaded: what the screen shows on opening is read and painted (see on_screen_resume)
+
+    # --- drawn: a screen reads what it shows in its own on_mount, which Textual runs to its end before this base's
+    # handlers and before the screen resumes; once that is painted the screen is loaded and drawn, and the
+    # terminal's title names it. A test in a real pty waits for that title, not for a quiet moment, before it
+    # checks that the idle screen sends nothing.
+
+    def on_screen_resume(self) -> None:
+        self.run_worker(self._shown(), group=SHOWN, exclusive=True)
+
+    async def _shown(self) -> None:
+        # A paint can make more work (the footer's keys after a resume, recomposed after a refresh; a table's
+        # widths; a tab's underline sliding into place): go round until two rounds in a row find nothing left to
+        # paint (work started in one round shows in the next). Bounded, so a screen that never settles is named too.
+        quiet = 0
+        for _ in range(50):
+            if self.app.screen is not self:
+                return  # another screen came on top (or this one left): it is named when it is back
+            await self.app.animator.wait_until_complete()
+            await self._painted()
+            quiet = quiet + 1 if self._quiet() else 0
+            if quiet == 2:
+                break
+        if self.app.screen is not self:
+            return
+        self.drawn = True
+        self.app.name_window(f"recdesk: {self.SCREEN_NAME}" if self.SCREEN_NAME else "recdesk")
+
+    async def _painted(self) -> None:
+        """The app and every widget of the screen have handled what they had been sent, and the screen has had
+        its refresh."""
+        loop = asyncio.get_running_loop()
+        waits = []
+        for node in (self.app, self, *self.walk_children()):
+            done = loop.create_future()
+            if node.call_later(lambda done=done: done.done() or done.set_result(None)):
+                waits.append(done)
+        await asyncio.gather(*waits)
+        painted = loop.create_future()
+        self.call_after_refresh(lambda: painted.done() or painted.set_result(None))
+        await painted
+
+    def _quiet(self) -> bool:
+        """Nothing is waiting to be laid out, painted or animated. Textual has no public word for it: these are its own
+        flags (a batch of updates defers painting; the screen's dirty marks are what its next paint will draw; an
+        animation running or scheduled paints frame after frame)."""
+        animator = self.app.animator
+        return (not self.app._batch_count and not self._layout_required and not self._repaint_required
+                and not self._dirty_widgets and not self._scroll_required and not self._recompose_required
+                and not animator._animations and not animator._scheduled)
 
     # --- the session
 

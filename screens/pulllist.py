@@ -16,6 +16,7 @@ from recdesk.paper.pulllist import NOT_FILLABLE_REASONS, OTHER, PickItem, PickLi
 from screens.base import FAILED, DeskScreen
 from screens.dialogs.choice import ChoiceDialog
 from screens.dialogs.text import TextDialog
+from screens.tracking import cut
 from screens.widgets.footer import DeskFooter
 from screens.widgets.header import DeskHeader
 from screens.widgets.plain import Plain
@@ -95,6 +96,7 @@ class PullListScreen(DeskScreen):
         self.start = start or datetime.date.today() + datetime.timedelta(days=1)
         self.days = days
         self.picks: PickList | None = None
+        self._name_width = 16
         self._lock = asyncio.Lock()  # one change at a time, in the order the keys came
 
     def compose(self) -> ComposeResult:
@@ -142,14 +144,20 @@ class PullListScreen(DeskScreen):
         self.picks = picks
         table = self.table
         table.clear(columns=True)
-        one_day = self.days == 1  # 80 columns: the time column takes the date only when the list spans days
+        one_day = self.days == 1  # the time column takes the date only when the list spans days
         shelf = max([8, *(len(i.shelf) for i in picks.items)])
-        mrn = max([6, *(len(i.mrn) for i in picks.items)])
+        mrn = max([6, *(len(i.mrn) for i in picks.items)])  # an MRN is shown whole, always
+        time, state, clinic = (5, 19, 11) if one_day else (11, 17, 10)
+        # 80 columns: each column pads a cell by one on both sides, and the scroll bar takes one; the patient's
+        # name gets what is left and is cut to it, never the MRN.
+        room = (self.size.width or self.app.size.width) - 1 - 2 * 6
+        self._name_width = max(6, room - shelf - mrn - time - state - clinic)
         table.add_column("Shelf", key="shelf", width=shelf)
         table.add_column("MRN", key="mrn", width=mrn)
-        table.add_column("Clinic", key="clinic", width=max(8, (30 if one_day else 28) - shelf - mrn))
-        table.add_column("Time", key="time", width=5 if one_day else 11)
-        table.add_column("State", key="state", width=30 if one_day else 26)
+        table.add_column("Patient", key="name", width=self._name_width)
+        table.add_column("Clinic", key="clinic", width=clinic)
+        table.add_column("Time", key="time", width=time)
+        table.add_column("State", key="state", width=state)
         for n, item in enumerate(picks.items):
             table.add_row(*self._cells(item), key=str(n))
         self.show_tally()
@@ -161,7 +169,7 @@ class PullListScreen(DeskScreen):
 
     def _cells(self, item: PickItem) -> tuple:
         time = f"{item.at:%H:%M}" if self.days == 1 else f"{item.at:%m-%d %H:%M}"
-        return item.shelf, item.mrn, Text(item.clinic), time, state_text(item)
+        return item.shelf, item.mrn, Text(cut(item.name, self._name_width)), Text(item.clinic), time, state_text(item)
 
     def show_item(self, item: PickItem) -> None:
         if self.picks is None or item not in self.picks.items:

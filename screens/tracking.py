@@ -36,6 +36,13 @@ HELP = (
     "Esc clears a half-typed scan, then leaves check-in mode. Every look-up and move is in the audit trail."
 )
 PERSON = "__person__"
+# 80 columns: the shelf address and the MRN are shown whole; the patient's name is cut to fit what is left.
+LOG_NAME, LOG_DONE, LOG_NOTE = 16, 20, 10
+
+
+def cut(text: str, width: int) -> str:
+    """The text in at most `width` characters, an ellipsis marking a cut (names give way to MRNs)."""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
 class TrackingScreen(DeskScreen):
@@ -86,7 +93,11 @@ class TrackingScreen(DeskScreen):
     def on_mount(self) -> None:
         self.room = self.desk.config.tracking.default_file_room
         log = self.query_one("#tr-log", DataTable)
-        log.add_columns("Chart", "MRN", "Done", "Note")
+        log.add_column("Chart", key="chart")
+        log.add_column("MRN", key="mrn")  # its width follows the MRNs shown: an MRN is never cut
+        log.add_column("Patient", key="patient", width=LOG_NAME)
+        log.add_column("Done", key="done")
+        log.add_column("Note", key="note")
         self.query_one("#tr-scan", ScanInput).focus()
         self.show_mode()
 
@@ -107,8 +118,8 @@ class TrackingScreen(DeskScreen):
             panel.update("")
             return
         if chart.volume_uuid is None:
-            panel.update(Text(f"Chart     {chart.shelf}  (MRN {chart.mrn})\nStatus    no paper chart on record: "
-                              "O charges one out (volume 1 is opened)"))
+            panel.update(Text(self._named(f"Chart     {chart.shelf}  (MRN {chart.mrn})", chart.name) + "\n"
+                              "Status    no paper chart on record: O charges one out (volume 1 is opened)"))
             return
         due = ""
         if chart.due_back_on is not None:
@@ -116,7 +127,7 @@ class TrackingScreen(DeskScreen):
             due = chart.due_back_on.isoformat() + (f"  OVERDUE {late} day{'s' if late != 1 else ''}" if late > 0
                                                    and chart.status == "out" else "")
         lines = [
-            f"Chart     {chart.shelf}  (MRN {chart.mrn}, volume {chart.volume_no})",
+            self._named(f"Chart     {chart.shelf}  (MRN {chart.mrn}, volume {chart.volume_no})", chart.name),
             f"Home      {chart.home}  {chart.home_name}",
             f"Now at    {chart.location}  {chart.location_name} ({chart.location_kind.replace('_', ' ')})",
             f"Status    {chart.status.upper()}: {chart.description}",
@@ -126,9 +137,15 @@ class TrackingScreen(DeskScreen):
         ]
         panel.update(Text("\n".join(lines)))
 
+    def _named(self, line: str, name: str) -> str:
+        """The chart's line with the patient's name after it, cut to the width left (the MRN is never cut)."""
+        room = self.query_one("#tr-chart").content_size.width or self.app.size.width - 2
+        return f"{line}  {cut(name, max(room - len(line) - 2, 6))}"
+
     def log_row(self, chart: ChartStatus, done: str, note: str = "") -> None:
         table = self.query_one("#tr-log", DataTable)
-        table.add_row(chart.shelf, chart.mrn, Text(done[:30]), Text(note[:24]))
+        table.add_row(chart.shelf, chart.mrn, Text(cut(chart.name, LOG_NAME)), Text(done[:LOG_DONE]),
+                      Text(note[:LOG_NOTE]))
         table.move_cursor(row=table.row_count - 1, scroll=True)
 
     # --- keys

@@ -52,7 +52,11 @@ def pdf(label: str, pages: int = 1) -> bytes:
 
 @pytest.fixture
 def ward(desk_and_manager) -> Ward:
-    desk, manager = desk_and_manager
+    return make_ward(*desk_and_manager)
+
+
+def make_ward(desk, manager) -> Ward:
+    """Four patients (one restricted), a clerk, a supervisor and two providers."""
     users.add(desk, manager, "ann", "clerk", full_name="Ann Clerk")
     users.add(desk, manager, "sue", "supervisor")
     people = [
@@ -409,7 +413,7 @@ def test_provider_queue_counts_open_deficiencies_per_provider(ward):
     deficiencies.close_deficiency(w.desk, w.ann, closed)
     queue = deficiencies.provider_queue(w.desk, w.ann, at)
     assert [(r.provider, r.open, r.charts, r.delinquent, r.oldest_days) for r in queue] == [
-        ("Dr. Ada Byron", 3, 2, 2, 40), ("Dr. Ben Casey", 1, 1, 0, 2)]
+        ("Dr. Ada Byron", 3, 2, 1, 40), ("Dr. Ben Casey", 1, 1, 0, 2)]  # delinquent: charts, not deficiencies
 
 
 def test_delinquency_rate_over_three_months_of_discharges(ward):
@@ -429,10 +433,91 @@ def test_delinquency_rate_over_three_months_of_discharges(ward):
     assert (rate.delinquent, rate.discharges) == (2, 6)
     assert rate.rate == pytest.approx(1.0) and rate.over and rate.since == dt.datetime(2026, 8, 26, 12, 0)
     assert rate.rate == rules.delinquency_rate(2, 6)
-    assert "2 delinquent / 6 discharges" in rate.text
+    assert "2 charts delinquent / 6 discharges" in rate.text
     w.desk.config.completion = Completion(kinds=("inpatient", "outpatient"), delinquency_threshold=2)
     rate = deficiencies.delinquency_rate(w.desk, at)
     assert (rate.delinquent, rate.discharges, rate.over) == (3, 7, False)
+
+
+def delinquent_ward(w: Ward) -> dict[str, Encounter]:
+    """A demo-like desk where the old ways of counting disagree: two charts are delinquent (a deficiency open 30+
+    days after discharge); a checklist-incomplete chart without a deficiency, an outpatient visit, a chart not due yet
+    and one whose deficiency was closed are not. (Counting deficiencies gives 4; counting incomplete checklists 3.)"""
+    now = rules_now()
+    with w.desk.write():
+        lee = Patient.get_by_id(register(w.desk, w.desk.sign_on("boss"), PatientDetails(
+            mrn="500500", last="Lee", first="Ana", dob=dt.date(1970, 3, 3), sex="F")))
+    w.patients["500500"] = lee
+    charts = {
+        "two_providers": visit(w, "500100", admit=now - 44 * DAY, discharge=now - 40 * DAY),
+        "surgery": visit(w, "500200", "surgery", admit=now - 37 * DAY, discharge=now - 35 * DAY, attending=w.ben),
+        "outpatient": visit(w, "500300", "outpatient", admit=now - 60 * DAY, discharge=now - 60 * DAY),
+        "no_deficiency": visit(w, "500500", admit=now - 41 * DAY, discharge=now - 38 * DAY),
+        "not_due": visit(w, "500300", admit=now - 8 * DAY, discharge=now - 5 * DAY),
+        "closed": visit(w, "500500", admit=now - 55 * DAY, discharge=now - 50 * DAY),
+    }
+    for name, kind, who in (("two_providers", "missing_discharge_summary", w.ada), ("two_providers", "missing_hp",
+                             w.ben), ("surgery", "missing_op_report", w.ben), ("outpatient", "missing_consent", w.ada),
+                             ("not_due", "missing_hp", w.ada)):
+        deficiencies.record_deficiency(w.desk, w.ann, charts[name].uuid, kind, who.id)
+    done = deficiencies.record_deficiency(w.desk, w.ann, charts["closed"].uuid, "missing_hp", w.ada.id)
+    deficiencies.close_deficiency(w.desk, w.ann, done)
+    return charts
+
+
+def rules_now() -> dt.datetime:
+    from recdesk.completion.rows import wall_clock
+
+    return wall_clock()
+
+
+def test_one_delinquency_figure_for_f6_its_queue_the_review_and_the_cli(ward):
+    """C4 defined once: F6's discharges (D), its provider queue and rate (Q), the F9 review and `recdesk review`
+    give one number, and moving the bylaws' days moves them all."""
+    from recdesk import review
+    from recdesk.desk import os_user_name
+
+    w = ward
+    charts = delinquent_ward(w)
+    late = {charts["two_providers"].uuid, charts["surgery"].uuid}
+    figure = deficiencies.delinquency(w.desk)
+    assert figure.charts == 2
+    assert figure.text == "2 charts delinquent (deficiency open 30+ days after discharge)"
+    # F6 D: the discharges worklist flags exactly those charts (the checklist-incomplete one is not delinquent)
+    rows = assembly.worklist(w.desk, w.ann, TODAY, "discharges")
+    assert charts["no_deficiency"].uuid in {r.encounter_uuid for r in rows}
+    assert {r.encounter_uuid for r in rows if r.delinquent} == late
+    assert assembly.assemble(w.desk, w.ann, charts["two_providers"].uuid).delinquent
+    assert not assembly.assemble(w.desk, w.ann, charts["no_deficiency"].uuid).delinquent
+    # F6 Q: the rate counts the same charts; a provider's column counts their charts among them
+    rate = deficiencies.delinquency_rate(w.desk)
+    assert rate.delinquent == 2 and "2 charts delinquent / " in rate.text
+    assert {r.provider: r.delinquent for r in deficiencies.provider_queue(w.desk, w.ann)} == {
+        "Dr. Ada Byron": 1, "Dr. Ben Casey": 2}
+    assert {r.uuid for r in deficiencies.deficiencies(w.desk, w.ann) if r.delinquent} == {
+        d.uuid for d in Deficiency.select().where(Deficiency.encounter.in_(
+            [charts["two_providers"].id, charts["surgery"].id]))}
+    # F9 and `recdesk review queues`
+    queues = dict(review.section(w.desk, w.sue, "queues").rows)
+    assert queues["Charts delinquent (C4: a deficiency open 30+ days after discharge)"] == "2"
+    if not w.desk.is_postgres:
+        from tests.conftest import run_cli
+
+        users.add(w.desk, w.desk.sign_on("boss"), "rev", "supervisor", os_user=os_user_name())
+        result = run_cli("review", "queues", "--json", home=w.desk.config.home)
+        assert result.returncode == 0, result.stderr
+        import json
+
+        assert ["Charts delinquent (C4: a deficiency open 30+ days after discharge)", "2"] in json.loads(
+            result.stdout)["rows"]
+    # One rule: with 36 days allowed, the 35-day surgery is not delinquent yet, everywhere.
+    w.desk.config.completion = Completion(delinquent_days=36)
+    assert deficiencies.delinquency(w.desk).charts == 1
+    assert deficiencies.delinquency_rate(w.desk).delinquent == 1
+    assert {r.encounter_uuid for r in assembly.worklist(w.desk, w.ann, TODAY, "discharges") if r.delinquent} == {
+        charts["two_providers"].uuid}
+    assert dict(review.section(w.desk, w.sue, "queues").rows)[
+        "Charts delinquent (C4: a deficiency open 36+ days after discharge)"] == "1"
 
 
 # --- letters and printing ------------------------------------------------------------------------------------------

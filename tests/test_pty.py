@@ -11,6 +11,17 @@ from recdesk.patients.registry import PatientDetails, register
 from recdesk.serve.terminal import PtyProcess
 from recdesk.vault.models import AuditEvent
 
+# Upper bounds for a machine under load (a second test suite beside this one): a wait ends as soon as its condition
+# holds, so a generous bound costs nothing when all is well.
+START = 120  # seconds to the first screen (a cold Python, Textual and SQLCipher)
+STEP = 60  # seconds for a screen to answer a key
+IDLE = 3.0  # seconds of silence asked of an idle screen once it has said it is drawn
+
+
+def drawn(name: str) -> bytes:
+    """The title a desk screen sets once what it shows is read and painted (screens.base.DeskScreen)."""
+    return f"\x1b]2;recdesk: {name}\x07".encode()
+
 
 @pytest.fixture
 def backend():
@@ -28,14 +39,12 @@ def home(desk_and_manager):
 def test_the_desk_in_a_pty_searches_signs_off_and_is_silent_when_idle(home):
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"}
     with PtyProcess([sys.executable, "-m", "recdesk.cli", "--home", str(home)], env=env) as desk:
-        desk.read_until(b"Patient search", timeout=30)
-        while desk.read(0.5):  # let the first paint finish
-            pass
-        assert desk.read(3.0) == b"", "an idle desk must send nothing"
+        desk.read_until(drawn("Patient search"), timeout=START)
+        assert desk.read(IDLE) == b"", "an idle desk must send nothing"
         desk.write("whitf")
-        desk.read_until(b"WHITFIELD", timeout=10)
+        desk.read_until(b"WHITFIELD", timeout=STEP)
         desk.write("\x1b[21~")  # F10: sign off
-        assert desk.wait(timeout=20) == 0
+        assert desk.wait(timeout=STEP) == 0
     with Desk.open(home):
         actions = [e.action for e in AuditEvent.select().order_by(AuditEvent.seq)]
     assert actions[-1] == "session.sign_off"
@@ -62,13 +71,13 @@ def test_a_wand_burst_in_a_real_pty_pulls_every_chart_in_pick_mode(desk_and_mana
     desk.close()
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"}
     with PtyProcess([sys.executable, "-m", "recdesk.cli", "--home", str(home)], env=env) as tui:
-        tui.read_until(b"Patient search", timeout=30)
+        tui.read_until(drawn("Patient search"), timeout=START)
         tui.write("\x1b[18~")  # F7: the pull list
-        tui.read_until(b"3 to go of 3", timeout=15)
+        tui.read_until(b"3 to go of 3", timeout=STEP)
         tui.write("993412\r660034\r0072248\r")  # one burst, as a wand sends it
-        tui.read_until(b"3 pulled", timeout=15)
+        tui.read_until(b"3 pulled", timeout=STEP)
         tui.write("\x1b[21~")  # F10: sign off
-        assert tui.wait(timeout=20) == 0
+        assert tui.wait(timeout=STEP) == 0
     with Desk.open(home):
         assert PullItem.select().where(PullItem.status == "pulled").count() == 3
         assert ChartVolume.select().where(ChartVolume.status == "out").count() == 3
@@ -82,15 +91,13 @@ def test_every_desk_screen_is_silent_when_idle(home):
     with Desk.open(home) as desk:
         users.add(desk, desk.sign_on("boss"), "idle", "clerk", os_user=os_user_name())
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"}
-    screens = [("\x1b[15~", b"Requests"), ("\x1b[17~", b"Chart assembly"), ("\x1b[18~", b"Pull list"),
-               ("\x1b[19~", b"Paper charts"), ("\x1b[20~", b"Review")]
+    screens = [("\x1b[15~", "Requests: release of information"), ("\x1b[17~", "Chart assembly"),
+               ("\x1b[18~", "Pull list"), ("\x1b[19~", "Paper charts"), ("\x1b[20~", "Review (read-only)")]
     with PtyProcess([sys.executable, "-m", "recdesk.cli", "--home", str(home)], env=env) as tui:
-        tui.read_until(b"Patient search", timeout=30)
-        for key, title in screens:
+        tui.read_until(drawn("Patient search"), timeout=START)
+        for key, name in screens:
             tui.write(key)
-            tui.read_until(title, timeout=15)
-            while tui.read(0.5):  # let the screen finish drawing
-                pass
-            assert tui.read(2.0) == b"", f"{title.decode()} sends bytes while idle"
+            tui.read_until(drawn(name), timeout=STEP)  # the screen's own word that its data is read and painted
+            assert tui.read(IDLE) == b"", f"{name} sends bytes while idle"
         tui.write("\x1b[21~")
-        assert tui.wait(timeout=20) == 0
+        assert tui.wait(timeout=STEP) == 0

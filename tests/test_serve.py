@@ -96,7 +96,7 @@ def audit_details(home, action):
         return [audit.details(desk, e) for e in AuditEvent.select().where(AuditEvent.action == action)]
 
 
-def wait_for(predicate, timeout=20.0):
+def wait_for(predicate, timeout=60.0):  # a bound for a loaded machine: the wait ends when the condition holds
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

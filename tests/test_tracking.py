@@ -479,6 +479,31 @@ def test_the_printed_pull_list_names_its_patients_in_the_audit_trail_like_the_pi
     assert audit.details(desk, opened)["patients"] == uuids
 
 
+def test_pull_list_and_chart_rows_carry_the_patients_name_and_each_view_of_it_is_audited(clinic_tomorrow):
+    """A clerk checks the folder label against the name: the rows carry it, decrypted, and the view is audited."""
+    desk, ann, _, ids = clinic_tomorrow
+    picks = pulllist.pick_list(desk, ann, TOMORROW)
+    assert {i.mrn: i.name for i in picks.items} == {"993412": "DOE2, Jo", "660034": "DOE3, Jo", "72248": "DOE1, Jo",
+                                                    "123456": "DOE0, Jo"}
+    assert [i.name for i in pulllist.build(desk, ann, TOMORROW)] == ["DOE2, Jo", "DOE3, Jo", "DOE1, Jo", "DOE0, Jo"]
+    (opened,) = AuditEvent.select().where(AuditEvent.action == "pull_list.open")
+    assert Patient.get_by_id(ids["72248"]).uuid in audit.details(desk, opened)["patients"]
+
+    before = head()
+    looked = tracking.find_chart(desk, ann, "0072248")
+    assert (looked.mrn, looked.name) == ("72248", "DOE1, Jo")
+    assert actions(before) == ["chart.look"]
+    (look,) = AuditEvent.select().where(AuditEvent.seq > before)
+    assert look.patient == Patient.get_by_id(ids["72248"]).uuid
+    before = head()
+    moved = tracking.charge_out(desk, ann, looked, "CARD", TOMORROW)
+    assert moved.name == "DOE1, Jo" and actions(before) == ["chart.charge_out"]
+    before = head()
+    assert tracking.scan_in(desk, ann, "72248").chart.name == "DOE1, Jo"
+    assert actions(before) == ["chart.look", "chart.check_in"]
+    assert tracking.find_chart(desk, ann, "660034").name == "DOE3, Jo"  # no paper chart yet: the name all the same
+
+
 def test_a_cancellation_after_the_list_was_opened_is_caught(clinic_tomorrow):
     desk, ann, _, _ = clinic_tomorrow
     picks = pulllist.pick_list(desk, ann, TOMORROW)

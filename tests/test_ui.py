@@ -53,15 +53,21 @@ DIALOG_GROUPS = {"chart", ASK}
 
 
 async def settle(app, pilot):
-    """Wait until nothing is running but workers that wait for the clerk to answer a dialog."""
-    for _ in range(1000):
+    """Wait until no worker is running or about to run but those waiting for the clerk to answer a dialog.
+
+    A worker just started is pending until its task first runs: it counts as busy (missing it let a test read the
+    screen before a check-in was done, on a busy machine). The bound is only a guard against a hang, far above
+    anything a loaded machine needs; reaching it fails the test rather than going on as if all were done."""
+    for _ in range(10_000):
         # A screen someone awaits (push_screen_wait) is waiting for the clerk, like a dialog.
         waiting = isinstance(app.screen, ModalScreen | PatientPicker) or any(
             callback.future is not None for callback in app.screen._result_callbacks)
-        busy = [w for w in app.workers if w.is_running and not (waiting and w.group in DIALOG_GROUPS)]
+        busy = [w for w in app.workers if not w.is_finished and not (waiting and w.group in DIALOG_GROUPS)]
         if not busy:
             break
         await pilot.pause(0.01)
+    else:
+        raise AssertionError(f"the desk never settled: still running {busy}")
     await pilot.pause()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from textual.screen import ModalScreen
 
 from recdesk import users
 from recdesk.documents.filing import file_document
@@ -17,6 +16,7 @@ from screens.assembly import AssemblyScreen
 from screens.dialogs.choice import ChoiceDialog
 from screens.dialogs.help import HelpScreen
 from screens.search import SearchScreen
+from tests.test_ui import settle
 
 SIZE = (80, 24)
 TOMORROW = dt.date.today() + dt.timedelta(days=1)
@@ -60,17 +60,6 @@ def ward(desk_and_manager):
 
 def app_for(desk, user="ann"):
     return RecdeskApp(desk, sessions.sign_on(desk, user))
-
-
-async def settle(app, pilot):
-    """Wait until nothing runs but a worker waiting for the clerk to answer a dialog."""
-    for _ in range(1000):
-        waiting = isinstance(app.screen, ModalScreen)
-        busy = [w for w in app.workers if w.is_running and not (waiting and w.group == "assembly")]
-        if not busy:
-            break
-        await pilot.pause(0.01)
-    await pilot.pause()
 
 
 def screen_text(app) -> list[str]:
@@ -187,7 +176,7 @@ async def test_lists_switch_with_keys_and_the_queue_prints_a_letter(ward, tmp_pa
         await pilot.press("q")
         await settle(app, pilot)
         text = screen_text(app)
-        assert any("delinquency rate" in line for line in text)
+        assert any("C6 rate" in line and "1 chart delinquent / " in line for line in text)
         assert any("Dr. Ada Byron" in line for line in text)
         assert "provider_letter" in offered(app)
         await pilot.press("l")
@@ -209,6 +198,41 @@ async def test_lists_switch_with_keys_and_the_queue_prints_a_letter(ward, tmp_pa
         assert screen.view == "queue"
     assert AuditEvent.select().where(AuditEvent.action == "deficiency.letter").count() == 1
     assert AuditEvent.select().where(AuditEvent.action == "chart.print").count() == 1
+
+
+async def test_f6_discharges_its_queue_and_f9_show_one_delinquency_figure_at_80x24(desk_and_manager):
+    """One definition, one number: D, Q and the F9 queues show the service's figure, never their own count."""
+    from recdesk.completion import deficiencies
+    from screens.review import ReviewScreen
+    from tests.test_assembly import delinquent_ward, make_ward
+
+    w = make_ward(*desk_and_manager)
+    delinquent_ward(w)
+    figure = deficiencies.delinquency(w.desk)
+    assert figure.charts == 2  # where counting deficiencies says 4 and counting incomplete checklists 3
+    app = app_for(w.desk)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f6", "d")
+        await settle(app, pilot)
+        assert app.screen.view == "discharges"
+        status = str(app.screen.query_one("#asm-status").render())
+        assert status.endswith(" incomplete · 2 charts delinquent (deficiency open 30+ days after discharge)")
+        assert status in screen_text(app)[2:] or any(status in line for line in screen_text(app))
+        assert sum(r.delinquent for r in app.screen.rows) == 2  # the rows flagged "!" are those charts
+        await pilot.press("q")
+        await settle(app, pilot)
+        status = str(app.screen.query_one("#asm-status").render())
+        assert "2 charts delinquent / " in status and any(status in line for line in screen_text(app))
+    app = app_for(w.desk, "sue")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f9")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ReviewScreen)
+        table = app.screen.query_one("#queues-table")
+        rows = {str(table.get_row_at(n)[0]): str(table.get_row_at(n)[1]) for n in range(table.row_count)}
+        assert rows["Charts delinquent (C4: a deficiency open 30+ days after discharge)"] == "2"
 
 
 async def test_supervisor_sees_no_changing_keys(ward):

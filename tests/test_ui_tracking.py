@@ -75,6 +75,11 @@ def column(app, key) -> list[str]:
     return [str(table.get_cell(row.key, key)) for row in table.ordered_rows]
 
 
+def screen_lines(app) -> list[str]:
+    """What the clerk sees, line by line (the compositor's own render of the screen)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
 def volume(desk, mrn):
     return tracking.volume_for(desk, desk.ids[mrn], create=False)
 
@@ -237,6 +242,44 @@ async def test_f1_explains_both_screens_and_lists_their_keys(desk):
             assert description in help_text
 
 
+async def test_f7_and_f8_rows_show_the_name_beside_the_whole_mrn_at_80_columns(desk):
+    """A clerk checks the folder label: the name is on the row, cut to fit; the MRN is never cut."""
+    manager = desk.sign_on("boss")
+    register(desk, manager, PatientDetails(mrn="13860540", last="Montgomery-Fitzwilliam", first="Alexandrina",
+                                           dob=datetime.date(1950, 5, 6)))
+    assert appointments.import_csv(desk, manager, "appointment_id,mrn,clinic,date,time\n"
+                                   f"L1,13860540,Cardiology Clinic,{TOMORROW.isoformat()},15:00\n").ok
+    tracking.charge_out(desk, desk.sign_on("ann"), volume(desk, "72248").uuid, "CARD", TOMORROW)
+    app = app_for(desk)
+    async with app.run_test(size=SIZE) as pilot:
+        await press(app, pilot, "f7")
+        long = column(app, "mrn").index("13860540")
+        assert column(app, "name")[long].startswith("MONTGOMERY-F") and column(app, "name")[long].endswith("…")
+        lines = screen_lines(app)
+        (row,) = [line for line in lines if "13860540" in line]  # the MRN whole, on one line
+        assert "MONTGOMERY-" in row and "…" in row  # the long name is the one cut
+        assert "to pull" in row  # and the state still shows
+        (row,) = [line for line in lines if "123456" in line]
+        assert "DOE0, Jo" in row
+        assert all(len(line) <= SIZE[0] for line in lines)
+
+        await press(app, pilot, "f8", *"13860540", "enter")
+        chart = text(app, "#tr-chart")
+        assert "(MRN 13860540" in chart and "MONTGOMERY-FITZWILLIAM, Alex" in chart
+        assert "DOE" not in chart
+        await press(app, pilot, "c", *"0072248", "enter")
+        assert isinstance(app.screen, StopDialog)  # tomorrow's pull wants it
+        await press(app, pilot, "enter")
+        log = app.screen.query_one("#tr-log")
+        assert [str(c) for c in log.get_row_at(0)[:3]] == ["48-22-07", "72248", "DOE1, Jo"]
+        (row,) = [line for line in screen_lines(app) if "checked in to MAIN" in line and "72248" in line]
+        assert "48-22-07" in row and "72248" in row and "DOE1, Jo" in row
+    # Both screens are views of PHI: the list's opening and the chart's look-up name the patients.
+    opened = AuditEvent.select().where(AuditEvent.action == "pull_list.open").get()
+    assert len(audit.details(desk, opened)["patients"]) == 5
+    assert AuditEvent.select().where(AuditEvent.action == "chart.look").count() == 2
+
+
 # --- F8: paper charts -----------------------------------------------------------------------------
 
 
@@ -265,7 +308,7 @@ async def test_check_in_mode_stops_on_a_chart_that_was_flagged_missing(desk):
         assert isinstance(app.screen, TrackingScreen)
         assert "IN: in MAIN" in text(app, "#tr-chart")
         log = app.screen.query_one("#tr-log")
-        assert [str(log.get_row_at(n)[2]) for n in range(log.row_count)] == ["checked in to MAIN"] * 2
+        assert [str(log.get_row_at(n)[3]) for n in range(log.row_count)] == ["checked in to MAIN"] * 2
         await press(app, pilot, "escape")
         assert "CHECK-IN MODE" not in text(app, "#tr-mode")
     assert volume(desk, "72248").status == "in" and volume(desk, QUIET).status == "in"

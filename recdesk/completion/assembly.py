@@ -50,6 +50,7 @@ from recdesk.completion.deficiencies import (  # noqa: F401
     NOTE_MAX,
     close_deficiency,
     deficiencies,
+    delinquency,
     delinquency_rate,
     provider_choices,
     provider_queue,
@@ -60,11 +61,13 @@ from recdesk.completion.printouts import provider_letter  # noqa: F401
 from recdesk.completion.rows import (  # noqa: F401
     Assembly,
     DeficiencyRow,
+    Delinquency,
     DocRow,
     ItemRow,
     ProviderRow,
     Rate,
     WorkRow,
+    chart_delinquent,
     chart_document,
     checklist_item,
     deficiency_rows,
@@ -242,7 +245,6 @@ def worklist(desk: Desk, actor, day: dt.date, kind: str = "admissions", *,
                                                                                                  Encounter.id)
     encounters = list(query)
     labels = type_labels(desk)
-    days = desk.config.completion.delinquent_days
     attendings = {p.id: p.name for p in Provider.select(Provider.id, Provider.name)}
     patient_ids = list({e.patient_id for e in encounters})
     docs: dict[int, list[Document]] = {}
@@ -299,7 +301,7 @@ def worklist(desk: Desk, actor, day: dt.date, kind: str = "admissions", *,
             present=final.count("present") + final.count("late"),
             required=sum(1 for s in final if s != "not_applicable"), complete=complete,
             age_days=completion.deficiency_age_days(enc.discharge_at, at) if enc.discharge_at else 0,
-            delinquent=not complete and completion.delinquent(enc.discharge_at, at, days)))
+            delinquent=chart_delinquent(desk, enc.kind, enc.discharge_at, len(open_rows), at)))
     with desk.audit_db.atomic():
         audit.append(desk, actor, "assembly.worklist", object=f"worklist:{kind}",
                      details={"kind": kind, "day": day.isoformat(), "rows": len(rows),
@@ -364,7 +366,9 @@ def _assemble(desk: Desk, enc: Encounter, at: dt.datetime) -> Assembly:
     return Assembly(encounter_uuid=enc.uuid, patient=patient, kind=enc.kind, admit_at=enc.admit_at,
                     discharge_at=enc.discharge_at, service=enc.service, attending=attending.name if attending else "",
                     attending_id=enc.attending_id, medicare=medicare, at=at,
-                    delinquent_days=desk.config.completion.delinquent_days, items=items, other=other,
+                    delinquent_days=desk.config.completion.delinquent_days,
+                    delinquent=chart_delinquent(desk, enc.kind, enc.discharge_at, len(open_rows), at),
+                    items=items, other=other,
                     deficiencies=every, documents=all_docs)
 
 

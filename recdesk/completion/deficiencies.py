@@ -1,13 +1,15 @@
 """Deficiencies (RULES.md §11, C4–C6): opened on an encounter for a provider, closed when the provider completes
 them, listed with their aging, counted by provider, and the delinquency rate.
 
-- **Delinquency** (C4): a record is delinquent once `[completion] delinquent_days` (default 30) have run from
-  discharge while it is incomplete; for a deficiency, while it is open. Aging counts whole days from discharge.
-- **Delinquency rate** (C6): discharged records of the kinds that go through deficiency analysis (`[completion]
-  kinds`, default inpatient and surgery; the discharges worklist shows the same kinds) with an open deficiency past
-  the delinquency date, over the average monthly discharges of those kinds in the last three calendar months.
-  Deficiency analysis opens a deficiency for what a record lacks, so an open deficiency is what makes a record
-  incomplete here; `[completion] delinquency_threshold` (default 0.5, the legacy TJC line) is the line to stay under.
+- **Delinquency** (C4), defined once (rows.chart_delinquent): a chart — an encounter of the kinds that go through
+  deficiency analysis (`[completion] kinds`, default inpatient and surgery; the discharges worklist shows the same
+  kinds) — is delinquent once `[completion] delinquent_days` (default 30) have run from discharge while a deficiency
+  is open on it. Deficiency analysis opens a deficiency for what a record lacks, so an open deficiency is what makes
+  a record incomplete here. delinquency() counts those charts: F6, its provider queue (Q), the F9 review and
+  `recdesk review` all show that one figure. Aging counts whole days from discharge.
+- **Delinquency rate** (C6): those delinquent charts over the average monthly discharges of the same kinds in the
+  last three calendar months; `[completion] delinquency_threshold` (default 0.5, the legacy TJC line) is the line
+  to stay under.
 
 Every change runs in one transaction with its audit event; supervisors change nothing; a list naming patients is an
 audited view.
@@ -22,8 +24,10 @@ import peewee
 from recdesk.completion import rules as completion
 from recdesk.completion.rows import (
     DeficiencyRow,
+    Delinquency,
     ProviderRow,
     Rate,
+    chart_delinquent,
     chart_document,
     checklist_item,
     deficiency_rows,
@@ -156,25 +160,40 @@ def deficiencies(desk: Desk, actor, *, provider: int | str | Provider | None = N
 
 
 def provider_queue(desk: Desk, actor, at: dt.datetime | None = None) -> list[ProviderRow]:
-    """Open deficiencies by provider: how many, on how many charts, how many delinquent, the oldest age in days.
-    Most delinquent first. Counts only: no patient is named, so nothing is decrypted."""
+    """Open deficiencies by provider: how many, on how many charts, how many of those charts are delinquent
+    (chart_delinquent), the oldest age in days. Most delinquent first. Counts only: no patient is named, so nothing
+    is decrypted."""
     at = at or wall_clock()
-    days = desk.config.completion.delinquent_days
-    query = (Deficiency.select(Deficiency.provider, Deficiency.encounter, Encounter.discharge_at)
+    query = (Deficiency.select(Deficiency.provider, Deficiency.encounter, Encounter.kind, Encounter.discharge_at)
              .join(Encounter, peewee.JOIN.LEFT_OUTER, on=(Deficiency.encounter == Encounter.id))
              .where(Deficiency.status == "open").tuples())
     tally: dict[int | None, dict] = {}
-    for provider_id, encounter_id, discharge in query:
-        t = tally.setdefault(provider_id, {"open": 0, "charts": set(), "delinquent": 0, "oldest": 0})
+    for provider_id, encounter_id, kind, discharge in query:
+        t = tally.setdefault(provider_id, {"open": 0, "charts": set(), "delinquent": set(), "oldest": 0})
         t["open"] += 1
         t["charts"].add(encounter_id)
-        t["delinquent"] += completion.delinquent(discharge, at, days)
+        if chart_delinquent(desk, kind or "", discharge, 1, at):
+            t["delinquent"].add(encounter_id)
         t["oldest"] = max(t["oldest"], completion.deficiency_age_days(discharge, at) if discharge else 0)
     names = {p.id: p for p in Provider.select().where(Provider.id.in_([k for k in tally if k is not None]))}
     rows = [ProviderRow(pid, names[pid].name if pid in names else "(no provider)",
-                        names[pid].service if pid in names else "", t["open"], len(t["charts"]), t["delinquent"],
-                        t["oldest"]) for pid, t in tally.items()]
+                        names[pid].service if pid in names else "", t["open"], len(t["charts"]),
+                        len(t["delinquent"]), t["oldest"]) for pid, t in tally.items()]
     return sorted(rows, key=lambda r: (-r.delinquent, -r.oldest_days, r.provider))
+
+
+def delinquency(desk: Desk, at: dt.datetime | None = None) -> Delinquency:
+    """C4 at the moment `at`: how many charts are delinquent (chart_delinquent), the figure every screen and report
+    shows. Counts only: no PHI."""
+    at = at or wall_clock()
+    rules = desk.config.completion
+    # The charts with an open deficiency, discharged: chart_delinquent decides each (one rule, not a second in SQL).
+    candidates = (Encounter.select(Encounter.id, Encounter.kind, Encounter.discharge_at)
+                  .join(Deficiency, on=(Deficiency.encounter == Encounter.id))
+                  .where((Deficiency.status == "open") & Encounter.kind.in_(rules.kinds)
+                         & Encounter.discharge_at.is_null(False)).distinct().tuples())
+    count = sum(1 for _, kind, discharge in candidates if chart_delinquent(desk, kind, discharge, 1, at))
+    return Delinquency(at, count, rules.delinquent_days)
 
 
 def _months_back(moment: dt.datetime, months: int) -> dt.datetime:
@@ -186,15 +205,13 @@ def _months_back(moment: dt.datetime, months: int) -> dt.datetime:
 
 
 def delinquency_rate(desk: Desk, at: dt.datetime | None = None) -> Rate:
-    """C6 at the moment `at`: delinquent records ÷ (discharges in the last three calendar months ÷ 3). No PHI."""
+    """C6 at the moment `at`: delinquent charts (delinquency) ÷ (discharges in the last three calendar months ÷ 3).
+    No PHI."""
     at = at or wall_clock()
     kinds = desk.config.completion.kinds
     since = _months_back(at, 3)
     discharges = Encounter.select().where(Encounter.kind.in_(kinds) & (Encounter.discharge_at >= since)
                                           & (Encounter.discharge_at < at)).count()
-    due_by = at - dt.timedelta(days=desk.config.completion.delinquent_days)
-    delinquent = (Encounter.select(Encounter.id).join(Deficiency, on=(Deficiency.encounter == Encounter.id))
-                  .where(Encounter.kind.in_(kinds) & (Deficiency.status == "open")
-                         & (Encounter.discharge_at <= due_by)).distinct().count())
+    delinquent = delinquency(desk, at).charts
     return Rate(at, since, delinquent, discharges, completion.delinquency_rate(delinquent, discharges),
                 desk.config.completion.delinquency_threshold)

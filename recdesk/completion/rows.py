@@ -20,6 +20,17 @@ def wall_clock() -> dt.datetime:
     return dt.datetime.now().replace(second=0, microsecond=0)
 
 
+def chart_delinquent(desk: Desk, kind: str, discharge_at: dt.datetime | None, open_deficiencies: int,
+                     at: dt.datetime) -> bool:
+    """C4, the desk's one definition of a delinquent chart: an encounter of the kinds that go through deficiency
+    analysis ([completion] kinds) with a deficiency still open once [completion] delinquent_days have run from its
+    discharge. Every count, flag and rate of delinquency on the desk comes from here (deficiency analysis opens a
+    deficiency for what a record lacks, so an open deficiency is what makes a record incomplete)."""
+    rules = desk.config.completion
+    return (open_deficiencies > 0 and kind in rules.kinds
+            and completion.delinquent(discharge_at, at, rules.delinquent_days))
+
+
 # --- rows ----------------------------------------------------------------------------------------------------------
 
 
@@ -123,6 +134,7 @@ class Assembly:
     medicare: bool
     at: dt.datetime
     delinquent_days: int = 30
+    delinquent: bool = False  # C4, as chart_delinquent says
     items: list[ItemRow] = field(default_factory=list)
     other: list[DeficiencyRow] = field(default_factory=list)  # open deficiencies that mark no item
     deficiencies: list[DeficiencyRow] = field(default_factory=list)  # every one on the encounter, open first
@@ -135,11 +147,6 @@ class Assembly:
     @property
     def age_days(self) -> int:
         return completion.deficiency_age_days(self.discharge_at, self.at) if self.discharge_at else 0
-
-    @property
-    def delinquent(self) -> bool:
-        """C4: still incomplete at discharge + delinquent_days."""
-        return not self.complete and completion.delinquent(self.discharge_at, self.at, self.delinquent_days)
 
     def count(self, state: str) -> int:
         return sum(1 for i in self.items if i.state == state) + (len(self.other) if state == "deficient" else 0)
@@ -174,8 +181,26 @@ class Rate:
     @property
     def text(self) -> str:
         rate = "no discharges" if self.rate == float("inf") else f"{self.rate:.2f}"
-        return (f"C6 delinquency rate {rate} (line {self.threshold:.2f}): {self.delinquent} delinquent / "
-                f"{self.discharges} discharges in 3 months")
+        return (f"C6 rate {rate} (line {self.threshold:.2f}): {charts(self.delinquent)} delinquent / "
+                f"{self.discharges} discharges, 3 months")
+
+
+def charts(n: int) -> str:
+    return f"{n} chart{'s' if n != 1 else ''}"
+
+
+@dataclass(frozen=True)
+class Delinquency:
+    """How many charts are delinquent at the moment `at` (chart_delinquent), the one figure every screen shows."""
+
+    at: dt.datetime
+    charts: int
+    days: int  # [completion] delinquent_days
+
+    @property
+    def text(self) -> str:
+        """The figure and what it counts: '3 charts delinquent (deficiency open 30+ days after discharge)'."""
+        return f"{charts(self.charts)} delinquent (deficiency open {self.days}+ days after discharge)"
 
 
 # --- reading the desk ----------------------------------------------------------------------------------------------
@@ -217,7 +242,6 @@ def deficiency_types(desk: Desk) -> dict[str, completion.DeficiencyType]:
 def deficiency_rows(desk: Desk, query, at: dt.datetime, types: dict[str, completion.DeficiencyType], *,
                      patients: dict[int, PatientDetails] | None = None, notes: bool = True) -> list[DeficiencyRow]:
     """Deficiencies as rows: decrypted MRN, name and note under each patient's key; aging from discharge."""
-    days = desk.config.completion.delinquent_days
     users = {u.id: u.name for u in User.select(User.id, User.name)}
     providers = {p.id: p for p in Provider.select()}
     encounters: dict[int, Encounter] = {}
@@ -251,5 +275,6 @@ def deficiency_rows(desk: Desk, query, at: dt.datetime, types: dict[str, complet
             opened_by=users.get(d.opened_by_id, ""), closed_at=d.closed_at, closed_by=users.get(d.closed_by_id, ""),
             encounter_uuid=enc.uuid if enc else "", encounter_kind=enc.kind if enc else "", patient_uuid=p.uuid,
             mrn=p.mrn, name=p.display_name, discharge_at=discharge, age_days=age,
-            delinquent=d.status == "open" and completion.delinquent(discharge, at, days), recorded_item=d.item))
+            delinquent=chart_delinquent(desk, enc.kind if enc else "", discharge, d.status == "open", at),
+            recorded_item=d.item))
     return rows

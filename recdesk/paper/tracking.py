@@ -23,7 +23,7 @@ from recdesk.desk import Desk
 from recdesk.display import cleaned
 from recdesk.errors import DeskError
 from recdesk.paper import shelf
-from recdesk.patients.registry import by_mrn, mrn_of
+from recdesk.patients.registry import by_mrn, decrypt, mrn_of
 from recdesk.roles import CHANGERS
 from recdesk.vault import audit
 from recdesk.vault.blindindex import mrn_key
@@ -275,6 +275,7 @@ class ChartStatus:
     borrower: str = ""
     due_back_on: datetime.date | None = None
     description: str = "no paper chart on record"
+    name: str = ""  # the patient's name as on the folder label (LAST, First), to check the label against
 
 
 def chart_status(desk: Desk, patient) -> ChartStatus:
@@ -284,19 +285,22 @@ def chart_status(desk: Desk, patient) -> ChartStatus:
 
 
 def _status(desk: Desk, volume: ChartVolume | None, patient: Patient) -> ChartStatus:
-    """One volume (None: the patient has none yet) as a ChartStatus, read again from the database."""
-    mrn = mrn_of(desk, patient)
+    """One volume (None: the patient has none yet) as a ChartStatus, read again from the database.
+
+    It carries the patient's name: every caller that hands one to a screen audits the look or the move."""
+    details = decrypt(desk, patient)
+    mrn, name = details.mrn, details.display_name
     if volume is None:
         try:
             address = shelf.address(mrn, desk.config.filing.order)
         except DeskError:
             address = "?"
-        return ChartStatus(patient.uuid, mrn, None, address)
+        return ChartStatus(patient.uuid, mrn, None, address, name=name)
     volume = ChartVolume.get_by_id(volume.id)
     home, where = location_by_id(volume.home_id), location_by_id(volume.current_id)
     return ChartStatus(patient.uuid, mrn, volume.uuid, label(desk, volume, patient), volume.volume_no, home.code,
                        home.name, where.code, where.name, where.kind, volume.status, volume.borrower,
-                       volume.due_back_on, describe(volume))
+                       volume.due_back_on, describe(volume), name)
 
 
 def _as_shown(volume: ChartVolume) -> tuple:
