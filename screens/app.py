@@ -13,7 +13,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.filter import LineFilter
 from textual.notifications import SeverityLevel
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 
 from recdesk import config as config_mod
@@ -126,6 +126,15 @@ class RecdeskApp(App[str]):
         """Every toast is plain text: messages echo names, file names and DeskErrors (markup is never read)."""
         super().notify(shown(message, lines=True), title=shown(title), severity=severity, timeout=timeout,
                        markup=False)
+
+    @property
+    def _background_screens(self) -> list:
+        """Textual counts the screen beneath any top screen as showing through it, so a change there (its late
+        first resize at start-up) repaints the whole top screen: bytes sent to an idle terminal. A desk screen
+        covers the terminal, so only a dialog (a modal screen) lets the screens beneath show."""
+        if self._screen_stack and not isinstance(self._screen_stack[-1], ModalScreen):
+            return []
+        return super()._background_screens
 
     def name_window(self, title: str) -> None:
         """Name the terminal's window (OSC 2) after the screen: the desk's own words, never patient data. It goes

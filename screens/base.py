@@ -120,6 +120,10 @@ class DeskScreen(Screen):
     def on_screen_resume(self) -> None:
         self.run_worker(self._shown(), group=SHOWN, exclusive=True)
 
+    def on_screen_suspend(self) -> None:
+        # A screen covered (a dialog, another screen) has no refresh to wait for: it is named when it is back.
+        self.workers.cancel_group(self, SHOWN)
+
     async def _shown(self) -> None:
         # A paint can make more work (the footer's keys after a resume, recomposed after a refresh; a table's
         # widths; a tab's underline sliding into place): go round until two rounds in a row find nothing left to
