@@ -199,7 +199,8 @@ def test_a_hold_or_a_request_after_approval_keeps_that_patient_out_and_the_certi
     text = text_of(batches.certificate(desk, boss, batch.number))
     for expected in (batch.number, "Riverside General Hospital", "at execution: T2-HOLD", "at execution: T2-REQUEST",
                      "at approval: T2-HOLD", PEOPLE[2].mrn, "Witness: Dan Okoye, Privacy Officer",
-                     "Department manager: Grace Hopper (grace, manager)", "Destroyed by: boss (manager)",
+                     "Department manager: Grace Hopper (manager, desk user grace)",
+                     "Destroyed by: desk user boss (manager)",
                      "Result: verified for every record", "US-MEDICARE"):
         assert expected in text, expected
     assert audit.verify(desk).intact
@@ -346,8 +347,9 @@ def test_the_certificate_carries_the_ahima_fields(ward):
         "retention schedule", "Patient health records", "Inclusive dates: 2011-06-01 to 2012-03-09",
         "Documents (pages): 2 (5 pages)", "Cryptographic erase (NIST SP 800-88 Rev. 1, Purge)", "Sanitization "
         "category: Purge", "SQLCipher database" if not desk.is_postgres else "PostgreSQL database",
-        "Destroyed by: boss (manager)", "Witness: Dan Okoye, Privacy Officer",
-        "Department manager: Grace Hopper (grace, manager)", PEOPLE[2].mrn, "Result: verified for every record",
+        "Destroyed by: desk user boss (manager)", "Witness: Dan Okoye, Privacy Officer",
+        "Department manager: Grace Hopper (manager, desk user grace)", PEOPLE[2].mrn,
+        "Result: verified for every record",
     ]
     assert [e for e in expected if e not in text] == [], text
     assert PEOPLE[2].last not in text  # the certificate names records by MRN only

@@ -271,7 +271,8 @@ def _person(user_id: int | None) -> str:
     if user_id is None:
         return ""
     user = User.get_by_id(user_id)
-    return f"{user.full_name} ({user.name}, {user.role})" if user.full_name else f"{user.name} ({user.role})"
+    return (f"{user.full_name} ({user.role}, desk user {user.name})" if user.full_name
+            else f"desk user {user.name} ({user.role})")
 
 
 def _stats(batch_ids: list[int]) -> dict[int, dict]:
