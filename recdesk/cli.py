@@ -1,4 +1,4 @@
-"""The `recdesk` command line: desk set-up, demo, users, search, doctor and audit. Loads the TUI only on demand."""
+"""The `recdesk` command line: set-up, demo, users, search, retention and purge, doctor, audit. TUI only on demand."""
 
 from __future__ import annotations
 
@@ -231,9 +231,15 @@ def cmd_search(args) -> int:
             return 0
         for hit, row in zip(hits, rows, strict=True):
             name = shown(hit.patient.display_name)  # before padding, so a made-visible escape keeps the columns
+            if hit.destroyed is not None:  # the register's answer: nothing of the record is left to open
+                _out(f"{row['mrn']:>9}  {name[:34]:<34} {row['dob'] or '':<10}  {hit.destroyed_label}")
+                continue
             flags = ",".join(row["flags"])
             _out(f"{row['mrn']:>9}  {name[:34]:<34} {row['dob'] or '':<10} {row['sex']}  "
                  f"{row['ssn_last4'] or '----'}  {hit.match:<8} {flags}")
+        if all(h.destroyed is not None for h in hits):
+            _out(hits[0].destroyed_line)
+            return 0
         more = "" if len(hits) < args.limit else f" (--limit {args.limit}: there may be more)"
         _out(search.summary(hits, guess_mark="marked phonetic") + more)
     return 0
@@ -606,6 +612,196 @@ def cmd_hold_list(args) -> int:
     return 0
 
 
+# --- purge batches ---------------------------------------------------------------------------------------------------
+
+
+def _batch_line(b) -> str:
+    dates = f"{b.first_service or '-'} to {b.last_service or '-'}"
+    return (f"{b.number}  {b.status.replace('_', ' '):<15} {b.patients:>5} patients {b.documents:>6} documents "
+            f"{b.pages:>7} pages {b.volumes:>4} volumes  service {dates}")
+
+
+def _batch_details(b) -> None:
+    _out(_batch_line(b))
+    _out(f"  id {b.id}; {b.selection}; prepared by {b.prepared_by} {b.prepared_at:%Y-%m-%d %H:%M}"
+         + (f"; approved by {b.approved_by} {b.approved_at:%Y-%m-%d %H:%M}" if b.approved_at else ""))
+    extra = []
+    if b.archive:
+        extra.append(f"archive first ({'written ' + b.archive_path if b.archived_at else 'not written yet'})")
+    if b.excluded:
+        extra.append(f"{b.excluded} excluded")
+    if b.status not in ("prepared", "cancelled"):
+        extra.append(f"{b.done} of {b.patients} destroyed")
+    if b.volumes:
+        extra.append(f"paper {b.volumes_done} of {b.volumes} done")
+    extra.append(f"next: {b.next_step}")
+    _out("  " + "; ".join(extra))
+
+
+def cmd_purge_prepare(args) -> int:
+    from recdesk import clock
+    from recdesk.retention import batches
+
+    digits = batches.parse_digits(args.digits) if args.digits else None
+    with _open(args) as desk:
+        b = batches.prepare(desk, desk.local_actor(), as_of=args.as_of or clock.today(), mrns=args.mrn,
+                            terminal_digits=digits, limit=args.limit)
+    if args.json:
+        _out_json(b.as_row())
+        return 0
+    _out(f"prepared purge batch {b.number} (id {b.id})")
+    _batch_details(b)
+    return 0
+
+
+def cmd_purge_list(args) -> int:
+    from recdesk.retention import batches
+
+    with _open_as_role(args) as desk:
+        found = batches.batches(desk, desk.local_actor())
+    if args.json:
+        _out_json([b.as_row() for b in found])
+        return 0
+    if not found:
+        _out("no purge batches: `recdesk purge prepare` makes one from the retention worklist")
+    for b in found:
+        _out(f"{b.id[:8]}  " + _batch_line(b))
+    return 0
+
+
+def cmd_purge_show(args) -> int:
+    from recdesk.retention import batches
+
+    with _open_as_role(args) as desk:
+        b = batches.show(desk, desk.local_actor(), args.id)
+    if args.json:
+        _out_json(b.as_row())
+        return 0
+    _batch_details(b)
+    for i in b.items:
+        name = shown(i.name)
+        _out(f"{shown(i.mrn):>9}  {name[:28]:<28} {i.dob.isoformat() if i.dob else '':<10}  last "
+             f"{i.last_encounter or '-'}  kept to {i.retain_until or '-'}  {i.rule:<18} {i.outcome}")
+        if i.why:
+            _out(f"           {shown(i.why)}")
+    return 0
+
+
+def cmd_purge_approve(args) -> int:
+    from recdesk.retention import batches
+
+    with _open(args) as desk:
+        b = batches.approve(desk, desk.local_actor(), args.id)
+    _out(f"approved purge batch {b.number}: {b.patients} patients"
+         + (f", {b.excluded} excluded (see `recdesk purge show {b.number}`)" if b.excluded else "")
+         + f"; next: {b.next_step}")
+    return 0
+
+
+def cmd_purge_archive(args) -> int:
+    from recdesk.retention import batches
+
+    with _open(args) as desk:
+        b = batches.archive(desk, desk.local_actor(), args.id, path=args.output, key_file=args.key_file)
+    _out(f"archived purge batch {b.number} to {b.archive_path} (verified: every document's SHA-256 matches)")
+    return 0
+
+
+def cmd_purge_archive_verify(args) -> int:
+    from recdesk.retention import batches
+
+    with _open_as_role(args) as desk:
+        summary = batches.verify_file(desk, desk.local_actor(), args.file, key_file=args.key_file)
+    _out(f"{args.file}: verified: {len(summary.patients)} patients, {summary.documents} documents "
+         f"({summary.document_bytes:,} bytes), every SHA-256 matches; file SHA-256 {summary.sha256}")
+    return 0
+
+
+def cmd_purge_archive_key(args) -> int:
+    from recdesk.retention import archive
+
+    path = Path(args.file).expanduser()
+    try:
+        archive.create_key_file(path)
+    except FileExistsError:
+        raise DeskError(f"{path} already exists: an archive key is never replaced (its archives need it)") from None
+    except OSError as exc:
+        raise DeskError(f"cannot write {path}: {exc.strerror}") from None
+    _out(f"made a new archive key in {path}: keep a copy apart from the master key, and name it in config.toml "
+         "([retention] archive_key_file)")
+    return 0
+
+
+def cmd_purge_run(args) -> int:
+    from recdesk.retention import batches
+
+    def progress(done: int, total: int, mrn: str) -> None:
+        _err(f"destroyed {done:,} / {total:,}" + (f" (MRN {mrn})" if mrn else ""))
+
+    with _open(args) as desk:
+        b = batches.run(desk, desk.local_actor(), args.id, progress=progress, witness=args.witness or "")
+    _out(f"purge batch {b.number} {b.status.replace('_', ' ')}: {b.done} patients destroyed"
+         + (f", {b.excluded} excluded" if b.excluded else "") + f"; next: {b.next_step}")
+    return 0
+
+
+def cmd_purge_cancel(args) -> int:
+    from recdesk.retention import batches
+
+    with _open(args) as desk:
+        b = batches.cancel(desk, desk.local_actor(), args.id, reason=args.reason)
+    _out(f"purge batch {b.number} cancelled")
+    return 0
+
+
+def _paper_line(v) -> str:
+    said = {"pending": "to shred", "shredded": f"shredded by {v.by}, witness {v.witness}",
+            "not_found": f"NOT FOUND (reported by {v.by})" + (f": {v.note}" if v.note else "")}[v.status]
+    return f"{shown(v.shelf):<16} {shown(v.mrn):>9}  {shown(v.name)[:26]:<26} vol {v.volume_no:<3} {v.home:<8} {said}"
+
+
+def cmd_purge_paper(args) -> int:
+    from recdesk.retention import batches
+
+    with _open_as_role(args) as desk:
+        found = batches.paper_list(desk, desk.local_actor(), args.id)
+    if args.json:
+        _out_json([v.as_row() for v in found])
+        return 0
+    if not found:
+        _out("no paper volumes in this batch")
+    for v in found:
+        _out(_paper_line(v))
+    return 0
+
+
+def cmd_purge_shredded(args) -> int:
+    from recdesk.retention import batches
+
+    with _open(args) as desk:
+        v = batches.confirm_shredded(desk, desk.local_actor(), args.id, args.volume, witness=args.witness)
+    _out(_paper_line(v))
+    return 0
+
+
+def cmd_purge_not_found(args) -> int:
+    from recdesk.retention import batches
+
+    with _open(args) as desk:
+        v = batches.not_found(desk, desk.local_actor(), args.id, args.volume, note=args.note or "")
+    _out(_paper_line(v))
+    return 0
+
+
+def cmd_purge_certificate(args) -> int:
+    from recdesk.retention import batches
+
+    with _open_as_role(args) as desk:
+        data = batches.certificate(desk, desk.local_actor(), args.id)
+    _write_out(args.output, data)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--home", default=argparse.SUPPRESS,
@@ -767,6 +963,69 @@ def parser() -> argparse.ArgumentParser:
     hlist.add_argument("--active", action="store_true", help="only the holds in force")
     hlist.add_argument("--json", action="store_true")
     hlist.set_defaults(func=cmd_hold_list)
+
+    purge = sub.add_parser("purge", parents=[common], help="purge batches: prepare, approve, archive, run, paper, "
+                           "certificate (two people)")
+    purge_sub = purge.add_subparsers(dest="purge_command", metavar="ACTION", required=True)
+    pprep = purge_sub.add_parser("prepare", parents=[common], help="a batch of the eligible charts; prints its number")
+    pprep.add_argument("--as-of", type=_day, help="charts eligible on this day, YYYY-MM-DD (default: today)")
+    pprep.add_argument("--mrn", action="append", help="only this patient (repeatable); each must be eligible")
+    pprep.add_argument("--digits", metavar="LOW-HIGH", help="only terminal digits (the MRN's last two) in this "
+                       "range, such as 00-19")
+    pprep.add_argument("--limit", type=_whole(1), help="at most this many patients (the longest overdue first)")
+    pprep.add_argument("--json", action="store_true")
+    pprep.set_defaults(func=cmd_purge_prepare)
+    plist = purge_sub.add_parser("list", parents=[common], help="purge batches, newest first")
+    plist.add_argument("--json", action="store_true")
+    plist.set_defaults(func=cmd_purge_list)
+    pshow = purge_sub.add_parser("show", parents=[common], help="a batch and each of its patients")
+    pshow.add_argument("id", help="the batch's number (CD-2026-0001) or id (at least 8 characters)")
+    pshow.add_argument("--json", action="store_true")
+    pshow.set_defaults(func=cmd_purge_show)
+    pappr = purge_sub.add_parser("approve", parents=[common], help="approve a batch (a manager who did not "
+                                 "prepare it); each patient is checked again")
+    pappr.add_argument("id")
+    pappr.set_defaults(func=cmd_purge_approve)
+    parch = purge_sub.add_parser("archive", parents=[common], help="write and verify the batch's encrypted archive")
+    parch.add_argument("id")
+    parch.add_argument("-o", "--output", help="the archive file (default <home>/archives/NUMBER.rda)")
+    parch.add_argument("--key-file", help="the archive key (default [retention] archive_key_file)")
+    parch.set_defaults(func=cmd_purge_archive)
+    pver = purge_sub.add_parser("archive-verify", parents=[common], help="decrypt an archive and check every "
+                                "document's SHA-256")
+    pver.add_argument("file")
+    pver.add_argument("--key-file", help="the archive key (default [retention] archive_key_file)")
+    pver.set_defaults(func=cmd_purge_archive_verify)
+    pkey = purge_sub.add_parser("archive-key", parents=[common], help="make a new archive key file (0600)")
+    pkey.add_argument("file")
+    pkey.set_defaults(func=cmd_purge_archive_key)
+    prun = purge_sub.add_parser("run", parents=[common], help="destroy the batch by cryptographic erase (progress on "
+                                "stderr); run again to finish an interrupted run")
+    prun.add_argument("id")
+    prun.add_argument("--witness", help="the witness of the destruction (name and title), for the certificate")
+    prun.set_defaults(func=cmd_purge_run)
+    pcan = purge_sub.add_parser("cancel", parents=[common], help="cancel a batch before its run")
+    pcan.add_argument("id")
+    pcan.add_argument("--reason", required=True)
+    pcan.set_defaults(func=cmd_purge_cancel)
+    ppap = purge_sub.add_parser("paper", parents=[common], help="the batch's paper volumes to shred, in shelf order")
+    ppap.add_argument("id")
+    ppap.add_argument("--json", action="store_true")
+    ppap.set_defaults(func=cmd_purge_paper)
+    pshr = purge_sub.add_parser("shredded", parents=[common], help="confirm a paper volume shredded, with a witness")
+    pshr.add_argument("id")
+    pshr.add_argument("volume", help="a wand scan or MRN (72248, *MRN72248*, 72248 vol 2) or the volume's id")
+    pshr.add_argument("--witness", required=True, help="who saw it shredded")
+    pshr.set_defaults(func=cmd_purge_shredded)
+    pnf = purge_sub.add_parser("not-found", parents=[common], help="report a paper volume that cannot be found")
+    pnf.add_argument("id")
+    pnf.add_argument("volume", help="a wand scan or MRN (72248 vol 2) or the volume's id")
+    pnf.add_argument("--note", help="where it was looked for")
+    pnf.set_defaults(func=cmd_purge_not_found)
+    pcert = purge_sub.add_parser("certificate", parents=[common], help="the certificate of destruction (PDF)")
+    pcert.add_argument("id")
+    pcert.add_argument("-o", "--output", required=True, help="a new PDF file (0600), or - for stdout")
+    pcert.set_defaults(func=cmd_purge_certificate)
     return p
 
 

@@ -24,7 +24,8 @@ HELP = (
     "  1234   S1234   555-0142   (512) 555-0142   SSN last 4, initial + 4, phone\n"
     "Up/Down and PgUp/PgDn pick a row; Enter opens the chart. Enter on an empty prompt re-opens the\n"
     "last patient you opened. ! marks rows that share last name + SSN last 4 or name + DOB: check the\n"
-    "MRN. ~ marks sound-alike matches (did you mean)."
+    "MRN. ~ marks sound-alike matches (did you mean). An MRN whose record a purge destroyed shows as\n"
+    "DESTROYED with the date and certificate number, and opens nothing."
 )
 
 
@@ -97,9 +98,21 @@ class SearchScreen(DeskScreen):
             return
         if generation != self._generation:
             return  # the clerk has typed on; a newer search is coming
+        self.call_soon(search.audit_view, query, hits)
+        if not hits and results.exhausted and search.is_mrn(query):
+            # An MRN no live patient has: the destruction register answers whether, and when, it was destroyed.
+            try:
+                gone = await self.call(search.destroyed_hit, query)
+            except DeskError as exc:
+                gone = None
+                self.status(str(exc), warning=True)
+            if generation != self._generation:
+                return
+            if gone is not None:
+                results.hits.append(gone)
+                hits = [gone]
         self._results = results
         self._show(hits, fresh=True)
-        self.call_soon(search.audit_view, query, hits)
 
     @staticmethod
     def _first_page(desk, query: str) -> tuple[search.SearchResults, list[search.Hit]]:
@@ -122,6 +135,8 @@ class SearchScreen(DeskScreen):
             self.results.extend(hits, warned, results.exhausted)
         if not results.hits:
             self.status(f"No patient matches {results.query!r}: {search.NO_MATCH_HINT}", warning=True)
+        elif results.hits[0].destroyed is not None:
+            self.status(results.hits[0].destroyed_line, warning=True)
         elif warnings:
             self.status("! " + warnings[0].message, warning=True)
         else:
@@ -182,5 +197,8 @@ class SearchScreen(DeskScreen):
         await self.ensure_results()
         hit = self.results.current
         if hit is None:
+            return
+        if hit.destroyed is not None:  # a purged record: the register's answer, and nothing to open
+            self.status(hit.destroyed_line, warning=True)
             return
         app.request_chart(hit.patient.uuid)

@@ -18,8 +18,12 @@ FLAG_LABELS = {"sensitive": "RESTRICTED", "deceased": "DECEASED", "possible_dupl
 
 
 def row_text(hit: Hit, warned: bool, today: datetime.date) -> str:
-    """One result as a clerk reads it: name, DOB with age, sex, MRN, flags (fits 80 columns)."""
+    """One result as a clerk reads it: name, DOB with age, sex, MRN, flags (fits 80 columns); a destroyed record:
+    name, DOB, MRN and DESTROYED with the date and certificate number."""
     p = hit.patient
+    if hit.destroyed is not None:  # the register's entry: name, DOB, MRN and when it went (fits 80 columns)
+        dob = p.dob.isoformat() if p.dob else "?"
+        return f"  {shown(p.display_name)[:20]:<20} {dob:<10} {shown(p.mrn):>9}  {hit.destroyed_label}"
     mark = "!" if warned else ("~" if hit.match == "phonetic" else " ")
     dob = f"{p.dob.isoformat()} ({age(p.dob, today)})" if p.dob else "?"
     flags = " ".join(FLAG_LABELS[f] for f in p.flags)
