@@ -55,10 +55,13 @@ HELP = (
     "Every view and change is recorded in the audit trail."
 )
 STATES = ("prepared", "approved", "archived", "destroyed", "paper_confirmed", "cancelled")
-MANAGER_ACTIONS = frozenset({"approve", "archive", "run_batch", "cancel_batch", "place_hold", "lift_hold"})
+# a clerk cancels a batch they prepared while it is prepared (the service says so in one line otherwise)
+MANAGER_ACTIONS = frozenset({"approve", "archive", "run_batch", "place_hold", "lift_hold"})
+PENDING = "pending"  # a paper volume not yet shredded or reported not found
 MANAGERS_ONLY = "a manager does this (the purge batch's second person, and legal holds)"
 RUNNING = "a batch is running: wait until it is done"
 NO, YES = "no", "yes"
+OUTCOMES = {"pending": "to destroy", "destroyed": "DESTROYED", "skipped": "kept out"}
 
 
 def _d(value: Any) -> str:
@@ -133,6 +136,9 @@ class PurgeScreen(DeskScreen):
         Binding("escape", "back", "Back", show=False, id="purge.back"),
     ]
     DEFAULT_CSS = """
+    PurgeScreen #sections { height: 1fr; }
+    PurgeScreen #sections ContentSwitcher { height: 1fr; }
+    PurgeScreen TabPane { height: 1fr; padding: 0; }
     PurgeScreen .note { height: 1; padding: 0 1; }
     PurgeScreen .detail { height: 4; padding: 0 1; border-top: solid ansi_blue; }
     PurgeScreen DataTable { height: 1fr; }
@@ -298,8 +304,8 @@ class PurgeScreen(DeskScreen):
         self._fill(table, rows, "none")
         due = sum(c.eligible for c in found)
         today = " (today)" if self.as_of == clock.today() else ""
-        self.note("wl-note", f"As of {self.as_of.isoformat()}{today}: {_n(len(found), 'chart')} past retention, "
-                             f"{due} due, {len(found) - due} kept. D another date · N prepare a batch")
+        self.note("wl-note", f"As of {self.as_of.isoformat()}{today}: {_n(len(found), 'chart')} past retention: "
+                             f"{due} due, {len(found) - due} kept · D date")
         self.show_candidate()
 
     @property
@@ -313,9 +319,8 @@ class PurgeScreen(DeskScreen):
             self.note("wl-detail", "No chart is past its retention period on this date." if not self.candidates
                       else "")
             return
-        head = (f"MRN {c.mrn} {_name(c.last, c.first)}  DOB {_d(c.dob) or 'unknown'}  last seen "
-                f"{_d(c.last_encounter)}, kept until {_d(c.retain_until)} by {c.rule}")
-        lines = [head]
+        lines = [f"MRN {c.mrn} {_name(c.last, c.first)}  DOB {_d(c.dob) or 'unknown'}",
+                 f"Last seen {_d(c.last_encounter)}, kept until {_d(c.retain_until)} by {c.rule}"]
         if c.eligible:
             lines.append("DUE: nothing keeps this chart; a purge batch may take it.")
         lines += [f"{b.code}: {b.words}" for b in c.blocked_by]
@@ -503,8 +508,8 @@ class PurgeScreen(DeskScreen):
         if detail is FAILED:
             return
         self.items, self.items_of = list(detail.items), b
-        rows = [(i.mrn, i.name, _d(i.dob), _d(i.retain_until),
-                 i.outcome + (f": {i.why}" if i.why else "")) for i in self.items]
+        rows = [(i.mrn, i.name, _d(i.dob), _d(i.retain_until), OUTCOMES.get(i.outcome, i.outcome)
+                 + (f": {i.why}" if i.why else "")) for i in self.items]
         self._fill(self.query_one("#it-table", DataTable), rows, "no patients")
         self.query_one("#bt-table", DataTable).display = False
         items = self.query_one("#it-table", DataTable)
@@ -667,9 +672,14 @@ class PurgeScreen(DeskScreen):
                 + (" (the archive keeps them)" if b.archive else "") + ". Destroy them?",
                 "Yes, destroy these records"):
             return
+        witness = await self.ask(TextDialog("Who witnesses the destruction (their name, for the certificate; Enter: "
+                                            "none)?", placeholder="Pat Jones", optional=True))
+        if witness is None:
+            self.say("Nothing changed.")
+            return
         if b.archive and b.status == "approved" and not await self._archive(b):
             return
-        done = await self._with_progress(b, "Destroying", batches.run, b.id)
+        done = await self._with_progress(b, "Destroying", batches.run, b.id, witness=witness)
         if done is FAILED:
             return
         self.changed("batches", "worklist", "holds", "paper")
@@ -679,7 +689,7 @@ class PurgeScreen(DeskScreen):
         self.say_done(f"Batch {done.number} {state_words(done.status)}: {_n(done.done, 'patient')}{kept}.{paper} "
                       "P prints the certificate.")
 
-    async def _with_progress(self, b: Any, doing: str, fn, *args: Any) -> Any:
+    async def _with_progress(self, b: Any, doing: str, fn, *args: Any, **kwargs: Any) -> Any:
         """Run a long batch step on the desk thread with a progress bar; the UI goes on answering meanwhile."""
         self.running = b.id
         self.refresh_bindings()
@@ -693,7 +703,7 @@ class PurgeScreen(DeskScreen):
             self.app.call_from_thread(self.show_progress, doing, b.number, done, total, what)
 
         try:
-            return await self.run(fn, *args, progress=progress)
+            return await self.run(fn, *args, progress=progress, **kwargs)
         finally:
             self.running = None
             await box.remove()
@@ -738,13 +748,13 @@ class PurgeScreen(DeskScreen):
         self.show_mode()
 
     def _next_volume(self) -> int:
-        return next((n for n, v in enumerate(self.paper) if v.status == "to_shred"), 0)
+        return next((n for n, v in enumerate(self.paper) if v.status == PENDING), 0)
 
     def show_mode(self, text: str = "") -> None:
         mode = self.query_one("#pg-mode", Static)
         mode.set_class(self.shredding, "shredding")
         if not text and self.paper_of is not None:
-            left = sum(v.status == "to_shred" for v in self.paper)
+            left = sum(v.status == PENDING for v in self.paper)
             shredded = sum(v.status == "shredded" for v in self.paper)
             lost = sum(v.status == "not_found" for v in self.paper)
             witness = f"witness {self.witness}" if self.witness else "W names the witness"
@@ -785,22 +795,33 @@ class PurgeScreen(DeskScreen):
             self.flow(self._shred(self.volume))
 
     async def _shred(self, volume: Any) -> None:
-        if volume.status != "to_shred":
+        if volume.status != PENDING:
             self.say_error(f"Volume {volume.volume_no} of MRN {volume.mrn} is {volume.status.replace('_', ' ')} "
                            "already.")
             return
+        await self._confirm(volume.volume_uuid)
+
+    async def _confirm(self, volume: str) -> None:
+        """Confirm a volume shredded (its id, or what the wand scanned: the service finds it on the list)."""
         if not self.witness and not await self._ask_witness():
             return
-        done = await self.run(batches.confirm_shredded, self.paper_of.id, volume.volume_uuid, witness=self.witness)
+        done = await self.run(batches.confirm_shredded, self.paper_of.id, volume, witness=self.witness)
         if done is FAILED:
             return
-        index = next(n for n, v in enumerate(self.paper) if v.volume_uuid == volume.volume_uuid)
+        self._decided(done)
+        left = sum(v.status == PENDING for v in self.paper)
+        self.say_done(f"Volume {done.volume_no} of MRN {done.mrn} ({done.shelf}) shredded, witness {self.witness}. "
+                      + (f"{left} to go." if left else "Every volume is accounted for: the certificate is issued."))
+
+    def _decided(self, done: Any) -> None:
+        """Show one volume as it is now, highlighted; the batch's state may have moved (paper confirmed)."""
+        index = next((n for n, v in enumerate(self.paper) if v.volume_uuid == done.volume_uuid), None)
+        if index is None:
+            self.paper.append(done)
+            index = len(self.paper) - 1
         self.paper[index] = done
         self.changed("batches")
-        self._show_paper()
-        left = sum(v.status == "to_shred" for v in self.paper)
-        self.say_done(f"Volume {done.volume_no} of MRN {done.mrn} ({done.shelf}) shredded, witness {self.witness}. "
-                      + (f"{left} to go." if left else "Every volume is accounted for."))
+        self._show_paper(index if not self.shredding else None)
 
     def action_shred_mode(self) -> None:
         if not self._paper_or_say():
@@ -824,26 +845,17 @@ class PurgeScreen(DeskScreen):
             self.flow(self._scanned(event.value), exclusive=False)
 
     async def _scanned(self, typed: str) -> None:
-        mrn = read_wand(typed)
-        if mrn is None:
+        if read_wand(typed) is None and "vol" not in typed.lower():
             self.say_error(f"{typed.strip()[:20]!r} is not an MRN: scan the volume's label again.")
             return
-        mine = [v for v in self.paper if v.mrn.lstrip("0") == mrn.lstrip("0")]
-        if not mine:
-            self.say_error(f"MRN {mrn} is not on batch {self.paper_of.number}'s paper list: set that volume aside.")
-            return
-        todo = [v for v in mine if v.status == "to_shred"]
-        if not todo:
-            self.say_error(f"MRN {mrn}: every volume of it on this list is done already.")
-            return
-        await self._shred(todo[0])
+        await self._confirm(typed)
 
     def action_not_found(self) -> None:
         if self._paper_or_say() and self.volume is not None:
             self.flow(self._not_found(self.volume))
 
     async def _not_found(self, volume: Any) -> None:
-        if volume.status != "to_shred":
+        if volume.status != PENDING:
             self.say_error(f"Volume {volume.volume_no} of MRN {volume.mrn} is {volume.status.replace('_', ' ')} "
                            "already.")
             return
@@ -855,9 +867,7 @@ class PurgeScreen(DeskScreen):
         done = await self.run(batches.not_found, self.paper_of.id, volume.volume_uuid)
         if done is FAILED:
             return
-        self.paper = [done if v.volume_uuid == done.volume_uuid else v for v in self.paper]
-        self.changed("batches")
-        self._show_paper()
+        self._decided(done)
         self.say_done(f"Volume {done.volume_no} of MRN {done.mrn} reported not found: the certificate lists it.")
 
     # --- going back

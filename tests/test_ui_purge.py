@@ -97,7 +97,7 @@ async def test_the_worklist_shows_the_due_chart_and_the_held_one_with_its_reason
         assert set(rows) == {"100001", "100004", "100007"}  # the recent chart is not past retention
         assert rows["100001"][1:] == ["DUESON, Adam", "2020-03-01", "TX-HOSPITAL", "DUE"]
         assert rows["100004"][4] == "KEPT T2-HOLD"
-        assert f"As of {datetime.date.today().isoformat()} (today): 3 charts past retention, 2 due, 1 kept" in \
+        assert f"As of {datetime.date.today().isoformat()} (today): 3 charts past retention: 2 due, 1 kept" in \
             text_of(screen, "wl-note")
         order = [r[0] for r in cells(screen, "wl-table")]
         await pilot.press(*["down"] * order.index("100004"))

@@ -9,11 +9,12 @@ from textual.screen import Screen
 from recdesk.demo import builder
 from recdesk.patients.registry import decrypt
 from recdesk.serve import sessions
-from recdesk.vault.models import Patient, Release
+from recdesk.vault.models import Document, Patient, Release
 from screens.accounting import AccountingScreen
 from screens.app import RecdeskApp
 from screens.chart import ChartScreen
 from screens.dialogs.help import HelpScreen
+from screens.document import DocumentScreen
 from screens.documentqueue import DocumentQueueScreen
 from screens.packet import PacketScreen
 from screens.requestform import RequestFormScreen
@@ -55,6 +56,12 @@ async def open_screen(app, pilot, cls) -> Screen:
         patient = Patient.select().where(Patient.sensitive == False).order_by(Patient.id).first()  # noqa: E712
         app.request_chart(patient.uuid)
         await until(pilot, lambda: isinstance(app.screen, ChartScreen), "the chart opens")
+    elif cls is DocumentScreen:  # a filed document's pages, opened from its chart (3 Docs, Enter)
+        document = (Document.select().join(Patient).where((Patient.sensitive == False)  # noqa: E712
+                                                          & (Document.status == "filed")).order_by(Document.id).first())
+        app.request_chart(document.patient.uuid)
+        await until(pilot, lambda: isinstance(app.screen, ChartScreen), "the chart opens")
+        await pilot.press("3", "enter")
     else:
         await app.push_screen(opening(cls)())
     await settle(app, pilot)
