@@ -94,3 +94,30 @@ def test_every_desk_screen_is_silent_when_idle(home):
             assert tui.read(2.0) == b"", f"{title.decode()} sends bytes while idle"
         tui.write("\x1b[21~")
         assert tui.wait(timeout=20) == 0
+
+
+def test_the_purge_screen_in_a_pty_shows_the_worklist_and_is_silent_when_idle(desk_and_manager):
+    """Ctrl+R (one byte, 0x12, on every terminal) opens the purge screen: the worklist draws, then nothing is sent."""
+    from recdesk.vault.models import Encounter, Provider
+
+    desk, manager = desk_and_manager  # the default schedule (Medicare's five years): a 2009 stay is past it
+    pid = register(desk, manager, PatientDetails(mrn="100777", last="Oldfield", first="Iris",
+                                                 dob=datetime.date(1941, 5, 6)))
+    with desk.write():
+        Encounter.create(patient=pid, kind="inpatient", admit_at=datetime.datetime(2009, 4, 1, 9),
+                         discharge_at=datetime.datetime(2009, 4, 4, 9), attending=Provider.create(name="Dr. Ames"))
+    home = desk.config.home
+    desk.close()
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"}
+    with PtyProcess([sys.executable, "-m", "recdesk.cli", "--home", str(home)], env=env) as tui:
+        tui.read_until(b"Patient search", timeout=30)
+        tui.write("\x12")  # Ctrl+R
+        tui.read_until(b"Purge and retention", timeout=15)
+        tui.read_until(b"OLDFIELD", timeout=15)
+        while tui.read(0.5):  # let the screen finish drawing
+            pass
+        assert tui.read(3.0) == b"", "the purge screen sends bytes while idle"
+        tui.write("\x1b[21~")  # F10: sign off
+        assert tui.wait(timeout=20) == 0
+    with Desk.open(home):
+        assert AuditEvent.select().where(AuditEvent.action == "retention.worklist").count() == 1

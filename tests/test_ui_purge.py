@@ -195,3 +195,21 @@ async def test_a_supervisor_sees_everything_and_is_refused_each_change_in_one_li
         footer = [item.label for item in screen.query_one(DeskFooter).shown()]
         assert "New batch" not in footer and "Approve" not in footer and "Certificate" in footer
     assert (LegalHold.select().count(), Patient.select().count()) == before
+
+
+async def test_a_header_too_full_for_ctrl_r_leaves_it_to_the_footer(office):
+    desk = office
+    boss = desk.sign_on("boss")
+    pid = register(desk, boss, PatientDetails(mrn="10000042", last="Montgomery-Fitzwilliams",
+                                              first="Alexandrina", dob=datetime.date(1980, 1, 1)))
+    app = app_for(desk, user="ann")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.request_chart(Patient.get_by_id(pid).uuid)
+        await until(pilot, lambda: type(app.screen).__name__ == "ChartScreen", "the chart opens")
+        await settle(app, pilot)
+        header, *_, footer = painted(app).splitlines()
+        assert "10000042" in header and "Ctrl+R" not in header  # the MRN is whole; no room for the hint
+        assert "Ctrl+R Purge" in footer and footer.rstrip().endswith("F10 Sign off")
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: isinstance(app.screen, PurgeScreen), "Ctrl+R opens the purge screen")

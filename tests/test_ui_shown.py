@@ -98,11 +98,15 @@ async def test_every_screens_footer_shows_its_keys_whole_and_sign_off_at_80_colu
                 assert word in rest, (cls.__name__, word, line)
                 rest = rest.split(word, 1)[1]
             assert rest.strip() == "", (cls.__name__, line)
+            # Ctrl+R (the purge screen) on every screen: the header's right, or the footer when the header is full
+            header = lines(app)[0]
+            assert ("Ctrl+R Purge" in header) != any(i.key == "Ctrl+R" for i in shown), (cls.__name__, header, line)
             if cls is SearchScreen:  # the hub lists the screens this role may open
                 wanted = ["F5 ROI", "F9 Review"] + (["F3 Intake", "F4 QA", "F6 Assembly", "F7 Pulls", "F8 Charts"]
                                                     if user == "demo" else [])
                 assert all(w in line for w in wanted), line
                 assert "F1 Help" in lines(app)[0]  # no room in the footer: the header says it
+                assert "Ctrl+R Purge" in lines(app)[0]
 
 
 @pytest.mark.parametrize("user", ["demo", "sup"])
