@@ -137,6 +137,9 @@ class Retention:
                                            shape="a list of jurisdiction codes in capitals, such as [\"US\", \"TX\"]")
     policy_years: int = _rule(0, least=0, most=150, unit="years")  # the site's own period; 0: none
     archive: bool = _rule(False)  # archive every chart before destruction, whatever its rule says
+    # The archive key (retention/archive.py: create_key_file), kept apart from the master key; relative to the home
+    # unless absolute. Empty: an archive step asks for --key-file.
+    archive_key_file: str = _rule("", limit=4096)
 
 
 SECTIONS: dict[str, type] = {"intake": Intake, "print": Print, "roi": Roi, "completion": Completion,

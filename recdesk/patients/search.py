@@ -11,6 +11,8 @@ from recdesk import clock
 from recdesk.display import cleaned
 from recdesk.errors import DeskError
 from recdesk.patients.registry import PatientDetails, decrypt
+from recdesk.retention import register
+from recdesk.retention.register import Destroyed
 from recdesk.vault import audit
 from recdesk.vault.blindindex import (
     INDEX_VERSION,
@@ -33,15 +35,35 @@ MATCH_ORDER = ("exact", "prefix", "phonetic")
 class Hit:
     patient: PatientDetails
     match: str  # exact | prefix | phonetic
+    destroyed: Destroyed | None = None  # a record destroyed by a purge: its register entry (nothing opens)
 
     def as_row(self) -> dict:
-        """The row the CLI prints and the JSON contract names."""
+        """The row the CLI prints and the JSON contract names (a destroyed record adds `destroyed`)."""
         p = self.patient
-        return {
+        row = {
             "mrn": p.mrn, "last": p.last, "first": p.first, "middle": p.middle,
             "dob": p.dob.isoformat() if p.dob else None, "sex": p.sex, "ssn_last4": p.ssn_last4,
             "flags": p.flags,
         }
+        if self.destroyed is not None:
+            row["destroyed"] = {"on": self.destroyed.destroyed_on.isoformat(),
+                                "certificate": self.destroyed.certificate_no}
+        return row
+
+    @property
+    def destroyed_label(self) -> str:
+        """'DESTROYED 2026-12-01 CD-2026-0001' for a destroyed record, else ''."""
+        d = self.destroyed
+        return f"DESTROYED {d.destroyed_on.isoformat()} {d.certificate_no}" if d is not None else ""
+
+    @property
+    def destroyed_line(self) -> str:
+        """What Enter on a destroyed record says, in one line (it opens nothing)."""
+        d = self.destroyed
+        if d is None:
+            return ""
+        return (f"MRN {self.patient.mrn} ({self.patient.display_name}) was destroyed on {d.destroyed_on.isoformat()} "
+                f"under certificate {d.certificate_no}: nothing is left to open")
 
 
 @dataclass(frozen=True)
@@ -377,10 +399,34 @@ def audit_view(desk, actor, query: str, hits: list[Hit]) -> None:
                      details={"query": query, "results": len(hits), "patients": [h.patient.uuid for h in hits]})
 
 
+def is_mrn(query: str) -> bool:
+    """Whether the query is an MRN and nothing else (digits only, at least 3)."""
+    q = clean(query)
+    return len(q) >= 3 and q.isascii() and q.isdigit()
+
+
+def destroyed_hit(desk, actor, query: str) -> Hit | None:
+    """For an exact MRN that no live patient has: the destruction register's entry as a hit marked destroyed, or
+    None. The look-up is audited (register.find)."""
+    if not is_mrn(query):
+        return None
+    entry = register.find(desk, actor, clean(query))
+    if entry is None:
+        return None
+    stub = Patient.select(Patient.id).where(Patient.uuid == entry.patient_uuid).scalar() or 0
+    return Hit(PatientDetails(mrn=entry.mrn, last=entry.last, first=entry.first, middle=entry.middle, dob=entry.dob,
+                              uuid=entry.patient_uuid, id=stub), "exact", entry)
+
+
 def search(desk, actor, query: str, limit: int = 50, *, complete: bool = False) -> list[Hit]:
-    """Find patients and audit what was shown."""
+    """Find patients and audit what was shown; an MRN no live patient has is looked up in the destruction
+    register (a purged record shows as destroyed, and opens nothing)."""
     hits = find(desk, query, limit, complete=complete)
     audit_view(desk, actor, query, hits)
+    if not hits:
+        hit = destroyed_hit(desk, actor, query)
+        if hit is not None:
+            return [hit]
     return hits
 
 

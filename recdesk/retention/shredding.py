@@ -18,6 +18,7 @@ exists anywhere. Running VACUUM (autovacuum does, in time) is the site's job; re
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import replace
 
 import peewee
@@ -55,6 +56,7 @@ from recdesk.vault.models import (
     PullItem,
     PurgeBatch,
     PurgeItem,
+    PurgeVolume,
     Release,
     ReleaseEvent,
     ReleaseRequest,
@@ -88,6 +90,7 @@ PURGED: dict[type[peewee.Model], str] = {
     DoNotPurge: "a mark in force refuses the shred; cleared marks are deleted (reason under the patient key)",
     PurgeBatch: "kept: a batch's certificate is a desk document, never the patient's",
     PurgeItem: "kept: the batch's record of what it destroyed",
+    PurgeVolume: "kept: the paper volumes to shred, listed before the ChartVolume rows go (label under the desk key)",
     DestructionEntry: "written: the register entry, permanent",
     AuditEvent: "kept: never deleted; the purged patient's events stay in the chain",
     AuditStray: "kept: events written outside recdesk, evidence for whoever investigates",
@@ -97,17 +100,26 @@ METHOD = "cryptographic erase (NIST SP 800-88 Rev. 1, Purge)"
 SHREDDED = "retention.shred"
 
 
-def shred(desk, actor, patient_uuid: str, *, batch_uuid: str, certificate_no: str) -> Destroyed:
+def shred(desk, actor, patient_uuid: str, *, batch_uuid: str, certificate_no: str,
+          before: Callable[[], None] | None = None, after: Callable[[Destroyed], None] | None = None) -> Destroyed:
     """Destroy one patient's record by cryptographic erase; returns its register entry. A patient already destroyed
-    is not touched again: its entry is returned (and files a killed run left are removed)."""
+    is not touched again: its entry is returned (and files a killed run left are removed).
+
+    `before` and `after` run inside the destruction's own transaction (a purge batch checks the patient again there,
+    and records the outcome): whatever `before` raises undoes nothing, because nothing was done yet."""
     actor.require(*MANAGERS)
     done = register.entry_of(desk, patient_uuid)
     if done is None:
         _secure_delete(desk)
         with desk.write():
             # Read again inside the transaction: another session may have destroyed it a moment ago.
-            done = register.entry_of(desk, patient_uuid) or _destroy(desk, actor, _patient(patient_uuid),
-                                                                     batch_uuid, certificate_no)
+            done = register.entry_of(desk, patient_uuid)
+            if done is None:
+                if before is not None:
+                    before()
+                done = _destroy(desk, actor, _patient(patient_uuid), batch_uuid, certificate_no)
+                if after is not None:
+                    after(done)
     finish(desk)
     return done
 

@@ -94,7 +94,9 @@ def _seals(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> 
                         "altered outside recdesk; restore it from a backup")
     for model in seals.SEALED:
         db.create_tables([model], safe=True)  # LegalHold and PurgeBatch may predate any row
-        _add_columns(migrator, db, model, ("seal",))
+        # A seal covers columns a later step brings (schema 13's purge batches): they come here, where they are sealed.
+        spec = seals.SEALED[model]
+        _add_columns(migrator, db, model, ("seal", *spec.columns, *spec.parents))
     db.create_tables([AuditStray], safe=True)
     for model in seals.SEALED:
         seals.reseal_all(master, model)
@@ -172,6 +174,33 @@ def _assignments(migrator: SchemaMigrator, db: peewee.Database, master: MasterKe
     db.create_tables([PatientAssignment], safe=True)  # step 8 made it already on a desk sealed by this recdesk
 
 
+PURGE_BATCH_COLUMNS = ("number", "as_of", "selection", "archive_required", "archive_path", "archive_sha256",
+                       "archived_at", "archived_by", "run_by", "witness", "cancelled_at", "cancelled_by",
+                       "cancel_reason_enc", "paper_confirmed_at")
+PURGE_ITEM_COLUMNS = ("rule", "retain_until", "documents", "pages", "volumes", "first_service", "last_service",
+                      "why_enc", "decided_at", "seal")
+
+
+def _purge_batches(migrator: SchemaMigrator, db: peewee.Database, master: MasterKey) -> None:
+    """Purge batches as retention/batches.py keeps them: the certificate number, the archive, who ran it and the
+    witness, cancelling; each patient's outcome sealed; the paper volumes listed before the electronic destruction.
+    No batch was ever made before this step (nothing wrote the schema-1 tables), so its statuses map one to one."""
+    from playhouse.migrate import migrate
+
+    from recdesk.vault import seals
+    from recdesk.vault.models import PurgeBatch, PurgeItem, PurgeVolume
+
+    _add_columns(migrator, db, PurgeBatch, PURGE_BATCH_COLUMNS)
+    _add_columns(migrator, db, PurgeItem, PURGE_ITEM_COLUMNS)
+    if not any(i.columns == ["batch_id", "patient_uuid"] for i in db.get_indexes("purge_item")):
+        migrate(migrator.add_index("purge_item", ("batch_id", "patient_uuid"), True))
+    db.create_tables([PurgeVolume], safe=True)
+    PurgeBatch.update(status="prepared").where(PurgeBatch.status == "draft").execute()
+    PurgeBatch.update(status="destroyed").where(PurgeBatch.status == "executed").execute()
+    for model in (PurgeBatch, PurgeItem):
+        seals.reseal_all(master, model)
+
+
 MIGRATIONS: dict[int, tuple[str, Step]] = {
     2: ("index the audit trail by user, for last-patient recall and review", _audit_by_user),
     3: ("document intake: file names, receipt, quarantine, QA; misfile history", _intake),
@@ -188,6 +217,8 @@ MIGRATIONS: dict[int, tuple[str, Step]] = {
     11: ("the destruction register: what a purge destroyed, when, by which batch and certificate",
          _destruction_register),
     12: ("assignments of desk users to restricted patients (a standing need to open them, X3)", _assignments),
+    13: ("purge batches: certificate numbers, archives, runs and witnesses, sealed outcomes, paper volumes to shred",
+         _purge_batches),
 }
 
 

@@ -439,23 +439,79 @@ class DoNotPurge(Record):
 
 
 class PurgeBatch(Record):
-    status = pw.CharField(max_length=16, default="draft")  # draft | approved | executed | cancelled
+    """A purge batch (retention/batches.py): prepared by a clerk or manager, approved by another manager, archived
+    where the schedule says so, destroyed patient by patient, its paper volumes confirmed shredded. The certificate
+    of destruction is a desk document (no patient's), kept permanently. No identifier is kept here in the clear."""
+
+    # prepared | approved | archived | destroyed | paper_confirmed | cancelled
+    status = pw.CharField(max_length=16, default="prepared")
     rule = pw.ForeignKeyField(RetentionRule, null=True)
-    created_by = pw.ForeignKeyField(User, backref="purge_batches")
+    created_by = pw.ForeignKeyField(User, backref="purge_batches")  # the preparer
     approved_by = pw.ForeignKeyField(User, null=True, backref="purges_approved")
     approved_at = pw.DateTimeField(null=True)
-    executed_at = pw.DateTimeField(null=True)
+    executed_at = pw.DateTimeField(null=True)  # when the electronic destruction of the whole batch finished
     certificate = pw.ForeignKeyField(Document, null=True, on_delete="SET NULL")
     seal = Seal()
+    # schema 13
+    number = pw.CharField(max_length=32, null=True, unique=True)  # the certificate number, CD-2026-0001
+    as_of = pw.DateField(null=True)
+    selection = pw.CharField(max_length=200, default="")  # how it was chosen, in words (no identifier)
+    archive_required = pw.BooleanField(default=False)
+    archive_path = pw.TextField(default="")
+    archive_sha256 = pw.CharField(max_length=64, default="")
+    archived_at = pw.DateTimeField(null=True)
+    archived_by = pw.ForeignKeyField(User, null=True, backref="+")
+    run_by = pw.ForeignKeyField(User, null=True, backref="+")  # "destroyed by" on the certificate
+    witness = pw.CharField(max_length=200, default="")
+    cancelled_at = pw.DateTimeField(null=True)
+    cancelled_by = pw.ForeignKeyField(User, null=True, backref="+")
+    cancel_reason_enc = Enc()  # under the desk key
+    paper_confirmed_at = pw.DateTimeField(null=True)
 
 
 class PurgeItem(Base):
+    """One patient of a purge batch and what became of them: pending, destroyed, or skipped (with why)."""
+
     batch = pw.ForeignKeyField(PurgeBatch, backref="items", on_delete="CASCADE")
     patient = pw.ForeignKeyField(Patient, null=True, on_delete="SET NULL")
     patient_uuid = pw.CharField(max_length=32)
     last_encounter_on = pw.DateField(null=True)
     eligible_on = pw.DateField()
     outcome = pw.CharField(max_length=16, default="pending")  # pending | destroyed | skipped
+    # schema 13
+    rule = pw.CharField(max_length=32, default="")  # the retention rule that decided it
+    retain_until = pw.DateField(null=True)
+    documents = pw.IntegerField(default=0)
+    pages = pw.IntegerField(default=0)
+    volumes = pw.IntegerField(default=0)
+    first_service = pw.DateField(null=True)
+    last_service = pw.DateField(null=True)
+    why_enc = Enc()  # under the desk key: why it was skipped (a hold's matter, a request)
+    decided_at = pw.DateTimeField(null=True)
+    seal = Seal()
+
+    class Meta:
+        indexes = ((("batch", "patient_uuid"), True),)
+
+
+class PurgeVolume(Record):
+    """A paper chart volume of a purge batch, listed before the electronic destruction (which deletes the
+    ChartVolume row) so that its shredding can be confirmed after it: who shredded it, the witness, or not found."""
+
+    batch = pw.ForeignKeyField(PurgeBatch, backref="volumes", on_delete="CASCADE")
+    patient_uuid = pw.CharField(max_length=32)
+    volume_uuid = pw.CharField(max_length=32)
+    volume_no = pw.SmallIntegerField(default=1)
+    label_enc = Enc()  # under the desk key: {"mrn", "name", "shelf", "home"} (the shelf address spells the MRN)
+    status = pw.CharField(max_length=16, default="pending")  # pending | shredded | not_found
+    by_user = pw.ForeignKeyField(User, null=True, backref="+")
+    witness = pw.CharField(max_length=200, default="")
+    at = pw.DateTimeField(null=True)
+    note_enc = Enc()  # under the desk key
+    seal = Seal()
+
+    class Meta:
+        indexes = ((("batch", "volume_uuid"), True),)
 
 
 class DestructionEntry(Record):
@@ -520,7 +576,7 @@ MODELS: list[type[Base]] = [
     DeskInfo, User, SshKey, Patient, PatientAssignment, PatientToken, Insurance, Provider, Encounter, Appointment,
     Document, DocumentMove, ReleaseRequest, Release, ReleaseEvent, Authorization, Disclosure, AccountingSuspension,
     ChartLocation, ChartVolume, ChartMovement, PullItem, Deficiency, AssemblyItem, RetentionRule, LegalHold,
-    HeldPatient, DoNotPurge, PurgeBatch, PurgeItem, DestructionEntry, AuditEvent, AuditStray, AuditHead,
+    HeldPatient, DoNotPurge, PurgeBatch, PurgeItem, PurgeVolume, DestructionEntry, AuditEvent, AuditStray, AuditHead,
 ]
 
 

@@ -29,6 +29,8 @@ from recdesk.vault.models import (
     Patient,
     PatientAssignment,
     PurgeBatch,
+    PurgeItem,
+    PurgeVolume,
     Release,
     ReleaseRequest,
     SshKey,
@@ -67,7 +69,11 @@ SEALED: dict[type[peewee.Model], Sealed] = {
                       {"placed_by": "name", "lifted_by": "name"}),
     HeldPatient: Sealed(("uuid",), {"hold": "uuid", "patient": "uuid"}),  # after LegalHold: it points there
     DoNotPurge: Sealed(("uuid", "cleared_at"), {"patient": "uuid", "set_by": "name", "cleared_by": "name"}),
-    PurgeBatch: Sealed(("uuid", "status"), {"created_by": "name", "approved_by": "name"}),
+    PurgeBatch: Sealed(("uuid", "status", "number", "as_of", "archive_required", "archive_path", "archive_sha256"),
+                       {"created_by": "name", "approved_by": "name", "run_by": "name", "certificate": "uuid"}),
+    PurgeItem: Sealed(("patient_uuid", "outcome"), {"batch": "uuid"}),  # after PurgeBatch: they point there
+    PurgeVolume: Sealed(("uuid", "patient_uuid", "volume_uuid", "status", "witness"),
+                        {"batch": "uuid", "by_user": "name"}),
 }
 
 
