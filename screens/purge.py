@@ -15,6 +15,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Input, ProgressBar, Static, TabbedContent, TabPane
 
 from recdesk import clock
+from recdesk.display import when
 from recdesk.errors import DeskError
 from recdesk.paper.shelf import read_wand
 from recdesk.retention import holds, worklist
@@ -61,6 +62,7 @@ PENDING = "pending"  # a paper volume not yet shredded or reported not found
 MANAGERS_ONLY = "a manager does this (the purge batch's second person, and legal holds)"
 RUNNING = "a batch is running: wait until it is done"
 NO, YES = "no", "yes"
+PAPER = {PENDING: "to shred", "shredded": "SHREDDED", "not_found": "NOT FOUND"}
 OUTCOMES = {"pending": "to destroy", "destroyed": "DESTROYED", "skipped": "kept out"}
 
 
@@ -117,22 +119,24 @@ class PurgeScreen(DeskScreen):
     MESSAGE_LINE = "pg-message"
     CHANGING = frozenset({"prepare", "approve", "archive", "run_batch", "cancel_batch", "place_hold", "lift_hold",
                           "shredded", "shred_mode", "not_found"})
+    # Letters are priority keys (as in F8's check-in mode): the wand's line keeps the focus in shred mode, yet W, X
+    # and S still work until a scan starts; digits and Enter belong to the scan then.
     BINDINGS = [
         *[Binding(str(n), f"section('{tab_id}')", label, show=False, id=f"purge.section_{n}")
           for n, (tab_id, label) in enumerate(TABS, start=1)],
-        Binding("n", "prepare", "New batch", id="purge.prepare"),
-        Binding("a", "approve", "Approve", id="purge.approve"),
-        Binding("r", "run_batch", "Run", id="purge.run"),
-        Binding("p", "certificate", "Certificate", id="purge.certificate"),
-        Binding("v", "archive", "Archive", show=False, id="purge.archive"),
-        Binding("c", "cancel_batch", "Cancel batch", show=False, id="purge.cancel"),
-        Binding("d", "as_of", "As-of date", show=False, id="purge.as_of"),
-        Binding("h", "place_hold", "Place hold", show=False, id="purge.place_hold"),
-        Binding("l", "lift_hold", "Lift hold", show=False, id="purge.lift_hold"),
+        Binding("n", "prepare", "New batch", id="purge.prepare", priority=True),
+        Binding("a", "approve", "Approve", id="purge.approve", priority=True),
+        Binding("r", "run_batch", "Run", id="purge.run", priority=True),
+        Binding("p", "certificate", "Certificate", id="purge.certificate", priority=True),
+        Binding("v", "archive", "Archive", show=False, id="purge.archive", priority=True),
+        Binding("c", "cancel_batch", "Cancel batch", show=False, id="purge.cancel", priority=True),
+        Binding("d", "as_of", "As-of date", show=False, id="purge.as_of", priority=True),
+        Binding("h", "place_hold", "Place hold", show=False, id="purge.place_hold", priority=True),
+        Binding("l", "lift_hold", "Lift hold", show=False, id="purge.lift_hold", priority=True),
         Binding("enter", "shredded", "Confirm shredded", show=False, id="purge.shredded"),
-        Binding("s", "shred_mode", "Shred mode", show=False, id="purge.shred_mode"),
-        Binding("x", "not_found", "Not found", show=False, id="purge.not_found"),
-        Binding("w", "witness", "Witness", show=False, id="purge.witness"),
+        Binding("s", "shred_mode", "Shred mode", show=False, id="purge.shred_mode", priority=True),
+        Binding("x", "not_found", "Not found", show=False, id="purge.not_found", priority=True),
+        Binding("w", "witness", "Witness", show=False, id="purge.witness", priority=True),
         Binding("escape", "back", "Back", show=False, id="purge.back"),
     ]
     DEFAULT_CSS = """
@@ -141,6 +145,7 @@ class PurgeScreen(DeskScreen):
     PurgeScreen TabPane { height: 1fr; padding: 0; }
     PurgeScreen .note { height: 1; padding: 0 1; }
     PurgeScreen .detail { height: 4; padding: 0 1; border-top: solid ansi_blue; }
+    PurgeScreen #bt-detail { height: 5; }
     PurgeScreen DataTable { height: 1fr; }
     PurgeScreen #pg-mode.shredding { background: ansi_yellow; color: ansi_black; text-style: bold; }
     PurgeScreen #pg-scan { height: 1; border: none; padding: 0 1; background: ansi_default; }
@@ -285,6 +290,10 @@ class PurgeScreen(DeskScreen):
         elif 0 <= keep < len(rows):
             table.move_cursor(row=keep)
 
+    def at(self, moment: datetime.datetime | None) -> str:
+        """A stored (UTC) time as the clerk reads it: the desk's local time."""
+        return when(moment, self.desk.config.zone)
+
     # --- 1 Worklist
 
     async def load_worklist(self) -> None:
@@ -368,10 +377,10 @@ class PurgeScreen(DeskScreen):
             return
         lines = [f"Hold {h.uuid[:holds.SHORT]}: {h.matter} ({h.basis.replace('_', ' ')})",
                  f"From {_d(h.starts_on)} until {_d(h.until_on) or 'lifted'} · placed by {h.placed_by} "
-                 f"{_d(h.placed_at)}",
+                 f"{self.at(h.placed_at)}",
                  f"Covers MRN {', '.join(h.mrns)}"]
         if h.lifted_at:
-            lines.append(f"Lifted by {h.lifted_by} {_d(h.lifted_at)}: {h.lift_reason}")
+            lines.append(f"Lifted by {h.lifted_by} {self.at(h.lifted_at)}: {h.lift_reason}")
         self.note("hd-detail", "\n".join(lines))
 
     def action_place_hold(self) -> None:
@@ -469,15 +478,15 @@ class PurgeScreen(DeskScreen):
         if b is None:
             self.note("bt-detail", "")
             return
-        lines = [f"{b.number} {state_words(b.status).upper()} as of {_d(b.as_of)}: {_n(b.patients, 'patient')}, "
-                 f"{_n(b.documents, 'document')}, {_n(b.pages, 'page')}, {_n(b.volumes, 'paper volume')}; "
-                 f"service {_d(b.first_service) or '-'} to {_d(b.last_service) or '-'}"
-                 + (" · archived first" if b.archive else ""),
-                 f"Prepared by {b.prepared_by} {_d(b.prepared_at)}"
-                 + (f" · approved by {b.approved_by} {_d(b.approved_at)}" if b.approved_by else "")
-                 + (f" · destroyed {_d(b.destroyed_at)}" if b.destroyed_at else "")]
-        if b.excluded or b.done:
-            lines.append(f"{b.done} done" + (f", {b.excluded} kept out (Enter says why)" if b.excluded else ""))
+        lines = [f"{b.number} {state_words(b.status).upper()} as of {_d(b.as_of)} · service "
+                 f"{_d(b.first_service) or '-'} to {_d(b.last_service) or '-'}" + (" · archive first" if b.archive
+                                                                                    else ""),
+                 f"{_n(b.patients, 'patient')}, {_n(b.documents, 'document')}, {_n(b.pages, 'page')}, "
+                 f"{_n(b.volumes, 'paper volume')}" + (f"; {b.done} destroyed" if b.done else "")
+                 + (f"; {b.excluded} kept out (Enter says why)" if b.excluded else ""),
+                 f"Prepared by {b.prepared_by} {self.at(b.prepared_at)}"
+                 + (f" · approved by {b.approved_by} {self.at(b.approved_at)}" if b.approved_by else "")
+                 + (f" · destroyed {self.at(b.destroyed_at)}" if b.destroyed_at else "")]
         lines.append({"prepared": "Next: a manager who did not prepare it approves it (A), or cancels it (C).",
                       "approved": "Next: a manager archives it (V) if the schedule says so, then runs it (R)."
                       if b.archive else "Next: a manager runs it (R): the charts are crypto-shredded.",
@@ -743,7 +752,7 @@ class PurgeScreen(DeskScreen):
 
     def _show_paper(self, keep: int | None = None) -> None:
         table = self.query_one("#pp-table", DataTable)
-        rows = [(v.shelf, v.mrn, str(v.volume_no), v.name, v.status.replace("_", " ").upper()) for v in self.paper]
+        rows = [(v.shelf, v.mrn, str(v.volume_no), v.name, PAPER.get(v.status, v.status)) for v in self.paper]
         self._fill(table, rows, "no paper volumes", keep if keep is not None else self._next_volume())
         self.show_mode()
 
@@ -757,9 +766,9 @@ class PurgeScreen(DeskScreen):
             left = sum(v.status == PENDING for v in self.paper)
             shredded = sum(v.status == "shredded" for v in self.paper)
             lost = sum(v.status == "not_found" for v in self.paper)
-            witness = f"witness {self.witness}" if self.witness else "W names the witness"
-            head = "SHRED MODE: scan each volume · Esc ends" if self.shredding else "Enter: shredded · S shred mode"
-            text = (f"{self.paper_of.number}: {shredded} shredded, {lost} not found, {left} to go · {witness} · "
+            witness = f"witness {self.witness[:16]}" if self.witness else "W witness"
+            head = "SHRED MODE, Esc ends" if self.shredding else "S shred mode"
+            text = (f"{self.paper_of.number}: {left} to shred, {shredded} shredded, {lost} not found · {witness} · "
                     f"{head}")
         mode.update(Text(text))
 
@@ -821,7 +830,7 @@ class PurgeScreen(DeskScreen):
             index = len(self.paper) - 1
         self.paper[index] = done
         self.changed("batches")
-        self._show_paper(index if not self.shredding else None)
+        self._show_paper()  # the next volume to shred is highlighted: down the shelves
 
     def action_shred_mode(self) -> None:
         if not self._paper_or_say():

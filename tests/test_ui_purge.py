@@ -9,9 +9,10 @@ import pytest
 
 from recdesk import users
 from recdesk.config import Retention
-from recdesk.patients.registry import PatientDetails, register
-from recdesk.retention import holds
-from recdesk.vault.models import AuditEvent, Encounter, LegalHold, Patient, Provider
+from recdesk.paper import tracking
+from recdesk.patients.registry import PatientDetails, mrn_of, register
+from recdesk.retention import batches, holds
+from recdesk.vault.models import AuditEvent, Encounter, LegalHold, Patient, Provider, PurgeBatch, PurgeVolume
 from screens.base import REFUSED
 from screens.dialogs.choice import ChoiceDialog
 from screens.dialogs.text import TextDialog
@@ -45,7 +46,13 @@ def office(desk_and_manager):
             Encounter.create(patient=pid, kind="inpatient", admit_at=seen - datetime.timedelta(days=3),
                              discharge_at=seen, attending=doctor)
     holds.place(desk, boss, matter="Heldman v. Riverside", mrns=["100004"])
+    for mrn in ("100001", "100007"):  # a paper chart each, in the file room
+        tracking.volume_for(desk, Patient.get(Patient.id == patient_id(desk, mrn)), actor=desk.sign_on("ann"))
     return desk
+
+
+def patient_id(desk, mrn: str) -> int:
+    return next(p.id for p in Patient.select() if mrn_of(desk, p) == mrn)
 
 
 def text_of(screen, widget_id: str) -> str:
@@ -173,15 +180,27 @@ async def test_a_clerk_may_not_place_a_hold_and_is_told_why(office):
     assert LegalHold.select().count() == 1
 
 
+@pytest.fixture
+def destroyed(office):
+    """The office with a batch of the two due charts prepared by ann, approved by meg and run by boss."""
+    desk = office
+    batch = batches.prepare(desk, desk.sign_on("ann"), as_of=datetime.date.today())
+    batches.approve(desk, desk.sign_on("meg"), batch.id)
+    batches.run(desk, desk.sign_on("boss"), batch.id, witness="Pat Jones")
+    return desk
+
+
 CHANGING_KEYS = ["n", "a", "r", "v", "c", "h", "l", "s", "x"]
 
 
-async def test_a_supervisor_sees_everything_and_is_refused_each_change_in_one_line(office):
-    app = app_for(office, user="sue")
-    before = (LegalHold.select().count(), Patient.select().count())
+async def test_a_supervisor_sees_everything_and_is_refused_each_change_in_one_line(destroyed):
+    desk = destroyed
+    app = app_for(desk, user="sue")
+    before = (LegalHold.select().count(), PurgeBatch.get().status, PurgeVolume.select().where(
+        PurgeVolume.status == "pending").count())
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_purge(app, pilot)
-        assert {r[0] for r in cells(screen, "wl-table")} == {"100001", "100004", "100007"}
+        assert [r[0] for r in cells(screen, "wl-table")] == ["100004"]  # the others are destroyed
         for tab in ("1", "2", "3", "4"):
             await pilot.press(tab)
             await settle(app, pilot)
@@ -192,9 +211,46 @@ async def test_a_supervisor_sees_everything_and_is_refused_each_change_in_one_li
                 assert app.screen is screen, f"{key} opened {app.screen!r} for a supervisor"
                 said = text_of(screen, "pg-message")
                 assert said.endswith(f": {REFUSED}.") and "\n" not in said, (tab, key, said)
+        assert [r[1] for r in cells(screen, "pp-table")] == ["100001", "100007"]  # the paper, to look at
+        await pilot.press("enter")  # confirming a volume shredded is a change too
+        await settle(app, pilot)
+        assert text_of(screen, "pg-message") == f"Confirm shredded: {REFUSED}." and app.screen is screen
         footer = [item.label for item in screen.query_one(DeskFooter).shown()]
         assert "New batch" not in footer and "Approve" not in footer and "Certificate" in footer
-    assert (LegalHold.select().count(), Patient.select().count()) == before
+        await pilot.press("3", "enter")  # a batch's patients: looking is everyone's
+        await until(pilot, lambda: screen.items, "the batch's patients are shown")
+        assert {r[0]: r[4] for r in cells(screen, "it-table")} == {"100001": "DESTROYED", "100007": "DESTROYED"}
+    assert (LegalHold.select().count(), PurgeBatch.get().status, PurgeVolume.select().where(
+        PurgeVolume.status == "pending").count()) == before
+
+
+async def test_shred_mode_confirms_each_volume_the_wand_scans_and_a_wrong_one_changes_nothing(destroyed):
+    app = app_for(destroyed, user="ann")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_purge(app, pilot)
+        await pilot.press("4")
+        await settle(app, pilot)
+        await until(pilot, lambda: screen.paper, "the paper list is read")
+        await pilot.press("s")
+        await answer(app, pilot, TextDialog, *"ann", "enter")  # the clerk who shreds is not the witness
+        assert "SHRED MODE" in text_of(screen, "pg-mode")
+        await pilot.press(*"*MRN100007*", "enter")
+        await settle(app, pilot)
+        assert "witness is someone other" in text_of(screen, "pg-message")
+        assert [v.status for v in screen.paper] == ["pending", "pending"]
+        await pilot.press("w")
+        await answer(app, pilot, TextDialog, *["backspace"] * 3, *"Pat Jones", "enter")
+        await pilot.press(*"*MRN100007*", "enter")
+        await until(pilot, lambda: screen.paper[1].status == "shredded", "the scanned volume is shredded")
+        await pilot.press(*"999999", "enter")  # not on this list
+        await settle(app, pilot)
+        assert "MRN 999999 has no paper volume in batch" in text_of(screen, "pg-message")
+        await pilot.press(*"0100001", "enter")  # the wand's leading zero
+        await until(pilot, lambda: screen.paper[0].status == "shredded", "the other volume is shredded")
+        assert screen.section == "paper"  # the digits went to the scan, not to the section keys
+        assert PurgeBatch.get().status == "paper_confirmed"
+        await pilot.press("escape")
+        assert not screen.shredding and "S shred mode" in text_of(screen, "pg-mode")
 
 
 async def test_a_header_too_full_for_ctrl_r_leaves_it_to_the_footer(office):
@@ -213,3 +269,123 @@ async def test_a_header_too_full_for_ctrl_r_leaves_it_to_the_footer(office):
         assert "Ctrl+R Purge" in footer and footer.rstrip().endswith("F10 Sign off")
         await pilot.press("ctrl+r")
         await until(pilot, lambda: isinstance(app.screen, PurgeScreen), "Ctrl+R opens the purge screen")
+
+
+async def answer(app, pilot, dialog_type, *keys: str) -> None:
+    """Wait for a dialog of this type, then press the keys."""
+    await until(pilot, lambda: isinstance(app.screen, dialog_type), f"{dialog_type.__name__} opens")
+    await pilot.press(*keys)
+    await settle(app, pilot)
+
+
+def status() -> str:
+    return PurgeBatch.get().status
+
+
+async def test_a_clerk_prepares_a_manager_approves_and_runs_asked_twice_then_paper_and_certificate(office):
+    desk = office
+    # ann (a clerk) prepares a batch of every chart due today
+    app = app_for(desk, user="ann")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_purge(app, pilot)
+        await pilot.press("n")
+        await answer(app, pilot, TextDialog, "enter")  # as of today
+        await answer(app, pilot, TextDialog, "enter")  # every due chart
+        await answer(app, pilot, TextDialog, "enter")  # no limit
+        await until(pilot, lambda: screen.batches, "the batch is listed")
+        assert screen.section == "batches"
+        number = screen.batches[0].number
+        assert cells(screen, "bt-table")[0][:6] == [number, "prepared", "2", "0", "0", "2"]
+        assert f"Batch {number} prepared: 2 patients" in text_of(screen, "pg-message")
+        await pilot.press("a")  # approving is a manager's
+        await settle(app, pilot)
+        assert app.screen is screen and "Approve: a manager does this" in text_of(screen, "pg-message")
+    assert status() == "prepared"
+
+    # boss (a manager who did not prepare it) approves it: Enter on the first question is No
+    app = app_for(desk, user="boss")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_purge(app, pilot)
+        await pilot.press("3")
+        await settle(app, pilot)
+        await until(pilot, lambda: screen.batches, "the batches are read")
+        await pilot.press("a")
+        await answer(app, pilot, ChoiceDialog, "enter")
+        assert app.screen is screen and status() == "prepared" and "Nothing changed" in text_of(screen, "pg-message")
+        await pilot.press("a")
+        await answer(app, pilot, ChoiceDialog, "down", "enter")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceDialog), "the second question")
+        assert "destroys these records for good" in app.screen.question
+        await answer(app, pilot, ChoiceDialog, "enter")  # No again, on the second question
+        assert status() == "prepared"
+        await pilot.press("a")
+        await answer(app, pilot, ChoiceDialog, "down", "enter")
+        await answer(app, pilot, ChoiceDialog, "down", "enter")
+        await until(pilot, lambda: status() == "approved", "the batch is approved")
+        await until(pilot, lambda: screen.batch.status == "approved", "the list shows it approved")
+        assert cells(screen, "bt-table")[0][1] == "approved"
+        # Enter shows its patients, Esc goes back
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.items, "the batch's patients are shown")
+        assert {r[0]: r[4] for r in cells(screen, "it-table")} == {"100001": "to destroy", "100007": "to destroy"}
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert screen.query_one("#bt-table").display and app.screen is screen
+
+        # the run: asked twice, No by default; then a witness, and a progress bar while it runs
+        await pilot.press("r")
+        await answer(app, pilot, ChoiceDialog, "enter")
+        assert status() == "approved"
+        seen = []
+        shown = screen.show_progress
+
+        def watch(*args):
+            bar = screen.query("#pg-bar")
+            seen.append((bool(bar), str(screen.query_one("#pg-progress-words").render()) if bar else ""))
+            shown(*args)
+
+        screen.show_progress = watch
+        await pilot.press("r")
+        await answer(app, pilot, ChoiceDialog, "down", "enter")
+        await answer(app, pilot, ChoiceDialog, "down", "enter")
+        await answer(app, pilot, TextDialog, *"Pat Jones", "enter")
+        await until(pilot, lambda: status() == "destroyed", "the batch is destroyed")
+        await settle(app, pilot)
+        await until(pilot, lambda: screen.batch.status == "destroyed", "the list shows it destroyed")
+        assert seen and all(bar for bar, _ in seen), seen  # each step of the run was shown on a bar
+        assert len(seen) >= 3 and "Destroying batch" in seen[-1][1]
+        assert not screen.query("#pg-bar")  # gone once done: nothing left ticking
+        assert cells(screen, "bt-table")[0][1] == "destroyed"
+        assert f"Batch {number} destroyed: 2 patients" in text_of(screen, "pg-message")
+        await pilot.press("r")  # nothing left to run
+        await settle(app, pilot)
+        assert app.screen is screen and "destroyed" in text_of(screen, "pg-message")
+
+        # the paper in terminal-digit order: Enter on a volume confirms it shredded, with a witness; X reports one
+        # not found (asked once, No by default)
+        await pilot.press("4")
+        await settle(app, pilot)
+        await until(pilot, lambda: screen.paper, "the paper list is read")
+        assert [(r[0], r[1]) for r in cells(screen, "pp-table")] == [("01-00-10", "100001"), ("07-00-10", "100007")]
+        await pilot.press("enter")
+        await answer(app, pilot, TextDialog, *"Pat Jones", "enter")
+        await until(pilot, lambda: screen.paper[0].status == "shredded", "the volume is confirmed shredded")
+        assert cells(screen, "pp-table")[0][4] == "SHREDDED" and "1 to shred, 1 shredded" in text_of(screen, "pg-mode")
+        assert "witness Pat Jones" in text_of(screen, "pg-mode") and "1 to go" in text_of(screen, "pg-message")
+        assert screen.volume.mrn == "100007"  # the highlight went on down the list
+        await pilot.press("x")
+        await answer(app, pilot, ChoiceDialog, "enter")
+        assert screen.paper[1].status == "pending"
+        await pilot.press("x")
+        await answer(app, pilot, ChoiceDialog, "down", "enter")
+        await until(pilot, lambda: screen.paper[1].status == "not_found", "the volume is reported not found")
+        assert cells(screen, "pp-table")[1][4] == "NOT FOUND"
+        assert "reported not found: the certificate lists it" in text_of(screen, "pg-message")
+        assert status() == "paper_confirmed"
+
+        # P prints the certificate to the desk's print folder
+        await pilot.press("p")
+        await settle(app, pilot)
+        await until(pilot, lambda: "Certificate" in text_of(screen, "pg-message"), "the certificate is printed")
+    printed = list((desk.config.home / "printouts").glob("*-certificate.pdf"))
+    assert len(printed) == 1 and printed[0].read_bytes().startswith(b"%PDF")
