@@ -11,10 +11,11 @@ from recdesk import users
 from recdesk.config import Retention
 from recdesk.paper import tracking
 from recdesk.patients.registry import PatientDetails, mrn_of, register
-from recdesk.retention import batches, holds
+from recdesk.retention import archive, batches, holds
 from recdesk.vault.models import AuditEvent, Encounter, LegalHold, Patient, Provider, PurgeBatch, PurgeVolume
 from screens.base import REFUSED
 from screens.dialogs.choice import ChoiceDialog
+from screens.dialogs.help import HelpScreen
 from screens.dialogs.text import TextDialog
 from screens.purge import PurgeScreen
 from screens.search import SearchScreen
@@ -91,6 +92,13 @@ async def test_ctrl_r_opens_the_purge_screen_from_the_search_and_from_another_sc
         await pilot.press("ctrl+r")
         await until(pilot, lambda: isinstance(app.screen, PurgeScreen), "Ctrl+R opens it from the request log")
         assert app.screen is not screen and len(app.screen_stack) == 3  # search, purge: one screen deep
+        assert "Purge" in [c.title for c in app.get_system_commands(app.screen)]  # the palette lists it
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "help opens")
+        everywhere = app.screen.body().plain.split("Keys everywhere:")[1]
+        assert "Ctrl+R" in everywhere and "Purge" in everywhere
+        await pilot.press("escape")
+        await settle(app, pilot)
         await pilot.press("escape")
         await settle(app, pilot)
         assert isinstance(app.screen, SearchScreen)
@@ -389,3 +397,57 @@ async def test_a_clerk_prepares_a_manager_approves_and_runs_asked_twice_then_pap
         await until(pilot, lambda: "Certificate" in text_of(screen, "pg-message"), "the certificate is printed")
     printed = list((desk.config.home / "printouts").glob("*-certificate.pdf"))
     assert len(printed) == 1 and printed[0].read_bytes().startswith(b"%PDF")
+
+
+async def test_the_preparer_cancels_asked_twice_with_the_reason(office):
+    desk = office
+    batches.prepare(desk, desk.sign_on("ann"), as_of=datetime.date.today())
+    app = app_for(desk, user="ann")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_purge(app, pilot)
+        await pilot.press("3")
+        await settle(app, pilot)
+        await until(pilot, lambda: screen.batches, "the batches are read")
+        await pilot.press("c")
+        await answer(app, pilot, ChoiceDialog, "enter")  # No
+        assert status() == "prepared"
+        await pilot.press("c")
+        await answer(app, pilot, ChoiceDialog, "down", "enter")
+        await answer(app, pilot, ChoiceDialog, "escape")  # Esc on the second question is No too
+        assert status() == "prepared"
+        await pilot.press("c")
+        await answer(app, pilot, ChoiceDialog, "down", "enter")
+        await answer(app, pilot, ChoiceDialog, "down", "enter")
+        await answer(app, pilot, TextDialog, *"counsel asked to wait", "enter")
+        await until(pilot, lambda: status() == "cancelled", "the batch is cancelled")
+        await until(pilot, lambda: screen.batch.status == "cancelled", "the list shows it cancelled")
+        assert "Cancelled: nothing was destroyed" in text_of(screen, "bt-detail")
+
+
+async def test_run_archives_first_where_the_schedule_says_so_with_its_progress(office, tmp_path):
+    desk = office
+    key = tmp_path / "archive.key"
+    archive.create_key_file(key)
+    desk.config.retention = Retention(jurisdictions=("TX",), archive=True, archive_key_file=str(key))
+    batch = batches.prepare(desk, desk.sign_on("ann"), as_of=datetime.date.today())
+    batches.approve(desk, desk.sign_on("meg"), batch.id)
+    app = app_for(desk, user="boss")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_purge(app, pilot)
+        await pilot.press("3")
+        await settle(app, pilot)
+        await until(pilot, lambda: screen.batches, "the batches are read")
+        assert "archive first" in text_of(screen, "bt-detail")
+        steps = []
+        shown = screen.show_progress
+        screen.show_progress = lambda doing, *rest: (steps.append(doing), shown(doing, *rest))
+        await pilot.press("r")
+        await answer(app, pilot, ChoiceDialog, "down", "enter")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceDialog), "the second question")
+        assert "the archive keeps them" in app.screen.question
+        await answer(app, pilot, ChoiceDialog, "down", "enter")
+        await answer(app, pilot, TextDialog, "enter")  # no witness named
+        await until(pilot, lambda: status() == "destroyed", "the batch is archived, then destroyed")
+        await until(pilot, lambda: screen.batch.status == "destroyed", "the list shows it destroyed")
+    assert steps[0] == "Archiving" and steps[-1] == "Destroying"
+    assert (desk.config.home / "archives" / f"{batch.number}.rda").is_file()
