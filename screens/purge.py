@@ -18,7 +18,8 @@ from recdesk import clock
 from recdesk.display import when
 from recdesk.errors import DeskError
 from recdesk.paper.shelf import read_wand
-from recdesk.retention import holds, worklist
+from recdesk.retention import batches, holds, worklist
+from recdesk.retention.batches import BatchView, PaperVolume
 from recdesk.roles import MANAGERS
 from screens.base import FAILED, DeskScreen
 from screens.dialogs.choice import ChoiceDialog
@@ -28,11 +29,6 @@ from screens.widgets.header import DeskHeader
 from screens.widgets.plain import Plain
 from screens.widgets.scan import ScanInput
 from screens.widgets.table import DeskTable
-
-try:  # the purge batches service; a desk without it still shows the worklist and the holds
-    from recdesk.retention import batches
-except ImportError:  # pragma: no cover - only before recdesk.retention.batches is installed
-    batches = None
 
 TABS = [("worklist", "1 Worklist"), ("holds", "2 Holds"), ("batches", "3 Batches"), ("paper", "4 Paper")]
 TABLES = {"worklist": "wl-table", "holds": "hd-table", "batches": "bt-table", "paper": "pp-table"}
@@ -161,11 +157,11 @@ class PurgeScreen(DeskScreen):
         self.as_of: datetime.date = clock.today()
         self.candidates: list[worklist.Candidate] = []
         self.holds: list[holds.Hold] = []
-        self.batches: list[Any] = []  # BatchView, by state then number
-        self.items: list[Any] = []  # the Items of the batch shown with Enter
-        self.items_of: Any = None  # that batch
-        self.paper: list[Any] = []  # PaperVolume, terminal-digit order
-        self.paper_of: Any = None  # the batch whose paper is listed
+        self.batches: list[BatchView] = []  # by state then number
+        self.items: list[batches.Item] = []  # the patients of the batch shown with Enter
+        self.items_of: BatchView | None = None  # that batch
+        self.paper: list[PaperVolume] = []  # in terminal-digit order
+        self.paper_of: BatchView | None = None  # the batch whose paper is listed
         self.witness = ""
         self.shredding = False  # shred mode: each volume scanned is confirmed shredded
         self.running: str | None = None  # the batch being run (or archived) now
@@ -440,16 +436,7 @@ class PurgeScreen(DeskScreen):
 
     # --- 3 Batches
 
-    def _no_batches(self) -> bool:
-        if batches is None:
-            self.say_error("Purge batches are not installed on this desk yet: the worklist and holds work.")
-            return True
-        return False
-
     async def load_batches(self, keep: str | None = None) -> None:
-        if batches is None:
-            self.note("bt-note", "Purge batches are not installed on this desk yet.")
-            return
         found = await self.run(batches.batches)
         if found is FAILED:
             return
@@ -467,7 +454,7 @@ class PurgeScreen(DeskScreen):
         self.show_batch()
 
     @property
-    def batch(self) -> Any:
+    def batch(self) -> BatchView | None:
         if not self.batches:
             return None
         row = self.query_one("#bt-table", DataTable).cursor_row
@@ -512,7 +499,7 @@ class PurgeScreen(DeskScreen):
         if not await self.run_action("shredded"):
             self.say_error(f"Confirm shredded: {self.why_not('shredded') or 'not here'}.")
 
-    async def _items(self, b: Any) -> None:
+    async def _items(self, b: BatchView) -> None:
         detail = await self.run(batches.show, b.id)
         if detail is FAILED:
             return
@@ -534,9 +521,7 @@ class PurgeScreen(DeskScreen):
         table.display = True
         table.focus()
 
-    def _batch_or_say(self, *states: str) -> Any:
-        if self._no_batches():
-            return None
+    def _batch_or_say(self, *states: str) -> BatchView | None:
         b = self.items_of or (self.batch if self.section in ("batches", "paper") else None)
         if self.section == "paper":
             b = self.paper_of or b
@@ -562,8 +547,7 @@ class PurgeScreen(DeskScreen):
         return True
 
     def action_prepare(self) -> None:
-        if not self._no_batches():
-            self.flow(self._prepare())
+        self.flow(self._prepare())
 
     async def _prepare(self) -> None:
         answer = await self.ask(TextDialog("Prepare a purge batch of the charts due as of:", self.as_of.isoformat(),
@@ -615,7 +599,7 @@ class PurgeScreen(DeskScreen):
         if b is not None:
             self.flow(self._approve(b))
 
-    async def _approve(self, b: Any) -> None:
+    async def _approve(self, b: BatchView) -> None:
         if not await self.confirmed(
                 f"Approve batch {b.number} for destruction: {_n(b.patients, 'patient')}, "
                 f"{_n(b.documents, 'document')}, {_n(b.volumes, 'paper volume')}?", "Yes, approve it",
@@ -636,7 +620,7 @@ class PurgeScreen(DeskScreen):
         if b is not None:
             self.flow(self._cancel(b))
 
-    async def _cancel(self, b: Any) -> None:
+    async def _cancel(self, b: BatchView) -> None:
         if not await self.confirmed(f"Cancel batch {b.number} ({state_words(b.status)})? Nothing in it is destroyed.",
                                     "Yes, cancel the batch",
                                     f"Cancelling {b.number} cannot be undone: a new batch would be prepared again. "
@@ -659,7 +643,7 @@ class PurgeScreen(DeskScreen):
         if b is not None:
             self.flow(self._archive(b))
 
-    async def _archive(self, b: Any) -> bool:
+    async def _archive(self, b: BatchView) -> bool:
         done = await self._with_progress(b, "Archiving", batches.archive, b.id)
         if done is FAILED:
             return False
@@ -673,7 +657,7 @@ class PurgeScreen(DeskScreen):
         if b is not None:
             self.flow(self._run(b))
 
-    async def _run(self, b: Any) -> None:
+    async def _run(self, b: BatchView) -> None:
         if not await self.confirmed(
                 f"Run batch {b.number}: crypto-shred the charts of {_n(b.patients, 'patient')} "
                 f"({_n(b.documents, 'document')}, {_n(b.pages, 'page')}) now?", "Yes, run it",
@@ -698,7 +682,7 @@ class PurgeScreen(DeskScreen):
         self.say_done(f"Batch {done.number} {state_words(done.status)}: {_n(done.done, 'patient')}{kept}.{paper} "
                       "P prints the certificate.")
 
-    async def _with_progress(self, b: Any, doing: str, fn, *args: Any, **kwargs: Any) -> Any:
+    async def _with_progress(self, b: BatchView, doing: str, fn, *args: Any, **kwargs: Any) -> Any:
         """Run a long batch step on the desk thread with a progress bar; the UI goes on answering meanwhile."""
         self.running = b.id
         self.refresh_bindings()
@@ -735,11 +719,11 @@ class PurgeScreen(DeskScreen):
     # --- 4 Paper
 
     async def load_paper(self) -> None:
-        if batches is not None and "batches" in self.stale:
+        if "batches" in self.stale:
             self.stale.discard("batches")
             await self.load_batches()
         b = self.batch
-        if batches is None or b is None:
+        if b is None:
             self.paper, self.paper_of = [], None
             self._fill(self.query_one("#pp-table", DataTable), [], "none")
             self.show_mode("Highlight a destroyed batch in 3 Batches, then 4 lists its paper volumes.")
@@ -773,7 +757,7 @@ class PurgeScreen(DeskScreen):
         mode.update(Text(text))
 
     @property
-    def volume(self) -> Any:
+    def volume(self) -> PaperVolume | None:
         row = self.query_one("#pp-table", DataTable).cursor_row
         return self.paper[row] if 0 <= row < len(self.paper) else None
 
@@ -803,7 +787,7 @@ class PurgeScreen(DeskScreen):
         if self._paper_or_say() and self.volume is not None:
             self.flow(self._shred(self.volume))
 
-    async def _shred(self, volume: Any) -> None:
+    async def _shred(self, volume: PaperVolume) -> None:
         if volume.status != PENDING:
             self.say_error(f"Volume {volume.volume_no} of MRN {volume.mrn} is {volume.status.replace('_', ' ')} "
                            "already.")
@@ -822,7 +806,7 @@ class PurgeScreen(DeskScreen):
         self.say_done(f"Volume {done.volume_no} of MRN {done.mrn} ({done.shelf}) shredded, witness {self.witness}. "
                       + (f"{left} to go." if left else "Every volume is accounted for: the certificate is issued."))
 
-    def _decided(self, done: Any) -> None:
+    def _decided(self, done: PaperVolume) -> None:
         """Show one volume as it is now, highlighted; the batch's state may have moved (paper confirmed)."""
         index = next((n for n, v in enumerate(self.paper) if v.volume_uuid == done.volume_uuid), None)
         if index is None:
@@ -863,7 +847,7 @@ class PurgeScreen(DeskScreen):
         if self._paper_or_say() and self.volume is not None:
             self.flow(self._not_found(self.volume))
 
-    async def _not_found(self, volume: Any) -> None:
+    async def _not_found(self, volume: PaperVolume) -> None:
         if volume.status != PENDING:
             self.say_error(f"Volume {volume.volume_no} of MRN {volume.mrn} is {volume.status.replace('_', ' ')} "
                            "already.")

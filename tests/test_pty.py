@@ -2,6 +2,7 @@
 
 import datetime
 import os
+import re
 import sys
 
 import pytest
@@ -108,14 +109,20 @@ def test_the_purge_screen_in_a_pty_shows_the_worklist_and_is_silent_when_idle(de
                          discharge_at=datetime.datetime(2009, 4, 4, 9), attending=Provider.create(name="Dr. Ames"))
     home = desk.config.home
     desk.close()
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"}
+    env = {**os.environ, "TERM": "linux", "NO_COLOR": "1", "COLUMNS": "80", "LINES": "24"}  # a thin client's console
     with PtyProcess([sys.executable, "-m", "recdesk.cli", "--home", str(home)], env=env) as tui:
         tui.read_until(b"Patient search", timeout=30)
+        start = len(tui.output)
         tui.write("\x12")  # Ctrl+R
         tui.read_until(b"Purge and retention", timeout=15)
         tui.read_until(b"OLDFIELD", timeout=15)
         while tui.read(0.5):  # let the screen finish drawing
             pass
+        drawn = bytes(tui.output[start:])
+        assert b"DUE" in drawn and b"US-MEDICARE" in drawn  # the default schedule: Medicare's five years
+        # NO_COLOR: bold and the terminal's own colours only, never a colour of ours (the words say everything)
+        codes = {int(c) for sgr in re.findall(rb"\x1b\[([0-9;]*)m", drawn) for c in sgr.split(b";") if c}
+        assert not codes & (set(range(30, 39)) | set(range(40, 49)) | set(range(90, 108))), sorted(codes)
         assert tui.read(3.0) == b"", "the purge screen sends bytes while idle"
         tui.write("\x1b[21~")  # F10: sign off
         assert tui.wait(timeout=20) == 0
