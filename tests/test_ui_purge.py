@@ -451,3 +451,21 @@ async def test_run_archives_first_where_the_schedule_says_so_with_its_progress(o
         await until(pilot, lambda: screen.batch.status == "destroyed", "the list shows it destroyed")
     assert steps[0] == "Archiving" and steps[-1] == "Destroying"
     assert (desk.config.home / "archives" / f"{batch.number}.rda").is_file()
+
+
+async def test_the_manager_who_prepared_a_batch_is_refused_its_approval_in_one_line(office):
+    app = app_for(office, user="boss")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_purge(app, pilot)
+        await pilot.press("n")
+        for _ in range(3):
+            await answer(app, pilot, TextDialog, "enter")
+        await until(pilot, lambda: screen.batches, "the batch is listed")
+        await pilot.press("a")
+        await answer(app, pilot, ChoiceDialog, "down", "enter")
+        await answer(app, pilot, ChoiceDialog, "down", "enter")
+        await until(pilot, lambda: "two-person rule" in text_of(screen, "pg-message"), "the refusal is said")
+        said = text_of(screen, "pg-message")
+        assert said.startswith("two-person rule: boss prepared batch CD-") and "\n" not in said
+    assert status() == "prepared"
+    assert AuditEvent.select().where(AuditEvent.action == "access.denied").count() == 1
