@@ -41,7 +41,11 @@ DESK_SCREENS = {
            "Paper charts: check in, charge out, transfer, missing (F8)", ("clerk", "manager")),
     "f9": ("review", "screens.review", "ReviewScreen", "Review",
            "Queues, aging, chart reports and the audit trail, read-only (F9)", ("clerk", "supervisor", "manager")),
+    "ctrl+r": ("purge", "screens.purge", "PurgeScreen", "Purge",
+               "Retention: the worklist, legal holds, purge batches and paper shredding (Ctrl+R)",
+               ("clerk", "supervisor", "manager")),
 }
+PURGE = "purge"  # F-keys are taken: Ctrl+R opens the purge screen; the header shows it (the hub's footer is full)
 
 FOOTER_LABELS = {"f5": "ROI", "f7": "Pulls"}  # short enough that the search's footer holds F3-F10 at 80 columns
 
@@ -96,7 +100,8 @@ class RecdeskApp(App[str]):
         Binding("f10", "sign_off", "Sign off", id="sign_off"),
         Binding("ctrl+q", "sign_off", "Sign off", show=False, id="sign_off_alt"),
     ]
-    FOOTER_SCREEN_IDS = ("intake", "qa", *(action for action, *_ in DESK_SCREENS.values()))  # the search's footer
+    # the search's footer (Ctrl+R Purge is on every screen's header instead: there is no room left on this line)
+    FOOTER_SCREEN_IDS = ("intake", "qa", *(action for action, *_ in DESK_SCREENS.values() if action != PURGE))
 
     def __init__(self, desk: Desk, actor: Actor, *, idle_timeout: float | None = None) -> None:
         # Native ANSI colours from the start: the terminal's own palette (16 colours, TERM=linux), and

@@ -2,6 +2,7 @@
 
 import datetime
 import os
+import re
 import sys
 
 import pytest
@@ -101,3 +102,34 @@ def test_every_desk_screen_is_silent_when_idle(home):
             assert tui.read(IDLE) == b"", f"{name} sends bytes while idle"
         tui.write("\x1b[21~")
         assert tui.wait(timeout=STEP) == 0
+
+
+def test_the_purge_screen_in_a_pty_shows_the_worklist_and_is_silent_when_idle(desk_and_manager):
+    """Ctrl+R (one byte, 0x12, on every terminal) opens the purge screen: the worklist draws, then nothing is sent."""
+    from recdesk.vault.models import Encounter, Provider
+
+    desk, manager = desk_and_manager  # the default schedule (Medicare's five years): a 2009 stay is past it
+    pid = register(desk, manager, PatientDetails(mrn="100777", last="Oldfield", first="Iris",
+                                                 dob=datetime.date(1941, 5, 6)))
+    with desk.write():
+        Encounter.create(patient=pid, kind="inpatient", admit_at=datetime.datetime(2009, 4, 1, 9),
+                         discharge_at=datetime.datetime(2009, 4, 4, 9), attending=Provider.create(name="Dr. Ames"))
+    home = desk.config.home
+    desk.close()
+    env = {**os.environ, "TERM": "linux", "NO_COLOR": "1", "COLUMNS": "80", "LINES": "24"}  # a thin client's console
+    with PtyProcess([sys.executable, "-m", "recdesk.cli", "--home", str(home)], env=env) as tui:
+        tui.read_until(drawn("Patient search"), timeout=START)
+        start = len(tui.output)
+        tui.write("\x12")  # Ctrl+R
+        tui.read_until(drawn("Purge and retention"), timeout=STEP)  # the worklist is read and painted
+        shown = bytes(tui.output[start:])
+        assert b"OLDFIELD" in shown
+        assert b"DUE" in shown and b"US-MEDICARE" in shown  # the default schedule: Medicare's five years
+        # NO_COLOR: bold and the terminal's own colours only, never a colour of ours (the words say everything)
+        codes = {int(c) for sgr in re.findall(rb"\x1b\[([0-9;]*)m", shown) for c in sgr.split(b";") if c}
+        assert not codes & (set(range(30, 39)) | set(range(40, 49)) | set(range(90, 108))), sorted(codes)
+        assert tui.read(3.0) == b"", "the purge screen sends bytes while idle"
+        tui.write("\x1b[21~")  # F10: sign off
+        assert tui.wait(timeout=STEP) == 0
+    with Desk.open(home):
+        assert AuditEvent.select().where(AuditEvent.action == "retention.worklist").count() == 1

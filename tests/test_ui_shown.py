@@ -56,13 +56,12 @@ async def open_screen(app, pilot, cls) -> Screen:
         patient = Patient.select().where(Patient.sensitive == False).order_by(Patient.id).first()  # noqa: E712
         app.request_chart(patient.uuid)
         await until(pilot, lambda: isinstance(app.screen, ChartScreen), "the chart opens")
-    elif cls is DocumentScreen:  # the chart's viewer: Enter on a document of 3 Docs
-        filed = Document.select().join(Patient).where(Patient.sensitive == False).order_by(Document.id).first()  # noqa: E712
-        app.request_chart(filed.patient.uuid)
+    elif cls is DocumentScreen:  # a filed document's pages, opened from its chart (3 Docs, Enter)
+        document = (Document.select().join(Patient).where((Patient.sensitive == False)  # noqa: E712
+                                                          & (Document.status == "filed")).order_by(Document.id).first())
+        app.request_chart(document.patient.uuid)
         await until(pilot, lambda: isinstance(app.screen, ChartScreen), "the chart opens")
-        await pilot.press("3")
-        await settle(app, pilot)
-        await pilot.press("enter")
+        await pilot.press("3", "enter")
     else:
         await app.push_screen(opening(cls)())
     await settle(app, pilot)
@@ -99,11 +98,15 @@ async def test_every_screens_footer_shows_its_keys_whole_and_sign_off_at_80_colu
                 assert word in rest, (cls.__name__, word, line)
                 rest = rest.split(word, 1)[1]
             assert rest.strip() == "", (cls.__name__, line)
+            # Ctrl+R (the purge screen) on every screen: the header's right, or the footer when the header is full
+            header = lines(app)[0]
+            assert ("Ctrl+R Purge" in header) != any(i.key == "Ctrl+R" for i in shown), (cls.__name__, header, line)
             if cls is SearchScreen:  # the hub lists the screens this role may open
                 wanted = ["F5 ROI", "F9 Review"] + (["F3 Intake", "F4 QA", "F6 Assembly", "F7 Pulls", "F8 Charts"]
                                                     if user == "demo" else [])
                 assert all(w in line for w in wanted), line
                 assert "F1 Help" in lines(app)[0]  # no room in the footer: the header says it
+                assert "Ctrl+R Purge" in lines(app)[0]
 
 
 @pytest.mark.parametrize("user", ["demo", "sup"])

@@ -13,7 +13,8 @@ from recdesk.errors import DeskError
 
 # What a printout may be called: its kind only. A name never carries an MRN, a patient's name or an id that
 # leads to one, since file names show in listings, backups and the print spooler's logs.
-PRINTOUT_KINDS = ("accounting", "chart", "coversheet", "deficiency-letter", "letter", "packet", "pull-list")
+PRINTOUT_KINDS = ("accounting", "certificate", "chart", "coversheet", "deficiency-letter", "letter", "packet",
+                  "pull-list")
 
 
 def send(desk, pdf: bytes, kind: str) -> str:

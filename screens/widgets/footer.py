@@ -12,6 +12,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
 
+from screens.widgets.header import PURGE, DeskHeader
+
 SIGN_OFF = "sign_off"
 HELP = "help"
 SEARCH = "search"
@@ -33,7 +35,8 @@ def footer_keys(screen: Screen) -> tuple[list[FooterKey], list[FooterKey]]:
     A screen's keys are its bindings with `show`, enabled for this session, in the order the screen declares
     them. On the hub (a screen with FOOTER_SCREENS: the search) the keys that open the other screens come first,
     then F1 help, and only Sign off is always shown; elsewhere F1 help and Sign off are always shown, the screen's
-    keys come next and F2 (back to the search) last."""
+    keys come next and F2 (back to the search) last. Ctrl+R (the purge screen) is on the header's right; where the
+    header has no room for it (a long screen name) it is always shown here instead."""
     app = screen.app
     own: list[FooterKey] = []
     desk: dict[str, FooterKey] = {}
@@ -45,7 +48,7 @@ def footer_keys(screen: Screen) -> tuple[list[FooterKey], list[FooterKey]]:
         if not active.enabled or not binding.description or binding.action in seen:
             continue
         if active.node is app:
-            if binding.id not in ((*screens, HELP, SIGN_OFF) if hub else (HELP, SEARCH, SIGN_OFF)):
+            if binding.id not in ((*screens, HELP, SIGN_OFF) if hub else (HELP, SEARCH, SIGN_OFF, PURGE)):
                 continue
             desk[binding.id] = _item(screen, binding)
         elif binding.show:
@@ -56,9 +59,17 @@ def footer_keys(screen: Screen) -> tuple[list[FooterKey], list[FooterKey]]:
     if hub:
         always, wanted = [SIGN_OFF], [*screens, HELP]
     else:
-        always, wanted = [HELP, SIGN_OFF], [SEARCH]
+        always, wanted = [HELP, SIGN_OFF, *([] if _header_shows_purge(screen) else [PURGE])], [SEARCH]
     return ([desk[i] for i in always if i in desk],
             [*([] if hub else own), *(desk[i] for i in wanted if i in desk), *(own if hub else [])])
+
+
+def _header_shows_purge(screen: Screen) -> bool:
+    headers = screen.query(DeskHeader)
+    if not headers:
+        return False
+    header = headers.first()
+    return header.shows_purge(header.size.width or screen.app.size.width)
 
 
 def _f_number(item: FooterKey) -> int:
@@ -67,7 +78,7 @@ def _f_number(item: FooterKey) -> int:
 
 def fitted(width: int, always: list[FooterKey], wanted: list[FooterKey]) -> tuple[list[FooterKey], int]:
     """The keys that fit `width` whole and the gap between them: all of `always`, then as many of `wanted` as fit,
-    in the order wanted. Shown in the screen's own order first, then F1-F10 by number."""
+    in the order wanted. Shown in the screen's own order first, then Ctrl+R (purge), then F1-F10 by number."""
     def size(items: list[FooterKey], gap: int) -> int:
         return sum(len(i.key) + 1 + len(i.label) for i in items) + gap * max(len(items) - 1, 0) + 2
 
@@ -75,7 +86,7 @@ def fitted(width: int, always: list[FooterKey], wanted: list[FooterKey]) -> tupl
     for item in wanted:
         if size([*chosen, item], 1) <= width:
             chosen.append(item)
-    shown = sorted(chosen, key=lambda i: (_f_number(i) > 0, _f_number(i)))  # stable: the screen's keys in order
+    shown = sorted(chosen, key=lambda i: (_f_number(i) > 0 or i.binding_id == PURGE, _f_number(i)))  # stable
     return shown, 2 if size(shown, 2) <= width else 1
 
 
