@@ -104,6 +104,8 @@ class Desk:
         self.blind = BlindIndex.from_master(master)
         self.index_version = DeskInfo.select(DeskInfo.index_version).scalar() or 1
         self._deks: OrderedDict[int, bytes] = OrderedDict()
+        self._audit_keys: OrderedDict[str, tuple[int, bytes]] = OrderedDict()  # patient uuid -> (id, audit key)
+        self._audit_uuids: dict[int, str] = {}  # patient id -> uuid, so forget_dek drops the audit key too
         self.acting_as: str | None = None  # `recdesk --as NAME` on a demo desk (act_as)
 
     # --- opening ---------------------------------------------------------------------------------
@@ -300,7 +302,33 @@ class Desk:
         return key
 
     def forget_dek(self, patient_id: int) -> None:
+        """Drop a patient's keys from the caches (a shred, or a sweep that must not hold every key at once)."""
         self._deks.pop(patient_id, None)
+        uuid = self._audit_uuids.pop(patient_id, None)
+        if uuid is not None:
+            self._audit_keys.pop(uuid, None)
+
+    def audit_key(self, patient_uuid: str) -> bytes | None:
+        """The key a patient's audit details are sealed under (audit.patient_key of their data key), found and
+        derived once and kept in an LRU like the DEK; None when the desk holds no key for them (purged, or no such
+        patient)."""
+        cached = self._audit_keys.get(patient_uuid)
+        if cached is not None:
+            self._audit_keys.move_to_end(patient_uuid)
+            return cached[1]
+        row = (Patient.select(Patient.id, Patient.uuid, Patient.dek_wrapped)
+               .where(Patient.uuid == patient_uuid).first())
+        if row is None or row.dek_wrapped is None:
+            # Not remembered: the shred that blanked the key may still roll back, and a patient registered a
+            # moment later gets their key.
+            return None
+        key = audit.patient_key(self.dek(row), row.uuid)
+        self._audit_keys[patient_uuid] = (row.id, key)
+        self._audit_uuids[row.id] = patient_uuid
+        if len(self._audit_keys) > _DEK_CACHE:
+            _, (old_id, _) = self._audit_keys.popitem(last=False)
+            self._audit_uuids.pop(old_id, None)
+        return key
 
     @property
     def desk_key(self) -> bytes:
