@@ -8,7 +8,9 @@ break-glass reasons, notes and descriptions typed about them become unreadable, 
 what action on which object, about which patient uuid) stays in the chain, which covers the sealed bytes and so
 still verifies. Deriving the key, rather than wrapping a second random one in a new column, keeps it alive exactly
 as long as the DEK with nothing more for a shred to delete, and any desk that can unwrap the DEK can read it: a
-supervisor's read-only desk too (desk.audit_key caches it per desk, beside the DEK cache).
+supervisor's read-only desk too. A desk finds and derives each patient's key once and keeps it beside the DEK
+(desk.audit_keys), so an append does no look-up or unwrap for a patient it has seen; like the DEK, a key cached by a
+session stays in that session's memory until it ends, even if another session shreds the patient meanwhile.
 
 Every other event (no patient, or a patient already destroyed, such as the shred's own record) is sealed under the
 desk-wide audit key, as every event was before per-patient keys. Which key a blob is under is its first byte, which
@@ -100,8 +102,10 @@ def append_many(desk, actor, events: list[Event]) -> int:
     """Chain and write several events at once (bulk registrations); returns the last seq."""
     db = desk.audit_db
     data_key, mac_key = desk.master.sub("audit-data"), desk.master.sub("audit-mac")
-    # Found before the head's lock is taken (one look-up per patient per desk: desk.audit_key caches them).
-    keys = {e.patient: desk.audit_key(e.patient) for e in events if e.patient and e.details is not None}
+    # Found before the head's lock is taken: one look-up for the patients this desk has not seen (it caches them).
+    # A schema upgrade's own events are about no patient (its _Chain has no keys to give).
+    about = [e.patient for e in events if e.patient and e.details is not None]
+    keys = desk.audit_keys(about) if about else {}
     with db.atomic():
         query = AuditHead.select()
         if desk.is_postgres:
