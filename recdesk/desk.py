@@ -104,6 +104,8 @@ class Desk:
         self.blind = BlindIndex.from_master(master)
         self.index_version = DeskInfo.select(DeskInfo.index_version).scalar() or 1
         self._deks: OrderedDict[int, bytes] = OrderedDict()
+        self._audit_keys: OrderedDict[str, tuple[int, bytes]] = OrderedDict()  # patient uuid -> (id, audit key)
+        self._audit_uuids: dict[int, str] = {}  # patient id -> uuid, so forget_dek drops the audit key too
         self.acting_as: str | None = None  # `recdesk --as NAME` on a demo desk (act_as)
 
     # --- opening ---------------------------------------------------------------------------------
@@ -287,20 +289,57 @@ class Desk:
 
     def dek(self, patient: Patient) -> bytes:
         """A patient's data key, unwrapped once and kept in a small LRU."""
-        key = self._deks.get(patient.id)
+        return self._dek(patient.id, patient.uuid, patient.dek_wrapped)
+
+    def _dek(self, patient_id: int, patient_uuid: str, wrapped: bytes | None) -> bytes:
+        key = self._deks.get(patient_id)
         if key is not None:
-            self._deks.move_to_end(patient.id)
+            self._deks.move_to_end(patient_id)
             return key
-        if patient.dek_wrapped is None:
-            raise DeskError(f"patient {patient.uuid} has been purged: their data cannot be read")
-        key = crypto.unwrap_dek(self.master.sub("dek-wrap"), patient.uuid, patient.dek_wrapped)
-        self._deks[patient.id] = key
+        if wrapped is None:
+            raise DeskError(f"patient {patient_uuid} has been purged: their data cannot be read")
+        key = crypto.unwrap_dek(self.master.sub("dek-wrap"), patient_uuid, wrapped)
+        self._deks[patient_id] = key
         if len(self._deks) > _DEK_CACHE:
             self._deks.popitem(last=False)
         return key
 
     def forget_dek(self, patient_id: int) -> None:
+        """Drop a patient's keys from the caches (a shred, or a sweep that must not hold every key at once)."""
         self._deks.pop(patient_id, None)
+        uuid = self._audit_uuids.pop(patient_id, None)
+        if uuid is not None:
+            self._audit_keys.pop(uuid, None)
+
+    def audit_key(self, patient_uuid: str) -> bytes | None:
+        """The key a patient's audit details are sealed under (audit.patient_key of their data key); None when the
+        desk holds no key for them (purged, or no such patient)."""
+        return self.audit_keys([patient_uuid]).get(patient_uuid)
+
+    def audit_keys(self, patient_uuids) -> dict[str, bytes]:
+        """The audit keys of the patients that have one, each found and derived once (one query for all those not
+        yet known) and kept in an LRU beside the DEKs: an append does no look-up or unwrap for a patient seen before.
+        A patient without one is not remembered: the shred that blanked their key may yet roll back, and a patient
+        registered a moment later gets theirs."""
+        out, wanted = {}, []
+        for uuid in dict.fromkeys(patient_uuids):
+            cached = self._audit_keys.get(uuid)
+            if cached is None:
+                wanted.append(uuid)
+            else:
+                self._audit_keys.move_to_end(uuid)
+                out[uuid] = cached[1]
+        for first in range(0, len(wanted), 500):
+            rows = (Patient.select(Patient.id, Patient.uuid, Patient.dek_wrapped)
+                    .where(Patient.uuid.in_(wanted[first : first + 500]) & Patient.dek_wrapped.is_null(False)))
+            for pid, uuid, wrapped in rows.tuples():
+                key = out[uuid] = audit.patient_key(self._dek(pid, uuid, wrapped), uuid)
+                self._audit_keys[uuid] = (pid, key)
+                self._audit_uuids[pid] = uuid
+                if len(self._audit_keys) > _DEK_CACHE:
+                    _, (old_id, _) = self._audit_keys.popitem(last=False)
+                    self._audit_uuids.pop(old_id, None)
+        return out
 
     @property
     def desk_key(self) -> bytes:

@@ -142,8 +142,8 @@ def sensitive(desk: Desk, actor, as_of: datetime.date) -> Table:
         mrn, name = names.get(o.patient, ("", "(no longer on the desk)"))
         state = (f"OPEN {chart.age(o.at, now)}" if o.open else f"done {o.reviewed_by}" if o.reviewed_by
                  else "-")
-        rows.append([state, o.at.strftime("%Y-%m-%d %H:%M"), o.user, mrn, name[:24], o.how, o.purpose,
-                     o.reason or o.note])
+        said = o.reason or o.note or ("(destroyed with the record)" if o.destroyed else "")
+        rows.append([state, o.at.strftime("%Y-%m-%d %H:%M"), o.user, mrn, name[:24], o.how, o.purpose, said])
         refs.append(o.seq)
     if names:
         with desk.audit_db.atomic():

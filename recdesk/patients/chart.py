@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
-from peewee import JOIN
+from peewee import JOIN, fn
 
 from recdesk import clock
 from recdesk.desk import Desk
@@ -327,9 +327,12 @@ class Opening:
     reviewed_by: str = ""
     reviewed_at: datetime.datetime | None = None
     note: str = ""
+    destroyed: bool = False  # its details went with the patient's key (a purge): purpose, need and reason unknown
 
     @property
     def queued(self) -> bool:
+        if self.destroyed:  # need is only what the chain's plain columns still tell (restricted_openings)
+            return self.need == "break_glass"
         return self.need not in NEEDS
 
     @property
@@ -339,6 +342,8 @@ class Opening:
 
     @property
     def how(self) -> str:
+        if self.destroyed and not self.need:
+            return "destroyed"
         return HOW.get(self.need, "purpose only")
 
 
@@ -358,9 +363,14 @@ def restricted_openings(desk: Desk, since: datetime.datetime | None = None) -> l
         query = query.where(AuditEvent.at >= since)
     reviews = _reviews(desk)
     reasons: dict[int, str] = {}
+    glass: dict[tuple[str, str], int] | None = None
     out = []
     for e in query.order_by(AuditEvent.seq.desc()):
         d = audit.details(desk, e) or {}
+        if not d and audit.destroyed(desk, e):
+            glass = _first_glass() if glass is None else glass
+            out.append(_destroyed_opening(e, glass, reviews))
+            continue
         grant = d.get("grant")
         if isinstance(grant, int) and grant not in reasons:
             granted = AuditEvent.get_or_none(AuditEvent.seq == grant)
@@ -375,6 +385,26 @@ def restricted_openings(desk: Desk, since: datetime.datetime | None = None) -> l
             reviewed_by=mark.user_name if mark else "", reviewed_at=mark.at if mark else None,
             note=str(note.get("note", ""))))
     return out
+
+
+def _first_glass() -> dict[tuple[str, str], int]:
+    """(user, patient uuid) -> the seq of their first break-glass event: plain columns, readable after a purge."""
+    query = (AuditEvent.select(AuditEvent.user_name, AuditEvent.patient, fn.MIN(AuditEvent.seq))
+             .where(AuditEvent.action == BREAK_GLASS).group_by(AuditEvent.user_name, AuditEvent.patient))
+    return {(user, patient): seq for user, patient, seq in query.tuples()}
+
+
+def _destroyed_opening(e: AuditEvent, glass: dict[tuple[str, str], int],
+                       reviews: dict[int, tuple[AuditEvent, dict]]) -> Opening:
+    """An opening of a record since purged: its purpose, need and reason went with the patient's key. The chain still
+    says who opened which record when; an opening by someone who had broken the glass on that record before stays
+    queued (it may have been under the glass), so a purge never takes a use waiting for review off the queue."""
+    first = glass.get((e.user_name, e.patient))
+    mark, note = reviews.get(e.seq, (None, {}))
+    return Opening(seq=e.seq, at=e.at, user=e.user_name, patient=e.patient, purpose="",
+                   need="break_glass" if first is not None and first < e.seq else "", via="", reason="",
+                   expires=None, reviewed_by=mark.user_name if mark else "", reviewed_at=mark.at if mark else None,
+                   note=str(note.get("note", "")), destroyed=True)
 
 
 def review_queue(desk: Desk) -> list[Opening]:

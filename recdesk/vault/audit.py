@@ -1,4 +1,28 @@
-"""The audit chain: every view and change of PHI appends an event whose hash chains over the one before."""
+"""The audit chain: every view and change of PHI appends an event whose hash chains over the one before.
+
+Whose key an event's details are sealed under. An event about a patient (its `patient` set, the patient on the
+desk with a data key) has its details sealed under that patient's audit key: an HKDF sub-key of the patient's DEK
+(`patient_key`, its own info label, so it is never the DEK itself and no ciphertext under the one opens under the
+other). Crypto-shredding the patient deletes the wrapped DEK, and with it the only way to that key: the purposes,
+break-glass reasons, notes and descriptions typed about them become unreadable, while the event itself (who, when,
+what action on which object, about which patient uuid) stays in the chain, which covers the sealed bytes and so
+still verifies. Deriving the key, rather than wrapping a second random one in a new column, keeps it alive exactly
+as long as the DEK with nothing more for a shred to delete, and any desk that can unwrap the DEK can read it: a
+supervisor's read-only desk too. A desk finds and derives each patient's key once and keeps it beside the DEK
+(desk.audit_keys), so an append does no look-up or unwrap for a patient it has seen; like the DEK, a key cached by a
+session stays in that session's memory until it ends, even if another session shreds the patient meanwhile.
+
+Every other event (no patient, or a patient already destroyed, such as the shred's own record) is sealed under the
+desk-wide audit key, as every event was before per-patient keys. Which key a blob is under is its first byte, which
+the chain covers: PATIENT_SEALED, then a crypto.seal blob under the patient's key bound to the event's seq and
+patient; anything else is a crypto.seal blob under the desk key (its version byte, 1). Events written before
+per-patient keys are all of that second kind and read as they always did: their bytes are chained, so they cannot
+be sealed again.
+
+Search events keep their typed query under the desk key on purpose: a search is about no patient (it may find
+none, or several), and misuse review needs what was typed. A query that named a purged patient stays readable to
+the desk; what it found is a list of patient uuids that open nothing any more.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +34,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 from recdesk.errors import AccessDenied, DeskError
 from recdesk.roles import MANAGERS
 from recdesk.vault import crypto
@@ -18,6 +45,21 @@ from recdesk.vault.models import AuditEvent, AuditHead, AuditStray, now
 
 GENESIS = "0" * 64
 WATERMARK_NAME = "audit-head"
+PATIENT_SEALED = ord("p")  # first byte of details sealed under the patient's audit key (desk-key blobs start with 1)
+_PATIENT_KEY_INFO = b"recdesk/v1 audit-details|"
+
+
+def patient_key(dek: bytes, patient_uuid: str) -> bytes:
+    """The key a patient's audit details are sealed under: an HKDF sub-key of their data key, so it dies with it."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=_PATIENT_KEY_INFO + patient_uuid.encode()).derive(dek)
+
+
+def _seal_details(desk_key: bytes, patients_key: bytes | None, seq: int, patient: str, text: str) -> bytes:
+    if patients_key is None:
+        return crypto.seal(desk_key, "audit_event", "details", str(seq), text)
+    return bytes([PATIENT_SEALED]) + crypto.seal(patients_key, "audit_event", "patient_details", f"{seq}|{patient}",
+                                                 text)
 
 
 def _digest(mac_key: bytes, prev_hash: str, ev: dict) -> str:
@@ -60,6 +102,10 @@ def append_many(desk, actor, events: list[Event]) -> int:
     """Chain and write several events at once (bulk registrations); returns the last seq."""
     db = desk.audit_db
     data_key, mac_key = desk.master.sub("audit-data"), desk.master.sub("audit-mac")
+    # Found before the head's lock is taken: one look-up for the patients this desk has not seen (it caches them).
+    # A schema upgrade's own events are about no patient (its _Chain has no keys to give).
+    about = [e.patient for e in events if e.patient and e.details is not None]
+    keys = desk.audit_keys(about) if about else {}
     with db.atomic():
         query = AuditHead.select()
         if desk.is_postgres:
@@ -75,7 +121,7 @@ def append_many(desk, actor, events: list[Event]) -> int:
             payload = None
             if event.details is not None:
                 text = json.dumps(event.details, sort_keys=True, default=str)
-                payload = crypto.seal(data_key, "audit_event", "details", str(seq), text)
+                payload = _seal_details(data_key, keys.get(event.patient), seq, event.patient, text)
             row = {
                 "seq": seq, "at": at, "user_name": actor.user_name, "session": actor.session,
                 "action": event.action, "object": event.object, "patient": event.patient, "details_enc": payload,
@@ -230,10 +276,27 @@ def authentic(desk, event: AuditEvent) -> bool:
 
 
 def details(desk, event: AuditEvent) -> dict | None:
-    """The decrypted details of one event (for the review screen and exports)."""
-    text = crypto.open_text(desk.master.sub("audit-data"), "audit_event", "details", str(event.seq),
-                            event.details_enc)
+    """The decrypted details of one event (for the review screen and exports); None when it has none, or when they
+    were sealed under the key of a patient since destroyed (`destroyed` tells the two apart). Altered bytes raise
+    TamperError, as before."""
+    blob = event.details_enc
+    if blob is None:
+        return None
+    blob = bytes(blob)
+    if blob[:1] == bytes([PATIENT_SEALED]):
+        key = desk.audit_key(event.patient)
+        if key is None:
+            return None
+        text = crypto.open_text(key, "audit_event", "patient_details", f"{event.seq}|{event.patient}", blob[1:])
+    else:
+        text = crypto.open_text(desk.master.sub("audit-data"), "audit_event", "details", str(event.seq), blob)
     return json.loads(text) if text is not None else None
+
+
+def destroyed(desk, event: AuditEvent) -> bool:
+    """Whether this event's details went with its patient's key (a purge): the event stays, what it said does not."""
+    blob = event.details_enc
+    return blob is not None and bytes(blob)[:1] == bytes([PATIENT_SEALED]) and desk.audit_key(event.patient) is None
 
 
 # --- the watermark: the head as this host last saw it, kept outside the database -----------------------------
