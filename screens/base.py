@@ -118,7 +118,7 @@ class DeskScreen(Screen):
     # checks that the idle screen sends nothing.
 
     def on_screen_resume(self) -> None:
-        self.run_worker(self._shown(), group=SHOWN, exclusive=True)
+        self.run_worker(self._shown, group=SHOWN, exclusive=True)  # made when it runs: a cancelled one never was
 
     def on_screen_suspend(self) -> None:
         # A screen covered (a dialog, another screen) has no refresh to wait for: it is named when it is back.
