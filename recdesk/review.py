@@ -143,7 +143,7 @@ def sensitive(desk: Desk, actor, as_of: datetime.date) -> Table:
         state = (f"OPEN {chart.age(o.at, now)}" if o.open else f"done {o.reviewed_by}" if o.reviewed_by
                  else "-")
         said = o.reason or o.note or ("(destroyed with the record)" if o.destroyed else "")
-        rows.append([state, o.at.strftime("%Y-%m-%d %H:%M"), o.user, mrn, name[:24], o.how, o.purpose, said])
+        rows.append([state, when(o.at, desk.config.zone), o.user, mrn, name[:24], o.how, o.purpose, said])
         refs.append(o.seq)
     if names:
         with desk.audit_db.atomic():
@@ -151,7 +151,7 @@ def sensitive(desk: Desk, actor, as_of: datetime.date) -> Table:
                          details={"report": "restricted_access", "rows": len(rows), "patients": sorted(names)})
     oldest = f", the oldest waiting {chart.age(waiting[0].at, now)}" if waiting else ""
     return Table("Restricted-record access",
-                 ["Review", "When (UTC)", "User", "MRN", "Patient", "How", "Purpose", "Reason or note"], rows,
+                 ["Review", "When", "User", "MRN", "Patient", "How", "Purpose", "Reason or note"], rows,
                  note=f"{len(waiting)} opening(s) wait for review{oldest}. Break-glass uses are reviewed; "
                       "a supervisor marks them (Enter).", refs=refs)
 

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from recdesk.desk import Actor, Desk
+from recdesk.display import when
 from recdesk.errors import DeskError
 from recdesk.patients.chart import BreakGlassRequired, PurposeRequired
 from recdesk.pdf import printing
@@ -81,7 +82,7 @@ async def restricted_call(app: Any, attempt: Callable[[str | None], Awaitable[T]
                     app.notify("Restricted record not opened.", timeout=4)
                     return FAILED, None
                 continue
-            said = f"Your break-glass access ended {exc.ended:%Y-%m-%d %H:%M} UTC." if exc.ended else ""
+            said = f"Your break-glass access ended {when(exc.ended, app.desk.config.zone)}." if exc.ended else ""
             answer = await app.push_screen_wait(BreakGlassDialog(exc.hours, said))
             if answer is None:
                 app.notify("Restricted record not opened.", timeout=4)
@@ -92,7 +93,8 @@ async def restricted_call(app: Any, attempt: Callable[[str | None], Awaitable[T]
             except errors as failed:
                 say_error(str(failed))
                 return FAILED, None
-            app.notify(f"Break-glass access until {ends:%H:%M} UTC: each use is reviewed by a supervisor.",
+            until = when(ends, app.desk.config.zone, "%H:%M")
+            app.notify(f"Break-glass access until {until}: each use is reviewed by a supervisor.",
                        severity="warning", timeout=8)
         except errors as exc:
             say_error(str(exc))

@@ -79,7 +79,8 @@ class ChartScreen(DeskScreen):
         dob = f"{p.dob.isoformat()} (age {age(p.dob)})" if p.dob else "unknown"
         yield Plain(f" {p.display_name}   DOB {dob}   Sex {p.sex}   MRN {p.mrn}   {flags}", id="banner")
         if self.chart.opened.restricted:
-            yield Plain(restricted_banner(self.chart), id="restricted-banner", classes="restricted")
+            yield Plain(restricted_banner(self.chart, self.desk.config.zone), id="restricted-banner",
+                        classes="restricted")
         with TabbedContent(id="sections"):
             for tab_id, label in TABS:
                 with TabPane(label, id=tab_id):
@@ -165,7 +166,8 @@ class ChartScreen(DeskScreen):
 
     def _glass_ended(self) -> None:
         self.query_one("#restricted-banner", Static).update(
-            f" BREAK-GLASS ENDED {self.chart.opened.expires:%H:%M} UTC · documents open only by breaking it again")
+            f" BREAK-GLASS ENDED {when(self.chart.opened.expires, self.desk.config.zone, '%H:%M')} · documents open "
+            "only by breaking it again")
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Enter in 3 Docs: the document's pages."""

@@ -6,6 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 
+from recdesk.display import when
 from recdesk.patients.chart import Chart
 from screens.base import DeskScreen
 from screens.widgets.footer import DeskFooter
@@ -20,11 +21,12 @@ HELP = (
 )
 
 
-def restricted_banner(chart: Chart) -> str:
-    """The banner of a restricted record opened: how it was opened, and when a break-glass access ends."""
+def restricted_banner(chart: Chart, zone=None) -> str:
+    """The banner of a restricted record opened: how it was opened, and when a break-glass access ends (in the
+    desk's time zone)."""
     opened = chart.opened
     if opened.need == "break_glass":
-        return f" BREAK-GLASS until {opened.expires:%Y-%m-%d %H:%M} UTC · RESTRICTED RECORD · each use reviewed"
+        return f" BREAK-GLASS until {when(opened.expires, zone)} · RESTRICTED RECORD · each use reviewed"
     how = "your role" if opened.need == "role" else "your assignment"
     return f" RESTRICTED RECORD · by {how} · purpose: {opened.purpose} · every view is audited"
 
@@ -56,7 +58,8 @@ class DocumentScreen(DeskScreen):
         p, d = self.chart.patient, self.document
         yield DeskHeader(f"Document · MRN {p.mrn}")
         if self.chart.opened.restricted:
-            yield Plain(restricted_banner(self.chart), id="restricted-banner", classes="restricted")
+            yield Plain(restricted_banner(self.chart, self.desk.config.zone), id="restricted-banner",
+                        classes="restricted")
         date = d["date"].isoformat() if d["date"] else "no date"
         yield Plain(f" {p.display_name[:30]} · {d['type']} · {date} · {d['pages']} page(s)", id="document-title")
         with VerticalScroll(id="document-box"):

@@ -120,7 +120,7 @@ class ReviewScreen(DeskScreen):
 
     async def _mark(self, seq: int, row: list[str]) -> None:
         state, when, user, mrn, name, how, purpose, reason = row
-        note = await self.ask(TextDialog(f"Reviewed: {user} opened MRN {mrn} {name} on {when} UTC by {how} "
+        note = await self.ask(TextDialog(f"Reviewed: {user} opened MRN {mrn} {name} on {when} by {how} "
                                          f"({purpose}): {reason or 'no reason given'}\nYour note (required):"))
         if note is not None:
             await self.run(review.mark_reviewed, seq, note, done="Marked reviewed: recorded in the audit trail.",

@@ -159,6 +159,7 @@ async def test_a_restricted_record_asks_a_manager_a_purpose_and_shows_the_banner
 
 async def test_a_clerk_with_no_need_breaks_the_glass_and_sees_the_expiry(clinic):
     app = app_for(clinic)
+    app.desk.config.timezone = "Pacific/Kiritimati"  # UTC+14: a time shown in UTC would read a day off
     async with app.run_test(size=SIZE) as pilot:
         await type_query(app, pilot, "obrien")
         await pilot.press("enter")
@@ -177,7 +178,8 @@ async def test_a_clerk_with_no_need_breaks_the_glass_and_sees_the_expiry(clinic)
         assert isinstance(app.screen, ChartScreen)
         opened = app.screen.chart.opened
         banner = str(app.screen.query_one("#restricted-banner").render())
-        assert banner.startswith(f" BREAK-GLASS until {opened.expires:%Y-%m-%d %H:%M} UTC")
+        local = opened.expires.replace(tzinfo=datetime.UTC).astimezone(app.desk.config.zone)  # the desk's zone
+        assert banner.startswith(f" BREAK-GLASS until {local:%Y-%m-%d %H:%M} ·")
         assert len(banner) <= 80
     from recdesk.patients.chart import review_queue
 

@@ -9,7 +9,7 @@ from peewee import JOIN, fn
 
 from recdesk import clock
 from recdesk.desk import Desk
-from recdesk.display import FORBIDDEN
+from recdesk.display import FORBIDDEN, when
 from recdesk.documents.filing import type_labels
 from recdesk.errors import DeskError
 from recdesk.patients.registry import PatientDetails, decrypt
@@ -154,7 +154,7 @@ def check_access(desk: Desk, actor, row: Patient, purpose: str | None = None) ->
         if clock.now() < expires:
             return Access("break_glass", details.get("purpose"), event.seq, expires, details.get("reason", ""))
         ended = expires
-    said = f"your break-glass access ended {ended:%Y-%m-%d %H:%M} UTC; " if ended else ""
+    said = f"your break-glass access ended {when(ended, desk.config.zone)}; " if ended else ""
     raise BreakGlassRequired(
         f"restricted record: {said}you have no need on file for it (your role, or a manager's assignment): break "
         f"the glass on the desk (purpose and reason, {hours} h, reviewed by a supervisor) or ask a manager to "
@@ -434,7 +434,7 @@ def mark_reviewed(desk: Desk, actor, seq: int, note: str) -> int:
         raise DeskError("that opening is your own: another supervisor reviews it")
     done = _reviews(desk).get(seq)
     if done is not None:
-        raise DeskError(f"already reviewed by {done[0].user_name} on {done[0].at:%Y-%m-%d %H:%M} UTC")
+        raise DeskError(f"already reviewed by {done[0].user_name} on {when(done[0].at, desk.config.zone)}")
     problem = check_reason(note)
     if problem:
         raise DeskError(problem.replace("reason", "note"))
