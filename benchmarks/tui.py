@@ -61,8 +61,8 @@ SEED = 1
 ROWS, COLS = 24, 80
 QUIET = 0.1  # seconds of silence that end a paint
 # The search screen's status line after every key: the results (or why there are none) have been shown.
-STATUS_MARKERS = (b" matches, rows ", b"No patient matches", b"results share", b"type at least",
-                  b"type the last name")
+STATUS_MARKERS = (b", rows ", b", row ", b"No patient matches", b"results share", b"type at least",
+                  b"type the last name", b"nothing to search for", b"is not a date")
 TIMEOUT = 60.0  # no single wait may take longer than this
 WARMUP = 3
 F10 = "\x1b[21~"
@@ -236,7 +236,7 @@ def measure_latency(p: PtyProcess, session: Session, people: list[synthetic.Synt
         mrn = person.mrn
         row = f"{person.sex} {mrn:>9}".encode()  # in the result row only: the prompt echoes the bare digits
         p.write(mrn[:-1])
-        read_until_any(p, [b"No patient matches", b" matches, rows "])
+        read_until_any(p, [b"No patient matches", b", rows ", b", row "])
         drain(p)
         started = time.perf_counter()
         p.write(mrn[-1])
