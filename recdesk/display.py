@@ -49,6 +49,21 @@ def shown(value: object, *, lines: bool = False) -> str:
     return CONTROLS.sub(_visible, text)
 
 
+_BLANK_LETTERS = frozenset("\u115f\u1160\u2800\u3164\uffa0")  # Hangul fillers, the blank Braille cell
+
+
+def invisible(text: str) -> str | None:
+    """The first character of `text` that a reader cannot see (format characters such as zero-width spaces, LRM/RLM,
+    the BOM and soft hyphen; line and paragraph separators; private-use and blank letters), or None. Typed words a
+    supervisor reads (a break-glass reason, a review note) must look as they are: nothing hidden, no faked line."""
+    import unicodedata
+
+    for c in text:
+        if unicodedata.category(c) in ("Cf", "Zl", "Zp", "Co") or c in _BLANK_LETTERS:
+            return c
+    return None
+
+
 def cleaned(typed: str | None) -> str:
     """What a person meant to type (pasted, or from a bad terminal or a wand): forbidden characters removed."""
     return FORBIDDEN.sub("", typed or "").strip()

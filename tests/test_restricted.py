@@ -243,3 +243,14 @@ def test_the_review_command_lists_openings_by_mrn_and_name_and_export_needs_a_ne
     refused = run_cli("intake", "export", doc, "-o", "-", "--purpose", "filing", home=home)
     assert refused.returncode == 2 and "no need on file" in refused.stderr and not refused.stdout
     assert len(refused.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("reason", ["\u200b\u200b", "\u200f\u200e", "\ufeff", "\u061c", "\u2800", "\u3164", "\u00ad",
+                                    "ED called\u2028Reviewed OK by sup", "ED\u200bcalled", "...", "\ue000 private"])
+def test_a_reason_that_hides_or_fakes_what_a_supervisor_reads_is_refused(reason):
+    """Zero-width and bidi marks, the BOM, soft hyphen, line separators, blank letters and private-use characters
+    pass a strip() and a control-character check; a supervisor would read an empty or a forged reason."""
+    from recdesk.patients.chart import check_reason
+
+    assert check_reason(reason) is not None
+    assert check_reason("ED called: unconscious patient, chart needed") is None

@@ -9,7 +9,7 @@ from peewee import JOIN, fn
 
 from recdesk import clock
 from recdesk.desk import Desk
-from recdesk.display import FORBIDDEN, when
+from recdesk.display import FORBIDDEN, invisible, when
 from recdesk.documents.filing import type_labels
 from recdesk.errors import DeskError
 from recdesk.patients.registry import PatientDetails, decrypt
@@ -182,6 +182,11 @@ def check_reason(text: str) -> str | None:
         return "Type the reason: it is required, and a supervisor reads it."
     if FORBIDDEN.search(text):
         return "The reason holds a control character: type it again as plain text."
+    hidden = invisible(text)
+    if hidden is not None:
+        return f"The reason holds an invisible character (U+{ord(hidden):04X}): type it again as plain text."
+    if not any(c.isalnum() for c in text):
+        return "Type the reason in words: it is required, and a supervisor reads it."
     if len(text) > REASON_LIMIT:
         return f"The reason is {len(text)} characters: keep it to {REASON_LIMIT}."
     return None
