@@ -103,6 +103,9 @@ class Desk:
         self.store = ContentStore(config.store_path)
         self.blind = BlindIndex.from_master(master)
         self.index_version = DeskInfo.select(DeskInfo.index_version).scalar() or 1
+        # A demo desk is one the demo builder made: its seed is in the encrypted database, where config.toml's
+        # flag alone (a file whoever can edit the home can change) cannot put it. Only then may --as pick the user.
+        self.demo = bool(config.demo and DeskInfo.select(DeskInfo.demo_seed).scalar() is not None)
         self._deks: OrderedDict[int, bytes] = OrderedDict()
         self._audit_keys: OrderedDict[str, tuple[int, bytes]] = OrderedDict()  # patient uuid -> (id, audit key)
         self._audit_uuids: dict[int, str] = {}  # patient id -> uuid, so forget_dek drops the audit key too
@@ -256,20 +259,20 @@ class Desk:
     def act_as(self, user_name: str) -> None:
         """Try a demo desk as another of its users (`recdesk --as sup`): every role can be seen. Refused on a real
         desk, where who acts comes from the OS account or the SSH key, never from an option."""
-        if not self.config.demo:
+        if not self.demo:
             raise DeskError(ACT_AS_DEMO_ONLY)
         self.acting_as = user_name
 
     def local_actor(self) -> Actor:
         """The desk user for whoever runs the CLI here: the demo clerk in a demo desk (or the user named by --as),
         else the OS user's."""
-        if self.acting_as is not None and self.config.demo:
+        if self.acting_as is not None and self.demo:
             if not User.select().where(User.name == self.acting_as).exists():
                 names = User.select(User.name).where(User.disabled == False).order_by(User.name)  # noqa: E712
                 raise AccessDenied(f"--as {self.acting_as}: this demo desk has no such user; try one of "
                                    f"{', '.join(u.name for u in names)}")
             return self.sign_on(self.acting_as)
-        if self.config.demo:
+        if self.demo:
             return self.sign_on("demo")
         os_user = os_user_name()
         user = User.get_or_none((User.os_user == os_user) & (User.disabled == False))  # noqa: E712

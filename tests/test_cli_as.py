@@ -61,6 +61,20 @@ def test_as_after_the_command_is_refused_on_a_real_desk_too(real):
     assert result.returncode == 2 and REFUSED in result.stderr
 
 
+def test_a_real_desk_whose_config_says_demo_still_refuses_as(real):
+    """Whoever can edit the home can flip config.toml's demo flag; a desk is a demo only if the demo builder made
+    it (its seed is in the encrypted database), so --as still cannot make one manager approve as another."""
+    run_cli("user", "add", "grace", "--role", "manager", home=real, check=True)
+    config = real / "config.toml"
+    text = config.read_text()
+    assert "demo = false" in text
+    config.write_text(text.replace("demo = false", "demo = true"))
+    before = len(_events(real))
+    result = run_cli("--as", "grace", "user", "list", home=real)
+    assert result.returncode == 2 and REFUSED in result.stderr, result.stderr
+    assert result.stdout == "" and len(_events(real)) == before
+
+
 def test_init_with_as_is_refused_and_makes_no_desk(tmp_path):
     result = run_cli("--as", "sup", "init", "--key-file", str(tmp_path / "k"), home=tmp_path / "new")
     assert result.returncode == 2 and "`recdesk init` makes a real desk" in result.stderr
