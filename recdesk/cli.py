@@ -972,7 +972,8 @@ def parser() -> argparse.ArgumentParser:
     pprep.add_argument("--mrn", action="append", help="only this patient (repeatable); each must be eligible")
     pprep.add_argument("--digits", metavar="LOW-HIGH", help="only terminal digits (the MRN's last two) in this "
                        "range, such as 00-19")
-    pprep.add_argument("--limit", type=_whole(1), help="at most this many patients (the longest overdue first)")
+    pprep.add_argument("--limit", type=_whole(1, 100_000),
+                       help="at most this many patients (the longest overdue first)")
     pprep.add_argument("--json", action="store_true")
     pprep.set_defaults(func=cmd_purge_prepare)
     plist = purge_sub.add_parser("list", parents=[common], help="purge batches, newest first")

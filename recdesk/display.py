@@ -64,6 +64,12 @@ def invisible(text: str) -> str | None:
     return None
 
 
+def echoed(typed: str, most: int = 24) -> str:
+    """A typed value as a one-line message repeats it: whole when short, else its start and its length (a pasted
+    page is never read back)."""
+    return typed if len(typed) <= most else f"{typed[:most]}… ({len(typed):,} characters)"
+
+
 def cleaned(typed: str | None) -> str:
     """What a person meant to type (pasted, or from a bad terminal or a wand): forbidden characters removed."""
     return FORBIDDEN.sub("", typed or "").strip()

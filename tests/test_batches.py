@@ -147,6 +147,13 @@ def test_prepare_refuses_what_cannot_be_purged(ward):
         batches.prepare(desk, clerk, as_of=TODAY, terminal_digits=(0, 5))
     with pytest.raises(DeskError, match="00 to 99"):
         batches.prepare(desk, clerk, as_of=TODAY, terminal_digits=(40, 20))
+    with pytest.raises(DeskError, match="size limit is from 1 to 100,000"):
+        batches.prepare(desk, clerk, as_of=TODAY, limit=10**23)
+    with pytest.raises(DeskError, match="at most 100,000 MRNs"):
+        batches.prepare(desk, clerk, as_of=TODAY, mrns=[str(n) for n in range(100_001)])
+    with pytest.raises(DeskError) as pasted:
+        batches.prepare(desk, clerk, as_of=TODAY, mrns=["9" * 5000])
+    assert len(str(pasted.value)) < 200, str(pasted.value)  # one line to read, not the page pasted
     assert batches.parse_digits("00-19") == (0, 19)
     sup = users.add(desk, boss, "sue", "supervisor")
     with pytest.raises(AccessDenied):

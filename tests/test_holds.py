@@ -5,7 +5,7 @@ import datetime
 
 import pytest
 
-from recdesk import doctor, users
+from recdesk import clock, doctor, users
 from recdesk.documents import intake
 from recdesk.documents.filing import file_document
 from recdesk.errors import AccessDenied, DeskError, TamperError
@@ -83,7 +83,8 @@ def test_clerks_may_neither_place_nor_lift_a_hold(office):
     ({"basis": "curiosity"}, "basis 'curiosity': one of litigation, investigation, audit, government_request"),
     ({"patients": []}, "at least one patient"),
     ({"patients": ["f" * 32]}, "not on the desk"),
-    ({"until_on": datetime.date(2025, 1, 1), "starts_on": datetime.date(2026, 1, 1)}, "before the hold starts"),
+    ({"until_on": datetime.date(2025, 1, 1)}, r"until 2025-01-01 is past: a hold placed now would hold nothing"),
+    ({"starts_on": datetime.date(2199, 12, 31)}, r"from 2199-12-31 is after today"),
     ({"matter": "two\nlines"}, "one line"),
 ])
 def test_a_bad_hold_is_refused_in_one_line(office, kwargs, error):
@@ -96,12 +97,13 @@ def test_a_bad_hold_is_refused_in_one_line(office, kwargs, error):
 
 def test_a_hold_with_an_until_day_ends_by_itself(office):
     desk, boss, ann, (a, _, _), _ = office
+    today, day = clock.today(), datetime.timedelta(days=1)
     holds.place(desk, boss, matter="OIG request", patients=[a], basis="government_request",
-                starts_on=datetime.date(2026, 1, 1), until_on=datetime.date(2026, 5, 31))
-    assert holds.is_held(desk, a, datetime.date(2026, 5, 31))
-    assert not holds.is_held(desk, a, datetime.date(2026, 6, 1))
-    assert [b.code for b in worklist.blockers(desk, a, as_of=datetime.date(2026, 5, 30))] == ["T2-HOLD"]
-    assert worklist.blockers(desk, a, as_of=datetime.date(2026, 6, 1)) == []
+                starts_on=today - 30 * day, until_on=today + 10 * day)
+    assert holds.is_held(desk, a, today + 10 * day)
+    assert not holds.is_held(desk, a, today + 11 * day)
+    assert [b.code for b in worklist.blockers(desk, a, as_of=today + 9 * day)] == ["T2-HOLD"]
+    assert worklist.blockers(desk, a, as_of=today + 11 * day) == []
 
 
 def test_a_held_patients_document_is_not_moved(office):

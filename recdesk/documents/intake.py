@@ -23,7 +23,7 @@ from pathlib import Path
 
 from recdesk.config import check_scan_folder
 from recdesk.desk import Desk
-from recdesk.display import shown
+from recdesk.display import echoed, shown
 from recdesk.documents.filing import type_labels, type_tags
 from recdesk.documents.pdfworker import (
     CANNOT_BE_PARSED,
@@ -793,7 +793,7 @@ def coversheet(desk: Desk, actor, mrn: str) -> bytes:
 
     hits = [h for h in find(desk, mrn, limit=5) if h.match == "exact" and h.patient.mrn == mrn.strip()]
     if not hits:
-        raise DeskError(f"no patient with MRN {mrn}")
+        raise DeskError(f"no patient with MRN {echoed(mrn)}")
     patient = decrypt(desk, Patient.get_by_id(hits[0].patient.id))
     from recdesk.pdf.fonts import latin1
     from recdesk.pdf.layout import document

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from recdesk.display import echoed
 from recdesk.errors import DeskError
 from recdesk.roles import CHANGERS, MANAGERS
 from recdesk.vault import audit, crypto, seals
@@ -214,5 +215,5 @@ def find_by_mrn(desk, mrn: str) -> Patient:
     mrn = mrn.strip()
     row = by_mrn(desk, [mrn]).get(mrn_key(mrn)) if digits(mrn) else None
     if row is None or mrn_of(desk, row) != mrn:
-        raise DeskError(f"no patient with MRN {mrn}: check the number on the request")
+        raise DeskError(f"no patient with MRN {echoed(mrn)}: check the number on the request")
     return row

@@ -198,6 +198,9 @@ def _date(value) -> datetime.date | None:
     return datetime.date.fromisoformat(str(value)[:10])
 
 
+MAX_BATCH = 100_000  # patients in one batch: a day's purge on a big site; more is several batches
+
+
 def _line(text: str | None, what: str, limit: int) -> str:
     text = (text or "").strip()
     if not text:
@@ -480,8 +483,10 @@ def prepare(desk, actor, *, as_of: datetime.date, mrns: list[str] | None = None,
         low, high = terminal_digits
         if not (0 <= low <= high <= 99):
             raise DeskError(f"terminal digits {low:02}-{high:02}: give a range from 00 to 99, low first (00-19)")
-    if limit is not None and limit < 1:
-        raise DeskError("a batch's size limit must be at least 1 patient")
+    if limit is not None and not 1 <= limit <= MAX_BATCH:
+        raise DeskError(f"a batch's size limit is from 1 to {MAX_BATCH:,} patients")
+    if mrns and len(mrns) > MAX_BATCH:
+        raise DeskError(f"a batch names at most {MAX_BATCH:,} MRNs: prepare several batches")
     named = list(dict.fromkeys(m.strip() for m in mrns)) if mrns else None
     found = worklist.candidates(desk, actor, as_of=as_of, include_blocked=named is not None, mrns=named)
     if named is not None:

@@ -84,9 +84,14 @@ def place(desk, actor, *, matter: str, patients: Iterable[str] = (), mrns: Itera
     matter = _line(matter, "a matter (the case, investigation or audit it is for)", MATTER_LIMIT)
     if basis not in BASES:
         raise DeskError(f"basis {basis!r}: one of {', '.join(BASES)}")
-    starts_on = starts_on or clock.today()
-    if until_on is not None and until_on < starts_on:
-        raise DeskError(f"until {until_on.isoformat()} is before the hold starts ({starts_on.isoformat()})")
+    today = clock.today()
+    starts_on = starts_on or today
+    if starts_on > today:
+        raise DeskError(f"from {starts_on.isoformat()} is after today: a hold is placed when the duty to preserve "
+                        "has begun (give today or the day it began)")
+    if until_on is not None and until_on < today:
+        raise DeskError(f"until {until_on.isoformat()} is past: a hold placed now would hold nothing (leave --until "
+                        "out, or give today or later)")
     uuids = list(dict.fromkeys(patients))
     if not uuids:
         raise DeskError("a legal hold covers at least one patient: name them by MRN")

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import peewee
 
+from recdesk.display import echoed
 from recdesk.errors import DeskError
 from recdesk.patients.registry import by_mrn
 from recdesk.release.log import OPEN
@@ -256,7 +257,7 @@ def candidates(desk, actor, *, as_of: datetime.date, include_blocked: bool = Fal
         found = by_mrn(desk, mrns)
         unknown = [m for m in mrns if mrn_key(m) not in found]
         if unknown:
-            raise DeskError(f"no patient with MRN {unknown[0]}: check the number")
+            raise DeskError(f"no patient with MRN {echoed(unknown[0])}: check the number")
         query = query.where(Patient.id.in_([p.id for p in found.values()]))
     rows = list(query.order_by(Patient.id))
     ids = [r.id for r in rows] if mrns is not None else None
