@@ -244,6 +244,27 @@ def test_archive_first_when_the_schedule_says_so_and_a_tampered_archive_stops_th
     assert batches.run(desk, boss, batch.id).status == "destroyed"
 
 
+def test_a_chart_changed_after_the_archive_is_kept_out_never_destroyed_unarchived(ward, tmp_path):
+    """A stay (or a document) added to a chart after its batch was archived is in no archive: that patient is
+    kept out of the run, with why, and the others go."""
+    desk, boss, grace, clerk, patients = ward
+    desk.config.retention = Retention(archive=True)
+    batch = approved(desk, clerk, grace, limit=2)
+    key = tmp_path / "archive.key"
+    archive.create_key_file(key)
+    batches.archive(desk, boss, batch.id, key_file=key)
+    items = list(PurgeItem.select().join(PurgeBatch).where(PurgeBatch.uuid == batch.id).order_by(PurgeItem.id))
+    changed, unchanged = (Patient.get(Patient.uuid == i.patient_uuid) for i in items)
+    with desk.write():
+        Encounter.create(patient=changed, kind="outpatient", admit_at=datetime.datetime(2009, 1, 5, 9))
+    done = batches.run(desk, boss, batch.id)
+    assert done.done == 1 and done.excluded == 1
+    assert Patient.get_by_id(changed.id).dek_wrapped is not None  # kept, whole
+    assert Patient.get_by_id(unchanged.id).dek_wrapped is None
+    why = [i.why for i in batches.show(desk, boss, batch.id).items if i.outcome == "skipped"]
+    assert len(why) == 1 and "changed after the batch was archived" in why[0]
+
+
 def test_a_rule_with_archive_true_needs_the_archive(ward):
     desk, boss, grace, clerk, patients = ward
     site = desk.config.home / "data"

@@ -42,6 +42,7 @@ from recdesk.roles import CHANGERS, MANAGERS
 from recdesk.vault import audit, crypto, seals
 from recdesk.vault.blindindex import mrn_key
 from recdesk.vault.models import (
+    AuditEvent,
     ChartLocation,
     ChartVolume,
     Document,
@@ -657,6 +658,33 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _contents(patient_uuids: list[str]) -> dict[str, str]:
+    """A digest per patient of what their archive holds: each document (uuid and SHA-256), each encounter and the
+    demographics' last change. Recorded when the batch is archived, compared before each patient is destroyed: a
+    chart that changed since (a document filed, a stay added) is never destroyed unarchived."""
+    rows = {p.id: p for p in Patient.select(Patient.id, Patient.uuid, Patient.updated_at)
+            .where(Patient.uuid.in_(patient_uuids))}
+    parts: dict[int, dict] = {pid: {"docs": [], "stays": [], "changed": str(p.updated_at)} for pid, p in rows.items()}
+    for d in Document.select(Document.patient, Document.uuid, Document.sha256).where(Document.patient.in_(list(rows))):
+        parts[d.patient_id]["docs"].append([d.uuid, d.sha256])
+    for e in Encounter.select(Encounter.patient, Encounter.uuid).where(Encounter.patient.in_(list(rows))):
+        parts[e.patient_id]["stays"].append(e.uuid)
+    return {rows[pid].uuid: hashlib.sha256(json.dumps({k: sorted(v) if isinstance(v, list) else v
+                                                        for k, v in part.items()}).encode()).hexdigest()
+            for pid, part in parts.items()}
+
+
+def _archived_contents(desk, batch: PurgeBatch) -> dict[str, str]:
+    """The per-patient digests recorded by the batch's archive (its purge.archive event, whose hash must check)."""
+    event = (AuditEvent.select().where((AuditEvent.action == "purge.archive")
+                                       & (AuditEvent.object == f"purge:{batch.uuid}"))
+             .order_by(AuditEvent.seq.desc()).first())
+    if event is None or not audit.authentic(desk, event):
+        raise TamperError(f"batch {batch.number} is archived but its archive record is missing or altered: "
+                          "run `recdesk doctor`")
+    return (audit.details(desk, event) or {}).get("contents") or {}
+
+
 def archive(desk, actor, batch_id: str, *, path: str | Path | None = None, key_file: str | Path | None = None,
             progress: Callable[[int, int, str], None] | None = None) -> BatchView:
     """Write the approved batch's archive (each patient's documents as PDFs, demographics and encounters as JSON,
@@ -673,7 +701,11 @@ def archive(desk, actor, batch_id: str, *, path: str | Path | None = None, key_f
     target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if progress:
         progress(0, len(uuids), "")
+    contents = _contents(uuids)
     written = archiving.write_archive(desk, actor, uuids, target, archive_key=key)
+    if _contents(uuids) != contents:  # a chart changed while it was written: the archive may not hold it all
+        target.unlink(missing_ok=True)
+        raise DeskError(f"a chart of batch {batch.number} changed while it was archived: archive it again")
     try:
         checked = archiving.verify_archive(target, key)
     except DeskError:
@@ -686,7 +718,8 @@ def archive(desk, actor, batch_id: str, *, path: str | Path | None = None, key_f
         _set_status(desk, batch, "archived", ("approved",), archive_path=str(target.resolve()),
                     archive_sha256=written.sha256, archived_at=now(), archived_by=actor.user_id)
         audit.append(desk, actor, "purge.archive", object=f"purge:{batch.uuid}", details={
-            "number": batch.number, "sha256": written.sha256, "documents": written.documents, "patients": uuids})
+            "number": batch.number, "sha256": written.sha256, "documents": written.documents, "patients": uuids,
+            "contents": contents})
     if progress:
         progress(len(uuids), len(uuids), "")
     return view(batch)
@@ -792,6 +825,10 @@ def _shred_one(desk, actor, batch: PurgeBatch, item: PurgeItem) -> str:
             raise _Kept(f"at execution: {exc}") from None
         if stops:
             raise _Kept(f"at execution: {_blocked_words(stops)}")
+        if batch.archive_required and _contents([item.patient_uuid]) != {
+                item.patient_uuid: _archived_contents(desk, batch).get(item.patient_uuid)}:
+            raise _Kept("at execution: the chart changed after the batch was archived (a document, a stay or the "
+                        "demographics): it is not destroyed unarchived; put it in a new batch")
         # What the paper step needs after the ChartVolume rows go, in the destruction's own transaction.
         p = decrypt(desk, patient)
         _list_volumes(desk, batch, [patient], {patient.id: (p.mrn, p.display_name)})
