@@ -140,12 +140,12 @@ class PurgeScreen(DeskScreen):
     PurgeScreen #sections ContentSwitcher { height: 1fr; }
     PurgeScreen TabPane { height: 1fr; padding: 0; }
     PurgeScreen .note { height: 1; padding: 0 1; }
-    PurgeScreen .detail { height: 4; padding: 0 1; border-top: solid ansi_blue; }
-    PurgeScreen #bt-detail { height: 5; }
+    PurgeScreen .detail { height: auto; min-height: 4; max-height: 8; padding: 0 1; border-top: solid ansi_blue; }
+    PurgeScreen #bt-detail { min-height: 5; }
     PurgeScreen DataTable { height: 1fr; }
     PurgeScreen #pg-mode.shredding { background: ansi_yellow; color: ansi_black; text-style: bold; }
     PurgeScreen #pg-scan { height: 1; border: none; padding: 0 1; background: ansi_default; }
-    PurgeScreen #pg-message { height: 1; padding: 0 1; }
+    PurgeScreen #pg-message { height: auto; max-height: 3; padding: 0 1; }  /* wraps: a file's path is read whole */
     PurgeScreen #pg-message.warning { color: ansi_yellow; text-style: bold; }
     PurgeScreen #pg-progress { height: 2; padding: 0 1; }
     PurgeScreen #pg-progress ProgressBar { height: 1; }
