@@ -47,7 +47,7 @@ HELP = (
     "and cancelling ask twice; No is the answer unless you pick Yes. Enter shows the batch's patients; Esc goes "
     "back to the list. P prints the certificate of destruction.\n"
     "4 Paper: the highlighted batch's paper volumes in terminal-digit order. Enter on a volume confirms it "
-    "shredded; S starts shred mode, where each volume scanned with the wand is confirmed at once. W names the "
+    "shredded (asked once, No first); S starts shred mode, where each volume scanned with the wand is confirmed at once. W names the "
     "witness. X reports the highlighted volume not found (the certificate lists it). Esc leaves shred mode.\n"
     "Every view and change is recorded in the audit trail."
 )
@@ -792,7 +792,13 @@ class PurgeScreen(DeskScreen):
             self.say_error(f"Volume {volume.volume_no} of MRN {volume.mrn} is {volume.status.replace('_', ' ')} "
                            "already.")
             return
-        await self._confirm(volume.volume_uuid)
+        # Enter on a row is one key a stray press can give: ask (No first). A wand scan in shred mode is the label
+        # itself read at the shredder, and is not asked again.
+        answer = await self.ask(ChoiceDialog(
+            f"Volume {volume.volume_no} of MRN {volume.mrn} ({volume.shelf}) is shredded? It is recorded with the "
+            "witness.", [(NO, "No, not yet"), (YES, "Yes, it is shredded")], NO))
+        if answer == YES:
+            await self._confirm(volume.volume_uuid)
 
     async def _confirm(self, volume: str) -> None:
         """Confirm a volume shredded (its id, or what the wand scanned: the service finds it on the list)."""

@@ -371,13 +371,18 @@ async def test_a_clerk_prepares_a_manager_approves_and_runs_asked_twice_then_pap
         await settle(app, pilot)
         assert app.screen is screen and "destroyed" in text_of(screen, "pg-message")
 
-        # the paper in terminal-digit order: Enter on a volume confirms it shredded, with a witness; X reports one
+        # the paper in terminal-digit order: Enter on a volume confirms it shredded (asked, No first), with a
+        # witness; X reports one
         # not found (asked once, No by default)
         await pilot.press("4")
         await settle(app, pilot)
         await until(pilot, lambda: screen.paper, "the paper list is read")
         assert [(r[0], r[1]) for r in cells(screen, "pp-table")] == [("01-00-10", "100001"), ("07-00-10", "100007")]
         await pilot.press("enter")
+        await answer(app, pilot, ChoiceDialog, "enter")  # a stray Enter: asked, No by default, nothing recorded
+        assert screen.paper[0].status == "pending" and app.screen is screen
+        await pilot.press("enter")
+        await answer(app, pilot, ChoiceDialog, "down", "enter")
         await answer(app, pilot, TextDialog, *"Pat Jones", "enter")
         await until(pilot, lambda: screen.paper[0].status == "shredded", "the volume is confirmed shredded")
         assert cells(screen, "pp-table")[0][4] == "SHREDDED" and "1 to shred, 1 shredded" in text_of(screen, "pg-mode")
