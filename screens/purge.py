@@ -48,7 +48,8 @@ HELP = (
     "back to the list. P prints the certificate of destruction.\n"
     "4 Paper: the highlighted batch's paper volumes in terminal-digit order. Enter on a volume confirms it "
     "shredded (asked once, No first); S starts shred mode, where each volume scanned with the wand is confirmed "
-    "at once. W names the witness. X reports the highlighted volume not found (the certificate lists it). Esc leaves shred mode.\n"
+    "at once. W names the witness. X reports the highlighted volume not found (the certificate lists it). Esc "
+    "leaves shred mode.\n"
     "Every view and change is recorded in the audit trail."
 )
 STATES = ("prepared", "approved", "archived", "destroyed", "paper_confirmed", "cancelled")
