@@ -30,11 +30,13 @@ from recdesk.vault.models import (
     AuditEvent,
     ChartVolume,
     Document,
+    DoNotPurge,
     Encounter,
     Patient,
     PurgeBatch,
     PurgeItem,
     PurgeVolume,
+    Release,
 )
 from tests.conftest import ROOT
 from tests.test_certificate import text_of
@@ -175,6 +177,29 @@ def test_the_two_person_rule(ward):
         batches.approve(desk, grace, mine.number)
     with pytest.raises(AccessDenied):
         batches.run(desk, clerk, mine.number)
+
+
+def test_a_blocker_undone_behind_the_desk_after_approval_still_keeps_the_chart(ward):
+    """A request "closed" and a do-not-purge mark deleted by writing the database between approval and the run:
+    the release's seal and the audit trail's record of the mark keep both charts out (an attack review found the
+    run destroyed them)."""
+    desk, boss, grace, clerk, patients = ward
+    batch = approved(desk, clerk, grace, mrns=[p.mrn for p in PEOPLE[:3]])
+    (release,) = requests.log_request(desk, clerk, requests.RequestForm(
+        request={"received": TODAY.isoformat(), "requester_type": "patient", "requester_name": "the patient",
+                 "purpose": "individual_access"}, patients=[PEOPLE[0].mrn]))
+    keep.mark(desk, boss, patients[1].uuid, reason="research cohort")
+    with desk.write():  # raw writes, no seal: what someone with the database but not the desk could do
+        Release.update(status="closed").where(Release.uuid == release.uuid).execute()
+        DoNotPurge.delete().where(DoNotPurge.patient == patients[1].id).execute()
+    done = batches.run(desk, boss, batch.id, witness="Dan Okoye")
+    assert (done.done, done.excluded) == (1, 2)
+    assert Patient.get_by_id(patients[0].id).dek_wrapped is not None
+    assert Patient.get_by_id(patients[1].id).dek_wrapped is not None
+    assert Patient.get_by_id(patients[2].id).dek_wrapped is None
+    why = {i.mrn: i.why for i in batches.show(desk, boss, batch.id).items if i.outcome == "skipped"}
+    assert "do not purge" in why[PEOPLE[1].mrn] and "gone from the desk" in why[PEOPLE[1].mrn]
+    assert PEOPLE[0].mrn in why
 
 
 def test_a_hold_or_a_request_after_approval_keeps_that_patient_out_and_the_certificate_says_so(ward):

@@ -24,6 +24,10 @@ class Mark:
     set_on: datetime.date
 
 
+MARKED = "retention.keep"  # the audit actions of a mark: the trail says which marks stand (worklist.blockers)
+CLEARED = "retention.keep_clear"
+
+
 def _patient(patient_uuid: str) -> Patient:
     patient = Patient.get_or_none((Patient.uuid == patient_uuid) & (Patient.status == "active"))
     if patient is None:
@@ -45,7 +49,7 @@ def mark(desk, actor, patient_uuid: str, *, reason: str) -> str:
         row.reason_enc = crypto.seal(desk.dek(patient), "do_not_purge", "reason", row.uuid, reason)
         row.save()
         seals.reseal(desk, DoNotPurge, DoNotPurge.id == row.id)
-        audit.append(desk, actor, "retention.keep", object=f"keep:{row.uuid}", patient=patient.uuid,
+        audit.append(desk, actor, MARKED, object=f"keep:{row.uuid}", patient=patient.uuid,
                      details={"reason": reason})
     return row.uuid
 
@@ -61,7 +65,7 @@ def clear(desk, actor, patient_uuid: str) -> None:
         seals.check(desk, row)
         DoNotPurge.update(cleared_at=now(), cleared_by=actor.user_id).where(DoNotPurge.id == row.id).execute()
         seals.reseal(desk, DoNotPurge, DoNotPurge.id == row.id)
-        audit.append(desk, actor, "retention.keep_clear", object=f"keep:{row.uuid}", patient=patient.uuid)
+        audit.append(desk, actor, CLEARED, object=f"keep:{row.uuid}", patient=patient.uuid)
 
 
 def marks(desk, patient_ids: Iterable[int] | None = None) -> dict[int, Mark]:

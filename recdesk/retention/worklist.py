@@ -34,15 +34,17 @@ from recdesk.patients.registry import by_mrn
 from recdesk.release.log import OPEN
 from recdesk.retention import holds, keep, schedule
 from recdesk.retention.schedule import Facts
-from recdesk.vault import audit, crypto
+from recdesk.vault import audit, crypto, seals
 from recdesk.vault.blindindex import mrn_key
 from recdesk.vault.models import (
     Appointment,
+    AuditEvent,
     ChartLocation,
     ChartVolume,
     Deficiency,
     Disclosure,
     Document,
+    DoNotPurge,
     Encounter,
     Patient,
     Release,
@@ -302,4 +304,19 @@ def blockers(desk, patient_uuid: str, *, as_of: datetime.date) -> list[Blocker]:
         out.append(Blocker("T1", f"kept until {kept.until.isoformat()} by {kept.rule} (last encounter "
                                  f"{last.isoformat()})"))
     blocked, _ = _all_blockers(desk, as_of, [row.id], {row.id: row.uuid})
-    return out + blocked.get(row.id, [])
+    out += blocked.get(row.id, [])
+    # What a purge relies on may be written behind the desk's back. A release's status is sealed: checked here, a
+    # request "closed" in the database is refused (TamperError), not believed. A do-not-purge mark the audit trail
+    # records stays in force when its row is gone (as a hold does: holds.vanished).
+    seals.check_where(desk, Release, Release.patient == row.id)
+    last_said: dict[str, str] = {}
+    for obj, action in (AuditEvent.select(AuditEvent.object, AuditEvent.action)
+                        .where((AuditEvent.patient == row.uuid) & AuditEvent.action.in_((keep.MARKED, keep.CLEARED)))
+                        .order_by(AuditEvent.seq).tuples()):
+        last_said[obj] = action
+    present = {f"keep:{u}" for (u,) in DoNotPurge.select(DoNotPurge.uuid).where(DoNotPurge.patient == row.id).tuples()}
+    if any(a == keep.MARKED and obj not in present for obj, a in last_said.items()):
+        if not any(b.code == "KEEP" for b in out):
+            out.append(Blocker("KEEP", "do not purge: the audit trail records a mark whose row is gone from the desk "
+                                       "(deleted outside recdesk): run `recdesk doctor`"))
+    return out
