@@ -5,6 +5,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,11 @@ def test_every_file_the_cli_writes_is_private_to_its_owner(tmp_path, loose_umask
     run_cli("demo", "--patients", "3", "--seed", "2", "--build-only", home=home, check=True)
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"}
     with PtyProcess([sys.executable, "-m", "recdesk.cli", "--home", str(home), "desk"], env=env) as tui:
-        tui.read_until(b"Patient search", timeout=30)  # the session holds the database open: its WAL is there
+        tui.read_until(b"\x1b]2;recdesk: Patient search\x07", timeout=120)  # signed on, the search screen drawn
+        deadline = time.monotonic() + 60  # the session holds the database open: its WAL and SHM come (a condition)
+        while not ((home / "recdesk.db-wal").exists() and (home / "recdesk.db-shm").exists()):
+            assert time.monotonic() < deadline, "the open session's WAL never appeared"
+            tui.read(0.05)
         modes = {name: stat.S_IMODE((home / name).stat().st_mode)
                  for name in ("recdesk.db", "recdesk.db-wal", "recdesk.db-shm", "config.toml")}
         tui.write("\x1b[21~")  # F10: sign off
