@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from fpdf import FPDF
 
 from recdesk import clock, doctor, users
 from recdesk.config import Retention
@@ -40,6 +39,7 @@ from recdesk.vault.models import (
 )
 from tests.conftest import ROOT
 from tests.test_certificate import text_of
+from tests.test_shredding import pdf
 
 TODAY = datetime.date.today()
 
@@ -60,15 +60,6 @@ PEOPLE = [
     Person("167854", "Dunsmoreland", "Ignatius", datetime.date(1938, 2, 14)),
     Person("278965", "Everhartington", "Philippa", datetime.date(1945, 9, 30)),
 ]
-
-
-def pdf(label: str, pages: int = 2) -> bytes:
-    doc = FPDF()
-    doc.set_font("Helvetica", size=14)
-    for n in range(1, pages + 1):
-        doc.add_page()
-        doc.cell(0, 10, f"{label} page {n}")
-    return bytes(doc.output())
 
 
 def old_chart(desk, manager, clerk, p: Person, *, volumes: int = 1, year: int = 2012) -> Patient:

@@ -52,6 +52,7 @@ from recdesk.vault.models import (
     PurgeItem,
     PurgeVolume,
     User,
+    by_short_id,
     new_uuid,
     now,
 )
@@ -227,16 +228,10 @@ def find(batch_id: str) -> PurgeBatch:
         if row is None:
             raise DeskError(f"no purge batch {typed.upper()}: see `recdesk purge list`")
         return row
-    typed = typed.lower()
-    if len(typed) < SHORT or len(typed) > 32 or not all(c in "0123456789abcdef" for c in typed):
+    if not re.fullmatch(r"[0-9a-fA-F]+", typed):
         raise DeskError(f"purge batch {batch_id[:40]!r}: give its number (CD-2026-0001) or the id `recdesk purge "
                         f"list` shows (at least {SHORT} characters)")
-    found = list(PurgeBatch.select().where(PurgeBatch.uuid.startswith(typed)).limit(2))
-    if not found:
-        raise DeskError(f"no purge batch {typed}: see `recdesk purge list`")
-    if len(found) > 1:
-        raise DeskError(f"batch id {typed} fits more than one batch: type more of it")
-    return found[0]
+    return by_short_id(PurgeBatch, typed, what="purge batch", listing="recdesk purge list", least=SHORT)
 
 
 def _checked(desk, batch_id: str) -> PurgeBatch:

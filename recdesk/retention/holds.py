@@ -20,7 +20,7 @@ from recdesk.errors import DeskError
 from recdesk.patients.registry import find_by_mrn, mrn_of
 from recdesk.roles import MANAGERS
 from recdesk.vault import audit, crypto, seals
-from recdesk.vault.models import AuditEvent, HeldPatient, LegalHold, Patient, User, now
+from recdesk.vault.models import AuditEvent, HeldPatient, LegalHold, Patient, User, by_short_id, now
 
 BASES = ("litigation", "investigation", "audit", "government_request")
 MATTER_LIMIT = 200
@@ -119,16 +119,7 @@ def place(desk, actor, *, matter: str, patients: Iterable[str] = (), mrns: Itera
 
 def find(hold_id: str) -> LegalHold:
     """A hold by its id, or by the first 8 or more characters of it as printed."""
-    typed = (hold_id or "").strip().lower()
-    if len(typed) < SHORT or not all(c in "0123456789abcdef" for c in typed):
-        raise DeskError(f"hold id {hold_id[:40]!r}: give the id `recdesk hold list` shows "
-                        f"(at least {SHORT} characters)")
-    found = list(LegalHold.select().where(LegalHold.uuid.startswith(typed)).limit(2))
-    if not found:
-        raise DeskError(f"no legal hold {typed}: see `recdesk hold list`")
-    if len(found) > 1:
-        raise DeskError(f"hold id {typed} fits more than one hold: type more of it")
-    return found[0]
+    return by_short_id(LegalHold, hold_id, what="legal hold", listing="recdesk hold list", least=SHORT)
 
 
 def lift(desk, actor, hold_id: str, *, reason: str) -> None:

@@ -7,11 +7,27 @@ import uuid
 
 import peewee as pw
 
+from recdesk.errors import DeskError
+
 database = pw.DatabaseProxy()
 
 
 def now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+def by_short_id(model, typed: str, *, what: str, listing: str, least: int = 8):
+    """The row of `model` whose uuid starts with `typed` (at least `least` hex characters, as a list prints them):
+    one line saying what to type when it is not an id, names none, or names more than one."""
+    text = (typed or "").strip().lower()
+    if not least <= len(text) <= 32 or not all(c in "0123456789abcdef" for c in text):
+        raise DeskError(f"{what} id {typed[:40]!r}: give the id `{listing}` shows (at least {least} characters)")
+    found = list(model.select().where(model.uuid.startswith(text)).limit(2))
+    if not found:
+        raise DeskError(f"no {what} {text}: see `{listing}`")
+    if len(found) > 1:
+        raise DeskError(f"{what} id {text} fits more than one {what}: type more of it")
+    return found[0]
 
 
 def new_uuid() -> str:
